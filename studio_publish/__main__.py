@@ -1,0 +1,3 @@
+from studio_publish.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""Social accounts: registering them and listing them (never with their tokens)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from studio_publish import db
+from studio_publish.errors import BadInput
+
+PLATFORMS = ("instagram", "facebook", "tiktok")
+DEFAULT_WORKSPACE = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass
+class NewAccount:
+    platform: str
+    platform_account_id: str
+    access_token: str
+    workspace_id: str = DEFAULT_WORKSPACE
+    name: str | None = None
+    refresh_token: str | None = None
+    token_expires_at: dt.datetime | None = None
+    refresh_token_expires_at: dt.datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # never show tokens
+        return f"NewAccount(platform={self.platform!r}, id={self.platform_account_id!r})"
+
+
+def check_text(value: str | None, field_name: str) -> None:
+    if value is not None and "\x00" in value:
+        raise BadInput(field_name, "contains a NUL byte")
+
+
+def validate_account(account: NewAccount) -> None:
+    if account.platform not in PLATFORMS:
+        raise BadInput("--platform", f"must be one of {', '.join(PLATFORMS)}")
+    if not account.platform_account_id.strip():
+        raise BadInput("--platform-account-id", "must not be empty")
+    try:
+        uuid.UUID(account.workspace_id)
+    except ValueError:
+        raise BadInput("--workspace", "must be a UUID") from None
+    if not account.access_token.strip():
+        raise BadInput("access token", "is empty (give it on standard input or --access-token-env)")
+    check_text(account.platform_account_id, "--platform-account-id")
+    check_text(account.name, "--name")
+    check_text(account.access_token, "access token")
+    check_text(account.refresh_token, "refresh token")
+
+
+def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
+    validate_account(account)
+    row = db.fetch_one(
+        conn,
+        "insert_account",
+        {
+            "workspace_id": account.workspace_id,
+            "platform": account.platform,
+            "platform_account_id": account.platform_account_id.strip(),
+            "name": account.name,
+            "access_token": account.access_token.strip(),
+            "refresh_token": (account.refresh_token or "").strip() or None,
+            "token_expires_at": account.token_expires_at,
+            "refresh_token_expires_at": account.refresh_token_expires_at,
+            "options": Jsonb(account.options),
+        },
+    )
+    assert row is not None
+    return row
+
+
+def list_accounts(conn: db.Connection) -> list[db.Row]:
+    return db.fetch_all(conn, "list_accounts")
+
+
+ACCOUNT_OPTIONS = {"tiktok_pull_from_url": bool}
+
+
+def parse_account_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs for an account, e.g. ``tiktok_pull_from_url=true``."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInput("--option", f"{pair!r} is not KEY=VALUE")
+        if key not in ACCOUNT_OPTIONS:
+            raise BadInput("--option", f"unknown account option {key!r}")
+        if value.lower() not in ("true", "false"):
+            raise BadInput("--option", f"{key} must be true or false")
+        options[key] = value.lower() == "true"
+    return options

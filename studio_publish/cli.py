@@ -1,0 +1,308 @@
+"""The command line: parses arguments, calls the library, prints. No logic of its own.
+
+Heavy modules (psycopg, httpx, rich) are imported inside the commands that use them, so
+`studio-publish --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from studio_publish.errors import BadInput, StudioPublishError
+
+if TYPE_CHECKING:
+    from studio_publish.db import Connection, DatabaseTarget
+    from studio_publish.settings import Settings
+
+class _Commands(TyperGroup):
+    """Turns our errors into one line on stderr and the spec's exit code, for every command."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StudioPublishError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="Schedule posts and publish them to Instagram, Facebook Pages and TikTok.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema and housekeeping.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Social accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")]
+
+
+def settings() -> Settings:
+    from studio_publish.logs import configure_logging
+    from studio_publish.settings import load_settings
+
+    loaded = load_settings()
+    configure_logging(loaded.log_format)
+    return loaded
+
+
+@contextmanager
+def database(*, migrated: bool = True) -> Iterator[tuple[Connection, DatabaseTarget]]:
+    """Connect to the configured (or embedded) database; exit 3 if unreachable or unmigrated."""
+    from studio_publish import db
+
+    target = db.resolve_target(settings())
+    conn = db.connect(target)
+    try:
+        if migrated:
+            db.require_migrated(conn)
+        yield conn, target
+    finally:
+        conn.close()
+
+
+# --- db ---------------------------------------------------------------------------------
+
+
+@db_app.command("migrate")
+def db_migrate(as_json: JsonOption = False) -> None:
+    """Apply the pending migrations from sql/, in order, each once. Safe to run again."""
+    from studio_publish.migrations import migrate
+    from studio_publish.output import print_json, print_line
+
+    with database(migrated=False) as (conn, target):
+        applied = migrate(conn)
+    names = [m.name for m in applied]
+    if as_json:
+        print_json({"database": target.description, "applied": names})
+    elif names:
+        print_line(f"Applied {len(names)} migration(s) to {target.description}: {', '.join(names)}")
+    else:
+        print_line(f"{target.description} is up to date.")
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def read_secret(env_var: str | None, what: str, *, required: bool) -> str | None:
+    """A token from the named environment variable, or else from standard input."""
+    if env_var:
+        value = os.environ.get(env_var)
+        if not value:
+            raise BadInput(f"--{what}-env", f"environment variable {env_var} is not set or empty")
+        return value
+    if not required:
+        return None
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(f"{what.replace('-', ' ')}: ")
+    return sys.stdin.readline().strip()
+
+
+@accounts_app.command("add")
+def accounts_add(
+    platform: Annotated[str, typer.Option(help="instagram, facebook or tiktok")],
+    platform_account_id: Annotated[
+        str,
+        typer.Option(help="Instagram user id, Facebook page id, or TikTok open_id."),
+    ],
+    workspace: Annotated[str | None, typer.Option(help="Workspace UUID.")] = None,
+    name: Annotated[str | None, typer.Option(help="A name to show.")] = None,
+    token_expires_at: Annotated[
+        str | None, typer.Option(help="When the access token expires (WHEN).")
+    ] = None,
+    refresh_token_expires_at: Annotated[
+        str | None, typer.Option(help="When the refresh token expires (WHEN).")
+    ] = None,
+    access_token_env: Annotated[
+        str | None,
+        typer.Option(help="Read the access token from this environment variable (else stdin)."),
+    ] = None,
+    refresh_token_env: Annotated[
+        str | None, typer.Option(help="Read the refresh token from this environment variable.")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help="Account option KEY=VALUE, e.g. tiktok_pull_from_url=true."),
+    ] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA zone for times without an offset.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a social account. The token comes from stdin or --access-token-env, never argv."""
+    from studio_publish import db
+    from studio_publish.accounts import NewAccount, add_account, parse_account_options
+    from studio_publish.output import print_json, print_line
+    from studio_publish.timeparse import parse_when
+
+    access_token = read_secret(access_token_env, "access-token", required=True) or ""
+    refresh_token = read_secret(refresh_token_env, "refresh-token", required=False)
+    with database() as (conn, _):
+        now = db.database_now(conn)
+        account = NewAccount(
+            platform=platform,
+            platform_account_id=platform_account_id,
+            access_token=access_token,
+            workspace_id=workspace or "00000000-0000-0000-0000-000000000000",
+            name=name,
+            refresh_token=refresh_token,
+            token_expires_at=(
+                parse_when(token_expires_at, now=now, tz=tz, field="--token-expires-at")
+                if token_expires_at
+                else None
+            ),
+            refresh_token_expires_at=(
+                parse_when(
+                    refresh_token_expires_at, now=now, tz=tz, field="--refresh-token-expires-at"
+                )
+                if refresh_token_expires_at
+                else None
+            ),
+            options=parse_account_options(option or []),
+        )
+        row = add_account(conn, account)
+    if as_json:
+        print_json(row)
+    else:
+        print_line(str(row["id"]))
+
+
+@accounts_app.command("list")
+def accounts_list(as_json: JsonOption = False) -> None:
+    """Accounts with platform, name, token expiry and state. Never a token."""
+    from studio_publish.accounts import list_accounts
+    from studio_publish.output import print_json, print_table
+
+    with database() as (conn, _):
+        rows = list_accounts(conn)
+    if as_json:
+        print_json(rows)
+    else:
+        columns = ["id", "platform", "platform_account_id", "name", "token_expires_at", "state"]
+        print_table("Accounts", columns, rows, empty="none yet (add one with `accounts add`)")
+
+
+# --- posts ------------------------------------------------------------------------------
+
+
+@app.command()
+def schedule(
+    post_id: Annotated[
+        str | None, typer.Argument(help="Reschedule this existing post instead.")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Account id (UUID).")] = None,
+    at: Annotated[
+        str | None, typer.Option(help="WHEN: ISO 8601 with offset, now, +30m, +2h, +1d.")
+    ] = None,
+    draft: Annotated[bool, typer.Option("--draft", help="Create a draft instead.")] = False,
+    caption: Annotated[str, typer.Option(help="The caption or message.")] = "",
+    media: Annotated[list[str] | None, typer.Option(help="A media URL or file; repeat.")] = None,
+    post_type: Annotated[
+        str | None,
+        typer.Option("--type", help="image, video, reel, story, carousel or text."),
+    ] = None,
+    option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE; repeat.")] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA zone for a time without offset.")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Bulk: a CSV or JSON Lines file of posts.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and show; write nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a scheduled post (or a draft), reschedule one, or schedule a file of posts."""
+    from studio_publish import posts
+    from studio_publish.output import print_json, print_line, print_table
+    from studio_publish.validation import PostInput
+
+    with database() as (conn, _):
+        if file is not None:
+            if post_id or account or at or draft or media or caption or post_type or option:
+                raise BadInput("--file", "cannot be combined with single-post options")
+            rows = posts.schedule_file(conn, file, dry_run=dry_run)
+        elif post_id is not None:
+            if not at:
+                raise BadInput("--at", "is required to reschedule a post")
+            if account or draft or media or caption or post_type or option:
+                raise BadInput("POST_ID", "rescheduling takes only --at (and --tz)")
+            rows = [posts.reschedule_post(conn, post_id, at, tz=tz, dry_run=dry_run)]
+        else:
+            raw = PostInput(
+                account_id=account,
+                at=at,
+                draft=draft,
+                caption=caption,
+                media=list(media or []),
+                post_type=post_type,
+                options=list(option or []),
+                tz=tz,
+            )
+            rows = posts.schedule_post(conn, raw, dry_run=dry_run)
+    if as_json:
+        print_json({"dry_run": dry_run, "posts": rows} if dry_run or file else rows[0])
+    elif dry_run:
+        columns = ["platform", "post_type", "status", "scheduled_for", "caption"]
+        print_table(f"Valid: {len(rows)} post(s) would be written (dry run)", columns, rows)
+    else:
+        for row in rows:
+            print_line(str(row["id"]))
+
+
+@app.command()
+def cancel(
+    post_id: Annotated[str, typer.Argument(help="The post to cancel.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a draft or scheduled post so that it is never published."""
+    from studio_publish.output import print_json, print_line
+    from studio_publish.posts import cancel_post
+
+    with database() as (conn, _):
+        row = cancel_post(conn, post_id)
+    if as_json:
+        print_json(row)
+    else:
+        print_line(f"Cancelled {row['id']}.")
+
+
+@app.command()
+def status(
+    post_id: Annotated[str | None, typer.Argument(help="Show this post in detail.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The queue at a glance, or one post with its attempt history."""
+    from studio_publish import status as report
+    from studio_publish.output import print_json
+    from studio_publish.status_view import show_overview, show_post
+
+    with database() as (conn, target):
+        data = (
+            report.post_detail(conn, post_id)
+            if post_id
+            else report.overview(conn, database=target.description)
+        )
+    if as_json:
+        print_json(data)
+    elif post_id:
+        show_post(data)
+    else:
+        show_overview(data)
+
+
+# --- entry point ------------------------------------------------------------------------
+
+
+def main() -> None:
+    app()

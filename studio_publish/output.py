@@ -1,0 +1,78 @@
+"""Printing: one JSON document with --json, rich tables on a terminal, times in local time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import sys
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def to_json(document: Any) -> str:
+    return json.dumps(document, default=_json_default, ensure_ascii=False)
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(to_json(document) + "\n")
+
+
+def local_time(value: dt.datetime | None) -> str:
+    """A timestamp in the operator's zone (TZ), to the second."""
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def human(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dt.datetime):
+        return local_time(value)
+    if isinstance(value, dt.timedelta):
+        seconds = int(value.total_seconds())
+        hours, rest = divmod(seconds, 3600)
+        return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+    if isinstance(value, dict | list):
+        return to_json(value)
+    return str(value)
+
+
+def print_table(
+    title: str, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, empty: str = ""
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = list(rows)
+    console = Console()
+    if not rows:
+        if empty:
+            console.print(f"[bold]{title}[/bold]: {empty}")
+        return
+    table = Table(title=title, title_justify="left", title_style="bold")
+    for column in columns:
+        is_id = column == "id" or column.endswith("_id")
+        # ids are copied into the next command: never wrap or cut them
+        table.add_column(column.replace("_", " "), no_wrap=is_id, min_width=36 if is_id else None)
+    for row in rows:
+        table.add_row(*(human(row.get(column)) for column in columns))
+    console.print(table)
+
+
+def print_line(text: str) -> None:
+    sys.stdout.write(text + "\n")

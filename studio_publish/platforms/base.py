@@ -1,0 +1,176 @@
+"""The small interface between the publishing engine and the platform clients.
+
+The engine knows nothing of Instagram, Facebook or TikTok. It hands a client a
+:class:`PublishContext` (the post, its account, the platform ids saved by earlier
+attempts, and a way to save new ones) and gets back either a :class:`Published`
+result or a :class:`PlatformError` whose :class:`Decision` says what to do next.
+
+Every platform id a client receives must be passed to ``ctx.save(...)`` *before*
+the client makes its next call: a process can die at any line, and the next run
+can only settle the post from what was saved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+
+class Decision(enum.StrEnum):
+    """What the engine does with an outcome. Every documented platform error maps to one."""
+
+    RETRY = "retry"  # transient: try again after backoff (or Retry-After)
+    WAIT = "wait"  # quota or rate-limit window: try again later, without using an attempt
+    REFRESH_TOKEN = "refresh_token"  # refresh the access token, then retry once
+    REAUTH = "reauth"  # the account must be re-authorised by a person
+    FAIL = "fail"  # failed for good, with the platform's message
+    UNKNOWN = "unknown"  # the platform may or may not have the post: a person decides
+
+
+class PlatformError(Exception):
+    """A classified failure. ``message`` must never contain a token."""
+
+    def __init__(
+        self,
+        decision: Decision,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.decision = decision
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        code = f" [{self.code}]" if self.code else ""
+        return f"{self.message}{code}"
+
+
+@dataclass(frozen=True)
+class Media:
+    url: str  # an http(s) URL or a local file path
+    kind: str  # "image" or "video"
+
+    @property
+    def is_local(self) -> bool:
+        return not self.url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    platform: str
+    platform_account_id: str
+    access_token: str
+    refresh_token: str | None = None
+    token_expires_at: dt.datetime | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # never show tokens, even in a traceback
+        return f"Account(id={self.id!r}, platform={self.platform!r})"
+
+
+@dataclass(frozen=True)
+class Post:
+    id: str
+    platform: str
+    post_type: str  # image, video, reel, story, carousel, text
+    caption: str
+    media: tuple[Media, ...]
+    options: Mapping[str, Any]
+    attempt: int
+    # When this attempt began, by the database clock: Facebook reconciliation looks for
+    # page posts created since then.
+    attempt_started_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    platform_post_id: str
+    permalink: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    access_token: str
+    refresh_token: str | None
+    expires_at: dt.datetime | None
+    refresh_expires_at: dt.datetime | None = None
+
+
+class ReconcileStatus(enum.StrEnum):
+    LIVE = "live"  # the post is on the platform: record it as posted
+    NOT_LIVE = "not_live"  # certainly not published: safe to publish (resuming saved ids)
+    PENDING = "pending"  # the platform is still processing: look again later
+    FAILED = "failed"  # the platform says it failed; ``error`` says what next
+    UNKNOWN = "unknown"  # nothing can tell: a person decides (needs_review)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    status: ReconcileStatus
+    published: Published | None = None
+    error: PlatformError | None = None
+    reason: str = ""
+
+
+SaveIds = Callable[..., Awaitable[None]]
+
+
+@dataclass
+class PublishContext:
+    post: Post
+    account: Account
+    http: httpx.AsyncClient
+    # Platform ids saved by this and earlier attempts (container ids, publish_id, ...).
+    saved: dict[str, Any]
+    # Persists ids on the post (fenced by the claim); raises LeaseLost if the claim is gone.
+    save_ids: SaveIds
+
+    async def save(self, **ids: Any) -> None:
+        """Save platform ids durably, then remember them locally."""
+        await self.save_ids(**ids)
+        self.saved.update(ids)
+
+
+class Platform(Protocol):
+    """One per platform. Implementations live in ``studio_publish.platforms.<name>``."""
+
+    name: str
+
+    async def prepare(self, ctx: PublishContext) -> None:
+        """Read-only checks before anything irreversible: quota, creator info, media rules.
+
+        Raises PlatformError (e.g. Decision.WAIT when the publishing quota is used up).
+        """
+        ...
+
+    async def publish(self, ctx: PublishContext) -> Published:
+        """Publish the post, resuming from ``ctx.saved`` where an earlier attempt stopped.
+
+        Saves each platform id with ``ctx.save`` the moment it arrives. After an unclear
+        answer to an irreversible call it must find out what happened before doing
+        anything else, and raise Decision.UNKNOWN when it cannot tell.
+        """
+        ...
+
+    async def reconcile(self, ctx: PublishContext) -> Reconciliation:
+        """Find out what became of an earlier attempt from ``ctx.saved``. Never publishes."""
+        ...
+
+    async def refresh_token(self, account: Account, http: httpx.AsyncClient) -> TokenGrant:
+        """Exchange the refresh token for new tokens; Decision.REAUTH when it cannot."""
+        ...
+
+    @property
+    def can_refresh_tokens(self) -> bool: ...

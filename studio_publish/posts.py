@@ -1,0 +1,140 @@
+"""Scheduling, rescheduling and cancelling posts. Everything is validated before any write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from studio_publish import db
+from studio_publish.errors import BadInput, Refused
+from studio_publish.ids import parse_uuid
+from studio_publish.postfile import read_post_file
+from studio_publish.timeparse import parse_when
+from studio_publish.validation import PostInput, ValidPost, validate_post
+
+
+@dataclass(frozen=True)
+class PlannedPost:
+    """A validated post, ready to insert: what `schedule --dry-run` reports."""
+
+    account_id: str
+    platform: str
+    post: ValidPost
+
+    @property
+    def status(self) -> str:
+        return "draft" if self.post.scheduled_for is None else "scheduled"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "platform": self.platform,
+            "post_type": self.post.post_type,
+            "status": self.status,
+            "scheduled_for": self.post.scheduled_for,
+            "caption": self.post.caption,
+            "media": self.post.media,
+            "options": self.post.options,
+        }
+
+
+def plan_posts(
+    conn: db.Connection, inputs: list[PostInput], *, field_prefixes: list[str] | None = None
+) -> list[PlannedPost]:
+    """Validate every input against its account's platform; raises on the first bad one."""
+    prefixes = field_prefixes or [""] * len(inputs)
+    account_ids = []
+    for raw, prefix in zip(inputs, prefixes, strict=True):
+        if not raw.account_id:
+            raise BadInput(f"{prefix}--account", "is required")
+        account_ids.append(parse_uuid(raw.account_id, f"{prefix}--account"))
+    rows = db.fetch_all(conn, "get_account_platforms", {"ids": sorted(set(account_ids))})
+    platforms = {str(r["id"]): r["platform"] for r in rows}
+    now = db.database_now(conn)
+    planned = []
+    for raw, account_id, prefix in zip(inputs, account_ids, prefixes, strict=True):
+        platform = platforms.get(account_id)
+        if platform is None:
+            raise BadInput(f"{prefix}--account", f"no account with id {account_id}")
+        post = validate_post(raw, platform=platform, now=now, field_prefix=prefix)
+        planned.append(PlannedPost(account_id, platform, post))
+    return planned
+
+
+def insert_planned(conn: db.Connection, planned: list[PlannedPost]) -> list[db.Row]:
+    """Insert all posts in one transaction: all or none."""
+    rows = []
+    with conn.transaction():
+        for item in planned:
+            row = db.fetch_one(
+                conn,
+                "insert_post",
+                {
+                    "account_id": item.account_id,
+                    "post_type": item.post.post_type,
+                    "caption": item.post.caption,
+                    "media": Jsonb(item.post.media),
+                    "options": Jsonb(item.post.options),
+                    "scheduled_for": item.post.scheduled_for,
+                    "status": item.status,
+                },
+            )
+            if row is None:  # the account was deleted between validation and insert
+                raise BadInput("--account", f"no account with id {item.account_id}")
+            rows.append(row)
+    return rows
+
+
+def schedule_post(conn: db.Connection, raw: PostInput, *, dry_run: bool = False) -> list[Any]:
+    planned = plan_posts(conn, [raw])
+    if dry_run:
+        return [p.as_dict() for p in planned]
+    return insert_planned(conn, planned)
+
+
+def schedule_file(conn: db.Connection, path: Path, *, dry_run: bool = False) -> list[Any]:
+    inputs = read_post_file(path)
+    planned = plan_posts(conn, inputs, field_prefixes=[f"{r.source} " for r in inputs])
+    if dry_run:
+        return [p.as_dict() for p in planned]
+    return insert_planned(conn, planned)
+
+
+def reschedule_post(
+    conn: db.Connection, post_id: str, at: str, *, tz: str | None = None, dry_run: bool = False
+) -> db.Row:
+    post_id = parse_uuid(post_id, "POST_ID")
+    when = parse_when(at, now=db.database_now(conn), tz=tz, field="--at")
+    current = db.fetch_one(conn, "get_post", {"id": post_id})
+    if current is None:
+        raise BadInput("POST_ID", f"no post with id {post_id}")
+    if dry_run:
+        return {"id": current["id"], "status": "scheduled", "scheduled_for": when}
+    row = db.fetch_one(conn, "reschedule_post", {"id": post_id, "scheduled_for": when})
+    if row is None:
+        raise Refused(
+            f"post {post_id} is {current['status']}: only a draft, scheduled or failed post "
+            "can be rescheduled"
+        )
+    return row
+
+
+def cancel_post(conn: db.Connection, post_id: str) -> db.Row:
+    post_id = parse_uuid(post_id, "POST_ID")
+    row = db.fetch_one(conn, "cancel_post", {"id": post_id})
+    if row is not None:
+        return row
+    current = db.fetch_one(conn, "get_post", {"id": post_id})
+    if current is None:
+        raise BadInput("POST_ID", f"no post with id {post_id}")
+    reason = {
+        "publishing": "it is being published right now",
+        "posted": "it is already live",
+        "cancelled": "it is already cancelled",
+        "failed": "it has failed; nothing will publish it unless retried",
+        "needs_review": "its outcome is unknown; review it first",
+    }.get(current["status"], f"it is {current['status']}")
+    raise Refused(f"post {post_id} cannot be cancelled: {reason}")

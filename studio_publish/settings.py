@@ -1,0 +1,74 @@
+"""Settings from the environment (or a .env file in the working directory), validated at start."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from studio_publish.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STUDIO_PUBLISH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "STUDIO_PUBLISH_DATABASE_URL"),
+    )
+    graph_api_base: str = "https://graph.facebook.com/v25.0"
+    tiktok_api_base: str = "https://open.tiktokapis.com"
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: str | None = None
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    run_budget_seconds: float = Field(default=50, gt=0)
+    lease_seconds: int = Field(default=300, ge=10)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_base_seconds: float = Field(default=60, gt=0)
+    retry_max_seconds: float = Field(default=3600, gt=0)
+    poll_interval_seconds: float = Field(default=5, gt=0)
+    poll_timeout_seconds: float = Field(default=300, gt=0)
+    max_lateness_seconds: int = Field(default=43200, gt=0)
+    http_timeout_seconds: float = Field(default=30, gt=0)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    alert_webhook_url: str | None = None
+    # Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.
+    data_dir: str | None = None
+
+    @field_validator("graph_api_base", "tiktok_api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url", "tiktok_client_key", "tiktok_client_secret", "data_dir")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+
+_ENV_NAMES = {"database_url": "DATABASE_URL"}
+
+
+def load_settings() -> Settings:
+    """Read and validate the settings; a bad value raises ConfigError naming the variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        name = _ENV_NAMES.get(field, f"STUDIO_PUBLISH_{field.upper()}")
+        raise ConfigError(f"{name}: {error['msg']}") from None
+    if settings.retry_max_seconds < settings.retry_base_seconds:
+        raise ConfigError(
+            "STUDIO_PUBLISH_RETRY_MAX_SECONDS: must be at least STUDIO_PUBLISH_RETRY_BASE_SECONDS"
+        )
+    return settings

@@ -1,0 +1,24 @@
+-- name: insert_account
+INSERT INTO studio_social_accounts
+    (workspace_id, platform, platform_account_id, name, access_token, refresh_token,
+     token_expires_at, refresh_token_expires_at, options)
+VALUES
+    (%(workspace_id)s, %(platform)s, %(platform_account_id)s, %(name)s, %(access_token)s,
+     %(refresh_token)s, %(token_expires_at)s, %(refresh_token_expires_at)s, %(options)s)
+RETURNING id, workspace_id, platform, platform_account_id, name, token_expires_at, state;
+
+-- name: list_accounts
+-- Never selects a token.
+SELECT id, workspace_id, platform, platform_account_id, name, token_expires_at,
+       refresh_token_expires_at, state, state_reason,
+       access_token IS NOT NULL AND access_token <> '' AS has_access_token,
+       refresh_token IS NOT NULL AND refresh_token <> '' AS has_refresh_token,
+       created_at
+FROM studio_social_accounts
+ORDER BY platform, name NULLS LAST, created_at;
+
+-- name: get_account_platform
+SELECT id, platform, state FROM studio_social_accounts WHERE id = %(id)s;
+
+-- name: get_account_platforms
+SELECT id, platform, state FROM studio_social_accounts WHERE id = ANY(%(ids)s::uuid[]);

@@ -1,0 +1,81 @@
+-- Every query here reads through a partial index on the live states, so status costs the
+-- same on a table holding a million published posts as on an empty one.
+
+-- name: count_active_by_state
+SELECT status, platform, count(*) AS posts
+FROM studio_social_posts
+WHERE status IN ('draft', 'scheduled', 'publishing', 'failed', 'needs_review')
+GROUP BY status, platform
+ORDER BY status, platform;
+
+-- name: count_posted_recently
+SELECT platform, count(*) AS posts
+FROM studio_social_posts
+WHERE status = 'posted' AND published_at > now() - interval '24 hours'
+GROUP BY platform
+ORDER BY platform;
+
+-- name: next_due
+SELECT id, platform, post_type, greatest(scheduled_for, next_attempt_at) AS due_at,
+       attempt_count, left(caption, 60) AS caption
+FROM studio_social_posts
+WHERE status = 'scheduled'
+ORDER BY greatest(scheduled_for, next_attempt_at), id
+LIMIT %(limit)s;
+
+-- name: overdue
+-- Due for longer than the grace period: a sign that cron is not running.
+SELECT id, platform, post_type, greatest(scheduled_for, next_attempt_at) AS due_at,
+       attempt_count, now() - greatest(scheduled_for, next_attempt_at) AS overdue_by
+FROM studio_social_posts
+WHERE status = 'scheduled'
+  AND greatest(scheduled_for, next_attempt_at) < now() - make_interval(secs => %(grace_seconds)s)
+ORDER BY greatest(scheduled_for, next_attempt_at), id
+LIMIT %(limit)s;
+
+-- name: stuck_publishing
+-- Claimed by a run whose lease ran out: the next run-due rescues them.
+SELECT id, platform, claimed_by, lease_expires_at, attempt_count
+FROM studio_social_posts
+WHERE status = 'publishing' AND lease_expires_at < now()
+ORDER BY lease_expires_at
+LIMIT %(limit)s;
+
+-- name: needs_review
+SELECT id, platform, post_type, updated_at, failure_reason, last_publish_error, platform_state
+FROM studio_social_posts
+WHERE status = 'needs_review'
+ORDER BY updated_at DESC, id
+LIMIT %(limit)s;
+
+-- name: recent_failures
+SELECT id, platform, post_type, updated_at, attempt_count, failure_reason, last_publish_error
+FROM studio_social_posts
+WHERE status = 'failed'
+ORDER BY updated_at DESC, id
+LIMIT %(limit)s;
+
+-- name: last_run
+SELECT id, started_at, finished_at, outcome, claimed, posted, retried, failed, needs_review,
+       rescued, error, host, pid
+FROM studio_publish_runs
+ORDER BY started_at DESC, id DESC
+LIMIT 1;
+
+-- name: accounts_needing_attention
+-- Accounts a person must act on: re-authorisation, or a token that expires soon.
+SELECT id, platform, name, state, state_reason, token_expires_at
+FROM studio_social_accounts
+WHERE state <> 'active'
+   -- TikTok access tokens live hours and are refreshed by run-due: watch the refresh token.
+   OR CASE WHEN platform = 'tiktok' AND refresh_token IS NOT NULL
+           THEN refresh_token_expires_at ELSE token_expires_at END
+      < now() + make_interval(days => %(expiry_days)s)
+ORDER BY platform, name;
+
+-- name: post_attempts
+SELECT attempt_number, started_at, finished_at, outcome, error_class, error_message,
+       http_status, platform_ids
+FROM studio_publish_attempts
+WHERE post_id = %(id)s
+ORDER BY attempt_number, id;

@@ -1,0 +1,49 @@
+"""What `status` reports: an overview of the queue, or one post with its attempt history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from studio_publish import db
+from studio_publish.errors import BadInput
+from studio_publish.ids import parse_uuid
+
+OVERDUE_GRACE_SECONDS = 300  # cron runs every minute: five minutes late means it is not running
+TOKEN_EXPIRY_WARNING_DAYS = 7
+LIST_LIMIT = 10
+
+
+def overview(conn: db.Connection, *, database: str) -> dict[str, Any]:
+    counts: dict[str, dict[str, int]] = {}
+    for row in db.fetch_all(conn, "count_active_by_state"):
+        counts.setdefault(row["status"], {})[row["platform"] or "?"] = row["posts"]
+    posted = {
+        r["platform"] or "?": r["posts"] for r in db.fetch_all(conn, "count_posted_recently")
+    }
+    limit = {"limit": LIST_LIMIT}
+    return {
+        "database": database,
+        "counts": counts,
+        "posted_last_24h": posted,
+        "last_run": db.fetch_one(conn, "last_run"),
+        "next_due": db.fetch_all(conn, "next_due", limit),
+        "overdue": db.fetch_all(
+            conn, "overdue", {**limit, "grace_seconds": OVERDUE_GRACE_SECONDS}
+        ),
+        "stuck": db.fetch_all(conn, "stuck_publishing", limit),
+        "needs_review": db.fetch_all(conn, "needs_review", limit),
+        "recent_failures": db.fetch_all(conn, "recent_failures", limit),
+        "accounts_needing_attention": db.fetch_all(
+            conn, "accounts_needing_attention", {"expiry_days": TOKEN_EXPIRY_WARNING_DAYS}
+        ),
+    }
+
+
+def post_detail(conn: db.Connection, post_id: str) -> dict[str, Any]:
+    post_id = parse_uuid(post_id, "POST_ID")
+    post = db.fetch_one(conn, "get_post", {"id": post_id})
+    if post is None:
+        raise BadInput("POST_ID", f"no post with id {post_id}")
+    # The engine's fencing token is an internal detail, not something to act on.
+    post.pop("claim_token", None)
+    return {"post": post, "attempts": db.fetch_all(conn, "post_attempts", {"id": post_id})}

@@ -1,0 +1,98 @@
+"""Rendering `status` on a terminal (the data comes from studio_publish.status)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from studio_publish.output import human, print_line, print_table
+
+STATES = ("draft", "scheduled", "publishing", "failed", "needs_review")
+
+
+def show_overview(data: dict[str, Any]) -> None:
+    print_line(f"Database: {data['database']}")
+    run = data["last_run"]
+    if run:
+        print_line(
+            f"Last run: {human(run['started_at'])}, {run['outcome']} "
+            f"(claimed {run['claimed']}, posted {run['posted']}, retried {run['retried']}, "
+            f"failed {run['failed']}, needs review {run['needs_review']})"
+        )
+    else:
+        print_line("Last run: never (is cron set up? see the README)")
+
+    counts = data["counts"]
+    posted = data["posted_last_24h"]
+    platforms = sorted({p for by_state in counts.values() for p in by_state} | set(posted))
+    rows = [
+        {"platform": p, **{s: counts.get(s, {}).get(p, 0) for s in STATES}, "posted_24h": posted.get(p, 0)}
+        for p in platforms
+    ]
+    print_table("Posts by state", ["platform", *STATES, "posted_24h"], rows, empty="no posts yet")
+    print_table(
+        "Overdue (cron may not be running)",
+        ["id", "platform", "post_type", "due_at", "overdue_by", "attempt_count"],
+        data["overdue"],
+    )
+    print_table(
+        "Stuck past their lease (the next run rescues them)",
+        ["id", "platform", "claimed_by", "lease_expires_at"],
+        data["stuck"],
+    )
+    print_table(
+        "Needs review (may or may not be live: check, then retry-failed or leave)",
+        ["id", "platform", "post_type", "updated_at", "failure_reason", "last_publish_error"],
+        data["needs_review"],
+    )
+    print_table(
+        "Recent failures",
+        ["id", "platform", "post_type", "updated_at", "failure_reason", "last_publish_error"],
+        data["recent_failures"],
+    )
+    print_table(
+        "Accounts needing attention",
+        ["id", "platform", "name", "state", "state_reason", "token_expires_at"],
+        data["accounts_needing_attention"],
+    )
+    print_table(
+        "Next due",
+        ["id", "platform", "post_type", "due_at", "attempt_count", "caption"],
+        data["next_due"],
+        empty="nothing scheduled",
+    )
+
+
+POST_FIELDS = (
+    "id",
+    "status",
+    "platform",
+    "post_type",
+    "account_name",
+    "social_account_id",
+    "scheduled_for",
+    "next_attempt_at",
+    "attempt_count",
+    "failure_reason",
+    "last_publish_error",
+    "platform_post_id",
+    "permalink",
+    "published_at",
+    "platform_state",
+    "caption",
+    "media",
+    "options",
+    "created_at",
+    "updated_at",
+)
+
+
+def show_post(data: dict[str, Any]) -> None:
+    post = data["post"]
+    rows = [{"field": name, "value": post.get(name)} for name in POST_FIELDS]
+    print_table(f"Post {post['id']}", ["field", "value"], rows)
+    print_table(
+        "Attempts",
+        ["attempt_number", "started_at", "finished_at", "outcome", "error_class", "error_message"],
+        data["attempts"],
+        empty="none yet",
+    )

