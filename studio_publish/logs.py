@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -15,7 +16,7 @@ import structlog
 _SECRET_KEYS = ("token", "secret", "password", "authorization")
 
 
-def _drop_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Belt and braces: a key that names a secret is never logged, whoever passed it."""
     for key in list(event):
         if any(word in key.lower() for word in _SECRET_KEYS):

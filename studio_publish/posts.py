@@ -10,10 +10,9 @@ from psycopg.types.json import Jsonb
 
 from studio_publish import db
 from studio_publish.errors import BadInput, Refused
-from studio_publish.ids import parse_uuid
 from studio_publish.postfile import read_post_file
-from studio_publish.timeparse import parse_when
-from studio_publish.validation import PostInput, ValidPost, validate_post
+from studio_publish.timeparse import parse_schedule_time
+from studio_publish.validation import PostInput, ValidPost, validate_post, validate_uuid
 
 
 @dataclass(frozen=True)
@@ -41,25 +40,27 @@ class PlannedPost:
         }
 
 
-def plan_posts(
-    conn: db.Connection, inputs: list[PostInput], *, field_prefixes: list[str] | None = None
-) -> list[PlannedPost]:
+def plan_posts(conn: db.Connection, inputs: list[PostInput]) -> list[PlannedPost]:
     """Validate every input against its account's platform; raises on the first bad one."""
-    prefixes = field_prefixes or [""] * len(inputs)
+    # A row of a file names itself ("--file line 3: account"); a single post uses flags.
+    prefixes = [f"{raw.origin}: " if raw.origin else "" for raw in inputs]
+    account_field = ["account" if raw.origin else "--account" for raw in inputs]
     account_ids = []
-    for raw, prefix in zip(inputs, prefixes, strict=True):
+    for raw, prefix, name in zip(inputs, prefixes, account_field, strict=True):
         if not raw.account_id:
-            raise BadInput(f"{prefix}--account", "is required")
-        account_ids.append(parse_uuid(raw.account_id, f"{prefix}--account"))
+            raise BadInput(f"{prefix}{name}", "is required")
+        account_ids.append(validate_uuid(raw.account_id, f"{prefix}{name}"))
     rows = db.fetch_all(conn, "get_account_platforms", {"ids": sorted(set(account_ids))})
     platforms = {str(r["id"]): r["platform"] for r in rows}
     now = db.database_now(conn)
     planned = []
-    for raw, account_id, prefix in zip(inputs, account_ids, prefixes, strict=True):
+    for raw, account_id, prefix, name in zip(
+        inputs, account_ids, prefixes, account_field, strict=True
+    ):
         platform = platforms.get(account_id)
         if platform is None:
-            raise BadInput(f"{prefix}--account", f"no account with id {account_id}")
-        post = validate_post(raw, platform=platform, now=now, field_prefix=prefix)
+            raise BadInput(f"{prefix}{name}", f"no account with id {account_id}")
+        post = validate_post(raw, platform=platform, now=now)
         planned.append(PlannedPost(account_id, platform, post))
     return planned
 
@@ -97,7 +98,7 @@ def schedule_post(conn: db.Connection, raw: PostInput, *, dry_run: bool = False)
 
 def schedule_file(conn: db.Connection, path: Path, *, dry_run: bool = False) -> list[Any]:
     inputs = read_post_file(path)
-    planned = plan_posts(conn, inputs, field_prefixes=[f"{r.source} " for r in inputs])
+    planned = plan_posts(conn, inputs)
     if dry_run:
         return [p.as_dict() for p in planned]
     return insert_planned(conn, planned)
@@ -106,8 +107,8 @@ def schedule_file(conn: db.Connection, path: Path, *, dry_run: bool = False) -> 
 def reschedule_post(
     conn: db.Connection, post_id: str, at: str, *, tz: str | None = None, dry_run: bool = False
 ) -> db.Row:
-    post_id = parse_uuid(post_id, "POST_ID")
-    when = parse_when(at, now=db.database_now(conn), tz=tz, field="--at")
+    post_id = validate_uuid(post_id, "POST_ID")
+    when = parse_schedule_time(at, now=db.database_now(conn), tz=tz, field="--at")
     current = db.fetch_one(conn, "get_post", {"id": post_id})
     if current is None:
         raise BadInput("POST_ID", f"no post with id {post_id}")
@@ -123,7 +124,7 @@ def reschedule_post(
 
 
 def cancel_post(conn: db.Connection, post_id: str) -> db.Row:
-    post_id = parse_uuid(post_id, "POST_ID")
+    post_id = validate_uuid(post_id, "POST_ID")
     row = db.fetch_one(conn, "cancel_post", {"id": post_id})
     if row is not None:
         return row

@@ -6,7 +6,7 @@ from typing import Any
 
 from studio_publish import db
 from studio_publish.errors import BadInput
-from studio_publish.ids import parse_uuid
+from studio_publish.validation import validate_uuid
 
 OVERDUE_GRACE_SECONDS = 300  # cron runs every minute: five minutes late means it is not running
 TOKEN_EXPIRY_WARNING_DAYS = 7
@@ -17,9 +17,7 @@ def overview(conn: db.Connection, *, database: str) -> dict[str, Any]:
     counts: dict[str, dict[str, int]] = {}
     for row in db.fetch_all(conn, "count_active_by_state"):
         counts.setdefault(row["status"], {})[row["platform"] or "?"] = row["posts"]
-    posted = {
-        r["platform"] or "?": r["posts"] for r in db.fetch_all(conn, "count_posted_recently")
-    }
+    posted = {r["platform"] or "?": r["posts"] for r in db.fetch_all(conn, "count_posted_recently")}
     limit = {"limit": LIST_LIMIT}
     return {
         "database": database,
@@ -27,9 +25,7 @@ def overview(conn: db.Connection, *, database: str) -> dict[str, Any]:
         "posted_last_24h": posted,
         "last_run": db.fetch_one(conn, "last_run"),
         "next_due": db.fetch_all(conn, "next_due", limit),
-        "overdue": db.fetch_all(
-            conn, "overdue", {**limit, "grace_seconds": OVERDUE_GRACE_SECONDS}
-        ),
+        "overdue": db.fetch_all(conn, "overdue", {**limit, "grace_seconds": OVERDUE_GRACE_SECONDS}),
         "stuck": db.fetch_all(conn, "stuck_publishing", limit),
         "needs_review": db.fetch_all(conn, "needs_review", limit),
         "recent_failures": db.fetch_all(conn, "recent_failures", limit),
@@ -40,7 +36,7 @@ def overview(conn: db.Connection, *, database: str) -> dict[str, Any]:
 
 
 def post_detail(conn: db.Connection, post_id: str) -> dict[str, Any]:
-    post_id = parse_uuid(post_id, "POST_ID")
+    post_id = validate_uuid(post_id, "POST_ID")
     post = db.fetch_one(conn, "get_post", {"id": post_id})
     if post is None:
         raise BadInput("POST_ID", f"no post with id {post_id}")

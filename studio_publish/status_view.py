@@ -25,7 +25,11 @@ def show_overview(data: dict[str, Any]) -> None:
     posted = data["posted_last_24h"]
     platforms = sorted({p for by_state in counts.values() for p in by_state} | set(posted))
     rows = [
-        {"platform": p, **{s: counts.get(s, {}).get(p, 0) for s in STATES}, "posted_24h": posted.get(p, 0)}
+        {
+            "platform": p,
+            **{s: counts.get(s, {}).get(p, 0) for s in STATES},
+            "posted_24h": posted.get(p, 0),
+        }
         for p in platforms
     ]
     print_table("Posts by state", ["platform", *STATES, "posted_24h"], rows, empty="no posts yet")

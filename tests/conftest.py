@@ -106,7 +106,9 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Cli:
 def make_runner() -> Cli:
     runner = CliRunner()
 
-    def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+    def invoke(
+        *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> CliResult:
         result = runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
@@ -117,7 +119,9 @@ def make_runner() -> Cli:
 def add_account(cli: Cli) -> Callable[..., str]:
     """Register an account through the CLI; returns its id."""
 
-    def add(platform: str = "instagram", account_id: str = "17841400000000001", **extra: str) -> str:
+    def add(
+        platform: str = "instagram", account_id: str = "17841400000000001", **extra: str
+    ) -> str:
         args = ["accounts", "add", "--platform", platform, "--platform-account-id", account_id]
         for key, value in extra.items():
             args += [f"--{key.replace('_', '-')}", value]

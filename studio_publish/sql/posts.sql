@@ -11,7 +11,8 @@ WHERE a.id = %(account_id)s
 RETURNING id, platform, post_type, status, scheduled_for;
 
 -- name: get_post
-SELECT p.*, a.name AS account_name, a.platform_account_id, a.state AS account_state
+SELECT p.*, a.name AS account_name, a.platform_account_id, a.state AS account_state,
+       a.state_reason AS account_state_reason
 FROM studio_social_posts p
 LEFT JOIN studio_social_accounts a ON a.id = p.social_account_id
 WHERE p.id = %(id)s;

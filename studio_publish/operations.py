@@ -1,0 +1,198 @@
+"""What the engine's commands do, usable without the CLI: run-due, publish, retry-failed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from studio_publish import db
+from studio_publish.engine import Engine, PostResult, RunSummary
+from studio_publish.errors import BadInput, Refused
+from studio_publish.platforms.base import Platform
+from studio_publish.settings import Settings
+from studio_publish.store import Claim, EngineStore
+from studio_publish.timeparse import parse_age
+from studio_publish.validation import validate_uuid
+
+PREVIEW_LIMIT = 500
+
+
+def run_due(
+    settings: Settings,
+    target: db.DatabaseTarget,
+    *,
+    only_ids: list[str] | None = None,
+    platforms: Mapping[str, Platform] | None = None,
+    on_result: Callable[[PostResult], None] | None = None,
+) -> RunSummary:
+    engine = Engine(settings, target, platforms=platforms, on_result=on_result)
+    return asyncio.run(engine.run_due(only_ids=only_ids))
+
+
+def preview_due(conn: db.Connection, settings: Settings) -> dict[str, Any]:
+    """run-due --dry-run: what is due and what each post would do. No claim, no write, no call."""
+    posts = []
+    for row in db.fetch_all(
+        conn,
+        "due_posts_preview",
+        {"max_lateness": settings.max_lateness_seconds, "limit": PREVIEW_LIMIT},
+    ):
+        posts.append({**_preview_fields(row), "would": _would(row)})
+    abandoned = db.fetch_all(conn, "abandoned_preview", {"limit": PREVIEW_LIMIT})
+    return {
+        "dry_run": True,
+        "due": posts,
+        "abandoned": [
+            {
+                **row,
+                "would": "settle from the saved platform ids"
+                if row["platform_state"]
+                else "try again: nothing reached the platform",
+            }
+            for row in abandoned
+        ],
+    }
+
+
+def _preview_fields(row: db.Row) -> dict[str, Any]:
+    keys = ("platform", "post_type", "due_at", "attempt_count")
+    account = str(row["account_id"]) if row["account_id"] else None
+    return {"id": str(row["id"]), **{k: row[k] for k in keys}, "account_id": account}
+
+
+def _would(row: db.Row) -> str:
+    if row["account_id"] is None:
+        return "fail: the account does not exist"
+    if row["missed"]:
+        return "fail as missed: first found due too long after its time"
+    if row["account_state"] != "active":
+        return f"wait: the account is {row['account_state']}"
+    if not row["has_token"]:
+        return "wait: the account has no access token"
+    if row["token_expired"]:
+        if row["platform"] == "tiktok" and row["has_refresh_token"]:
+            return "refresh the expired token, then publish"
+        return "wait: the access token has expired (re-authorise the account)"
+    if row["platform_state"]:
+        return "ask the platform about the earlier attempt, then finish or publish"
+    return "publish"
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    post_id: str
+    summary: RunSummary
+    copy_of: str | None = None
+
+    @property
+    def result(self) -> PostResult | None:
+        return self.summary.results[-1] if self.summary.results else None
+
+    @property
+    def posted(self) -> bool:
+        return self.result is not None and self.result.outcome == "posted"
+
+
+_REFUSALS = {
+    "publishing": "it is being published by another process right now",
+    "needs_review": (
+        "its last outcome is unknown: check the platform, then "
+        "`retry-failed --id {id} --confirm-not-live` if it is not live"
+    ),
+    "cancelled": "it was cancelled",
+}
+
+
+def publish_post(
+    settings: Settings,
+    target: db.DatabaseTarget,
+    conn: db.Connection,
+    post_id: str,
+    *,
+    force: bool = False,
+    platforms: Mapping[str, Platform] | None = None,
+) -> PublishOutcome:
+    """Publish one post now through the same engine and guards; waits for the outcome."""
+    post_id = validate_uuid(post_id, "POST_ID")
+    post = db.fetch_one(conn, "get_post", {"id": post_id})
+    if post is None:
+        raise BadInput("POST_ID", f"no post with id {post_id}")
+    copy_of = None
+    if post["status"] == "posted":
+        if not force:
+            where = post["permalink"] or post["platform_post_id"]
+            raise Refused(f"post {post_id} is already live ({where}); --force publishes a new copy")
+        copy = db.fetch_one(conn, "copy_post_for_republish", {"id": post_id})
+        if copy is None:
+            raise Refused(f"post {post_id} was fetched from the platform, not scheduled here")
+        copy_of, post_id = post_id, str(copy["id"])
+    elif post["status"] in _REFUSALS:
+        raise Refused(
+            f"post {post_id} is not published: " + _REFUSALS[post["status"]].format(id=post_id)
+        )
+    elif post["account_state"] != "active":
+        reason = f": {post['account_state_reason']}" if post["account_state_reason"] else ""
+        raise Refused(
+            f"post {post_id} is not published: its account is {post['account_state']}{reason}"
+        )
+
+    async def claim(store: EngineStore, run_id: int) -> Claim | None:
+        return await store.claim_now(post_id, run_id)
+
+    engine = Engine(settings, target, platforms=platforms)
+    summary = asyncio.run(engine.publish_claimed_now(claim))
+    if summary.claimed == 0:
+        current = db.fetch_one(conn, "get_post", {"id": post_id})
+        state = current["status"] if current else "gone"
+        raise Refused(f"post {post_id} could not be claimed: it is {state}")
+    return PublishOutcome(post_id, summary, copy_of)
+
+
+def retry_failed(
+    conn: db.Connection,
+    *,
+    ids: list[str] | None = None,
+    platform: str | None = None,
+    account: str | None = None,
+    since: str | None = None,
+    confirm_not_live: bool = False,
+) -> list[db.Row]:
+    """Put failed posts back in line; needs_review posts only when named and confirmed."""
+    post_ids = [validate_uuid(i, "--id") for i in ids] if ids else None
+    if platform is not None and platform not in ("instagram", "facebook", "tiktok"):
+        raise BadInput("--platform", "must be one of instagram, facebook, tiktok")
+    account_id = validate_uuid(account, "--account") if account else None
+    since_at: dt.datetime | None = None
+    if since:
+        since_at = db.database_now(conn) - parse_age(since, field="--since")
+    if confirm_not_live and not post_ids:
+        raise BadInput("--confirm-not-live", "needs the posts named with --id")
+    with conn.transaction():
+        rows = db.fetch_all(
+            conn,
+            "retry_failed_posts",
+            {"ids": post_ids, "platform": platform, "account": account_id, "since": since_at},
+        )
+        if confirm_not_live and post_ids:
+            rows += db.fetch_all(conn, "confirm_not_live", {"ids": post_ids})
+        # A named post that cannot be retried refuses the whole command (rolled back).
+        done = {str(r["id"]) for r in rows}
+        for post_id in post_ids or []:
+            if post_id not in done:
+                _explain_not_retried(conn, post_id, confirm_not_live)
+    return rows
+
+
+def _explain_not_retried(conn: db.Connection, post_id: str, confirmed: bool) -> None:
+    post = db.fetch_one(conn, "get_post", {"id": post_id})
+    if post is None:
+        raise BadInput("--id", f"no post with id {post_id}")
+    if post["status"] == "needs_review" and not confirmed:
+        raise Refused(
+            f"post {post_id} needs review: it may be live. Check the platform; if it is not "
+            f"there, run `retry-failed --id {post_id} --confirm-not-live`"
+        )
+    raise Refused(f"post {post_id} is {post['status']}: only failed posts are retried")

@@ -1,0 +1,263 @@
+-- The publishing engine's state changes. Every write to a claimed post is fenced by
+-- its state and its claim token: a run that lost its lease changes zero rows.
+
+-- name: start_run
+INSERT INTO studio_publish_runs (host, pid, command)
+VALUES (%(host)s, %(pid)s, %(command)s)
+RETURNING id, started_at;
+
+-- name: finish_run
+UPDATE studio_publish_runs
+SET finished_at = now(), outcome = %(outcome)s, claimed = %(claimed)s, posted = %(posted)s,
+    retried = %(retried)s, failed = %(failed)s, needs_review = %(needs_review)s,
+    rescued = %(rescued)s, error = %(error)s
+WHERE id = %(id)s;
+
+-- name: mark_missed
+-- scheduled -> failed (missed): first found due long after its time, e.g. cron was down.
+-- Only a post never tried (next_attempt_at is NULL): retries and retry-failed set it.
+UPDATE studio_social_posts
+SET status = 'failed', failure_reason = 'missed',
+    last_publish_error = 'not published: first found due ' ||
+        date_trunc('second', now() - scheduled_for) || ' after its time (more than ' ||
+        make_interval(secs => %(max_lateness)s) || '); retry-failed sends it',
+    updated_at = now()
+WHERE status = 'scheduled'
+  AND next_attempt_at IS NULL
+  AND scheduled_for < now() - make_interval(secs => %(max_lateness)s)
+  AND (%(only_ids)s::uuid[] IS NULL OR id = ANY(%(only_ids)s::uuid[]))
+RETURNING id, platform;
+
+-- name: claim_due_posts
+-- scheduled -> publishing, counting the attempt. The CTE is MATERIALIZED so the planner
+-- cannot turn LIMIT + SKIP LOCKED into an update of more rows than asked for.
+WITH due AS MATERIALIZED (
+    SELECT p.id
+    FROM studio_social_posts p
+    JOIN studio_social_accounts a ON a.id = p.social_account_id
+    WHERE p.status = 'scheduled'
+      AND greatest(p.scheduled_for, p.next_attempt_at) <= now()
+      AND a.state = 'active'
+      AND (%(only_ids)s::uuid[] IS NULL OR p.id = ANY(%(only_ids)s::uuid[]))
+    ORDER BY greatest(p.scheduled_for, p.next_attempt_at), p.id
+    LIMIT %(limit)s
+    FOR UPDATE OF p SKIP LOCKED
+), claimed AS (
+    UPDATE studio_social_posts p
+    SET status = 'publishing', claim_token = gen_random_uuid(), claimed_by = %(worker)s,
+        lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+        attempt_count = p.attempt_count + 1, attempt_started_at = now(),
+        last_publish_attempt_at = now(), updated_at = now()
+    FROM due
+    WHERE p.id = due.id AND p.status = 'scheduled'
+    RETURNING p.*
+), attempt AS (
+    INSERT INTO studio_publish_attempts (post_id, run_id, attempt_number, started_at)
+    SELECT id, %(run_id)s, attempt_count, attempt_started_at FROM claimed
+)
+SELECT * FROM claimed;
+
+-- name: claim_post_now
+-- scheduled, draft or failed -> publishing: `publish POST_ID`, whatever its time.
+WITH claimed AS (
+    UPDATE studio_social_posts p
+    SET status = 'publishing', claim_token = gen_random_uuid(), claimed_by = %(worker)s,
+        lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+        attempt_count = p.attempt_count + 1, attempt_started_at = now(),
+        last_publish_attempt_at = now(), failure_reason = NULL, updated_at = now()
+    WHERE p.id = %(id)s AND p.status IN ('scheduled', 'draft', 'failed')
+      AND EXISTS (SELECT 1 FROM studio_social_accounts a
+                  WHERE a.id = p.social_account_id AND a.state = 'active')
+    RETURNING p.*
+), attempt AS (
+    INSERT INTO studio_publish_attempts (post_id, run_id, attempt_number, started_at)
+    SELECT id, %(run_id)s, attempt_count, attempt_started_at FROM claimed
+)
+SELECT * FROM claimed;
+
+-- name: claim_abandoned
+-- publishing (lease ran out) -> publishing under a new claim, to be settled by this run.
+-- The attempt is not counted again: the dead run's attempt is the one being settled.
+WITH stale AS MATERIALIZED (
+    SELECT id FROM studio_social_posts
+    WHERE status = 'publishing' AND lease_expires_at < now()
+    ORDER BY lease_expires_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE studio_social_posts p
+SET claim_token = gen_random_uuid(), claimed_by = %(worker)s,
+    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s), updated_at = now()
+FROM stale
+WHERE p.id = stale.id AND p.status = 'publishing' AND p.lease_expires_at < now()
+RETURNING p.*;
+
+-- name: get_account_for_publish
+SELECT id, platform, platform_account_id, access_token, refresh_token, token_expires_at,
+       refresh_token_expires_at, options, state
+FROM studio_social_accounts
+WHERE id = %(id)s;
+
+-- name: save_platform_ids
+-- Saves platform ids the moment they arrive, and renews the lease.
+WITH saved AS (
+    UPDATE studio_social_posts
+    SET platform_state = coalesce(platform_state, '{}'::jsonb) || %(ids)s::jsonb,
+        lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+    WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
+    RETURNING id, attempt_count
+)
+UPDATE studio_publish_attempts t
+SET platform_ids = t.platform_ids || %(ids)s::jsonb
+FROM saved
+WHERE t.post_id = saved.id AND t.attempt_number = saved.attempt_count
+RETURNING saved.id;
+
+-- name: renew_leases
+-- The run's heartbeat: keeps the claims of posts still in flight.
+UPDATE studio_social_posts
+SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+WHERE status = 'publishing' AND claim_token = ANY(%(claims)s::uuid[])
+RETURNING id;
+
+-- name: finish_posted
+-- publishing -> posted.
+WITH done AS (
+    UPDATE studio_social_posts
+    SET status = 'posted', platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
+        published_at = now(), posted_at = coalesce(posted_at, now()), claim_token = NULL,
+        lease_expires_at = NULL, claimed_by = NULL, next_attempt_at = NULL,
+        failure_reason = NULL, updated_at = now()
+    WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
+    RETURNING id, attempt_count
+)
+UPDATE studio_publish_attempts t
+SET finished_at = now(), outcome = 'posted', error_class = NULL,
+    error_message = %(note)s, platform_ids = t.platform_ids || %(ids)s::jsonb
+FROM done
+WHERE t.post_id = done.id AND t.attempt_number = done.attempt_count
+RETURNING done.id;
+
+-- name: finish_scheduled
+-- publishing -> scheduled: retry later, wait for a quota window, or hold for re-authorisation.
+-- %(give_back_attempt)s returns the attempt when the failure was not the post's doing.
+WITH done AS (
+    UPDATE studio_social_posts
+    SET status = 'scheduled', next_attempt_at = now() + make_interval(secs => %(delay_seconds)s),
+        attempt_count = attempt_count - CASE WHEN %(give_back_attempt)s THEN 1 ELSE 0 END,
+        last_publish_error = %(error)s, claim_token = NULL, lease_expires_at = NULL,
+        claimed_by = NULL, updated_at = now()
+    WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
+    RETURNING id, attempt_count + CASE WHEN %(give_back_attempt)s THEN 1 ELSE 0 END AS attempt
+)
+UPDATE studio_publish_attempts t
+SET finished_at = now(), outcome = %(outcome)s, error_class = %(error_class)s,
+    error_message = %(error)s, http_status = %(http_status)s
+FROM done
+WHERE t.post_id = done.id AND t.attempt_number = done.attempt
+RETURNING done.id;
+
+-- name: finish_failed
+-- publishing -> failed (for good), or -> needs_review (the outcome is unknown).
+WITH done AS (
+    UPDATE studio_social_posts
+    SET status = %(status)s, failure_reason = %(reason)s, last_publish_error = %(error)s,
+        error_message = %(error)s, claim_token = NULL, lease_expires_at = NULL,
+        claimed_by = NULL, next_attempt_at = NULL, updated_at = now()
+    WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
+      AND %(status)s IN ('failed', 'needs_review')
+    RETURNING id, attempt_count
+)
+UPDATE studio_publish_attempts t
+SET finished_at = now(), outcome = %(status)s, error_class = %(error_class)s,
+    error_message = %(error)s, http_status = %(http_status)s
+FROM done
+WHERE t.post_id = done.id AND t.attempt_number = done.attempt_count
+RETURNING done.id;
+
+-- name: record_late_outcome
+-- The claim was lost (another run rescued the post) but this attempt learned something:
+-- keep it in the attempt history for the person reviewing, without touching the post.
+UPDATE studio_publish_attempts
+SET finished_at = coalesce(finished_at, now()),
+    error_message = coalesce(error_message || ' | ', '') || %(note)s,
+    platform_ids = platform_ids || %(ids)s::jsonb
+WHERE post_id = %(id)s AND attempt_number = %(attempt)s;
+
+-- name: mark_account_needs_reauth
+UPDATE studio_social_accounts
+SET state = 'needs_reauth', state_reason = %(reason)s, updated_at = now()
+WHERE id = %(id)s AND state = 'active'
+RETURNING id;
+
+-- name: lock_account_for_refresh
+SELECT id, platform, platform_account_id, access_token, refresh_token, token_expires_at,
+       refresh_token_expires_at, options, state
+FROM studio_social_accounts
+WHERE id = %(id)s
+FOR UPDATE;
+
+-- name: save_refreshed_tokens
+UPDATE studio_social_accounts
+SET access_token = %(access_token)s,
+    refresh_token = coalesce(%(refresh_token)s, refresh_token),
+    token_expires_at = %(token_expires_at)s,
+    refresh_token_expires_at = coalesce(%(refresh_token_expires_at)s, refresh_token_expires_at),
+    updated_at = now()
+WHERE id = %(id)s;
+
+-- name: copy_post_for_republish
+-- publish --force: a new copy of a posted post, published as a post of its own.
+INSERT INTO studio_social_posts
+    (workspace_id, social_account_id, platform, post_type, caption, media, options,
+     scheduled_for, status, republished_from)
+SELECT workspace_id, social_account_id, platform, post_type, caption, media, options,
+       now(), 'scheduled', id
+FROM studio_social_posts
+WHERE id = %(id)s AND status = 'posted' AND origin = 'scheduler'
+RETURNING id;
+
+-- name: retry_failed_posts
+-- failed -> scheduled, due now, with a fresh set of attempts. The saved platform ids are
+-- cleared: a failed post is known not to be live (they stay in the attempt history).
+UPDATE studio_social_posts
+SET status = 'scheduled', next_attempt_at = now(), attempt_count = 0, failure_reason = NULL,
+    platform_state = '{}'::jsonb, updated_at = now()
+WHERE status = 'failed'
+  AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))
+  AND (%(platform)s::text IS NULL OR platform = %(platform)s)
+  AND (%(account)s::uuid IS NULL OR social_account_id = %(account)s)
+  AND (%(since)s::timestamptz IS NULL OR updated_at >= %(since)s)
+RETURNING id, platform;
+
+-- name: confirm_not_live
+-- needs_review -> scheduled: a person checked the platform and the post is not there.
+UPDATE studio_social_posts
+SET status = 'scheduled', next_attempt_at = now(), attempt_count = 0, failure_reason = NULL,
+    platform_state = '{}'::jsonb, updated_at = now()
+WHERE id = ANY(%(ids)s::uuid[]) AND status = 'needs_review'
+RETURNING id, platform;
+
+-- name: due_posts_preview
+-- run-due --dry-run: what is due, read without locking or writing.
+SELECT p.id, p.platform, p.post_type, p.scheduled_for, p.next_attempt_at, p.attempt_count,
+       p.platform_state, greatest(p.scheduled_for, p.next_attempt_at) AS due_at,
+       p.next_attempt_at IS NULL
+           AND p.scheduled_for < now() - make_interval(secs => %(max_lateness)s) AS missed,
+       a.id AS account_id, a.state AS account_state,
+       a.access_token IS NOT NULL AND a.access_token <> '' AS has_token,
+       a.refresh_token IS NOT NULL AND a.refresh_token <> '' AS has_refresh_token,
+       a.token_expires_at, a.token_expires_at IS NOT NULL AND a.token_expires_at <= now()
+           AS token_expired
+FROM studio_social_posts p
+LEFT JOIN studio_social_accounts a ON a.id = p.social_account_id
+WHERE p.status = 'scheduled' AND greatest(p.scheduled_for, p.next_attempt_at) <= now()
+ORDER BY greatest(p.scheduled_for, p.next_attempt_at), p.id
+LIMIT %(limit)s;
+
+-- name: abandoned_preview
+SELECT id, platform, claimed_by, lease_expires_at, platform_state
+FROM studio_social_posts
+WHERE status = 'publishing' AND lease_expires_at < now()
+ORDER BY lease_expires_at
+LIMIT %(limit)s;

@@ -1,0 +1,233 @@
+"""The engine's reads and writes, each a named, guarded query from sql/engine.sql."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from studio_publish.db import Row
+from studio_publish.platforms.base import Account, Media, Post
+from studio_publish.pool import ConnectionPool
+from studio_publish.queries import query
+
+
+class LeaseLost(Exception):
+    """The post's claim is gone (its lease ran out and another run took it over)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A post this run holds: every write about it is fenced by ``token``."""
+
+    post_id: str
+    token: str
+    attempt: int
+    account_id: str
+    row: Row
+
+    def to_post(self) -> Post:
+        media = tuple(Media(url=m["url"], kind=m["kind"]) for m in self.row["media"] or [])
+        return Post(
+            id=self.post_id,
+            platform=self.row["platform"],
+            post_type=self.row["post_type"] or "",
+            caption=self.row["caption"] or "",
+            media=media,
+            options=self.row["options"] or {},
+            attempt=self.attempt,
+            attempt_started_at=self.row["attempt_started_at"],
+        )
+
+    @property
+    def saved_ids(self) -> dict[str, Any]:
+        return dict(self.row["platform_state"] or {})
+
+
+def claim_from_row(row: Row) -> Claim:
+    return Claim(
+        post_id=str(row["id"]),
+        token=str(row["claim_token"]),
+        attempt=row["attempt_count"],
+        account_id=str(row["social_account_id"]),
+        row=row,
+    )
+
+
+def account_from_row(row: Row) -> Account:
+    return Account(
+        id=str(row["id"]),
+        platform=row["platform"],
+        platform_account_id=row["platform_account_id"],
+        access_token=row["access_token"] or "",
+        refresh_token=row["refresh_token"],
+        token_expires_at=row["token_expires_at"],
+        options=row["options"] or {},
+    )
+
+
+class EngineStore:
+    def __init__(self, pool: ConnectionPool, *, lease_seconds: int, worker: str) -> None:
+        self.pool = pool
+        self.lease_seconds = lease_seconds
+        self.worker = worker
+
+    async def _all(self, name: str, params: dict[str, Any]) -> list[Row]:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(query(name), params)
+            return await cursor.fetchall() if cursor.description else []
+
+    async def _one(self, name: str, params: dict[str, Any]) -> Row | None:
+        rows = await self._all(name, params)
+        return rows[0] if rows else None
+
+    # runs
+
+    async def start_run(self, *, host: str, pid: int, command: str) -> int:
+        row = await self._one("start_run", {"host": host, "pid": pid, "command": command})
+        assert row is not None
+        run_id: int = row["id"]
+        return run_id
+
+    async def finish_run(self, run_id: int, **counts: Any) -> None:
+        await self._all("finish_run", {"id": run_id, **counts})
+
+    # claiming
+
+    async def mark_missed(self, max_lateness: int, only_ids: list[str] | None) -> list[Row]:
+        return await self._all("mark_missed", {"max_lateness": max_lateness, "only_ids": only_ids})
+
+    async def claim_due(self, limit: int, run_id: int, only_ids: list[str] | None) -> list[Claim]:
+        rows = await self._all(
+            "claim_due_posts",
+            {
+                "limit": limit,
+                "worker": self.worker,
+                "lease_seconds": self.lease_seconds,
+                "run_id": run_id,
+                "only_ids": only_ids,
+            },
+        )
+        return [claim_from_row(r) for r in rows]
+
+    async def claim_now(self, post_id: str, run_id: int) -> Claim | None:
+        row = await self._one(
+            "claim_post_now",
+            {
+                "id": post_id,
+                "worker": self.worker,
+                "lease_seconds": self.lease_seconds,
+                "run_id": run_id,
+            },
+        )
+        return claim_from_row(row) if row else None
+
+    async def claim_abandoned(self, limit: int) -> list[Claim]:
+        rows = await self._all(
+            "claim_abandoned",
+            {"limit": limit, "worker": self.worker, "lease_seconds": self.lease_seconds},
+        )
+        return [claim_from_row(r) for r in rows]
+
+    async def renew_leases(self, tokens: list[str]) -> None:
+        if tokens:
+            await self._all("renew_leases", {"claims": tokens, "lease_seconds": self.lease_seconds})
+
+    async def account(self, account_id: str) -> Row | None:
+        return await self._one("get_account_for_publish", {"id": account_id})
+
+    # writes fenced by the claim
+
+    async def save_ids(self, claim: Claim, ids: dict[str, Any]) -> None:
+        row = await self._one(
+            "save_platform_ids",
+            {
+                "id": claim.post_id,
+                "claim": claim.token,
+                "ids": json.dumps(ids, default=str),
+                "lease_seconds": self.lease_seconds,
+            },
+        )
+        if row is None:
+            raise LeaseLost(claim.post_id)
+
+    async def finish_posted(
+        self, claim: Claim, *, platform_post_id: str, permalink: str | None, note: str | None
+    ) -> bool:
+        row = await self._one(
+            "finish_posted",
+            {
+                "id": claim.post_id,
+                "claim": claim.token,
+                "platform_post_id": platform_post_id,
+                "permalink": permalink,
+                "note": note,
+                "ids": json.dumps({"platform_post_id": platform_post_id}),
+            },
+        )
+        return row is not None
+
+    async def finish_scheduled(
+        self,
+        claim: Claim,
+        *,
+        delay_seconds: float,
+        give_back_attempt: bool,
+        outcome: str,
+        error: str | None,
+        error_class: str | None,
+        http_status: int | None,
+    ) -> bool:
+        row = await self._one(
+            "finish_scheduled",
+            {
+                "id": claim.post_id,
+                "claim": claim.token,
+                "delay_seconds": delay_seconds,
+                "give_back_attempt": give_back_attempt,
+                "outcome": outcome,
+                "error": error,
+                "error_class": error_class,
+                "http_status": http_status,
+            },
+        )
+        return row is not None
+
+    async def finish_failed(
+        self,
+        claim: Claim,
+        *,
+        status: str,
+        reason: str,
+        error: str,
+        error_class: str | None,
+        http_status: int | None,
+    ) -> bool:
+        row = await self._one(
+            "finish_failed",
+            {
+                "id": claim.post_id,
+                "claim": claim.token,
+                "status": status,
+                "reason": reason,
+                "error": error,
+                "error_class": error_class,
+                "http_status": http_status,
+            },
+        )
+        return row is not None
+
+    async def record_late_outcome(self, claim: Claim, note: str, ids: dict[str, Any]) -> None:
+        await self._all(
+            "record_late_outcome",
+            {
+                "id": claim.post_id,
+                "attempt": claim.attempt,
+                "note": note,
+                "ids": json.dumps(ids, default=str),
+            },
+        )
+
+    async def mark_account_needs_reauth(self, account_id: str, reason: str) -> bool:
+        row = await self._one("mark_account_needs_reauth", {"id": account_id, "reason": reason})
+        return row is not None

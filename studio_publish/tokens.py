@@ -1,0 +1,80 @@
+"""Refreshing an account's access token, one run at a time.
+
+TikTok rotates refresh tokens: once used, the old one stops working. If two runs refreshed
+the same account at once, one would save a token the platform has already replaced. So
+the refresh happens inside a transaction holding the account's row lock, and the rotated
+refresh token is saved in that same transaction. This is the one place where a
+transaction stays open across an HTTP call, bounded by the HTTP timeout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+
+from studio_publish.platforms.base import Account, Decision, Platform, PlatformError
+from studio_publish.pool import ConnectionPool
+from studio_publish.queries import query
+from studio_publish.store import account_from_row
+
+# Refresh this long before expiry, so a token never runs out in the middle of a publish.
+REFRESH_MARGIN = dt.timedelta(minutes=10)
+
+
+def needs_refresh(account: Account, now: dt.datetime) -> bool:
+    return account.token_expires_at is not None and account.token_expires_at <= now + REFRESH_MARGIN
+
+
+async def refresh_account_token(
+    pool: ConnectionPool,
+    platform: Platform,
+    account: Account,
+    http: httpx.AsyncClient,
+    *,
+    force: bool,
+) -> Account:
+    """Return the account with a fresh token, refreshing it unless another run just did.
+
+    ``force`` refreshes even an unexpired token (the platform said it is invalid), unless
+    the token changed since ``account`` was read: then another run has refreshed it.
+    """
+    if not platform.can_refresh_tokens:
+        raise PlatformError(Decision.REAUTH, f"{platform.name} tokens cannot be refreshed")
+    async with pool.connection() as conn, conn.transaction():
+        cursor = await conn.execute(query("lock_account_for_refresh"), {"id": account.id})
+        row = await cursor.fetchone()
+        if row is None:
+            raise PlatformError(Decision.REAUTH, "the account no longer exists")
+        current = account_from_row(row)
+        now_row = await (await conn.execute("SELECT now() AS now")).fetchone()
+        assert now_row is not None
+        refreshed_elsewhere = current.access_token != account.access_token
+        if refreshed_elsewhere and not needs_refresh(current, now_row["now"]):
+            return current
+        if not force and not needs_refresh(current, now_row["now"]):
+            return current
+        if not current.refresh_token:
+            raise PlatformError(
+                Decision.REAUTH, "the access token expired and there is no refresh token"
+            )
+        grant = await platform.refresh_token(current, http)
+        await conn.execute(
+            query("save_refreshed_tokens"),
+            {
+                "id": current.id,
+                "access_token": grant.access_token,
+                "refresh_token": grant.refresh_token,
+                "token_expires_at": grant.expires_at,
+                "refresh_token_expires_at": grant.refresh_expires_at,
+            },
+        )
+    return Account(
+        id=current.id,
+        platform=current.platform,
+        platform_account_id=current.platform_account_id,
+        access_token=grant.access_token,
+        refresh_token=grant.refresh_token or current.refresh_token,
+        token_expires_at=grant.expires_at,
+        options=current.options,
+    )

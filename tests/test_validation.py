@@ -1,0 +1,459 @@
+"""Post validation against the platforms' rules (studio_publish.validation)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from studio_publish.errors import EXIT_BAD_INPUT, BadInput
+from studio_publish.validation import (
+    PostInput,
+    ValidPost,
+    parse_option_strings,
+    validate_post,
+    validate_uuid,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ACCOUNT = "3F2B8C1E-0000-4000-8000-00000000ABCD"
+JPG = "https://cdn.example.com/a.jpg"
+JPG2 = "https://cdn.example.com/b.jpeg"
+PNG = "https://cdn.example.com/a.png"
+MP4 = "https://cdn.example.com/clip.mp4"
+TT = {"privacy_level": "SELF_ONLY"}
+
+
+def post(**kw: Any) -> PostInput:
+    kw.setdefault("at", "+1h")
+    return PostInput(**kw)
+
+
+def ok(platform: str, **kw: Any) -> ValidPost:
+    return validate_post(post(**kw), platform=platform, now=NOW)
+
+
+def bad(platform: str, field: str, *, prefix: str = "", **kw: Any) -> str:
+    """Expect BadInput naming ``field``; return its problem text."""
+    with pytest.raises(BadInput) as info:
+        validate_post(post(**kw), platform=platform, now=NOW, field_prefix=prefix)
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: ")
+    assert info.value.exit_code == EXIT_BAD_INPUT
+    return info.value.problem
+
+
+# --- time and drafts ----------------------------------------------------------------------
+
+
+def test_scheduled_post() -> None:
+    got = ok("instagram", account_id=ACCOUNT, media=[JPG], caption="hi")
+    assert got.scheduled_for == NOW + timedelta(hours=1)
+    assert got.status == "scheduled"
+    assert got.account_id == ACCOUNT.lower()
+    assert got.platform == "instagram"
+    assert got.media == [{"url": JPG, "kind": "image"}]
+
+
+def test_draft_has_no_time() -> None:
+    got = ok("instagram", at=None, draft=True, media=[JPG])
+    assert got.scheduled_for is None and got.status == "draft"
+
+
+def test_draft_and_at_are_exclusive() -> None:
+    assert "--draft" in bad("instagram", "--at", draft=True, media=[JPG])
+
+
+def test_at_required_unless_draft() -> None:
+    assert bad("instagram", "--at", at=None, media=[JPG]) == "required unless --draft"
+
+
+def test_at_in_the_past_is_refused() -> None:
+    assert "past" in bad("instagram", "--at", at="2026-06-01T11:58:00Z", media=[JPG])
+
+
+def test_at_slightly_past_is_accepted() -> None:
+    got = ok("instagram", at="2026-06-01T11:59:30Z", media=[JPG])
+    assert got.scheduled_for == NOW - timedelta(seconds=30)
+
+
+def test_at_without_offset_needs_tz() -> None:
+    bad("instagram", "--at", at="2026-12-01T09:00", media=[JPG])
+    got = ok("instagram", at="2026-12-01T09:00", tz="Europe/Berlin", media=[JPG])
+    assert got.scheduled_for == datetime(2026, 12, 1, 8, tzinfo=UTC)
+
+
+def test_unknown_tz_names_tz_even_for_drafts() -> None:
+    bad("instagram", "--tz", at="2026-12-01T09:00", tz="Nowhere/City", media=[JPG])
+    bad("instagram", "--tz", at=None, draft=True, tz="Nowhere/City", media=[JPG])
+
+
+def test_bad_account_id() -> None:
+    bad("instagram", "--account", account_id="not-a-uuid", media=[JPG])
+
+
+def test_unknown_platform() -> None:
+    bad("myspace", "--account", media=[JPG])
+
+
+# --- field names and prefixes -------------------------------------------------------------
+
+
+def test_field_prefix() -> None:
+    bad("instagram", "row 3: --caption", prefix="row 3: ", media=[JPG], caption="#a " * 31)
+
+
+def test_origin_names_file_columns() -> None:
+    problem = bad("instagram", "--file line 7: at", at=None, media=[JPG], origin="--file line 7")
+    assert problem == "required unless draft"
+    bad("instagram", "--file line 7: media", media=["nope.jpg"], origin="--file line 7")
+
+
+# --- NUL bytes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("--caption", {"caption": "a\x00b", "media": [JPG]}),
+        ("--media", {"media": ["https://x.com/a\x00.jpg"]}),
+        ("--option", {"media": [JPG], "options": {"alt_text": "a\x00"}}),
+        ("--option", {"media": [JPG], "options": ["alt_te\x00xt=a"]}),
+        ("--type", {"media": [JPG], "post_type": "image\x00"}),
+        ("--at", {"media": [JPG], "at": "now\x00"}),
+        ("--tz", {"media": [JPG], "tz": "UTC\x00"}),
+    ],
+)
+def test_nul_bytes_name_the_field(field: str, kw: dict[str, Any]) -> None:
+    assert "NUL" in bad("instagram", field, **kw)
+
+
+# --- media --------------------------------------------------------------------------------
+
+
+def test_local_file_is_stored_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    got = ok("tiktok", media=["clip.mp4"], options=TT)
+    assert got.media == [{"url": str(tmp_path / "clip.mp4"), "kind": "video"}]
+
+
+def test_missing_file() -> None:
+    assert "no such file" in bad("facebook", "--media", media=["/no/such/photo.jpg"])
+
+
+def test_folder_is_not_a_file(tmp_path: Path) -> None:
+    folder = tmp_path / "x.jpg"
+    folder.mkdir()
+    assert "not a regular file" in bad("facebook", "--media", media=[str(folder)])
+
+
+@pytest.mark.parametrize("item", ["ftp://x.com/a.jpg", "https:///a.jpg", "https://x.com/a b.jpg"])
+def test_bad_urls(item: str) -> None:
+    bad("facebook", "--media", media=[item])
+
+
+def test_kind_from_extension_ignores_query() -> None:
+    got = ok("facebook", media=["https://x.com/v/CLIP.MOV?sig=1.jpg"])
+    assert got.media[0]["kind"] == "video" and got.post_type == "video"
+
+
+def test_unknown_extension_needs_a_kind_prefix() -> None:
+    problem = bad("facebook", "--media", media=["https://picsum.photos/200"])
+    assert "image:" in problem
+    got = ok("facebook", media=["image:https://picsum.photos/200"])
+    assert got.media == [{"url": "https://picsum.photos/200", "kind": "image"}]
+
+
+def test_kind_prefix_contradicting_extension() -> None:
+    bad("facebook", "--media", media=["video:https://x.com/a.jpg"])
+
+
+def test_empty_media_item() -> None:
+    bad("facebook", "--media", media=["  "])
+
+
+def test_instagram_images_are_jpeg_only() -> None:
+    assert "jpg" in bad("instagram", "--media", media=[PNG])
+
+
+@pytest.mark.parametrize("name", ["a.jpg", "clip.mp4"])
+def test_instagram_local_files_refused(tmp_path: Path, name: str) -> None:
+    local = tmp_path / name
+    local.write_bytes(b"x")
+    assert "URL" in bad("instagram", "--media", media=[str(local)])
+
+
+def test_tiktok_photos_need_https(tmp_path: Path) -> None:
+    bad("tiktok", "--media", media=["http://x.com/a.jpg"], options=TT)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    assert "https" in bad("tiktok", "--media", media=[str(photo)], options=TT)
+
+
+def test_tiktok_photo_formats() -> None:
+    bad("tiktok", "--media", media=["https://x.com/a.png"], options=TT)
+    assert ok("tiktok", media=["https://x.com/a.webp"], options=TT).post_type == "image"
+
+
+# --- type inference and media per type ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "media", "expected"),
+    [
+        ("instagram", [JPG], "image"),
+        ("instagram", [MP4], "reel"),
+        ("instagram", [JPG, MP4], "carousel"),
+        ("facebook", [], "text"),
+        ("facebook", [PNG], "image"),
+        ("facebook", [MP4], "video"),
+        ("facebook", [PNG, JPG], "carousel"),
+        ("tiktok", [MP4], "video"),
+        ("tiktok", [JPG], "image"),
+        ("tiktok", [JPG, JPG2], "carousel"),
+    ],
+)
+def test_type_inferred(platform: str, media: list[str], expected: str) -> None:
+    options = TT if platform == "tiktok" else {}
+    got = ok(platform, media=media, caption="hello", options=options)
+    assert got.post_type == expected
+
+
+@pytest.mark.parametrize("platform", ["instagram", "tiktok"])
+def test_no_media_outside_facebook(platform: str) -> None:
+    bad(platform, "--media", caption="hi", options=TT if platform == "tiktok" else {})
+
+
+def test_unknown_type() -> None:
+    assert "one of" in bad("facebook", "--type", post_type="poll", caption="hi")
+
+
+@pytest.mark.parametrize(
+    ("platform", "post_type"),
+    [("instagram", "text"), ("tiktok", "text"), ("instagram", "video"), ("tiktok", "story")],
+)
+def test_type_not_on_platform(platform: str, post_type: str) -> None:
+    options = TT if platform == "tiktok" else {}
+    bad(platform, "--type", post_type=post_type, media=[MP4], caption="x", options=options)
+
+
+def test_instagram_video_hint() -> None:
+    assert "reel" in bad("instagram", "--type", post_type="video", media=[MP4])
+
+
+def test_type_is_case_insensitive() -> None:
+    assert ok("instagram", post_type="Reel", media=[MP4]).post_type == "reel"
+
+
+def test_instagram_carousel_limits() -> None:
+    assert ok("instagram", media=[JPG, MP4]).post_type == "carousel"
+    assert ok("instagram", media=[JPG] * 10).post_type == "carousel"
+    assert "2 to 10" in bad("instagram", "--media", media=[JPG] * 11)
+    assert "2 to 10" in bad("instagram", "--media", post_type="carousel", media=[JPG])
+
+
+def test_facebook_multi_photo_limits() -> None:
+    assert ok("facebook", media=[PNG] * 10).post_type == "carousel"
+    bad("facebook", "--media", media=[PNG] * 11)
+    assert "images only" in bad("facebook", "--media", media=[PNG, MP4])
+
+
+def test_tiktok_photo_post_limits() -> None:
+    assert ok("tiktok", media=[JPG] * 35, options=TT).post_type == "carousel"
+    assert "2 to 35" in bad("tiktok", "--media", media=[JPG] * 36, options=TT)
+    bad("tiktok", "--media", media=[JPG, MP4], options=TT)
+
+
+@pytest.mark.parametrize(
+    ("platform", "post_type", "media"),
+    [
+        ("instagram", "reel", [JPG]),
+        ("instagram", "reel", [MP4, MP4]),
+        ("tiktok", "video", [JPG]),
+        ("facebook", "video", [PNG]),
+        ("instagram", "image", [MP4]),
+        ("instagram", "image", [JPG, JPG]),
+        ("facebook", "image", []),
+        ("instagram", "story", [JPG, JPG]),
+        ("instagram", "story", []),
+        ("facebook", "text", [PNG]),
+    ],
+)
+def test_media_count_and_kind_per_type(platform: str, post_type: str, media: list[str]) -> None:
+    options = TT if platform == "tiktok" else {}
+    bad(platform, "--media", post_type=post_type, media=media, caption="x", options=options)
+
+
+def test_story_takes_one_image_or_video() -> None:
+    assert ok("instagram", post_type="story", media=[JPG]).post_type == "story"
+    assert ok("instagram", post_type="story", media=[MP4]).post_type == "story"
+
+
+def test_instagram_story_takes_no_caption() -> None:
+    bad("instagram", "--caption", post_type="story", media=[JPG], caption="hello")
+
+
+# --- captions -----------------------------------------------------------------------------
+
+
+def test_instagram_caption_length() -> None:
+    ok("instagram", media=[JPG], caption="x" * 2200)
+    assert "2201" in bad("instagram", "--caption", media=[JPG], caption="x" * 2201)
+
+
+def test_instagram_hashtags() -> None:
+    ok("instagram", media=[JPG], caption=" ".join(f"#t{i}" for i in range(30)))
+    problem = bad("instagram", "--caption", media=[JPG], caption="#a" + " #b" * 30)
+    assert "31 hashtags" in problem
+
+
+def test_instagram_mentions() -> None:
+    ok("instagram", media=[JPG], caption=" ".join(f"@u{i}" for i in range(20)) + " me@mail.com")
+    problem = bad("instagram", "--caption", media=[JPG], caption="@a " * 21)
+    assert "21 @mentions" in problem
+
+
+def test_facebook_caption_length() -> None:
+    ok("facebook", caption="x" * 63206)
+    bad("facebook", "--caption", caption="x" * 63207)
+
+
+def test_facebook_text_needs_caption_or_link() -> None:
+    assert "link" in bad("facebook", "--caption", caption="  ")
+    got = ok("facebook", options={"link": "https://example.com/x"})
+    assert got.post_type == "text" and got.options == {"link": "https://example.com/x"}
+
+
+def test_tiktok_video_title_counts_utf16_units() -> None:
+    emoji = "\U0001f600"  # two UTF-16 units
+    ok("tiktok", media=[MP4], options=TT, caption=emoji * 1100)
+    problem = bad("tiktok", "--caption", media=[MP4], options=TT, caption=emoji * 1100 + "x")
+    assert "2201 UTF-16" in problem
+
+
+def test_tiktok_photo_description_limit() -> None:
+    ok("tiktok", media=[JPG], options=TT, caption="x" * 4000)
+    bad("tiktok", "--caption", media=[JPG], options=TT, caption="x" * 4001)
+
+
+def test_tiktok_photo_title_limit() -> None:
+    ok("tiktok", media=[JPG], options={**TT, "title": "t" * 90})
+    assert "90" in bad("tiktok", "--option", media=[JPG], options={**TT, "title": "t" * 91})
+    bad("tiktok", "--option", media=[MP4], options={**TT, "title": "t"})  # video: the caption
+
+
+# --- options ------------------------------------------------------------------------------
+
+
+def test_options_from_key_value_strings_are_typed() -> None:
+    got = ok(
+        "tiktok",
+        media=[MP4],
+        options=[
+            "privacy_level=PUBLIC_TO_EVERYONE",
+            "disable_duet=true",
+            "disable_comment=No",
+            "video_cover_timestamp_ms=1000",
+        ],
+    )
+    assert got.options == {
+        "privacy_level": "PUBLIC_TO_EVERYONE",
+        "disable_duet": True,
+        "disable_comment": False,
+        "video_cover_timestamp_ms": 1000,
+    }
+
+
+def test_instagram_reel_options() -> None:
+    got = ok(
+        "instagram",
+        media=[MP4],
+        options={"share_to_feed": "false", "thumb_offset": "500", "cover_url": JPG},
+    )
+    assert got.options == {"share_to_feed": False, "thumb_offset": 500, "cover_url": JPG}
+
+
+def test_option_value_keeps_equals_signs() -> None:
+    got = ok("instagram", media=[JPG], options=["alt_text=a=b"])
+    assert got.options == {"alt_text": "a=b"}
+
+
+@pytest.mark.parametrize("item", ["privacy_level", "=x", " =x"])
+def test_option_without_equals(item: str) -> None:
+    assert "KEY=VALUE" in bad("tiktok", "--option", media=[MP4], options=[item])
+
+
+def test_option_given_twice() -> None:
+    with pytest.raises(BadInput, match=r"^--option: alt_text is given twice"):
+        parse_option_strings(["alt_text=a", "alt_text=b"])
+
+
+def test_unknown_option() -> None:
+    problem = bad("instagram", "--option", media=[JPG], options={"colour": "red"})
+    assert problem.startswith("unknown option colour for Instagram")
+    bad("facebook", "--option", caption="x", options={"privacy_level": "SELF_ONLY"})
+
+
+def test_option_for_another_type() -> None:
+    assert "reel" in bad("instagram", "--option", media=[JPG], options={"share_to_feed": "true"})
+    bad("facebook", "--option", media=[PNG], options={"link": "https://x.com"})
+    bad("tiktok", "--option", media=[JPG], options={**TT, "disable_duet": "true"})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"disable_comment": "maybe"},
+        {"video_cover_timestamp_ms": "-1"},
+        {"video_cover_timestamp_ms": "1.5"},
+        {"duration_sec": "0"},
+        {"duration_sec": "601"},
+    ],
+)
+def test_bad_option_values(options: dict[str, str]) -> None:
+    bad("tiktok", "--option", media=[MP4], options={**TT, **options})
+
+
+def test_bad_url_option() -> None:
+    bad("facebook", "--option", caption="x", options={"link": "example.com"})
+
+
+def test_empty_string_option() -> None:
+    bad("instagram", "--option", media=[JPG], options={"alt_text": " "})
+
+
+def test_tiktok_privacy_level_required() -> None:
+    problem = bad("tiktok", "--option", media=[MP4])
+    assert "privacy_level is required" in problem and "SELF_ONLY" in problem
+
+
+def test_tiktok_privacy_level_must_be_known() -> None:
+    bad("tiktok", "--option", media=[MP4], options={"privacy_level": "FRIENDS"})
+
+
+def test_tiktok_branded_content_cannot_be_private() -> None:
+    bad("tiktok", "--option", media=[MP4], options={**TT, "brand_content_toggle": "true"})
+    got = ok(
+        "tiktok",
+        media=[MP4],
+        options={"privacy_level": "PUBLIC_TO_EVERYONE", "brand_content_toggle": "true"},
+    )
+    assert got.options["brand_content_toggle"] is True
+
+
+def test_tiktok_photo_cover_index() -> None:
+    ok("tiktok", media=[JPG, JPG2], options={**TT, "photo_cover_index": "1"})
+    bad("tiktok", "--option", media=[JPG, JPG2], options={**TT, "photo_cover_index": "2"})
+
+
+# --- ids ----------------------------------------------------------------------------------
+
+
+def test_validate_uuid() -> None:
+    assert validate_uuid(f" {ACCOUNT} ", "--account") == ACCOUNT.lower()
+    for text in ["", "123", ACCOUNT.replace("-", ""), "{" + ACCOUNT + "}", ACCOUNT + "0"]:
+        with pytest.raises(BadInput, match=r"^POST_ID: "):
+            validate_uuid(text, "POST_ID")
