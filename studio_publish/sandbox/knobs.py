@@ -1,0 +1,210 @@
+"""The sandbox's knobs: behaviour settings, and faults queued for specific endpoints.
+
+Deterministic faults ("fail the next 2 calls to graph.media_publish") are what tests
+want; random rates (seeded) are for soak runs and benchmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Endpoint names used by faults, error_rate_endpoints and the call statistics.
+ENDPOINTS = (
+    "graph.media",  # POST /{ig-user-id}/media
+    "graph.media_publish",  # POST /{ig-user-id}/media_publish
+    "graph.container_status",  # GET /{container-id}
+    "graph.content_publishing_limit",  # GET /{ig-user-id}/content_publishing_limit
+    "graph.media_list",  # GET /{ig-user-id}/media
+    "graph.object",  # GET /{media-id|post-id|photo-id|video-id}
+    "graph.feed",  # POST /{page-id}/feed
+    "graph.photos",  # POST /{page-id}/photos
+    "graph.videos",  # POST /{page-id}/videos
+    "graph.posts",  # GET /{page-id}/posts (and /feed, /published_posts)
+    "tiktok.creator_info",
+    "tiktok.video_init",
+    "tiktok.inbox_video_init",
+    "tiktok.content_init",
+    "tiktok.upload",  # PUT upload_url
+    "tiktok.status",
+    "tiktok.token",
+)
+
+# The calls that make something happen on the platform. "lose_response_rate" applies to
+# these only: losing the answer to a read is harmless and would only add noise.
+ACTION_ENDPOINTS = frozenset(
+    {
+        "graph.media_publish",
+        "graph.feed",
+        "graph.photos",
+        "graph.videos",
+        "tiktok.video_init",
+        "tiktok.inbox_video_init",
+        "tiktok.content_init",
+        "tiktok.upload",
+    }
+)
+
+FaultKind = Literal["error", "rate_limit", "expired_token", "lose_response", "hang"]
+FAULT_KINDS: tuple[str, ...] = ("error", "rate_limit", "expired_token", "lose_response", "hang")
+
+
+@dataclass
+class Fault:
+    """One queued fault, applied to the next ``count`` calls matching ``endpoint``.
+
+    * ``error``: answer with an error instead of doing the work. The default is the
+      platform's transient error (Graph code 2 as HTTP 500; TikTok 500 internal_error);
+      ``http_status``, ``code``, ``subcode``, ``message`` and ``is_transient`` override it.
+      With ``after_action=True`` the work is done first (e.g. the post goes live) and the
+      error is returned anyway: the "accepted, then a 500" case.
+    * ``rate_limit``: Graph code 4 / TikTok 429 rate_limit_exceeded.
+    * ``expired_token``: Graph 190/463 / TikTok 401 access_token_invalid.
+    * ``lose_response``: do the work (ledger entry written), then close the connection
+      without answering.
+    * ``hang``: do the work, then hold the connection for ``seconds`` (default: the
+      ``hang_seconds`` knob) before closing it unanswered: the client's timeout fires.
+    """
+
+    endpoint: str = "*"  # an endpoint name, or a glob: "*", "graph.*", "tiktok.*_init"
+    kind: FaultKind = "error"
+    count: int = 1
+    http_status: int | None = None
+    code: int | str | None = None
+    subcode: int | None = None
+    message: str | None = None
+    is_transient: bool | None = None
+    after_action: bool = False
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}")
+        if self.count < 1:
+            raise ValueError("count must be at least 1")
+
+    def matches(self, endpoint: str) -> bool:
+        return fnmatch.fnmatchcase(endpoint, self.endpoint)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass
+class Knobs:
+    """Behaviour settings. All can be changed at runtime (``Sandbox.set_knobs``)."""
+
+    latency: float = 0.0  # seconds added to every platform call
+    latency_jitter: float = 0.0  # plus a uniform random 0..jitter
+    error_rate: float = 0.0  # share of calls answered with a transient error
+    error_rate_endpoints: str = "*"  # which endpoints error_rate applies to (glob)
+    lose_response_rate: float = 0.0  # share of action calls performed and then unanswered
+    seed: int | None = None  # seeds the random choices above (None: unseeded)
+    container_polls: int = 2  # status polls an IG container answers IN_PROGRESS
+    tiktok_status_polls: int = 2  # status polls a TikTok publish stays PROCESSING_*
+    quota_total: int = 50  # IG publishing quota per account per quota_duration
+    quota_duration: int = 86400
+    container_ttl_seconds: float = 86400.0  # containers report EXPIRED after this
+    container_failures: int = 0  # the next N IG containers end in ERROR
+    tiktok_publish_failures: int = 0  # the next N TikTok publishes end FAILED
+    tiktok_daily_post_cap: int | None = None  # spam_risk_too_many_posts beyond this
+    upload_url_ttl_seconds: float = 3600.0  # TikTok upload_url validity
+    tiktok_access_token_ttl: int = 7200  # expires_in of refreshed TikTok tokens
+    tiktok_refresh_token_ttl: int = 15552000  # refresh_expires_in (180 days)
+    tiktok_client_key: str | None = None  # None: any client_key is accepted
+    tiktok_client_secret: str | None = None
+    strict_tokens: bool = False  # only registered tokens are valid
+    usage_percent: int | None = None  # reported in X-App-Usage; None: from traffic
+    hang_seconds: float = 60.0  # how long a "hang" fault holds the connection
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        for name in ("error_rate", "lose_response_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        for name in ("latency", "latency_jitter", "hang_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("container_polls", "tiktok_status_polls", "quota_total"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        # Client secrets are credentials: say whether one is set, never what it is.
+        data["tiktok_client_secret"] = "set" if self.tiktok_client_secret else None
+        return data
+
+    @staticmethod
+    def names() -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(Knobs))
+
+
+@dataclass
+class FaultBook:
+    """The queued faults, consumed first-in first-out, thread-safe."""
+
+    faults: list[Fault] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def take(self, endpoint: str) -> Fault | None:
+        """Consume one use of the first fault matching ``endpoint``."""
+        with self._lock:
+            for index, fault in enumerate(self.faults):
+                if fault.matches(endpoint):
+                    fault.count -= 1
+                    if fault.count == 0:
+                        del self.faults[index]
+                    return dataclasses.replace(fault, count=1)
+            return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.to_dict() for fault in self.faults]
+
+
+class Dice:
+    """A seeded random source shared by request threads."""
+
+    def __init__(self, seed: int | None) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def reseed(self, seed: int | None) -> None:
+        with self._lock:
+            self._random.seed(seed)
+
+    def chance(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._random.random() < rate
+
+    def uniform(self, high: float) -> float:
+        if high <= 0:
+            return 0.0
+        with self._lock:
+            return self._random.uniform(0, high)

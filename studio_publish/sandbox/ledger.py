@@ -1,0 +1,96 @@
+"""The ledger: every post that went live on the sandbox, so tests can count duplicates."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    platform: str  # instagram, facebook, tiktok
+    account: str  # IG user id, Page id, or TikTok open_id
+    platform_post_id: str  # IG media id, "{page}_{post}", FB video id, TikTok post id
+    kind: str  # image, reel, story, carousel, text, link, photo, photos, video
+    caption: str
+    created_at: dt.datetime
+    source_ids: tuple[str, ...] = ()  # container id(s), photo ids, publish_id
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["source_ids"] = list(self.source_ids)
+        return data
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    platform: str
+    account: str
+    caption: str
+    count: int
+    platform_post_ids: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["platform_post_ids"] = list(self.platform_post_ids)
+        return data
+
+
+@dataclass
+class Ledger:
+    _entries: list[LedgerEntry] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, entry: LedgerEntry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, platform: str | None = None, account: str | None = None) -> list[LedgerEntry]:
+        with self._lock:
+            entries = list(self._entries)
+        return [
+            e
+            for e in entries
+            if (platform is None or e.platform == platform)
+            and (account is None or e.account == account)
+        ]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def count(self, platform: str | None = None, account: str | None = None) -> int:
+        return len(self.entries(platform, account))
+
+    def duplicates(self) -> list[Duplicate]:
+        """Captions that went live more than once on the same account."""
+        groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        for entry in self.entries():
+            groups[(entry.platform, entry.account, entry.caption)].append(entry.platform_post_id)
+        return [
+            Duplicate(platform, account, caption, len(ids), tuple(ids))
+            for (platform, account, caption), ids in groups.items()
+            if len(ids) > 1
+        ]
+
+    def duplicate_count(self) -> int:
+        """How many extra copies went live (a caption live 3 times counts 2)."""
+        return sum(d.count - 1 for d in self.duplicates())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def to_dict(self) -> dict[str, Any]:
+        entries = self.entries()
+        return {
+            "count": len(entries),
+            "entries": [e.to_dict() for e in entries],
+            "duplicates": [d.to_dict() for d in self.duplicates()],
+            "duplicate_count": self.duplicate_count(),
+        }
