@@ -10,7 +10,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from studio_publish import db
-from studio_publish.errors import BadInput
+from studio_publish.errors import BadInput, Refused
+from studio_publish.status import held_posts_by_account
+from studio_publish.validation import validate_uuid
 
 PLATFORMS = ("instagram", "facebook", "tiktok")
 DEFAULT_WORKSPACE = "00000000-0000-0000-0000-000000000000"
@@ -46,12 +48,16 @@ def validate_account(account: NewAccount) -> None:
         uuid.UUID(account.workspace_id)
     except ValueError:
         raise BadInput("--workspace", "must be a UUID") from None
-    if not account.access_token.strip():
-        raise BadInput("access token", "is empty (give it on standard input or --access-token-env)")
     check_text(account.platform_account_id, "--platform-account-id")
     check_text(account.name, "--name")
-    check_text(account.access_token, "access token")
-    check_text(account.refresh_token, "refresh token")
+    validate_tokens(account.access_token, account.refresh_token)
+
+
+def validate_tokens(access_token: str, refresh_token: str | None) -> None:
+    if not access_token.strip():
+        raise BadInput("access token", "is empty (give it on standard input or --access-token-env)")
+    check_text(access_token, "access token")
+    check_text(refresh_token, "refresh token")
 
 
 def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
@@ -73,6 +79,43 @@ def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
     )
     assert row is not None
     return row
+
+
+@dataclass
+class NewTokens:
+    """The tokens of a re-authorisation. Without a refresh token, the stored one stays."""
+
+    access_token: str
+    refresh_token: str | None = None
+    token_expires_at: dt.datetime | None = None
+    refresh_token_expires_at: dt.datetime | None = None
+
+    def __repr__(self) -> str:  # never show tokens
+        return "NewTokens(...)"
+
+
+def reauth_account(conn: db.Connection, account_id: str, tokens: NewTokens) -> db.Row:
+    """Store new tokens and make the account active again, so its held posts go out."""
+    account_id = validate_uuid(account_id, "ACCOUNT_ID")
+    validate_tokens(tokens.access_token, tokens.refresh_token)
+    held = held_posts_by_account(conn, account_id).get(account_id, 0)
+    row = db.fetch_one(
+        conn,
+        "reauth_account",
+        {
+            "id": account_id,
+            "access_token": tokens.access_token.strip(),
+            "refresh_token": (tokens.refresh_token or "").strip() or None,
+            "token_expires_at": tokens.token_expires_at,
+            "refresh_token_expires_at": tokens.refresh_token_expires_at,
+        },
+    )
+    if row is not None:
+        return {**row, "released_posts": held}
+    current = db.fetch_one(conn, "get_account_platform", {"id": account_id})
+    if current is None:
+        raise BadInput("ACCOUNT_ID", f"no account with id {account_id}")
+    raise Refused(f"account {account_id} is {current['state']}: it is not re-authorised")
 
 
 def list_accounts(conn: db.Connection) -> list[db.Row]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import os
 import sys
 import uuid
 from collections.abc import Iterable, Sequence
@@ -59,16 +60,18 @@ def print_table(
     from rich.table import Table
 
     rows = list(rows)
-    console = Console()
+    # Piped or logged output is not cut to 80 columns: ids and errors must stay whole.
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    console = Console() if wide else Console(width=200)
     if not rows:
         if empty:
             console.print(f"[bold]{title}[/bold]: {empty}")
         return
     table = Table(title=title, title_justify="left", title_style="bold")
     for column in columns:
+        # ids are copied into the next command: never cut them (fold on a narrow terminal)
         is_id = column == "id" or column.endswith("_id")
-        # ids are copied into the next command: never wrap or cut them
-        table.add_column(column.replace("_", " "), no_wrap=is_id, min_width=36 if is_id else None)
+        table.add_column(column.replace("_", " "), overflow="fold" if is_id else "ellipsis")
     for row in rows:
         table.add_row(*(human(row.get(column)) for column in columns))
     console.print(table)

@@ -112,14 +112,20 @@ def reschedule_post(
     current = db.fetch_one(conn, "get_post", {"id": post_id})
     if current is None:
         raise BadInput("POST_ID", f"no post with id {post_id}")
+    refused = Refused(
+        f"post {post_id} is {current['status']}: only a draft, scheduled or failed post "
+        "can be rescheduled"
+    )
     if dry_run:
+        # The same guard as the reschedule_post query: a dry run must not promise a move
+        # the real run refuses.
+        movable = current["status"] in ("draft", "scheduled", "failed")
+        if not movable or current["origin"] != "scheduler":
+            raise refused
         return {"id": current["id"], "status": "scheduled", "scheduled_for": when}
     row = db.fetch_one(conn, "reschedule_post", {"id": post_id, "scheduled_for": when})
     if row is None:
-        raise Refused(
-            f"post {post_id} is {current['status']}: only a draft, scheduled or failed post "
-            "can be rescheduled"
-        )
+        raise refused
     return row
 
 

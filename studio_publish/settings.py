@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from studio_publish.errors import ConfigError
@@ -40,24 +40,77 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=30, gt=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     alert_webhook_url: str | None = None
+    # One webhook call may take this long; alerts never hold up a run for longer.
+    alert_timeout_seconds: float = Field(default=5, gt=0, le=30)
+    # The cron hook (studio_publish.hook): the shared secret Vercel sends as a bearer
+    # token, and how long one request may work (keep it below the function's maxDuration).
+    cron_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("CRON_SECRET", "STUDIO_PUBLISH_CRON_SECRET")
+    )
+    hook_time_limit_seconds: float = Field(default=50, gt=0, le=900)
     # Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.
     data_dir: str | None = None
 
     @field_validator("graph_api_base", "tiktok_api_base")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+        return _check_http_url(value).rstrip("/")
 
-    @field_validator("database_url", "tiktok_client_key", "tiktok_client_secret", "data_dir")
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _optional_http_url(cls, value: str | None) -> str | None:
+        return _check_http_url(value) if value else None
+
+    @field_validator("tiktok_client_key", "tiktok_client_secret", "data_dir")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("database_url")
+    @classmethod
+    def _libpq_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        import psycopg
 
-_ENV_NAMES = {"database_url": "DATABASE_URL"}
+        try:
+            psycopg.conninfo.conninfo_to_dict(value)
+        except psycopg.ProgrammingError:
+            # libpq's own message quotes the URL, password included: never repeat it.
+            raise ValueError(
+                "cannot be parsed as a libpq URL (postgresql://...) or key=value string "
+                "(details withheld: they may contain the password)"
+            ) from None
+        return value
+
+    @field_validator(
+        "run_budget_seconds",
+        "retry_base_seconds",
+        "retry_max_seconds",
+        "poll_interval_seconds",
+        "poll_timeout_seconds",
+        "http_timeout_seconds",
+    )
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("cron_secret")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value and value.get_secret_value() else None
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+_ENV_NAMES = {"database_url": "DATABASE_URL", "cron_secret": "CRON_SECRET"}
 
 
 def load_settings() -> Settings:
@@ -66,9 +119,13 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         error = exc.errors()[0]
+        # loc is the field name, or the alias (an environment variable name) that was set.
         field = str(error["loc"][0]) if error["loc"] else "settings"
-        name = _ENV_NAMES.get(field, f"STUDIO_PUBLISH_{field.upper()}")
-        raise ConfigError(f"{name}: {error['msg']}") from None
+        name = _ENV_NAMES.get(field.lower(), f"STUDIO_PUBLISH_{field.upper()}")
+        if field.isupper():
+            name = field
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None
     if settings.retry_max_seconds < settings.retry_base_seconds:
         raise ConfigError(
             "STUDIO_PUBLISH_RETRY_MAX_SECONDS: must be at least STUDIO_PUBLISH_RETRY_BASE_SECONDS"

@@ -57,7 +57,9 @@ OptionValue = str | int | bool
 _TYPES_BY_PLATFORM: dict[str, frozenset[str]] = {
     # Instagram: standalone VIDEO stopped working in 2023; videos are reels (1.2).
     "instagram": frozenset({"image", "reel", "story", "carousel"}),
-    "facebook": frozenset({"text", "image", "video", "carousel", "reel", "story"}),
+    # Facebook stories need their own flow, which the client does not implement; a reel is
+    # published as a Page video.
+    "facebook": frozenset({"text", "image", "video", "carousel", "reel"}),
     # TikTok: a video, or a photo post of 1 (image) to 35 (carousel) images (4.3).
     "tiktok": frozenset({"image", "video", "carousel"}),
 }

@@ -138,9 +138,11 @@ class PublishContext:
     save_ids: SaveIds
 
     async def save(self, **ids: Any) -> None:
-        """Save platform ids durably, then remember them locally."""
+        """Save platform ids durably, then remember them locally. ``None`` clears a key."""
         await self.save_ids(**ids)
         self.saved.update(ids)
+        for key in [k for k, v in ids.items() if v is None]:
+            del self.saved[key]
 
 
 class Platform(Protocol):

@@ -102,7 +102,8 @@ WHERE id = %(id)s;
 -- Saves platform ids the moment they arrive, and renews the lease.
 WITH saved AS (
     UPDATE studio_social_posts
-    SET platform_state = coalesce(platform_state, '{}'::jsonb) || %(ids)s::jsonb,
+    -- A null value clears a key (e.g. a spoilt Instagram container).
+    SET platform_state = jsonb_strip_nulls(coalesce(platform_state, '{}'::jsonb) || %(ids)s::jsonb),
         lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
     WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
     RETURNING id, attempt_count

@@ -19,9 +19,13 @@ WHERE p.id = %(id)s;
 
 -- name: reschedule_post
 -- draft, scheduled or failed -> scheduled at a new time, with a fresh set of attempts.
+-- A failed post is known not to be live: its platform ids (kept in the attempt history)
+-- are cleared so the next attempt starts afresh. A scheduled post keeps them: it may be
+-- waiting to resume an earlier attempt.
 UPDATE studio_social_posts
 SET status = 'scheduled', scheduled_for = %(scheduled_for)s, next_attempt_at = NULL,
-    attempt_count = 0, failure_reason = NULL, updated_at = now()
+    attempt_count = 0, failure_reason = NULL, updated_at = now(),
+    platform_state = CASE WHEN status = 'failed' THEN '{}'::jsonb ELSE platform_state END
 WHERE id = %(id)s AND status IN ('draft', 'scheduled', 'failed') AND origin = 'scheduler'
 RETURNING id, status, scheduled_for;
 

@@ -1,0 +1,27 @@
+"""The wall clock, injectable so tests can fix "now"."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    """ISO 8601 as saved by us, or Graph's ``2026-01-02T03:04:05+0000``; None when unreadable."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -1,0 +1,110 @@
+"""The Meta Graph API client shared by Instagram and Facebook Pages.
+
+The token travels only in the ``Authorization: Bearer`` header, never in a URL, so it
+cannot leak into logs, proxies or error messages that quote a URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from studio_publish.platforms.base import Account, Decision, PlatformError, TokenGrant
+from studio_publish.platforms.graph_errors import GraphError, graph_error
+from studio_publish.platforms.graph_usage import SHARED, UsageThrottle
+from studio_publish.platforms.transport import OutcomeUnclear, json_body, send
+from studio_publish.settings import Settings
+
+
+class GraphClient:
+    """Graph calls for one account: JSON in, typed errors out, usage headers watched."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        account: Account,
+        throttle: UsageThrottle = SHARED,
+    ) -> None:
+        self._http = http
+        self._base = settings.graph_api_base
+        self._timeout = settings.http_timeout_seconds
+        self._account = account
+        self._throttle = throttle
+
+    async def get(self, path: str, **params: str | int) -> dict[str, Any]:
+        return await self._call("GET", path, what=f"GET {path}", params=params)
+
+    async def post(
+        self,
+        path: str,
+        data: dict[str, str] | None = None,
+        *,
+        files: dict[str, Any] | None = None,
+        irreversible: bool = False,
+    ) -> dict[str, Any]:
+        """A write. ``irreversible`` marks a call that makes the post visible: a failure that
+        may still have gone through raises OutcomeUnclear instead of a retryable error."""
+        # Writes wait while usage is high; reads carry on and bring fresh usage figures.
+        self._throttle.check(self._account.platform_account_id)
+        return await self._call(
+            "POST", path, what=f"POST {path}", data=data, files=files, irreversible=irreversible
+        )
+
+    async def _call(
+        self, method: str, path: str, *, what: str, irreversible: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
+        token = self._account.access_token
+        # send()'s own messages name only the call and the exception type: no token there.
+        response = await send(
+            self._http,
+            method,
+            f"{self._base}/{path.lstrip('/')}",
+            what=what,
+            timeout=self._timeout,
+            irreversible=irreversible,
+            headers={"Authorization": f"Bearer {token}"},
+            **kwargs,
+        )
+        regain = self._throttle.observe(self._account.platform_account_id, response.headers)
+        body = json_body(response)
+        if response.is_success and "error" not in body:
+            return body
+        error = graph_error(
+            body,
+            http_status=response.status_code,
+            what=what,
+            regain_seconds=regain,
+            secrets=(token,),
+        )
+        if irreversible and error.outcome_unclear:
+            raise OutcomeUnclear(error.message, code=error.code, http_status=error.http_status)
+        raise error
+
+
+class GraphPlatform:
+    """What Instagram and Facebook share: settings, the throttle and Meta's token rules."""
+
+    def __init__(self, settings: Settings, *, throttle: UsageThrottle = SHARED) -> None:
+        self.settings = settings
+        self.throttle = throttle
+
+    def client(self, http: httpx.AsyncClient, account: Account) -> GraphClient:
+        return GraphClient(http, self.settings, account, self.throttle)
+
+    @property
+    def can_refresh_tokens(self) -> bool:
+        return False
+
+    async def refresh_token(self, account: Account, http: httpx.AsyncClient) -> TokenGrant:
+        # Meta has no refresh grant: a long-lived user token lasts ~60 days, then the user
+        # logs in again (Page tokens derived from it do not expire).
+        raise PlatformError(
+            Decision.REAUTH, "Meta access tokens cannot be refreshed: reconnect the account"
+        )
+
+
+def not_found(error: PlatformError) -> bool:
+    """Graph's "object does not exist / unsupported get" answer (code 100) to a read."""
+    return isinstance(error, GraphError) and error.graph_code == 100

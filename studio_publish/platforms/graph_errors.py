@@ -1,0 +1,193 @@
+"""Meta Graph API errors (reference section 3) classified into engine decisions.
+
+Classification uses ``code``/``error_subcode`` and ``is_transient``, never the HTTP status
+alone: Instagram answers every publishing error with HTTP 400, and code 1 has been seen
+with HTTP 500.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from studio_publish.platforms.base import Decision, PlatformError
+from studio_publish.platforms.transport import redact
+
+# Default waits, in seconds, when the platform gives no better estimate.
+SHORT_THROTTLE = 300.0  # user/page/custom throttling: usage windows are a rolling hour
+LONG_THROTTLE = 900.0  # app-wide limits: "retry with long backoff"
+BUC_DEFAULT = 600.0  # BUC limit without estimated_time_to_regain_access
+QUOTA_WAIT = 3600.0  # Instagram's 24 h publishing quota; prepare() reads the real state
+
+
+@dataclass(frozen=True)
+class Rule:
+    decision: Decision
+    retry_after: float | None = None
+    # Instagram: the container is spoilt; drop it so the next attempt makes a new one.
+    new_container: bool = False
+
+
+_RETRY = Rule(Decision.RETRY)
+_FAIL = Rule(Decision.FAIL)
+_REAUTH = Rule(Decision.REAUTH)
+_NEW_CONTAINER = Rule(Decision.RETRY, new_container=True)
+
+# Instagram publishing errors, keyed by subcode (IG-err); each subcode belongs to one code.
+_SUBCODES: dict[int, Rule] = {
+    2207003: _NEW_CONTAINER,  # -2: media download timed out
+    2207020: _NEW_CONTAINER,  # -2: container expired
+    2207001: _RETRY,  # -1: "Instagram server error. Try again." (Postiz calls it spam; docs win)
+    2207032: _NEW_CONTAINER,  # -1: container creation failed
+    2207053: _NEW_CONTAINER,  # -1: unknown video upload error
+    2207057: _FAIL,  # 1: thumb_offset out of range
+    2207051: _FAIL,  # 4: suspected spam; despite code 4 this is no rate limit
+    2207042: Rule(Decision.WAIT, QUOTA_WAIT),  # 9: publishing limit reached
+    2207006: Rule(Decision.REAUTH, new_container=True),  # 24: media not found (token problem)
+    2207008: _NEW_CONTAINER,  # 24: media builder expired
+    2207050: _FAIL,  # 25: account restricted; the user must act in the app, not reconnect
+    2207023: _FAIL,  # 100: unknown media type
+    2207028: _FAIL,  # 100: carousel needs 2-10 items
+    2207035: _FAIL,  # 100: product tags
+    2207036: _FAIL,
+    2207037: _FAIL,
+    2207040: _FAIL,  # 100: more than 20 tags
+    2207026: _FAIL,  # 352: video format
+    # 9004: media could not be fetched. The docs allow "at most a limited retry": RETRY, which
+    # the engine bounds with max_attempts, with a new container since the old one is dead.
+    2207052: _NEW_CONTAINER,
+    2207027: _RETRY,  # 9007: media not ready: publish() polls again on the next attempt
+    2207004: _FAIL,  # 36000: image over 8 MiB
+    2207005: _FAIL,  # 36001: unsupported image format
+    2207009: _FAIL,  # 36003: aspect ratio
+    2207010: _FAIL,  # 36004: caption too long
+    # UNCONFIRMED (seen only in Postiz): treated like their documented neighbours.
+    2207077: _NEW_CONTAINER,  # video download failed, like 2207052
+    2207081: _FAIL,  # trial reels not supported
+    2207082: _RETRY,  # Postiz retries it
+}
+
+_CODES: dict[int, Rule] = {
+    1: _RETRY,  # API unknown, possibly downtime
+    2: _RETRY,  # API service, temporary
+    -1: _RETRY,  # Instagram server error family
+    -2: _NEW_CONTAINER,  # Instagram media/container timeout family
+    4: Rule(Decision.WAIT, LONG_THROTTLE),  # app request limit
+    9: Rule(Decision.WAIT, QUOTA_WAIT),  # Instagram publishing limit family
+    17: Rule(Decision.WAIT, SHORT_THROTTLE),  # user request limit
+    32: Rule(Decision.WAIT, SHORT_THROTTLE),  # page-level throttling
+    341: Rule(Decision.WAIT, LONG_THROTTLE),  # application limit reached
+    613: Rule(Decision.WAIT, SHORT_THROTTLE),  # custom-level throttling
+    # 368, blocked for policy violations: "wait and retry" could go on for days and deepen
+    # the block, so a person looks at the account and uses retry-failed when it is lifted.
+    368: _FAIL,
+    3: _REAUTH,  # capability / permission missing: the user must re-grant
+    10: _REAUTH,
+    # Meta has no refresh grant, so an invalid token or session always means reconnect.
+    102: _REAUTH,
+    190: _REAUTH,  # all subcodes: 458, 459, 460, 463, 464, 467, 492
+    100: _FAIL,  # invalid parameter
+    506: _FAIL,  # duplicate post
+    1609005: _FAIL,  # link could not be scraped
+    24: _FAIL,
+    25: _FAIL,
+    352: _FAIL,
+    9004: _NEW_CONTAINER,
+    9007: _RETRY,
+    36000: _FAIL,
+    36001: _FAIL,
+    36003: _FAIL,
+    36004: _FAIL,
+}
+
+BUC_CODES = range(80000, 80015)  # Business Use Case limits, 80000-80014
+PERMISSION_CODES = range(200, 300)  # 200-299: permission errors
+
+
+def rule_for(
+    code: int | None, subcode: int | None, *, is_transient: bool, http_status: int
+) -> Rule:
+    if subcode in _SUBCODES:
+        return _SUBCODES[subcode]
+    if code in BUC_CODES:
+        return Rule(Decision.WAIT, BUC_DEFAULT)
+    if code in PERMISSION_CODES:
+        return _REAUTH
+    if code is not None and code in _CODES:
+        return _CODES[code]
+    if is_transient or http_status >= 500:
+        return _RETRY
+    if http_status == 429:
+        return Rule(Decision.WAIT, SHORT_THROTTLE)
+    return _FAIL
+
+
+class GraphError(PlatformError):
+    """A classified Graph error; ``code`` reads ``"190/463"`` (code/subcode)."""
+
+    def __init__(
+        self,
+        rule: Rule,
+        message: str,
+        *,
+        graph_code: int | None,
+        subcode: int | None,
+        http_status: int,
+        retry_after: float | None,
+    ) -> None:
+        label = (
+            None
+            if graph_code is None
+            else f"{graph_code}/{subcode}"
+            if subcode
+            else str(graph_code)
+        )
+        super().__init__(
+            rule.decision, message, code=label, http_status=http_status, retry_after=retry_after
+        )
+        self.graph_code = graph_code
+        self.subcode = subcode
+        self.new_container = rule.new_container
+
+    @property
+    def outcome_unclear(self) -> bool:
+        """Whether the failed call may still have taken effect (server-side trouble)."""
+        if self.decision is not Decision.RETRY or self.new_container:
+            return False
+        return (self.http_status or 0) >= 500 or self.graph_code in (1, 2, -1)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def graph_error(
+    body: dict[str, Any],
+    *,
+    http_status: int,
+    what: str,
+    regain_seconds: float | None,
+    secrets: tuple[str, ...] = (),
+) -> GraphError:
+    """Build the error from an envelope; ``regain_seconds`` comes from the BUC usage header."""
+    envelope = body.get("error")
+    error: dict[str, Any] = envelope if isinstance(envelope, dict) else {}
+    code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
+    rule = rule_for(
+        code, subcode, is_transient=bool(error.get("is_transient")), http_status=http_status
+    )
+    retry_after = rule.retry_after
+    if rule.decision is Decision.WAIT and regain_seconds:
+        retry_after = regain_seconds  # Meta's own estimate beats our defaults
+    detail = error.get("message") or error.get("error_user_msg") or f"HTTP {http_status}"
+    return GraphError(
+        rule,
+        redact(f"{what}: {detail}", *secrets),
+        graph_code=code,
+        subcode=subcode,
+        http_status=http_status,
+        retry_after=retry_after,
+    )

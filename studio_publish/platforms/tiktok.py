@@ -1,0 +1,447 @@
+"""TikTok Content Posting API: creator_info, Direct Post init, chunk upload, status polling.
+
+There is no separate publish call: a Direct Post starts publishing once TikTok has the
+media, so ``init`` is the irreversible step (and, for FILE_UPLOAD, the final chunk).
+
+Saved ids (``ctx.save``):
+  ``tiktok_init_sent_at``  ISO time, saved just before init goes out; cleared on a clear refusal
+  ``tiktok_publish_id``    saved the moment init answers; every later call resumes from it
+  ``tiktok_abandoned_publish_id``  a publish_id given up on (FAILED, or its upload never
+                           completed): kept for the record; the next attempt inits afresh
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from studio_publish.platforms.base import (
+    Account,
+    Decision,
+    PlatformError,
+    Post,
+    PublishContext,
+    Published,
+    ReconcileStatus,
+    Reconciliation,
+    TokenGrant,
+)
+from studio_publish.platforms.clock import Clock, iso, utc_now
+from studio_publish.platforms.media import (
+    file_range,
+    local_path,
+    url_range,
+    url_size,
+    video_content_type,
+)
+from studio_publish.platforms.polling import poll
+from studio_publish.platforms.tiktok_api import TikTokApi, fail_reason_error
+from studio_publish.platforms.tiktok_chunks import ChunkPlan, plan_chunks
+from studio_publish.platforms.tiktok_upload import ChunkBody, UploadIncomplete, upload_chunks
+from studio_publish.platforms.transport import OutcomeUnclear, json_body, redact, send
+from studio_publish.settings import Settings
+
+CREATOR_INFO = "/v2/post/publish/creator_info/query/"
+VIDEO_INIT = "/v2/post/publish/video/init/"
+PHOTO_INIT = "/v2/post/publish/content/init/"
+STATUS_FETCH = "/v2/post/publish/status/fetch/"
+TOKEN = "/v2/oauth/token/"
+
+COMPLETE, FAILED, INBOX = "PUBLISH_COMPLETE", "FAILED", "SEND_TO_USER_INBOX"
+STILL_PROCESSING_WAIT = 60.0
+MAX_PHOTOS = 35
+TITLE_MAX, DESCRIPTION_MAX = 2200, 4000
+_SAVED_KEYS = ("tiktok_publish_id", "tiktok_init_sent_at")
+
+
+def _fail(message: str) -> PlatformError:
+    return PlatformError(Decision.FAIL, message)
+
+
+def flag(value: Any) -> bool:
+    """Options arrive from the CLI as strings: "true"/"1"/"yes" count as true."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def is_photo_post(post: Post) -> bool:
+    return post.post_type in ("image", "carousel")
+
+
+def check_post(post: Post) -> None:
+    if is_photo_post(post):
+        if not 1 <= len(post.media) <= MAX_PHOTOS or {m.kind for m in post.media} != {"image"}:
+            raise _fail(f"a TikTok photo post takes 1-{MAX_PHOTOS} images")
+        if any(not m.url.startswith("https://") for m in post.media):
+            # Photo posts exist only as PULL_FROM_URL: TikTok downloads each image itself.
+            raise _fail("TikTok photo posts need public https image URLs (no local files)")
+        if len(post.caption) > DESCRIPTION_MAX:
+            raise _fail(f"TikTok photo descriptions are at most {DESCRIPTION_MAX} characters")
+    elif post.post_type in ("video", "reel"):
+        if len(post.media) != 1 or post.media[0].kind != "video":
+            raise _fail("a TikTok video post takes exactly one video")
+        if len(post.caption) > TITLE_MAX:
+            raise _fail(f"TikTok video titles are at most {TITLE_MAX} characters")
+    else:
+        raise _fail(f"TikTok cannot publish a {post.post_type!r} post")
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None  # an unknown duration is left for TikTok to check
+
+
+@dataclass(frozen=True)
+class CreatorInfo:
+    username: str
+    privacy_level_options: tuple[str, ...]
+    comment_disabled: bool
+    duet_disabled: bool
+    stitch_disabled: bool
+    max_video_post_duration_sec: int | None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> CreatorInfo:
+        longest = data.get("max_video_post_duration_sec")
+        return cls(
+            username=str(data.get("creator_username") or ""),
+            privacy_level_options=tuple(data.get("privacy_level_options") or ()),
+            comment_disabled=bool(data.get("comment_disabled")),
+            duet_disabled=bool(data.get("duet_disabled")),
+            stitch_disabled=bool(data.get("stitch_disabled")),
+            max_video_post_duration_sec=longest if isinstance(longest, int) else None,
+        )
+
+    def check(self, post: Post) -> None:
+        """TikTok's sharing guidelines: the chosen privacy level must be one it offers."""
+        privacy = post.options.get("privacy_level")
+        offered = ", ".join(self.privacy_level_options) or "none"
+        if privacy not in self.privacy_level_options:
+            raise _fail(
+                f"privacy_level {privacy!r} is not offered for this TikTok account; "
+                f"set the option privacy_level to one of: {offered}"
+            )
+        duration = _seconds(post.options.get("duration_sec"))
+        longest = self.max_video_post_duration_sec
+        if not is_photo_post(post) and duration and longest and duration > longest:
+            raise _fail(f"the video is {duration:g} s; this account may post at most {longest} s")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What init needs to know about a FILE_UPLOAD video, and how to read its bytes."""
+
+    plan: ChunkPlan
+    body: ChunkBody
+    content_type: str
+
+
+def permalink(username: str, post_id: str, *, photo: bool) -> str | None:
+    if not username:
+        return None
+    # Postiz's /video/ form; photo posts live under /photo/.
+    return f"https://www.tiktok.com/@{username}/{'photo' if photo else 'video'}/{post_id}"
+
+
+class TikTokPlatform:
+    name = "tiktok"
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    @property
+    def can_refresh_tokens(self) -> bool:
+        return True
+
+    def _api(self, ctx: PublishContext) -> TikTokApi:
+        return TikTokApi(
+            ctx.http,
+            self.settings.tiktok_api_base,
+            ctx.account.access_token,
+            self.settings.http_timeout_seconds,
+        )
+
+    async def _creator(self, api: TikTokApi) -> CreatorInfo:
+        return CreatorInfo.from_data(await api.call(CREATOR_INFO, {}))
+
+    # -- Platform ---------------------------------------------------------------------------
+
+    async def prepare(self, ctx: PublishContext) -> None:
+        check_post(ctx.post)
+        (await self._creator(self._api(ctx))).check(ctx.post)
+
+    async def publish(self, ctx: PublishContext) -> Published:
+        check_post(ctx.post)
+        api = self._api(ctx)
+        publish_id = ctx.saved.get("tiktok_publish_id")
+        if publish_id:
+            return await self._finish(ctx, api, str(publish_id), username=None)
+        if ctx.saved.get("tiktok_init_sent_at"):
+            raise PlatformError(
+                Decision.UNKNOWN,
+                "an earlier TikTok init got no answer and TikTok offers no way to look it up",
+            )
+        creator = await self._creator(api)
+        creator.check(ctx.post)
+        upload = None if is_photo_post(ctx.post) else await self._upload_source(ctx)
+        path, body = self._init_request(ctx, creator, upload)
+        await ctx.save(tiktok_init_sent_at=iso(self.clock()))
+        try:
+            data = await api.call(path, body, irreversible=True)
+        except OutcomeUnclear as exc:
+            exc.message += "; TikTok may have created the post"
+            raise
+        except PlatformError:
+            await ctx.save(tiktok_init_sent_at=None)  # a clear answer: nothing was created
+            raise
+        if not data.get("publish_id"):
+            raise PlatformError(Decision.UNKNOWN, "TikTok init answered ok without a publish_id")
+        publish_id = str(data["publish_id"])
+        await ctx.save(tiktok_publish_id=publish_id)
+        if upload is not None:
+            await self._upload(ctx, publish_id, str(data.get("upload_url") or ""), upload)
+        return await self._finish(ctx, api, publish_id, username=creator.username)
+
+    async def reconcile(self, ctx: PublishContext) -> Reconciliation:
+        publish_id = ctx.saved.get("tiktok_publish_id")
+        if not publish_id:
+            if ctx.saved.get("tiktok_init_sent_at"):
+                return Reconciliation(
+                    ReconcileStatus.UNKNOWN, reason="init was sent but no publish_id came back"
+                )
+            return Reconciliation(ReconcileStatus.NOT_LIVE, reason="init was never sent")
+        api = self._api(ctx)
+        data = await self._status(api, str(publish_id))
+        status = str(data.get("status") or "")
+        if status == COMPLETE:
+            published = await self._published(ctx, api, str(publish_id), data, username=None)
+            return Reconciliation(ReconcileStatus.LIVE, published, reason=status)
+        if status == FAILED:
+            error = fail_reason_error(str(data.get("fail_reason") or ""))
+            return Reconciliation(ReconcileStatus.FAILED, error=error, reason=status)
+        return Reconciliation(ReconcileStatus.PENDING, reason=status or "no status")
+
+    async def refresh_token(self, account: Account, http: httpx.AsyncClient) -> TokenGrant:
+        key, secret = self.settings.tiktok_client_key, self.settings.tiktok_client_secret
+        for value, name in ((key, "CLIENT_KEY"), (secret, "CLIENT_SECRET")):
+            if not value:
+                raise PlatformError(
+                    Decision.REAUTH,
+                    f"STUDIO_PUBLISH_TIKTOK_{name} is not set: TikTok tokens cannot be refreshed",
+                )
+        if not account.refresh_token:
+            raise PlatformError(Decision.REAUTH, "no TikTok refresh token is saved")
+        secrets = (account.refresh_token, account.access_token, secret)
+        now = self.clock()
+        response = await send(
+            http,
+            "POST",
+            f"{self.settings.tiktok_api_base}{TOKEN}",
+            what="TikTok token refresh",
+            timeout=self.settings.http_timeout_seconds,
+            data={
+                "client_key": key or "",
+                "client_secret": secret or "",
+                "grant_type": "refresh_token",
+                "refresh_token": account.refresh_token,
+            },
+        )
+        body = json_body(response)
+        if response.is_success and body.get("access_token"):
+            return _grant(body, now, account.refresh_token)
+        raise _refresh_error(response.status_code, body, secrets)
+
+    # -- publishing -------------------------------------------------------------------------
+
+    async def _upload_source(self, ctx: PublishContext) -> Upload | None:
+        """How the video reaches TikTok: None for PULL_FROM_URL, else a FILE_UPLOAD plan."""
+        media, http = ctx.post.media[0], ctx.http
+        if flag(ctx.account.options.get("tiktok_pull_from_url")) and media.url.startswith(
+            "https://"
+        ):
+            return None
+        timeout = self.settings.http_timeout_seconds
+        if media.is_local:
+            path = local_path(media)
+            size = path.stat().st_size
+
+            def body(first: int, last: int) -> AsyncIterator[bytes]:
+                return file_range(path, first, last)
+        else:
+            url = media.url
+            size = await url_size(http, url, timeout=timeout)
+
+            def body(first: int, last: int) -> AsyncIterator[bytes]:
+                return url_range(http, url, first, last, timeout=timeout)
+
+        try:
+            plan = plan_chunks(size)
+        except ValueError as exc:
+            raise _fail(f"the video cannot be uploaded to TikTok: {exc}") from None
+        return Upload(plan, body, video_content_type(media.url))
+
+    def _init_request(
+        self, ctx: PublishContext, creator: CreatorInfo, upload: Upload | None
+    ) -> tuple[str, dict[str, Any]]:
+        post, options = ctx.post, ctx.post.options
+        post_info: dict[str, Any] = {
+            "privacy_level": options["privacy_level"],
+            # Settings the creator has switched off must be sent as disabled.
+            "disable_comment": flag(options.get("disable_comment")) or creator.comment_disabled,
+        }
+        if is_photo_post(post):
+            post_info["description"] = post.caption
+            if options.get("title"):
+                post_info["title"] = str(options["title"])
+            post_info["auto_add_music"] = flag(options.get("auto_add_music", True))
+            source = {
+                "source": "PULL_FROM_URL",
+                "photo_cover_index": int(options.get("photo_cover_index", 0)),
+                "photo_images": [m.url for m in post.media],
+            }
+            body = {
+                "post_info": post_info,
+                "source_info": source,
+                "post_mode": "DIRECT_POST",
+                "media_type": "PHOTO",
+            }
+            return PHOTO_INIT, body
+        post_info.update(
+            title=post.caption,
+            disable_duet=flag(options.get("disable_duet")) or creator.duet_disabled,
+            disable_stitch=flag(options.get("disable_stitch")) or creator.stitch_disabled,
+            brand_content_toggle=flag(options.get("brand_content_toggle")),
+            brand_organic_toggle=flag(options.get("brand_organic_toggle")),
+            is_aigc=flag(options.get("is_aigc")),
+        )
+        if options.get("video_cover_timestamp_ms") is not None:
+            post_info["video_cover_timestamp_ms"] = int(options["video_cover_timestamp_ms"])
+        if upload is None:
+            source_info: dict[str, Any] = {
+                "source": "PULL_FROM_URL",
+                "video_url": post.media[0].url,
+            }
+        else:
+            source_info = dict(upload.plan.source_info)
+        return VIDEO_INIT, {"post_info": post_info, "source_info": source_info}
+
+    async def _upload(self, ctx: PublishContext, publish_id: str, url: str, upload: Upload) -> None:
+        try:
+            if not url:
+                raise UploadIncomplete(Decision.RETRY, "TikTok init gave no upload_url")
+            await upload_chunks(
+                ctx.http,
+                url,
+                upload.plan,
+                upload.body,
+                content_type=upload.content_type,
+                timeout=self.settings.http_timeout_seconds,
+                backoff=self.settings.poll_interval_seconds,
+            )
+        except UploadIncomplete as exc:
+            # TikTok never got the whole video, so this publish_id cannot go live.
+            await self._abandon(ctx, publish_id)
+            raise PlatformError(exc.decision, exc.message, http_status=exc.http_status) from exc
+        except OutcomeUnclear:
+            pass  # the final chunk may have landed: the status below tells
+
+    async def _abandon(self, ctx: PublishContext, publish_id: str) -> None:
+        await ctx.save(tiktok_abandoned_publish_id=publish_id, **dict.fromkeys(_SAVED_KEYS))
+
+    async def _status(self, api: TikTokApi, publish_id: str) -> dict[str, Any]:
+        try:
+            return await api.call(STATUS_FETCH, {"publish_id": publish_id})
+        except PlatformError as exc:
+            if exc.code in ("invalid_publish_id", "token_not_authorized_for_specified_publish_id"):
+                raise PlatformError(
+                    Decision.UNKNOWN, f"TikTok does not recognise the saved publish_id ({exc.code})"
+                ) from exc
+            raise
+
+    async def _finish(
+        self, ctx: PublishContext, api: TikTokApi, publish_id: str, *, username: str | None
+    ) -> Published:
+        data = await poll(
+            lambda: self._status(api, publish_id),
+            lambda d: d.get("status") in (COMPLETE, FAILED),
+            interval=self.settings.poll_interval_seconds,
+            timeout=self.settings.poll_timeout_seconds,
+        )
+        status = data.get("status")
+        if status == COMPLETE:
+            return await self._published(ctx, api, publish_id, data, username=username)
+        if status == FAILED:
+            # Certainly not published: a later attempt starts over with a new init.
+            await self._abandon(ctx, publish_id)
+            raise fail_reason_error(str(data.get("fail_reason") or ""))
+        # Processing or moderation can outlast our poll; the publish_id is saved, so the next
+        # attempt resumes here. WAIT, not RETRY: this is not a failure worth an attempt.
+        raise PlatformError(
+            Decision.WAIT,
+            f"TikTok is still processing the post ({status or 'no status'})",
+            retry_after=STILL_PROCESSING_WAIT,
+        )
+
+    async def _published(
+        self,
+        ctx: PublishContext,
+        api: TikTokApi,
+        publish_id: str,
+        data: dict[str, Any],
+        *,
+        username: str | None,
+    ) -> Published:
+        # Post ids appear only for public posts, after moderation; else the publish_id stands in.
+        ids = data.get("publicaly_available_post_id") or []  # TikTok's spelling
+        if not ids:
+            return Published(publish_id)
+        post_id = str(ids[0])
+        if username is None:
+            try:
+                username = (await self._creator(api)).username
+            except PlatformError:
+                username = ""  # the post is live: a failed lookup only loses the link
+        return Published(post_id, permalink(username, post_id, photo=is_photo_post(ctx.post)))
+
+
+def _grant(body: dict[str, Any], now: dt.datetime, old_refresh: str) -> TokenGrant:
+    def after(seconds: Any) -> dt.datetime | None:
+        return now + dt.timedelta(seconds=seconds) if isinstance(seconds, int | float) else None
+
+    return TokenGrant(
+        access_token=str(body["access_token"]),
+        # Refresh tokens rotate: the new one must be saved, the old one stops working.
+        refresh_token=str(body.get("refresh_token") or old_refresh),
+        expires_at=after(body.get("expires_in")),
+        refresh_expires_at=after(body.get("refresh_expires_in")),
+    )
+
+
+def _refresh_error(
+    status: int, body: dict[str, Any], secrets: tuple[str | None, ...]
+) -> PlatformError:
+    error = body.get("error")
+    if isinstance(error, dict):  # the v2 API envelope, e.g. rate_limit_exceeded
+        code = str(error.get("code") or "")
+        detail = str(error.get("message") or code)
+    else:  # the OAuth form: {error, error_description, log_id}
+        code = str(error or "")
+        detail = str(body.get("error_description") or code or f"HTTP {status}")
+    message = redact(f"TikTok token refresh failed: {detail}", *secrets)
+    if status >= 500 or code == "internal_error":
+        return PlatformError(Decision.RETRY, message, code=code or None, http_status=status)
+    if status == 429 or code == "rate_limit_exceeded":
+        return PlatformError(
+            Decision.WAIT, message, code=code, http_status=status, retry_after=60.0
+        )
+    # invalid_grant (expired, revoked or already rotated) and every other refusal: a person
+    # has to connect the account again.
+    return PlatformError(Decision.REAUTH, message, code=code or None, http_status=status)
