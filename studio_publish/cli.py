@@ -19,6 +19,8 @@ from typer.core import TyperGroup
 from studio_publish.errors import BadInput, StudioPublishError
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from studio_publish.db import Connection, DatabaseTarget
     from studio_publish.settings import Settings
 
@@ -93,6 +95,28 @@ def db_migrate(as_json: JsonOption = False) -> None:
         print_line(f"{target.description} is up to date.")
 
 
+@db_app.command("prune")
+def db_prune(
+    older_than: Annotated[str, typer.Option(help="Delete history older than this, e.g. 90d, 12w.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete old attempt, run and alert rows. Never a post; always the latest run."""
+    from studio_publish.output import local_time, print_json, print_line
+    from studio_publish.prune import prune
+
+    with database() as (conn, _):
+        result = prune(conn, older_than, dry_run=dry_run)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    counts = ", ".join(f"{n} {table}" for table, n in result.counts.items())
+    verb = "Would delete" if dry_run else "Deleted"
+    print_line(f"{verb} history from before {local_time(result.cutoff)}: {counts}.")
+
+
 # --- accounts ---------------------------------------------------------------------------
 
 
@@ -110,6 +134,15 @@ def read_secret(env_var: str | None, what: str, *, required: bool) -> str | None
 
         return getpass.getpass(f"{what.replace('-', ' ')}: ")
     return sys.stdin.readline().strip()
+
+
+def optional_when(
+    text: str | None, field: str, *, now: dt.datetime, tz: str | None
+) -> dt.datetime | None:
+    """A WHEN option that may be left out (None)."""
+    from studio_publish.timeparse import parse_when
+
+    return parse_when(text, now=now, tz=tz, field=field) if text else None
 
 
 @accounts_app.command("add")
@@ -145,7 +178,6 @@ def accounts_add(
     from studio_publish import db
     from studio_publish.accounts import NewAccount, add_account, parse_account_options
     from studio_publish.output import print_json, print_line
-    from studio_publish.timeparse import parse_when
 
     access_token = read_secret(access_token_env, "access-token", required=True) or ""
     refresh_token = read_secret(refresh_token_env, "refresh-token", required=False)
@@ -158,17 +190,9 @@ def accounts_add(
             workspace_id=workspace or "00000000-0000-0000-0000-000000000000",
             name=name,
             refresh_token=refresh_token,
-            token_expires_at=(
-                parse_when(token_expires_at, now=now, tz=tz, field="--token-expires-at")
-                if token_expires_at
-                else None
-            ),
-            refresh_token_expires_at=(
-                parse_when(
-                    refresh_token_expires_at, now=now, tz=tz, field="--refresh-token-expires-at"
-                )
-                if refresh_token_expires_at
-                else None
+            token_expires_at=optional_when(token_expires_at, "--token-expires-at", now=now, tz=tz),
+            refresh_token_expires_at=optional_when(
+                refresh_token_expires_at, "--refresh-token-expires-at", now=now, tz=tz
             ),
             options=parse_account_options(option or []),
         )
@@ -192,6 +216,53 @@ def accounts_list(as_json: JsonOption = False) -> None:
     else:
         columns = ["id", "platform", "platform_account_id", "name", "token_expires_at", "state"]
         print_table("Accounts", columns, rows, empty="none yet (add one with `accounts add`)")
+
+
+@accounts_app.command("reauth")
+def accounts_reauth(
+    account_id: Annotated[str, typer.Argument(help="The account to re-authorise.")],
+    token_expires_at: Annotated[
+        str | None, typer.Option(help="When the new access token expires (WHEN).")
+    ] = None,
+    refresh_token_expires_at: Annotated[
+        str | None, typer.Option(help="When the new refresh token expires (WHEN).")
+    ] = None,
+    access_token_env: Annotated[
+        str | None,
+        typer.Option(help="Read the access token from this environment variable (else stdin)."),
+    ] = None,
+    refresh_token_env: Annotated[
+        str | None,
+        typer.Option(help="Read a new refresh token from this environment variable."),
+    ] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA zone for times without an offset.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Store an account's new token(s) and make it active: its held posts go out next run."""
+    from studio_publish import db
+    from studio_publish.accounts import NewTokens, reauth_account
+    from studio_publish.output import print_json, print_line
+
+    access_token = read_secret(access_token_env, "access-token", required=True) or ""
+    refresh_token = read_secret(refresh_token_env, "refresh-token", required=False)
+    with database() as (conn, _):
+        now = db.database_now(conn)
+        tokens = NewTokens(
+            access_token=access_token,
+            refresh_token=refresh_token,
+            token_expires_at=optional_when(token_expires_at, "--token-expires-at", now=now, tz=tz),
+            refresh_token_expires_at=optional_when(
+                refresh_token_expires_at, "--refresh-token-expires-at", now=now, tz=tz
+            ),
+        )
+        row = reauth_account(conn, account_id, tokens)
+    if as_json:
+        print_json(row)
+    else:
+        print_line(
+            f"Account {row['id']} ({row['platform']}) is active again: "
+            f"{row['released_posts']} held post(s) go out at the next run-due."
+        )
 
 
 # --- posts ------------------------------------------------------------------------------
@@ -281,6 +352,12 @@ def cancel(
 @app.command()
 def status(
     post_id: Annotated[str | None, typer.Argument(help="Show this post in detail.")] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="For monitoring: one PROBLEM line each, exit 1; else OK, exit 0."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """The queue at a glance, or one post with its attempt history."""
@@ -288,6 +365,11 @@ def status(
     from studio_publish.output import print_json
     from studio_publish.status_view import show_overview, show_post
 
+    if check:
+        if post_id:
+            raise BadInput("--check", "checks the whole queue: leave out POST_ID")
+        status_check(as_json)
+        return
     with database() as (conn, target):
         data = (
             report.post_detail(conn, post_id)
@@ -300,6 +382,23 @@ def status(
         show_post(data)
     else:
         show_overview(data)
+
+
+def status_check(as_json: bool) -> None:
+    from studio_publish.health import check_health
+    from studio_publish.output import print_json, print_line
+
+    with database() as (conn, _):
+        health = check_health(conn)
+    if as_json:
+        print_json(health.as_dict())
+    else:
+        for problem in health.problems:
+            print_line(problem.line)
+        if health.ok:
+            print_line("OK")
+    if not health.ok:
+        raise typer.Exit(1)
 
 
 # --- publishing -------------------------------------------------------------------------
@@ -473,6 +572,43 @@ def retry_failed(
             print_run(summary, False)
     if summary and summary.failed:
         raise typer.Exit(1)
+
+
+# --- sandbox and demo -------------------------------------------------------------------
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    latency: Annotated[float, typer.Option(help="Seconds added to every platform call.")] = 0.0,
+    error_rate: Annotated[
+        float, typer.Option(help="Share of platform calls that fail transiently (0 to 1).")
+    ] = 0.0,
+    quota_total: Annotated[
+        int, typer.Option(help="Instagram posts per account per 24 hours.")
+    ] = 50,
+    log_requests: Annotated[bool, typer.Option(help="Print one line per request.")] = False,
+) -> None:
+    """Serve the local platform sandbox (a stand-in for the Graph and TikTok APIs) until stopped.
+
+    It prints the two settings that point studio-publish at it. Its control API (ledger,
+    knobs, injected faults) is under /_sandbox/.
+    """
+    from studio_publish.sandbox import serve
+
+    if not 0 <= port <= 65535:
+        raise BadInput("--port", "must be between 0 and 65535")
+    if not 0 <= error_rate <= 1:
+        raise BadInput("--error-rate", "must be between 0 and 1")
+    serve(
+        host,
+        port,
+        log_requests=log_requests,
+        latency=latency,
+        error_rate=error_rate,
+        quota_total=quota_total,
+    )
 
 
 # --- entry point ------------------------------------------------------------------------

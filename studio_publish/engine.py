@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 
+from studio_publish.alerts import deliver_alerts
 from studio_publish.db import DatabaseTarget, first_line
 from studio_publish.errors import DatabaseUnavailable
 from studio_publish.logs import get_logger
@@ -191,6 +192,10 @@ class Engine:
                     rescued=summary.rescued,
                     error=summary.error,
                 )
+            # Last, once the run's work is recorded: a slow or dead webhook changes nothing.
+            await deliver_alerts(
+                pool, self.settings, summary.results, summary.run_id or 0, self.log
+            )
         except psycopg.OperationalError as exc:
             summary.error = f"lost the database: {first_line(exc)}"
         finally:

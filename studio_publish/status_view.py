@@ -53,9 +53,14 @@ def show_overview(data: dict[str, Any]) -> None:
         ["id", "platform", "post_type", "updated_at", "failure_reason", "last_publish_error"],
         data["recent_failures"],
     )
+    if data["held_for_reauth"]:
+        print_line(
+            f"Held: {data['held_for_reauth']} scheduled post(s) wait for their account to be "
+            "re-authorised (`studio-publish accounts reauth ACCOUNT_ID`)"
+        )
     print_table(
         "Accounts needing attention",
-        ["id", "platform", "name", "state", "state_reason", "token_expires_at"],
+        ["id", "platform", "name", "state", "state_reason", "expires_at"],
         data["accounts_needing_attention"],
     )
     print_table(

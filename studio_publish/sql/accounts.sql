@@ -22,3 +22,18 @@ SELECT id, platform, state FROM studio_social_accounts WHERE id = %(id)s;
 
 -- name: get_account_platforms
 SELECT id, platform, state FROM studio_social_accounts WHERE id = ANY(%(ids)s::uuid[]);
+
+-- name: reauth_account
+-- A person's new tokens: the account is active again, so the posts it held become due.
+-- The old expiry belonged to the old token. A refresh token given replaces the stored
+-- one (and its expiry); without one, the stored refresh token stays.
+UPDATE studio_social_accounts
+SET access_token = %(access_token)s,
+    token_expires_at = %(token_expires_at)s,
+    refresh_token = coalesce(%(refresh_token)s, refresh_token),
+    refresh_token_expires_at = CASE WHEN %(refresh_token)s::text IS NULL
+                                    THEN refresh_token_expires_at
+                                    ELSE %(refresh_token_expires_at)s::timestamptz END,
+    state = 'active', state_reason = NULL, updated_at = now()
+WHERE id = %(id)s AND state IN ('active', 'needs_reauth')
+RETURNING id, platform, platform_account_id, name, token_expires_at, state;

@@ -24,25 +24,33 @@ ORDER BY greatest(scheduled_for, next_attempt_at), id
 LIMIT %(limit)s;
 
 -- name: overdue
--- Due for longer than the grace period: a sign that cron is not running.
+-- Due for longer than the grace period: a sign that cron is not running. Posts held for
+-- their account's re-authorisation are not: they are counted by held_posts_by_account.
+-- total counts every overdue post, beyond the LIMIT.
 SELECT id, platform, post_type, greatest(scheduled_for, next_attempt_at) AS due_at,
-       attempt_count, now() - greatest(scheduled_for, next_attempt_at) AS overdue_by
-FROM studio_social_posts
+       attempt_count, now() - greatest(scheduled_for, next_attempt_at) AS overdue_by,
+       count(*) OVER () AS total
+FROM studio_social_posts p
 WHERE status = 'scheduled'
   AND greatest(scheduled_for, next_attempt_at) < now() - make_interval(secs => %(grace_seconds)s)
+  AND NOT EXISTS (SELECT 1 FROM studio_social_accounts a
+                  WHERE a.id = p.social_account_id AND a.state = 'needs_reauth')
 ORDER BY greatest(scheduled_for, next_attempt_at), id
 LIMIT %(limit)s;
 
 -- name: stuck_publishing
--- Claimed by a run whose lease ran out: the next run-due rescues them.
-SELECT id, platform, claimed_by, lease_expires_at, attempt_count
+-- Claimed by a run whose lease ran out (more than grace_seconds ago): the next run-due
+-- rescues them. total counts them all, beyond the LIMIT.
+SELECT id, platform, claimed_by, lease_expires_at, attempt_count, count(*) OVER () AS total
 FROM studio_social_posts
-WHERE status = 'publishing' AND lease_expires_at < now()
+WHERE status = 'publishing'
+  AND lease_expires_at < now() - make_interval(secs => %(grace_seconds)s)
 ORDER BY lease_expires_at
 LIMIT %(limit)s;
 
 -- name: needs_review
-SELECT id, platform, post_type, updated_at, failure_reason, last_publish_error, platform_state
+SELECT id, platform, post_type, updated_at, failure_reason, last_publish_error, platform_state,
+       count(*) OVER () AS total
 FROM studio_social_posts
 WHERE status = 'needs_review'
 ORDER BY updated_at DESC, id
@@ -64,14 +72,25 @@ LIMIT 1;
 
 -- name: accounts_needing_attention
 -- Accounts a person must act on: re-authorisation, or a token that expires soon.
-SELECT id, platform, name, state, state_reason, token_expires_at
-FROM studio_social_accounts
-WHERE state <> 'active'
-   -- TikTok access tokens live hours and are refreshed by run-due: watch the refresh token.
-   OR CASE WHEN platform = 'tiktok' AND refresh_token IS NOT NULL
-           THEN refresh_token_expires_at ELSE token_expires_at END
-      < now() + make_interval(days => %(expiry_days)s)
+-- expires_at is the expiry that matters: TikTok access tokens live hours and are refreshed
+-- by run-due, so for TikTok it is the refresh token's.
+SELECT id, platform, name, state, state_reason, token_expires_at, expires_at
+FROM (
+    SELECT *, CASE WHEN platform = 'tiktok' AND refresh_token IS NOT NULL
+                   THEN refresh_token_expires_at ELSE token_expires_at END AS expires_at
+    FROM studio_social_accounts
+) accounts
+WHERE state <> 'active' OR expires_at < now() + make_interval(days => %(expiry_days)s)
 ORDER BY platform, name;
+
+-- name: held_posts_by_account
+-- Scheduled posts that wait for their account to be re-authorised (run-due skips them).
+SELECT p.social_account_id AS account_id, count(*) AS posts
+FROM studio_social_posts p
+JOIN studio_social_accounts a ON a.id = p.social_account_id
+WHERE p.status = 'scheduled' AND a.state = 'needs_reauth'
+  AND (%(account)s::uuid IS NULL OR a.id = %(account)s::uuid)
+GROUP BY p.social_account_id;
 
 -- name: post_attempts
 SELECT attempt_number, started_at, finished_at, outcome, error_class, error_message,
