@@ -611,6 +611,21 @@ def sandbox(
     )
 
 
+@app.command()
+def demo() -> None:
+    """Run the whole job end to end here with nothing configured, then clean up.
+
+    A throwaway embedded PostgreSQL, the local platform sandbox, sample accounts and one
+    post of each type due now, one run-due, then status. Needs the `embedded` extra.
+    """
+    from studio_publish.demo import run_demo
+    from studio_publish.output import print_line
+
+    summary = run_demo(print_line)
+    if summary.failed or summary.count("posted") == 0:
+        raise typer.Exit(1)
+
+
 # --- entry point ------------------------------------------------------------------------
 
 
