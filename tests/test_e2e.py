@@ -1,0 +1,380 @@
+"""End to end: the real CLI in its own processes, a real PostgreSQL, the platform sandbox.
+
+The sandbox's ledger records everything that went live, so each test can count duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from studio_publish.sandbox import Sandbox
+
+CDN = "https://cdn.example.com"
+PUBLIC = "privacy_level=PUBLIC_TO_EVERYONE"
+
+
+class Tool:
+    """Runs `python -m studio_publish ...` as a user would, pointed at the sandbox."""
+
+    def __init__(self, db_url: str, sandbox: Sandbox, workdir: Path) -> None:
+        self.workdir = workdir
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("STUDIO_PUBLISH_")},
+            **sandbox.env(),
+            "DATABASE_URL": db_url,
+            "STUDIO_PUBLISH_POLL_INTERVAL_SECONDS": "0.05",
+            "STUDIO_PUBLISH_TIKTOK_CLIENT_KEY": "e2e-client-key",
+            "STUDIO_PUBLISH_TIKTOK_CLIENT_SECRET": "e2e-client-secret",
+            "STUDIO_PUBLISH_LOG_FORMAT": "json",
+        }
+
+    def start(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "studio_publish", *args],
+            env={**self.env, **env},
+            cwd=self.workdir,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def __call__(self, *args: str, stdin: str | None = None, **env: str) -> tuple[int, str, str]:
+        process = self.start(*args, **env)
+        out, err = process.communicate(stdin, timeout=120)
+        return process.returncode, out, err
+
+    def ok(self, *args: str, stdin: str | None = None, **env: str) -> str:
+        code, out, err = self(*args, stdin=stdin, **env)
+        assert code == 0, f"{args}: exit {code}\n{out}\n{err}"
+        return out.strip()
+
+    def json(self, *args: str, **env: str) -> Any:
+        return json.loads(self.ok(*args, "--json", **env))
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(port=0, container_polls=1, tiktok_status_polls=1) as box:
+        yield box
+
+
+@pytest.fixture
+def tool(db_url: str, sandbox: Sandbox, tmp_path: Path) -> Tool:
+    return Tool(db_url, sandbox, tmp_path)
+
+
+@pytest.fixture
+def accounts(tool: Tool, sandbox: Sandbox) -> dict[str, str]:
+    sandbox.add_account(
+        "tiktok", "open-e2e", "tt-token-e2e", refresh_token="tt-refresh-e2e", username="e2e"
+    )
+    ids = {}
+    for platform, account_id, token in [
+        ("instagram", "17841400000000009", "ig-token-e2e"),
+        ("facebook", "102000000000009", "fb-token-e2e"),
+        ("tiktok", "open-e2e", "tt-token-e2e"),
+    ]:
+        ids[platform] = tool.ok(
+            "accounts",
+            "add",
+            "--platform",
+            platform,
+            "--platform-account-id",
+            account_id,
+            "--refresh-token-env",
+            "E2E_REFRESH",
+            stdin=token + "\n",
+            E2E_REFRESH="tt-refresh-e2e",
+        )
+    return ids
+
+
+@pytest.fixture
+def schedule(tool: Tool, accounts: dict[str, str]) -> Callable[..., str]:
+    def schedule(platform: str, *args: str, at: str = "now") -> str:
+        return tool.ok("schedule", "--account", accounts[platform], "--at", at, *args)
+
+    return schedule
+
+
+def db_rows(db_url: str, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    with psycopg.connect(db_url, row_factory=dict_row) as conn:
+        return conn.execute(sql, params or []).fetchall()
+
+
+def post_status(db_url: str, post_id: str) -> str:
+    return str(
+        db_rows(db_url, "SELECT status FROM studio_social_posts WHERE id = %s", [post_id])[0][
+            "status"
+        ]
+    )
+
+
+def test_every_post_type_goes_live_once(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], tmp_path: Path, db_url: str
+) -> None:
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\0" * 6_000_000)  # over 5 MB: one chunk of its own size
+    ids = [
+        schedule("instagram", "--caption", "ig image", "--media", f"{CDN}/a.jpg"),
+        schedule(
+            "instagram",
+            "--caption",
+            "ig carousel",
+            "--media",
+            f"{CDN}/a.jpg",
+            "--media",
+            f"{CDN}/b.mp4",
+        ),
+        schedule(
+            "instagram",
+            "--caption",
+            "ig reel",
+            "--media",
+            f"{CDN}/r.mp4",
+            "--option",
+            "share_to_feed=true",
+        ),
+        schedule("instagram", "--type", "story", "--media", f"{CDN}/s.jpg"),
+        schedule("facebook", "--caption", "fb text", "--option", "link=https://example.com"),
+        schedule("facebook", "--caption", "fb photo", "--media", f"{CDN}/a.jpg"),
+        schedule(
+            "facebook",
+            "--caption",
+            "fb photos",
+            "--media",
+            f"{CDN}/a.jpg",
+            "--media",
+            f"{CDN}/b.jpg",
+        ),
+        schedule("facebook", "--caption", "fb video", "--media", f"{CDN}/v.mp4"),
+        schedule("tiktok", "--caption", "tt video", "--media", str(video), "--option", PUBLIC),
+        schedule(
+            "tiktok",
+            "--caption",
+            "tt photos",
+            "--media",
+            f"{CDN}/a.jpg",
+            "--media",
+            f"{CDN}/b.jpg",
+            "--option",
+            PUBLIC,
+        ),
+    ]
+
+    summary = tool.json("run-due")
+
+    assert summary["posted"] == 10 and summary["outcome"] == "ok", summary
+    assert sandbox.ledger.count() == 10 and sandbox.ledger.duplicate_count() == 0
+    for post_id in ids:
+        shown = tool.json("status", post_id)["post"]
+        assert shown["status"] == "posted" and shown["platform_post_id"] and shown["permalink"]
+    assert sandbox.stats()["violations"] == []  # no token ever in a URL
+    assert tool.json("run-due")["claimed"] == 0  # nothing published twice
+
+
+def test_publish_now_refuses_a_live_post_unless_forced(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str]
+) -> None:
+    post_id = schedule("facebook", "--caption", "by hand", at="+2d")
+    assert tool.ok("publish", post_id).startswith(f"{post_id}: posted as")
+
+    code, _, err = tool("publish", post_id)
+    assert code == 1 and "already live" in err and "--force" in err
+    out = tool.ok("publish", post_id, "--force")
+    assert "NEW COPY" in out
+    assert sandbox.ledger.count() == 2
+
+
+def test_lost_publish_answers_are_settled_without_duplicates(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    ig = schedule("instagram", "--caption", "lost ig", "--media", f"{CDN}/a.jpg")
+    fb = schedule("facebook", "--caption", "lost fb")
+    sandbox.lose_response("graph.media_publish")
+    sandbox.lose_response("graph.feed")
+
+    tool.json("run-due")
+
+    assert post_status(db_url, ig) == "posted"
+    assert post_status(db_url, fb) == "posted"
+    assert sandbox.ledger.count() == 2 and sandbox.ledger.duplicate_count() == 0
+
+
+def test_lost_tiktok_init_needs_review_and_a_person_decides(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule(
+        "tiktok",
+        "--caption",
+        "lost init",
+        "--media",
+        f"{CDN}/a.jpg",
+        "--media",
+        f"{CDN}/b.jpg",
+        "--option",
+        PUBLIC,
+    )
+    sandbox.lose_response("tiktok.content_init")
+
+    tool.json("run-due")
+    assert post_status(db_url, post_id) == "needs_review"
+    assert tool.json("status")["needs_review"][0]["id"] == post_id
+
+    code, _, err = tool("retry-failed", "--id", post_id)
+    assert code == 1 and "--confirm-not-live" in err
+    tool.json("run-due")
+    assert sandbox.ledger.count() == 1  # never re-sent on its own
+
+
+def test_expired_tiktok_token_is_refreshed_and_rotated(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule(
+        "tiktok",
+        "--caption",
+        "after refresh",
+        "--media",
+        f"{CDN}/a.jpg",
+        "--media",
+        f"{CDN}/b.jpg",
+        "--option",
+        PUBLIC,
+    )
+    sandbox.expire_token("tt-token-e2e")
+
+    tool.json("run-due")
+
+    assert post_status(db_url, post_id) == "posted"
+    (account,) = db_rows(db_url, "SELECT * FROM studio_social_accounts WHERE platform = 'tiktok'")
+    assert account["access_token"] != "tt-token-e2e"
+    assert account["refresh_token"] != "tt-refresh-e2e"  # the rotated one was saved
+
+
+def test_revoked_graph_token_holds_the_account_until_reauthorised(
+    tool: Tool,
+    sandbox: Sandbox,
+    schedule: Callable[..., str],
+    accounts: dict[str, str],
+    db_url: str,
+) -> None:
+    first = schedule("instagram", "--caption", "one", "--media", f"{CDN}/a.jpg")
+    second = schedule("instagram", "--caption", "two", "--media", f"{CDN}/b.jpg")
+    sandbox.expire_token("ig-token-e2e")
+
+    summary = tool.json("run-due")
+    assert summary["posted"] == 0 and summary["failed"] == 0
+    status = tool.json("status")
+    (held,) = status["accounts_needing_attention"]
+    assert held["state"] == "needs_reauth"
+    assert {post_status(db_url, first), post_status(db_url, second)} == {"scheduled"}
+    attempts = db_rows(db_url, "SELECT sum(attempt_count) AS n FROM studio_social_posts")
+    assert attempts[0]["n"] == 0  # holding costs no attempts
+
+    tool.ok("accounts", "reauth", accounts["instagram"], stdin="ig-token-new\n")
+    tool.json("run-due")
+    assert {post_status(db_url, first), post_status(db_url, second)} == {"posted"}
+
+
+def test_rate_limit_waits_and_the_run_still_succeeds(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule("facebook", "--caption", "throttled")
+    sandbox.rate_limit(count=1, endpoint="graph.feed")
+
+    code, out, _ = tool("run-due", "--json")
+
+    assert code == 0
+    assert json.loads(out)["retried"] == 1
+    (row,) = db_rows(db_url, "SELECT * FROM studio_social_posts WHERE id = %s", [post_id])
+    assert row["status"] == "scheduled" and row["next_attempt_at"] is not None
+    assert sandbox.ledger.count() == 0
+
+
+@pytest.mark.slow
+def test_four_overlapping_cli_runs_publish_each_post_once(
+    tool: Tool, sandbox: Sandbox, accounts: dict[str, str], db_url: str
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            """INSERT INTO studio_social_posts
+                   (social_account_id, platform, post_type, caption, media, status, scheduled_for)
+               SELECT %s, 'facebook', 'text', 'overlap ' || n, '[]', 'scheduled', now()
+               FROM generate_series(1, 200) AS n""",
+            [accounts["facebook"]],
+        )
+    sandbox.set_knobs(latency=0.02)
+
+    runs = [tool.start("run-due", "--json", STUDIO_PUBLISH_CONCURRENCY="8") for _ in range(4)]
+    summaries = [json.loads(r.communicate(timeout=120)[0]) for r in runs]
+
+    assert sum(s["posted"] for s in summaries) == 200
+    assert sandbox.ledger.count() == 200 and sandbox.ledger.duplicate_count() == 0
+    assert sum(1 for s in summaries if s["claimed"]) >= 2
+
+
+@pytest.mark.slow
+def test_killed_cli_run_is_settled_by_the_next(
+    tool: Tool, sandbox: Sandbox, accounts: dict[str, str], db_url: str
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            """INSERT INTO studio_social_posts
+                   (social_account_id, platform, post_type, caption, media, status, scheduled_for)
+               SELECT %s, 'facebook', 'text', 'killed ' || n, '[]', 'scheduled', now()
+               FROM generate_series(1, 20) AS n""",
+            [accounts["facebook"]],
+        )
+    sandbox.set_knobs(latency=0.3)
+    run = tool.start("run-due", STUDIO_PUBLISH_CONCURRENCY="4")
+    deadline = time.monotonic() + 30
+    while sandbox.ledger.count() < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run.send_signal(signal.SIGKILL)
+    run.communicate()
+    sandbox.set_knobs(latency=0)
+    with psycopg.connect(db_url) as conn:  # time passes: the dead run's leases run out
+        conn.execute(
+            "UPDATE studio_social_posts SET lease_expires_at = now() - interval '1s' "
+            "WHERE status = 'publishing'"
+        )
+
+    for _ in range(3):
+        tool.json("run-due")
+
+    rows = db_rows(db_url, "SELECT status, count(*) AS n FROM studio_social_posts GROUP BY 1")
+    assert {r["status"]: r["n"] for r in rows} == {"posted": 20}
+    assert sandbox.ledger.count() == 20 and sandbox.ledger.duplicate_count() == 0
+
+
+def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("STUDIO_PUBLISH_") and k != "DATABASE_URL"
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "studio_publish", "demo"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "10 posted" in result.stdout and "0 duplicates" in result.stdout
+    leftovers = subprocess.run(["pgrep", "-f", "studio-publish-demo-"], capture_output=True)
+    assert leftovers.returncode == 1, "the demo left a process running"
