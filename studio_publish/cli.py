@@ -103,7 +103,7 @@ def db_prune(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete old attempt, run and alert rows. Never a post; always the latest run."""
+    """Delete old attempt, run and alert rows; never a post, never the latest run."""
     from studio_publish.output import local_time, print_json, print_line
     from studio_publish.prune import prune
 
@@ -572,6 +572,29 @@ def retry_failed(
             print_run(summary, False)
     if summary and summary.failed:
         raise typer.Exit(1)
+
+
+@app.command("confirm-live")
+def confirm_live(
+    post_id: Annotated[str, typer.Argument(help="A needs_review post you found live.")],
+    platform_post_id: Annotated[
+        str | None, typer.Option(help="Its id on the platform, if you know it.")
+    ] = None,
+    permalink: Annotated[str | None, typer.Option(help="Its link, if you know it.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a needs_review post as posted: you checked, and it is live on the platform."""
+    from studio_publish import operations
+    from studio_publish.output import print_json, print_line
+
+    with database() as (conn, _):
+        row = operations.confirm_live(
+            conn, post_id, platform_post_id=platform_post_id, permalink=permalink
+        )
+    if as_json:
+        print_json(row)
+    else:
+        print_line(f"Recorded {row['id']} as posted; nothing will publish it again.")
 
 
 # --- sandbox and demo -------------------------------------------------------------------

@@ -370,7 +370,13 @@ class Engine:
                 )
                 if settled:
                     return
-            await with_refresh(lambda: platform.prepare(ctx))
+            try:
+                await with_refresh(lambda: platform.prepare(ctx))
+            finally:  # a quota that is used up is worth showing most of all
+                if "publishing_quota" in ctx.account_facts:
+                    await store.save_publishing_quota(
+                        claim.account_id, ctx.account_facts["publishing_quota"]
+                    )
             log.info("publishing")
             published = await with_refresh(lambda: platform.publish(ctx))
             await self._posted(store, claim, summary, published, log)

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+
 from studio_publish import db
 from studio_publish.engine import Engine, PostResult, RunSummary
 from studio_publish.errors import BadInput, Refused
@@ -196,3 +198,29 @@ def _explain_not_retried(conn: db.Connection, post_id: str, confirmed: bool) -> 
             f"there, run `retry-failed --id {post_id} --confirm-not-live`"
         )
     raise Refused(f"post {post_id} is {post['status']}: only failed posts are retried")
+
+
+def confirm_live(
+    conn: db.Connection, post_id: str, *, platform_post_id: str | None, permalink: str | None
+) -> db.Row:
+    """A person found a needs_review post live: record it as posted, so nothing resends it."""
+    post_id = validate_uuid(post_id, "POST_ID")
+    for value, field in ((platform_post_id, "--platform-post-id"), (permalink, "--permalink")):
+        if value is not None and (not value.strip() or "\x00" in value):
+            raise BadInput(field, "must be a non-empty text without NUL bytes")
+    try:
+        row = db.fetch_one(
+            conn,
+            "confirm_live",
+            {"id": post_id, "platform_post_id": platform_post_id, "permalink": permalink},
+        )
+    except psycopg.errors.UniqueViolation:
+        raise BadInput(
+            "--platform-post-id", f"{platform_post_id} is already recorded on another post"
+        ) from None
+    if row is not None:
+        return row
+    post = db.fetch_one(conn, "get_post", {"id": post_id})
+    if post is None:
+        raise BadInput("POST_ID", f"no post with id {post_id}")
+    raise Refused(f"post {post_id} is {post['status']}: only a needs_review post can be confirmed")

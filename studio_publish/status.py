@@ -9,7 +9,6 @@ from studio_publish.errors import BadInput
 from studio_publish.validation import validate_uuid
 
 OVERDUE_GRACE_SECONDS = 300  # cron runs every minute: five minutes late means it is not running
-STUCK_GRACE_SECONDS = 0  # the overview lists every expired lease; health allows a grace
 TOKEN_EXPIRY_WARNING_DAYS = 7
 LIST_LIMIT = 10
 
@@ -27,15 +26,15 @@ def overview(conn: db.Connection, *, database: str) -> dict[str, Any]:
         "last_run": db.fetch_one(conn, "last_run"),
         "next_due": db.fetch_all(conn, "next_due", limit),
         "overdue": db.fetch_all(conn, "overdue", {**limit, "grace_seconds": OVERDUE_GRACE_SECONDS}),
-        "stuck": db.fetch_all(
-            conn, "stuck_publishing", {**limit, "grace_seconds": STUCK_GRACE_SECONDS}
-        ),
+        # Every expired lease, however recent (`status --check` allows a grace).
+        "stuck": db.fetch_all(conn, "stuck_publishing", {**limit, "grace_seconds": 0}),
         "needs_review": db.fetch_all(conn, "needs_review", limit),
         "recent_failures": db.fetch_all(conn, "recent_failures", limit),
         "accounts_needing_attention": db.fetch_all(
             conn, "accounts_needing_attention", {"expiry_days": TOKEN_EXPIRY_WARNING_DAYS}
         ),
         "held_for_reauth": sum(held_posts_by_account(conn).values()),
+        "instagram_quota": db.fetch_all(conn, "instagram_quotas"),
     }
 
 

@@ -64,6 +64,11 @@ def show_overview(data: dict[str, Any]) -> None:
         data["accounts_needing_attention"],
     )
     print_table(
+        "Instagram publishing quota (rolling 24 hours, as last read)",
+        ["id", "name", "used", "total", "left_24h", "checked_at"],
+        data["instagram_quota"],
+    )
+    print_table(
         "Next due",
         ["id", "platform", "post_type", "due_at", "attempt_count", "caption"],
         data["next_due"],

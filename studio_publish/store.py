@@ -231,3 +231,6 @@ class EngineStore:
     async def mark_account_needs_reauth(self, account_id: str, reason: str) -> bool:
         row = await self._one("mark_account_needs_reauth", {"id": account_id, "reason": reason})
         return row is not None
+
+    async def save_publishing_quota(self, account_id: str, quota: dict[str, Any]) -> None:
+        await self._all("save_publishing_quota", {"id": account_id, "quota": json.dumps(quota)})

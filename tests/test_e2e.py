@@ -184,6 +184,8 @@ def test_every_post_type_goes_live_once(
         assert shown["status"] == "posted" and shown["platform_post_id"] and shown["permalink"]
     assert sandbox.stats()["violations"] == []  # no token ever in a URL
     assert tool.json("run-due")["claimed"] == 0  # nothing published twice
+    (quota,) = tool.json("status")["instagram_quota"]  # read before each Instagram publish
+    assert quota["total"] == 50 and 0 <= quota["used"] < 4 and quota["checked_at"]
 
 
 def test_publish_now_refuses_a_live_post_unless_forced(
@@ -238,6 +240,14 @@ def test_lost_tiktok_init_needs_review_and_a_person_decides(
     assert code == 1 and "--confirm-not-live" in err
     tool.json("run-due")
     assert sandbox.ledger.count() == 1  # never re-sent on its own
+
+    # The person finds it live on the account and records it.
+    (live,) = sandbox.ledger.entries("tiktok")
+    tool.ok("confirm-live", post_id, "--platform-post-id", live.platform_post_id)
+    assert post_status(db_url, post_id) == "posted"
+    code, _, err = tool("confirm-live", post_id)
+    assert code == 1 and "only a needs_review post" in err
+    assert sandbox.ledger.count() == 1
 
 
 def test_expired_tiktok_token_is_refreshed_and_rotated(

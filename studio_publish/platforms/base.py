@@ -136,6 +136,9 @@ class PublishContext:
     saved: dict[str, Any]
     # Persists ids on the post (fenced by the claim); raises LeaseLost if the claim is gone.
     save_ids: SaveIds
+    # Facts about the account that a client learns on the way, for `status` to show, e.g.
+    # {"publishing_quota": {"used": 3, "total": 50}}. The engine saves them on the account.
+    account_facts: dict[str, Any] = field(default_factory=dict)
 
     async def save(self, **ids: Any) -> None:
         """Save platform ids durably, then remember them locally. ``None`` clears a key."""

@@ -130,6 +130,8 @@ class InstagramPlatform(GraphPlatform):
         )
         rows = body.get("data") or [{}]
         usage, total = rows[0].get("quota_usage"), (rows[0].get("config") or {}).get("quota_total")
+        if isinstance(usage, int) and isinstance(total, int):
+            ctx.account_facts["publishing_quota"] = {"used": usage, "total": total}
         if isinstance(usage, int) and isinstance(total, int) and usage >= total:
             # The quota is a rolling 24 h window and the API does not say when a slot frees.
             raise PlatformError(

@@ -107,12 +107,15 @@ WITH saved AS (
         lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
     WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
     RETURNING id, attempt_count
+), attempt AS (
+    UPDATE studio_publish_attempts t
+    SET platform_ids = t.platform_ids || %(ids)s::jsonb
+    FROM saved
+    WHERE t.post_id = saved.id AND t.attempt_number = saved.attempt_count
+    RETURNING t.id
 )
-UPDATE studio_publish_attempts t
-SET platform_ids = t.platform_ids || %(ids)s::jsonb
-FROM saved
-WHERE t.post_id = saved.id AND t.attempt_number = saved.attempt_count
-RETURNING saved.id;
+-- The post's row, whether or not its attempt row still exists (db prune).
+SELECT id FROM saved;
 
 -- name: renew_leases
 -- The run's heartbeat: keeps the claims of posts still in flight.
@@ -131,13 +134,16 @@ WITH done AS (
         failure_reason = NULL, updated_at = now()
     WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
     RETURNING id, attempt_count
+), attempt AS (
+    UPDATE studio_publish_attempts t
+    SET finished_at = now(), outcome = 'posted', error_class = NULL,
+        error_message = %(note)s, platform_ids = t.platform_ids || %(ids)s::jsonb
+    FROM done
+    WHERE t.post_id = done.id AND t.attempt_number = done.attempt_count
+    RETURNING t.id
 )
-UPDATE studio_publish_attempts t
-SET finished_at = now(), outcome = 'posted', error_class = NULL,
-    error_message = %(note)s, platform_ids = t.platform_ids || %(ids)s::jsonb
-FROM done
-WHERE t.post_id = done.id AND t.attempt_number = done.attempt_count
-RETURNING done.id;
+-- The post's row, whether or not its attempt row still exists (db prune).
+SELECT id FROM done;
 
 -- name: finish_scheduled
 -- publishing -> scheduled: retry later, wait for a quota window, or hold for re-authorisation.
@@ -150,13 +156,16 @@ WITH done AS (
         claimed_by = NULL, updated_at = now()
     WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
     RETURNING id, attempt_count + CASE WHEN %(give_back_attempt)s THEN 1 ELSE 0 END AS attempt
+), attempt AS (
+    UPDATE studio_publish_attempts t
+    SET finished_at = now(), outcome = %(outcome)s, error_class = %(error_class)s,
+        error_message = %(error)s, http_status = %(http_status)s
+    FROM done
+    WHERE t.post_id = done.id AND t.attempt_number = done.attempt
+    RETURNING t.id
 )
-UPDATE studio_publish_attempts t
-SET finished_at = now(), outcome = %(outcome)s, error_class = %(error_class)s,
-    error_message = %(error)s, http_status = %(http_status)s
-FROM done
-WHERE t.post_id = done.id AND t.attempt_number = done.attempt
-RETURNING done.id;
+-- The post's row, whether or not its attempt row still exists (db prune).
+SELECT id FROM done;
 
 -- name: finish_failed
 -- publishing -> failed (for good), or -> needs_review (the outcome is unknown).
@@ -168,13 +177,16 @@ WITH done AS (
     WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
       AND %(status)s IN ('failed', 'needs_review')
     RETURNING id, attempt_count
+), attempt AS (
+    UPDATE studio_publish_attempts t
+    SET finished_at = now(), outcome = %(status)s, error_class = %(error_class)s,
+        error_message = %(error)s, http_status = %(http_status)s
+    FROM done
+    WHERE t.post_id = done.id AND t.attempt_number = done.attempt_count
+    RETURNING t.id
 )
-UPDATE studio_publish_attempts t
-SET finished_at = now(), outcome = %(status)s, error_class = %(error_class)s,
-    error_message = %(error)s, http_status = %(http_status)s
-FROM done
-WHERE t.post_id = done.id AND t.attempt_number = done.attempt_count
-RETURNING done.id;
+-- The post's row, whether or not its attempt row still exists (db prune).
+SELECT id FROM done;
 
 -- name: record_late_outcome
 -- The claim was lost (another run rescued the post) but this attempt learned something:
@@ -262,3 +274,17 @@ FROM studio_social_posts
 WHERE status = 'publishing' AND lease_expires_at < now()
 ORDER BY lease_expires_at
 LIMIT %(limit)s;
+
+-- name: save_publishing_quota
+UPDATE studio_social_accounts
+SET publishing_quota = %(quota)s::jsonb || jsonb_build_object('checked_at', now())
+WHERE id = %(id)s;
+
+-- name: confirm_live
+-- needs_review -> posted: a person found the post live on the platform.
+UPDATE studio_social_posts
+SET status = 'posted', platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
+    published_at = coalesce(published_at, now()), posted_at = coalesce(posted_at, now()),
+    failure_reason = NULL, updated_at = now()
+WHERE id = %(id)s AND status = 'needs_review'
+RETURNING id, status, platform_post_id, permalink;

@@ -98,3 +98,14 @@ SELECT attempt_number, started_at, finished_at, outcome, error_class, error_mess
 FROM studio_publish_attempts
 WHERE post_id = %(id)s
 ORDER BY attempt_number, id;
+
+-- name: instagram_quotas
+-- The publishing quota each Instagram account had when run-due last read it.
+SELECT id, name, platform_account_id,
+       (publishing_quota ->> 'used')::int AS used,
+       (publishing_quota ->> 'total')::int AS total,
+       (publishing_quota ->> 'total')::int - (publishing_quota ->> 'used')::int AS left_24h,
+       (publishing_quota ->> 'checked_at')::timestamptz AS checked_at
+FROM studio_social_accounts
+WHERE platform = 'instagram' AND publishing_quota IS NOT NULL
+ORDER BY name, id;
