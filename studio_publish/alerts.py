@@ -30,7 +30,7 @@ from studio_publish.queries import query
 from studio_publish.settings import Settings
 
 if TYPE_CHECKING:
-    from studio_publish.engine import PostResult
+    from studio_publish.attempt import PostResult
 
 POST_EVENTS = {
     "failed": "post_failed",

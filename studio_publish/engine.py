@@ -22,56 +22,24 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psycopg
 
 from studio_publish.alerts import deliver_alerts
+from studio_publish.attempt import PostAttempt, PostResult
 from studio_publish.db import DatabaseTarget, first_line
 from studio_publish.errors import DatabaseUnavailable
 from studio_publish.logs import get_logger
-from studio_publish.platforms.base import (
-    Decision,
-    Platform,
-    PlatformError,
-    PublishContext,
-    Published,
-    ReconcileStatus,
-)
+from studio_publish.platforms.base import Platform
 from studio_publish.pool import ConnectionPool
-from studio_publish.retry import plan_for
 from studio_publish.settings import Settings
-from studio_publish.store import Claim, EngineStore, LeaseLost, account_from_row
-from studio_publish.tokens import needs_refresh, refresh_account_token
+from studio_publish.store import Claim, EngineStore
 
-T = TypeVar("T")
-
-# How soon to look again at a post the platform is still processing (a TikTok upload).
-PENDING_RECHECK_SECONDS = 60.0
 RESCUE_BATCH = 50
-
-
-@dataclass(frozen=True)
-class PostResult:
-    post_id: str
-    platform: str
-    outcome: str  # posted, retry, wait, reauth, failed, needs_review, lease_lost, missed
-    message: str = ""
-    platform_post_id: str | None = None
-    permalink: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "post_id": self.post_id,
-            "platform": self.platform,
-            "outcome": self.outcome,
-            "message": self.message,
-            "platform_post_id": self.platform_post_id,
-            "permalink": self.permalink,
-        }
 
 
 @dataclass
@@ -114,14 +82,6 @@ class RunSummary:
             "error": self.error,
             "posts": [r.as_dict() for r in self.results],
         }
-
-
-def redact(text: str, secrets: list[str | None]) -> str:
-    """Whatever a platform or library put in a message, no token leaves this process."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 class Engine:
@@ -237,19 +197,20 @@ class Engine:
         only_ids: list[str] | None,
     ) -> None:
         in_flight: dict[asyncio.Task[None], Claim] = {}
-        heartbeat = asyncio.create_task(self._heartbeat(store, in_flight))
+        heartbeat = asyncio.create_task(self._heartbeat(store, in_flight.values))
         try:
             while time.monotonic() < deadline:
                 free = self.settings.concurrency - len(in_flight)
                 claims = await store.claim_due(free, summary.run_id or 0, only_ids) if free else []
                 summary.claimed += len(claims)
                 for claim in claims:
-                    task = asyncio.create_task(self._publish_claimed(store, http, claim, summary))
+                    task = asyncio.create_task(
+                        self._settle(store, http, claim, summary, rescue=False)
+                    )
                     in_flight[task] = claim
                 if not in_flight:
                     break  # nothing running and nothing left to claim
-                if claims and len(claims) == free:
-                    pass  # every slot is busy: wait below for one to free up
+                # Wait for a slot to free up (or the budget to run out), then claim again.
                 done, _ = await asyncio.wait(
                     in_flight,
                     timeout=max(0.0, deadline - time.monotonic()),
@@ -267,15 +228,13 @@ class Engine:
                 task.cancel()
             await asyncio.gather(heartbeat, *in_flight, return_exceptions=True)
 
-    async def _heartbeat(
-        self, store: EngineStore, in_flight: dict[asyncio.Task[None], Claim]
-    ) -> None:
+    async def _heartbeat(self, store: EngineStore, claims: Callable[[], Iterable[Claim]]) -> None:
         """Renew the leases of posts still in flight, so a slow upload keeps its claim."""
         interval = max(1.0, self.settings.lease_seconds / 3)
         while True:
             await asyncio.sleep(interval)
             try:
-                await store.renew_leases([c.token for c in in_flight.values()])
+                await store.renew_leases([c.token for c in claims()])
             except psycopg.Error as exc:
                 self.log.warning("lease_renewal_failed", error=first_line(exc))
 
@@ -292,21 +251,15 @@ class Engine:
             if claim is None:
                 return
             summary.claimed = 1
-            in_flight = {asyncio.current_task(): claim}
-            heartbeat = asyncio.create_task(self._heartbeat(store, in_flight))  # type: ignore[arg-type]
+            heartbeat = asyncio.create_task(self._heartbeat(store, lambda: [claim]))
             try:
-                await self._publish_claimed(store, http, claim, summary)
+                await self._settle(store, http, claim, summary, rescue=False)
             finally:
                 heartbeat.cancel()
 
         return await self._session(summary, body)
 
     # --- one claimed post ---------------------------------------------------------------
-
-    async def _publish_claimed(
-        self, store: EngineStore, http: httpx.AsyncClient, claim: Claim, summary: RunSummary
-    ) -> None:
-        await self._settle(store, http, claim, summary, rescue=False)
 
     async def _settle(
         self,
@@ -317,420 +270,22 @@ class Engine:
         *,
         rescue: bool,
     ) -> None:
-        platform_name = claim.row["platform"]
-        log = self.log.bind(post_id=claim.post_id, platform=platform_name, attempt=claim.attempt)
-        account_row = await store.account(claim.account_id)
-        secrets: list[str | None] = []
-        if account_row is None:
-            await self._fail(
-                store,
-                claim,
-                summary,
-                "failed",
-                "no_account",
-                "the post's account no longer exists",
-                None,
-                log,
-            )
-            return
-        secrets = [account_row["access_token"], account_row["refresh_token"]]
-        platform = self.platform(platform_name)
-        ctx = PublishContext(
-            post=claim.to_post(),
-            account=account_from_row(account_row),
+        attempt = PostAttempt(
+            settings=self.settings,
+            rng=self.rng,
+            store=store,
             http=http,
-            saved=claim.saved_ids,
-            save_ids=lambda **ids: store.save_ids(claim, ids),
+            claim=claim,
+            platform=self.platform(claim.row["platform"]),
+            log=self.log,
+            record=lambda result: self._record(summary, result),
         )
-        refreshed = False
-
-        async def with_refresh(step: Callable[[], Awaitable[T]]) -> T:
-            nonlocal refreshed
-            try:
-                return await step()
-            except PlatformError as exc:
-                if exc.decision is not Decision.REFRESH_TOKEN or refreshed:
-                    raise
-                refreshed = True
-                ctx.account = await refresh_account_token(
-                    store.pool, platform, ctx.account, http, force=True
-                )
-                secrets.append(ctx.account.access_token)
-                return await step()
-
-        try:
-            if platform.can_refresh_tokens and await self._token_expiring(store, ctx):
-                ctx.account = await refresh_account_token(
-                    store.pool, platform, ctx.account, http, force=False
-                )
-                secrets.append(ctx.account.access_token)
-            if ctx.saved or rescue:
-                settled = await self._reconcile_first(
-                    store, claim, summary, ctx, platform, with_refresh, rescue, log
-                )
-                if settled:
-                    return
-            try:
-                await with_refresh(lambda: platform.prepare(ctx))
-            finally:  # a quota that is used up is worth showing most of all
-                if "publishing_quota" in ctx.account_facts:
-                    await store.save_publishing_quota(
-                        claim.account_id, ctx.account_facts["publishing_quota"]
-                    )
-            log.info("publishing")
-            published = await with_refresh(lambda: platform.publish(ctx))
-            await self._posted(store, claim, summary, published, log)
-        except LeaseLost:
-            await self._lease_lost(store, claim, summary, ctx, log)
-        except PlatformError as exc:
-            await self._apply(store, claim, summary, exc, secrets, log)
-        except psycopg.OperationalError:
-            raise
-        except (httpx.HTTPError, psycopg.Error, OSError, ValueError, KeyError, TypeError) as exc:
-            # Not a classified platform answer: find out from the platform before deciding.
-            log.warning("unexpected_error", error=redact(f"{type(exc).__name__}: {exc}", secrets))
-            await self._after_unexpected(store, claim, summary, ctx, platform, exc, secrets, log)
-
-    async def _token_expiring(self, store: EngineStore, ctx: PublishContext) -> bool:
-        async with store.pool.connection() as conn:
-            row = await (await conn.execute("SELECT now() AS now")).fetchone()
-        assert row is not None
-        return needs_refresh(ctx.account, row["now"])
-
-    async def _reconcile_first(
-        self,
-        store: EngineStore,
-        claim: Claim,
-        summary: RunSummary,
-        ctx: PublishContext,
-        platform: Platform,
-        with_refresh: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]],
-        rescue: bool,
-        log: Any,
-    ) -> bool:
-        """Settle what an earlier attempt left behind. Returns True when the post is settled."""
-        if not ctx.saved:
-            # Rescue of a run that died before saving anything: every client saves a marker
-            # before any call that can make a post live, so nothing went out. Try again.
-            await self._scheduled(
-                store,
-                claim,
-                summary,
-                "retry",
-                0.0,
-                False,
-                "the run publishing it stopped before contacting the platform",
-                "abandoned",
-                None,
-                log,
-            )
-            return True
-        rec = await with_refresh(lambda: platform.reconcile(ctx))
-        log.info("reconciled", status=str(rec.status), reason=rec.reason)
-        if rec.status is ReconcileStatus.LIVE and rec.published:
-            await self._posted(
-                store,
-                claim,
-                summary,
-                rec.published,
-                log,
-                note="found live on the platform: " + (rec.reason or "earlier attempt"),
-            )
-            return True
-        if rec.status is ReconcileStatus.NOT_LIVE:
-            if rescue:
-                await self._scheduled(
-                    store,
-                    claim,
-                    summary,
-                    "retry",
-                    0.0,
-                    False,
-                    "the run publishing it stopped; the platform confirms it "
-                    "is not live, so it is tried again",
-                    "abandoned",
-                    None,
-                    log,
-                )
-                return True
-            return False  # safe to publish, resuming from the saved ids
-        if rec.status is ReconcileStatus.PENDING:
-            await self._scheduled(
-                store,
-                claim,
-                summary,
-                "wait",
-                PENDING_RECHECK_SECONDS,
-                True,
-                rec.reason or "the platform is still processing it",
-                "pending",
-                None,
-                log,
-            )
-            return True
-        if rec.status is ReconcileStatus.FAILED and rec.error is not None:
-            await self._apply(store, claim, summary, rec.error, [], log)
-            return True
-        await self._fail(
-            store,
-            claim,
-            summary,
-            "needs_review",
-            "unknown_outcome",
-            "cannot tell whether the post went live"
-            + (f": {rec.reason}" if rec.reason else "")
-            + "; check the account, then retry-failed --id ... --confirm-not-live",
-            None,
-            log,
-        )
-        return True
-
-    async def _after_unexpected(
-        self,
-        store: EngineStore,
-        claim: Claim,
-        summary: RunSummary,
-        ctx: PublishContext,
-        platform: Platform,
-        exc: BaseException,
-        secrets: list[str | None],
-        log: Any,
-    ) -> None:
-        message = redact(f"{type(exc).__name__}: {first_line(exc)}", secrets)
-        if not ctx.saved:
-            error = PlatformError(Decision.RETRY, message)
-            await self._apply(store, claim, summary, error, secrets, log)
-            return
-        try:
-            rec = await platform.reconcile(ctx)
-        except (PlatformError, httpx.HTTPError) as again:
-            rec_reason = redact(str(again), secrets)
-            await self._fail(
-                store,
-                claim,
-                summary,
-                "needs_review",
-                "unknown_outcome",
-                f"{message}; and the platform could not be asked what happened: {rec_reason}",
-                None,
-                log,
-            )
-            return
-        if rec.status is ReconcileStatus.LIVE and rec.published:
-            await self._posted(store, claim, summary, rec.published, log, note=message)
-        elif rec.status is ReconcileStatus.NOT_LIVE:
-            await self._apply(
-                store, claim, summary, PlatformError(Decision.RETRY, message), secrets, log
-            )
-        else:
-            await self._fail(
-                store,
-                claim,
-                summary,
-                "needs_review",
-                "unknown_outcome",
-                f"{message}; the platform cannot tell whether it went live",
-                None,
-                log,
-            )
-
-    # --- outcomes -----------------------------------------------------------------------
+        await attempt.run(rescue=rescue)
 
     def _record(self, summary: RunSummary, result: PostResult) -> None:
         summary.results.append(result)
         if self.on_result:
             self.on_result(result)
-
-    async def _posted(
-        self,
-        store: EngineStore,
-        claim: Claim,
-        summary: RunSummary,
-        published: Published,
-        log: Any,
-        note: str | None = None,
-    ) -> None:
-        try:
-            ok = await store.finish_posted(
-                claim,
-                platform_post_id=published.platform_post_id,
-                permalink=published.permalink,
-                note=note,
-            )
-        except psycopg.errors.UniqueViolation:
-            # Another row already holds this platform post: recording it twice would hide a
-            # duplicate. A person looks.
-            await self._fail(
-                store,
-                claim,
-                summary,
-                "needs_review",
-                "duplicate_platform_post",
-                f"platform post {published.platform_post_id} is already recorded on another post",
-                None,
-                log,
-            )
-            return
-        if not ok:
-            await store.record_late_outcome(
-                claim,
-                f"went live as {published.platform_post_id} after this run lost its claim",
-                {"platform_post_id": published.platform_post_id, "permalink": published.permalink},
-            )
-            log.warning("lease_lost_after_publish", platform_post_id=published.platform_post_id)
-            self._record(
-                summary,
-                PostResult(
-                    claim.post_id,
-                    claim.row["platform"],
-                    "lease_lost",
-                    "published after the claim was lost; see status",
-                    published.platform_post_id,
-                    published.permalink,
-                ),
-            )
-            return
-        log.info(
-            "posted", platform_post_id=published.platform_post_id, permalink=published.permalink
-        )
-        self._record(
-            summary,
-            PostResult(
-                claim.post_id,
-                claim.row["platform"],
-                "posted",
-                note or "",
-                published.platform_post_id,
-                published.permalink,
-            ),
-        )
-
-    async def _apply(
-        self,
-        store: EngineStore,
-        claim: Claim,
-        summary: RunSummary,
-        error: PlatformError,
-        secrets: list[str | None],
-        log: Any,
-    ) -> None:
-        plan = plan_for(
-            error,
-            attempt=claim.attempt,
-            max_attempts=self.settings.max_attempts,
-            base=self.settings.retry_base_seconds,
-            maximum=self.settings.retry_max_seconds,
-            rng=self.rng,
-        )
-        message = redact(str(error), secrets)
-        if plan.reauth and await store.mark_account_needs_reauth(claim.account_id, message):
-            log.warning("account_needs_reauth", account_id=claim.account_id, error=message)
-        if plan.status == "scheduled":
-            await self._scheduled(
-                store,
-                claim,
-                summary,
-                plan.outcome,
-                plan.delay_seconds or 0.0,
-                plan.give_back_attempt,
-                message,
-                error.decision.value,
-                error.http_status,
-                log,
-            )
-        else:
-            if plan.reason == "max_attempts":
-                message = f"gave up after {claim.attempt} attempts: {message}"
-            await self._fail(
-                store,
-                claim,
-                summary,
-                plan.status,
-                plan.reason or "platform",
-                message,
-                error.http_status,
-                log,
-                error_class=error.decision.value,
-            )
-
-    async def _scheduled(
-        self,
-        store: EngineStore,
-        claim: Claim,
-        summary: RunSummary,
-        outcome: str,
-        delay: float,
-        give_back: bool,
-        message: str,
-        error_class: str | None,
-        http_status: int | None,
-        log: Any,
-    ) -> None:
-        ok = await store.finish_scheduled(
-            claim,
-            delay_seconds=delay,
-            give_back_attempt=give_back,
-            outcome=outcome,
-            error=message,
-            error_class=error_class,
-            http_status=http_status,
-        )
-        if not ok:
-            raise_lease_lost_note = "claim lost before recording: " + message
-            await store.record_late_outcome(claim, raise_lease_lost_note, {})
-            self._record(
-                summary, PostResult(claim.post_id, claim.row["platform"], "lease_lost", message)
-            )
-            return
-        log.info(outcome, delay_seconds=round(delay, 1), error=message)
-        self._record(summary, PostResult(claim.post_id, claim.row["platform"], outcome, message))
-
-    async def _fail(
-        self,
-        store: EngineStore,
-        claim: Claim,
-        summary: RunSummary,
-        status: str,
-        reason: str,
-        message: str,
-        http_status: int | None,
-        log: Any,
-        *,
-        error_class: str | None = None,
-    ) -> None:
-        ok = await store.finish_failed(
-            claim,
-            status=status,
-            reason=reason,
-            error=message,
-            error_class=error_class or reason,
-            http_status=http_status,
-        )
-        if not ok:
-            await store.record_late_outcome(claim, "claim lost before recording: " + message, {})
-            self._record(
-                summary, PostResult(claim.post_id, claim.row["platform"], "lease_lost", message)
-            )
-            return
-        log.warning(status, reason=reason, error=message)
-        self._record(summary, PostResult(claim.post_id, claim.row["platform"], status, message))
-
-    async def _lease_lost(
-        self, store: EngineStore, claim: Claim, summary: RunSummary, ctx: PublishContext, log: Any
-    ) -> None:
-        log.warning("lease_lost", saved=sorted(ctx.saved))
-        await store.record_late_outcome(
-            claim, "this run lost its claim; another run settles it", ctx.saved
-        )
-        self._record(
-            summary,
-            PostResult(
-                claim.post_id,
-                claim.row["platform"],
-                "lease_lost",
-                "the claim was lost; another run settles the post",
-            ),
-        )
 
     # --- rescue -------------------------------------------------------------------------
 

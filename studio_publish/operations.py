@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 
 from studio_publish import db
-from studio_publish.engine import Engine, PostResult, RunSummary
+from studio_publish.attempt import PostResult
+from studio_publish.engine import Engine, RunSummary
 from studio_publish.errors import BadInput, Refused
 from studio_publish.platforms.base import Platform
 from studio_publish.settings import Settings

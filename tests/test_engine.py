@@ -455,3 +455,29 @@ def test_engine_without_account_fails_visibly(db_url: str, conn: Conn, fake: Fak
     conn.execute("DELETE FROM studio_social_accounts WHERE id = %s", [account])
     asyncio.run(engine.run_due())
     assert post(conn, post_id)["status"] == "scheduled"  # no account: never claimed
+
+
+def test_unexpected_error_then_still_processing_waits_and_looks_again(
+    db_url: str, conn: Conn, fake: FakePlatform
+) -> None:
+    """The answer was lost but the platform says it is still processing: not a review case."""
+    post_id = add_post(conn, add_account(conn))
+    fake.crash = "lose_response"
+    fake.reconcile_override = ReconcileStatus.PENDING
+    run(db_url, fake)
+    row = post(conn, post_id)
+    assert row["status"] == "scheduled" and row["attempt_count"] == 0
+    assert attempts(conn, post_id)[0]["outcome"] == "wait"
+
+
+def test_unexpected_error_that_nothing_can_explain_needs_review(
+    db_url: str, conn: Conn, fake: FakePlatform
+) -> None:
+    post_id = add_post(conn, add_account(conn))
+    fake.crash = "lose_response"
+    fake.reconcile_override = ReconcileStatus.UNKNOWN
+    run(db_url, fake)
+    row = post(conn, post_id)
+    assert row["status"] == "needs_review"
+    assert f"confirm-live {post_id}" in row["last_publish_error"]
+    assert fake.calls["publish"] == 1
