@@ -21,6 +21,7 @@ from studio_publish.errors import BadInput, StudioPublishError
 if TYPE_CHECKING:
     import datetime as dt
 
+    from studio_publish.accounts import NewTokens
     from studio_publish.db import Connection, DatabaseTarget
     from studio_publish.settings import Settings
 
@@ -136,13 +137,31 @@ def read_secret(env_var: str | None, what: str, *, required: bool) -> str | None
     return sys.stdin.readline().strip()
 
 
-def optional_when(
-    text: str | None, field: str, *, now: dt.datetime, tz: str | None
-) -> dt.datetime | None:
-    """A WHEN option that may be left out (None)."""
+def tokens_from_input(
+    conn: Connection,
+    *,
+    access_token_env: str | None,
+    refresh_token_env: str | None,
+    token_expires_at: str | None,
+    refresh_token_expires_at: str | None,
+    tz: str | None,
+) -> NewTokens:
+    """The tokens given to `accounts add` or `accounts reauth`, with their expiry times."""
+    from studio_publish import db
+    from studio_publish.accounts import NewTokens
     from studio_publish.timeparse import parse_when
 
-    return parse_when(text, now=now, tz=tz, field=field) if text else None
+    now = db.database_now(conn)
+
+    def when(text: str | None, field: str) -> dt.datetime | None:
+        return parse_when(text, now=now, tz=tz, field=field) if text else None
+
+    return NewTokens(
+        access_token=read_secret(access_token_env, "access-token", required=True) or "",
+        refresh_token=read_secret(refresh_token_env, "refresh-token", required=False),
+        token_expires_at=when(token_expires_at, "--token-expires-at"),
+        refresh_token_expires_at=when(refresh_token_expires_at, "--refresh-token-expires-at"),
+    )
 
 
 @accounts_app.command("add")
@@ -175,25 +194,27 @@ def accounts_add(
     as_json: JsonOption = False,
 ) -> None:
     """Register a social account. The token comes from stdin or --access-token-env, never argv."""
-    from studio_publish import db
     from studio_publish.accounts import NewAccount, add_account, parse_account_options
     from studio_publish.output import print_json, print_line
 
-    access_token = read_secret(access_token_env, "access-token", required=True) or ""
-    refresh_token = read_secret(refresh_token_env, "refresh-token", required=False)
     with database() as (conn, _):
-        now = db.database_now(conn)
+        tokens = tokens_from_input(
+            conn,
+            access_token_env=access_token_env,
+            refresh_token_env=refresh_token_env,
+            token_expires_at=token_expires_at,
+            refresh_token_expires_at=refresh_token_expires_at,
+            tz=tz,
+        )
         account = NewAccount(
             platform=platform,
             platform_account_id=platform_account_id,
-            access_token=access_token,
+            access_token=tokens.access_token,
             workspace_id=workspace or "00000000-0000-0000-0000-000000000000",
             name=name,
-            refresh_token=refresh_token,
-            token_expires_at=optional_when(token_expires_at, "--token-expires-at", now=now, tz=tz),
-            refresh_token_expires_at=optional_when(
-                refresh_token_expires_at, "--refresh-token-expires-at", now=now, tz=tz
-            ),
+            refresh_token=tokens.refresh_token,
+            token_expires_at=tokens.token_expires_at,
+            refresh_token_expires_at=tokens.refresh_token_expires_at,
             options=parse_account_options(option or []),
         )
         row = add_account(conn, account)
@@ -239,21 +260,17 @@ def accounts_reauth(
     as_json: JsonOption = False,
 ) -> None:
     """Store an account's new token(s) and make it active: its held posts go out next run."""
-    from studio_publish import db
-    from studio_publish.accounts import NewTokens, reauth_account
+    from studio_publish.accounts import reauth_account
     from studio_publish.output import print_json, print_line
 
-    access_token = read_secret(access_token_env, "access-token", required=True) or ""
-    refresh_token = read_secret(refresh_token_env, "refresh-token", required=False)
     with database() as (conn, _):
-        now = db.database_now(conn)
-        tokens = NewTokens(
-            access_token=access_token,
-            refresh_token=refresh_token,
-            token_expires_at=optional_when(token_expires_at, "--token-expires-at", now=now, tz=tz),
-            refresh_token_expires_at=optional_when(
-                refresh_token_expires_at, "--refresh-token-expires-at", now=now, tz=tz
-            ),
+        tokens = tokens_from_input(
+            conn,
+            access_token_env=access_token_env,
+            refresh_token_env=refresh_token_env,
+            token_expires_at=token_expires_at,
+            refresh_token_expires_at=refresh_token_expires_at,
+            tz=tz,
         )
         row = reauth_account(conn, account_id, tokens)
     if as_json:

@@ -116,16 +116,19 @@ def describe_url(url: str) -> str:
     return f"database {info.get('dbname', '?')} on {host}:{port}"
 
 
+def _connect_options(application_name: str) -> dict[str, Any]:
+    return {
+        "autocommit": True,
+        "row_factory": dict_row,
+        "connect_timeout": 5,
+        "application_name": application_name,
+        "options": _SESSION_OPTIONS,
+    }
+
+
 def connect(target: DatabaseTarget, *, application_name: str = "studio-publish") -> Connection:
     try:
-        return psycopg.connect(
-            target.url,
-            autocommit=True,
-            row_factory=dict_row,
-            connect_timeout=5,
-            application_name=application_name,
-            options=_SESSION_OPTIONS,
-        )
+        return psycopg.connect(target.url, **_connect_options(application_name))
     except psycopg.Error as exc:
         raise unreachable(target, exc) from None
 
@@ -135,12 +138,7 @@ async def connect_async(
 ) -> psycopg.AsyncConnection[Row]:
     try:
         return await psycopg.AsyncConnection.connect(
-            target.url,
-            autocommit=True,
-            row_factory=dict_row,
-            connect_timeout=5,
-            application_name=application_name,
-            options=_SESSION_OPTIONS,
+            target.url, **_connect_options(application_name)
         )
     except psycopg.Error as exc:
         raise unreachable(target, exc) from None

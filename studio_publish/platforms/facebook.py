@@ -28,12 +28,10 @@ from studio_publish.platforms.base import (
     ReconcileStatus,
     Reconciliation,
 )
-from studio_publish.platforms.clock import Clock, iso, parse_time, utc_now
+from studio_publish.platforms.clock import iso, parse_time
 from studio_publish.platforms.graph import GraphClient, GraphPlatform
-from studio_publish.platforms.graph_usage import SHARED, UsageThrottle
 from studio_publish.platforms.media import file_name, image_content_type, local_path
 from studio_publish.platforms.transport import OutcomeUnclear
-from studio_publish.settings import Settings
 
 FACEBOOK = "https://www.facebook.com"
 SEARCH_TRIES = 3  # right after an unclear answer, give the posts edge a moment to catch up
@@ -83,12 +81,6 @@ def _absolute(link: str | None) -> str | None:
 
 class FacebookPlatform(GraphPlatform):
     name = "facebook"
-
-    def __init__(
-        self, settings: Settings, *, throttle: UsageThrottle = SHARED, clock: Clock = utc_now
-    ) -> None:
-        super().__init__(settings, throttle=throttle)
-        self.clock = clock
 
     async def prepare(self, ctx: PublishContext) -> None:
         check_post(ctx.post)

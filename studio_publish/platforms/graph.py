@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from studio_publish.platforms.base import Account, Decision, PlatformError, TokenGrant
+from studio_publish.platforms.clock import Clock, utc_now
 from studio_publish.platforms.graph_errors import GraphError, graph_error
 from studio_publish.platforms.graph_usage import SHARED, UsageThrottle
 from studio_publish.platforms.transport import OutcomeUnclear, json_body, send
@@ -86,9 +87,12 @@ class GraphClient:
 class GraphPlatform:
     """What Instagram and Facebook share: settings, the throttle and Meta's token rules."""
 
-    def __init__(self, settings: Settings, *, throttle: UsageThrottle = SHARED) -> None:
+    def __init__(
+        self, settings: Settings, *, throttle: UsageThrottle = SHARED, clock: Clock = utc_now
+    ) -> None:
         self.settings = settings
         self.throttle = throttle
+        self.clock = clock
 
     def client(self, http: httpx.AsyncClient, account: Account) -> GraphClient:
         return GraphClient(http, self.settings, account, self.throttle)

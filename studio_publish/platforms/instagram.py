@@ -27,13 +27,11 @@ from studio_publish.platforms.base import (
     ReconcileStatus,
     Reconciliation,
 )
-from studio_publish.platforms.clock import Clock, iso, parse_time, utc_now
+from studio_publish.platforms.clock import iso, parse_time
 from studio_publish.platforms.graph import GraphClient, GraphPlatform, not_found
 from studio_publish.platforms.graph_errors import QUOTA_WAIT, GraphError
-from studio_publish.platforms.graph_usage import SHARED, UsageThrottle
 from studio_publish.platforms.polling import poll
 from studio_publish.platforms.transport import OutcomeUnclear
-from studio_publish.settings import Settings
 
 IN_PROGRESS, FINISHED, PUBLISHED = "IN_PROGRESS", "FINISHED", "PUBLISHED"
 ERROR, EXPIRED = "ERROR", "EXPIRED"
@@ -112,12 +110,6 @@ def container_params(post: Post, children: list[str]) -> dict[str, str]:
 
 class InstagramPlatform(GraphPlatform):
     name = "instagram"
-
-    def __init__(
-        self, settings: Settings, *, throttle: UsageThrottle = SHARED, clock: Clock = utc_now
-    ) -> None:
-        super().__init__(settings, throttle=throttle)
-        self.clock = clock
 
     # -- Platform ---------------------------------------------------------------------------
 
