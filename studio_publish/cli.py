@@ -495,8 +495,16 @@ def run_due(
                     preview["abandoned"],
                 )
             return
-    with live_progress(sys.stderr.isatty() and not as_json) as on_result:
-        summary = operations.run_due(settings(), target, on_result=on_result)
+    live = sys.stderr.isatty() and not as_json
+    loaded = settings()
+    if live:  # the live view and the summary tell the story; per-post info would scroll it away
+        import logging
+
+        from studio_publish.logs import configure_logging
+
+        configure_logging(loaded.log_format, level=logging.WARNING)
+    with live_progress(live) as on_result:
+        summary = operations.run_due(loaded, target, on_result=on_result)
     print_run(summary, as_json)
     if summary.failed:
         raise typer.Exit(1)
