@@ -380,7 +380,6 @@ def status(
     """The queue at a glance, or one post with its attempt history."""
     from studio_publish import status as report
     from studio_publish.output import print_json
-    from studio_publish.status_view import show_overview, show_post
 
     if check:
         if post_id:
@@ -395,7 +394,10 @@ def status(
         )
     if as_json:
         print_json(data)
-    elif post_id:
+        return
+    from studio_publish.status_view import show_overview, show_post  # rich: only for people
+
+    if post_id:
         show_post(data)
     else:
         show_overview(data)

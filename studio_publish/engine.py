@@ -26,13 +26,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import psycopg
 
 from studio_publish.alerts import deliver_alerts
 from studio_publish.attempt import PostAttempt, PostResult
 from studio_publish.db import DatabaseTarget, first_line
 from studio_publish.errors import DatabaseUnavailable
+from studio_publish.http_clients import HttpClients
 from studio_publish.logs import get_logger
 from studio_publish.platforms.base import Platform
 from studio_publish.pool import ConnectionPool
@@ -115,7 +115,7 @@ class Engine:
     # --- sessions -----------------------------------------------------------------------
 
     async def _session(
-        self, summary: RunSummary, body: Callable[[EngineStore, httpx.AsyncClient], Awaitable[None]]
+        self, summary: RunSummary, body: Callable[[EngineStore, HttpClients], Awaitable[None]]
     ) -> RunSummary:
         started = time.monotonic()
         pool = ConnectionPool(self.target, size=min(8, self.settings.concurrency + 2))
@@ -125,12 +125,8 @@ class Engine:
             summary.run_id = await store.start_run(
                 host=socket.gethostname(), pid=os.getpid(), command=summary.command
             )
-            limits = httpx.Limits(
-                max_connections=self.settings.concurrency * 2,
-                max_keepalive_connections=self.settings.concurrency,
-            )
-            async with httpx.AsyncClient(
-                timeout=self.settings.http_timeout_seconds, limits=limits
+            async with HttpClients(
+                self.settings.concurrency, self.settings.http_timeout_seconds
             ) as http:
                 try:
                     await body(store, http)
@@ -172,7 +168,7 @@ class Engine:
         summary = RunSummary("run-due")
         deadline = time.monotonic() + self.settings.run_budget_seconds
 
-        async def body(store: EngineStore, http: httpx.AsyncClient) -> None:
+        async def body(store: EngineStore, http: HttpClients) -> None:
             await self._rescue(store, http, summary)
             for row in await store.mark_missed(self.settings.max_lateness_seconds, only_ids):
                 self._record(
@@ -191,7 +187,7 @@ class Engine:
     async def _claim_and_publish(
         self,
         store: EngineStore,
-        http: httpx.AsyncClient,
+        http: HttpClients,
         summary: RunSummary,
         deadline: float,
         only_ids: list[str] | None,
@@ -246,7 +242,7 @@ class Engine:
         """Publish one post claimed by ``claim_post`` (the `publish` command), and wait."""
         summary = RunSummary("publish")
 
-        async def body(store: EngineStore, http: httpx.AsyncClient) -> None:
+        async def body(store: EngineStore, http: HttpClients) -> None:
             claim = await claim_post(store, summary.run_id or 0)
             if claim is None:
                 return
@@ -264,7 +260,7 @@ class Engine:
     async def _settle(
         self,
         store: EngineStore,
-        http: httpx.AsyncClient,
+        http: HttpClients,
         claim: Claim,
         summary: RunSummary,
         *,
@@ -274,7 +270,7 @@ class Engine:
             settings=self.settings,
             rng=self.rng,
             store=store,
-            http=http,
+            http=http.next(),  # one client for the post's whole attempt
             claim=claim,
             platform=self.platform(claim.row["platform"]),
             log=self.log,
@@ -289,9 +285,7 @@ class Engine:
 
     # --- rescue -------------------------------------------------------------------------
 
-    async def _rescue(
-        self, store: EngineStore, http: httpx.AsyncClient, summary: RunSummary
-    ) -> None:
+    async def _rescue(self, store: EngineStore, http: HttpClients, summary: RunSummary) -> None:
         """Settle posts whose run died (their lease ran out) before claiming new work."""
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 

@@ -21,6 +21,7 @@ class ConnectionPool:
         self._size = size
         self._idle: asyncio.Queue[psycopg.AsyncConnection[Row]] = asyncio.Queue()
         self._all: list[psycopg.AsyncConnection[Row]] = []
+        self._opening = 0  # connections being opened: they count against the size already
 
     async def open(self) -> None:
         # One connection up front: an unreachable database fails the run at once.
@@ -33,8 +34,12 @@ class ConnectionPool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Row]]:
-        if self._idle.empty() and len(self._all) < self._size:
-            await self._add()
+        if self._idle.empty() and len(self._all) + self._opening < self._size:
+            self._opening += 1
+            try:
+                await self._add()
+            finally:
+                self._opening -= 1
         conn = await self._idle.get()
         try:
             yield conn

@@ -136,8 +136,9 @@ class PublishContext:
     saved: dict[str, Any]
     # Persists ids on the post (fenced by the claim); raises LeaseLost if the claim is gone.
     save_ids: SaveIds
-    # Facts about the account that a client learns on the way, for `status` to show, e.g.
-    # {"publishing_quota": {"used": 3, "total": 50}}. The engine saves them on the account.
+    # Facts about the account a client learns during this attempt, e.g. TikTok's creator
+    # info read by prepare() for publish() to reuse. The engine saves "publishing_quota"
+    # ({"used": 3, "total": 50}) on the account for `status` to show.
     account_facts: dict[str, Any] = field(default_factory=dict)
 
     async def save(self, **ids: Any) -> None:

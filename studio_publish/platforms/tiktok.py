@@ -172,11 +172,19 @@ class TikTokPlatform:
     async def _creator(self, api: TikTokApi) -> CreatorInfo:
         return CreatorInfo.from_data(await api.call(CREATOR_INFO, {}))
 
+    async def _creator_for(self, ctx: PublishContext, api: TikTokApi) -> CreatorInfo:
+        """The creator info read by prepare() in this attempt, else read now (one call)."""
+        creator = ctx.account_facts.get("tiktok_creator")
+        if not isinstance(creator, CreatorInfo):
+            creator = await self._creator(api)
+            ctx.account_facts["tiktok_creator"] = creator
+        return creator
+
     # -- Platform ---------------------------------------------------------------------------
 
     async def prepare(self, ctx: PublishContext) -> None:
         check_post(ctx.post)
-        (await self._creator(self._api(ctx))).check(ctx.post)
+        (await self._creator_for(ctx, self._api(ctx))).check(ctx.post)
 
     async def publish(self, ctx: PublishContext) -> Published:
         check_post(ctx.post)
@@ -189,7 +197,7 @@ class TikTokPlatform:
                 Decision.UNKNOWN,
                 "an earlier TikTok init got no answer and TikTok offers no way to look it up",
             )
-        creator = await self._creator(api)
+        creator = await self._creator_for(ctx, api)
         creator.check(ctx.post)
         upload = None if is_photo_post(ctx.post) else await self._upload_source(ctx)
         path, body = self._init_request(ctx, creator, upload)

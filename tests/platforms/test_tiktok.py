@@ -159,6 +159,19 @@ def test_pull_from_url_when_the_account_allows_it(api: FakeApi) -> None:
     assert api.count("PUT", UPLOAD) == 0
 
 
+def test_creator_info_is_read_once_per_attempt(api: FakeApi) -> None:
+    """prepare() reads creator_info; publish() in the same attempt reuses it (3 calls, not 4)."""
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    api.on("POST", INIT, tiktok_ok({"publish_id": "v_pub_1"}))
+    api.on("POST", STATUS, complete())
+    ctx = video_ctx(api, "https://cdn.test/v.mp4", account_options={"tiktok_pull_from_url": True})
+    tiktok = platform()
+    run(tiktok.prepare, ctx)
+    run(tiktok.publish, ctx)
+    assert api.count("POST", CREATOR) == 1
+    assert len(api.requests) == 3
+
+
 def test_photo_post(api: FakeApi) -> None:
     api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
     api.on("POST", PHOTO_INIT, tiktok_ok({"publish_id": "p_pub_1"}))
