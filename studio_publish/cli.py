@@ -50,6 +50,19 @@ app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")]
+TzOption = Annotated[str | None, typer.Option(help="IANA zone for times without an offset.")]
+# The token options of `accounts add` and `accounts reauth`: tokens never come from argv.
+AccessTokenEnv = Annotated[
+    str | None,
+    typer.Option(help="Read the access token from this environment variable (else stdin)."),
+]
+RefreshTokenEnv = Annotated[
+    str | None, typer.Option(help="Read a refresh token from this environment variable.")
+]
+TokenExpiresAt = Annotated[str | None, typer.Option(help="When the access token expires (WHEN).")]
+RefreshTokenExpiresAt = Annotated[
+    str | None, typer.Option(help="When the refresh token expires (WHEN).")
+]
 
 
 def settings() -> Settings:
@@ -173,24 +186,15 @@ def accounts_add(
     ],
     workspace: Annotated[str | None, typer.Option(help="Workspace UUID.")] = None,
     name: Annotated[str | None, typer.Option(help="A name to show.")] = None,
-    token_expires_at: Annotated[
-        str | None, typer.Option(help="When the access token expires (WHEN).")
-    ] = None,
-    refresh_token_expires_at: Annotated[
-        str | None, typer.Option(help="When the refresh token expires (WHEN).")
-    ] = None,
-    access_token_env: Annotated[
-        str | None,
-        typer.Option(help="Read the access token from this environment variable (else stdin)."),
-    ] = None,
-    refresh_token_env: Annotated[
-        str | None, typer.Option(help="Read the refresh token from this environment variable.")
-    ] = None,
+    token_expires_at: TokenExpiresAt = None,
+    refresh_token_expires_at: RefreshTokenExpiresAt = None,
+    access_token_env: AccessTokenEnv = None,
+    refresh_token_env: RefreshTokenEnv = None,
     option: Annotated[
         list[str] | None,
         typer.Option(help="Account option KEY=VALUE, e.g. tiktok_pull_from_url=true."),
     ] = None,
-    tz: Annotated[str | None, typer.Option(help="IANA zone for times without an offset.")] = None,
+    tz: TzOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a social account. The token comes from stdin or --access-token-env, never argv."""
@@ -242,21 +246,11 @@ def accounts_list(as_json: JsonOption = False) -> None:
 @accounts_app.command("reauth")
 def accounts_reauth(
     account_id: Annotated[str, typer.Argument(help="The account to re-authorise.")],
-    token_expires_at: Annotated[
-        str | None, typer.Option(help="When the new access token expires (WHEN).")
-    ] = None,
-    refresh_token_expires_at: Annotated[
-        str | None, typer.Option(help="When the new refresh token expires (WHEN).")
-    ] = None,
-    access_token_env: Annotated[
-        str | None,
-        typer.Option(help="Read the access token from this environment variable (else stdin)."),
-    ] = None,
-    refresh_token_env: Annotated[
-        str | None,
-        typer.Option(help="Read a new refresh token from this environment variable."),
-    ] = None,
-    tz: Annotated[str | None, typer.Option(help="IANA zone for times without an offset.")] = None,
+    token_expires_at: TokenExpiresAt = None,
+    refresh_token_expires_at: RefreshTokenExpiresAt = None,
+    access_token_env: AccessTokenEnv = None,
+    refresh_token_env: RefreshTokenEnv = None,
+    tz: TzOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store an account's new token(s) and make it active: its held posts go out next run."""
