@@ -444,3 +444,66 @@ def test_database_restart_mid_run_then_the_next_run_recovers(tmp_path: Path) -> 
             assert box.ledger.count() == 30 and box.ledger.duplicate_count() == 0
     finally:
         server.cleanup()
+
+
+def test_run_due_dry_run_claims_writes_and_calls_nothing(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule("facebook", "--caption", "not yet")
+    before = db_rows(db_url, "SELECT * FROM studio_social_posts ORDER BY id")
+
+    preview = tool.json("run-due", "--dry-run")
+
+    assert [(p["id"], p["would"]) for p in preview["due"]] == [(post_id, "publish")]
+    assert db_rows(db_url, "SELECT * FROM studio_social_posts ORDER BY id") == before
+    assert db_rows(db_url, "SELECT count(*) AS n FROM studio_publish_runs") == [{"n": 0}]
+    assert sandbox.stats()["total_calls"] == 0
+    human = tool.ok("run-due", "--dry-run")
+    assert post_id in human and "publish" in human
+
+
+def test_retry_failed_now_publishes_at_once(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule("facebook", "--caption", "failed once")
+    sandbox.inject("graph.feed", "error", code=100, message="Invalid parameter", http_status=400)
+    code, out, _ = tool("run-due", "--json")
+    assert code == 1  # a post failed for good in this run
+    assert json.loads(out)["failed"] == 1 and post_status(db_url, post_id) == "failed"
+
+    result = tool.json("retry-failed", "--id", post_id, "--now")
+
+    assert result["requeued"] == [post_id]
+    assert result["run"]["posted"] == 1
+    assert post_status(db_url, post_id) == "posted" and sandbox.ledger.count() == 1
+
+
+def test_sandbox_command_serves_until_stopped(tmp_path: Path) -> None:
+    import httpx
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio_publish", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline().strip()
+        name, _, graph_base = first.partition("=")
+        assert name == "STUDIO_PUBLISH_GRAPH_API_BASE" and graph_base.endswith("/graph/v25.0")
+        base = graph_base.removesuffix("/graph/v25.0")
+        assert httpx.get(f"{base}/_sandbox/health", timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert process.returncode == 0
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "studio_publish", "sandbox", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2 and "--port" in bad.stderr
