@@ -99,6 +99,14 @@ class PostAttempt:
         if row is None:
             await self.finish("failed", "no_account", "the post's account no longer exists")
             return
+        if row["platform"] != self.platform.name:  # a row the web app wrote inconsistently
+            await self.finish(
+                "failed",
+                "account_mismatch",
+                f"the post is for {self.platform.name} but its account is a {row['platform']} "
+                "account: nothing was sent",
+            )
+            return
         self.secrets = [row["access_token"], row["refresh_token"]]
         self.ctx = PublishContext(
             post=self.claim.to_post(),

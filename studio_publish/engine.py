@@ -40,6 +40,7 @@ from studio_publish.settings import Settings
 from studio_publish.store import Claim, EngineStore
 
 RESCUE_BATCH = 50
+PLATFORMS = ("instagram", "facebook", "tiktok")
 
 
 @dataclass
@@ -107,9 +108,7 @@ class Engine:
         if self._platforms is None:
             from studio_publish.platforms import get_platform
 
-            self._platforms = {
-                p: get_platform(p, self.settings) for p in ("instagram", "facebook", "tiktok")
-            }
+            self._platforms = {p: get_platform(p, self.settings) for p in PLATFORMS}
         return self._platforms[name]
 
     # --- sessions -----------------------------------------------------------------------
@@ -272,7 +271,7 @@ class Engine:
             store=store,
             http=http.next(),  # one client for the post's whole attempt
             claim=claim,
-            platform=self.platform(claim.row["platform"]),
+            platform=self.platform(claim.row["platform"]),  # sql/0005 limits the names
             log=self.log,
             record=lambda result: self._record(summary, result),
         )

@@ -481,3 +481,15 @@ def test_unexpected_error_that_nothing_can_explain_needs_review(
     assert row["status"] == "needs_review"
     assert f"confirm-live {post_id}" in row["last_publish_error"]
     assert fake.calls["publish"] == 1
+
+
+def test_post_whose_account_is_of_another_platform_fails_without_sending(
+    db_url: str, conn: Conn, fake: FakePlatform
+) -> None:
+    """A row the web app wrote inconsistently: never publish with the wrong account's token."""
+    post_id = add_post(conn, add_account(conn, "tiktok"), platform="instagram")
+    summary = run(db_url, fake)
+    row = post(conn, post_id)
+    assert row["status"] == "failed" and row["failure_reason"] == "account_mismatch"
+    assert fake.calls["prepare"] == fake.calls["publish"] == 0
+    assert summary.outcome == "failed"

@@ -567,3 +567,18 @@ def test_a_database_behind_by_one_migration(empty_cli: Cli, empty_db_url: str) -
     assert upgrade.exit_code == 0, upgrade.stderr
     assert upgrade.json()["applied"] == [newer.name]
     assert after.exit_code == 0, after.stderr
+
+
+def test_a_post_for_an_unsupported_platform_is_refused_at_insert(conn: Any) -> None:
+    """The web app writes rows directly: a platform we cannot publish to is refused loudly."""
+    import psycopg as pg
+
+    with pytest.raises(pg.errors.CheckViolation):
+        conn.execute(
+            "INSERT INTO studio_social_posts (platform, post_type, caption, status, scheduled_for)"
+            " VALUES ('twitter', 'text', 'x', 'scheduled', now())"
+        )
+    conn.execute(  # posts fetched from other platforms may still be recorded
+        "INSERT INTO studio_social_posts (platform, caption, status, origin)"
+        " VALUES ('youtube', 'fetched', 'posted', 'fetched')"
+    )
