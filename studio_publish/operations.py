@@ -136,6 +136,8 @@ def publish_post(
         raise Refused(
             f"post {post_id} is not published: " + _REFUSALS[post["status"]].format(id=post_id)
         )
+    elif post["account_state"] is None:
+        raise Refused(f"post {post_id} is not published: its account no longer exists")
     elif post["account_state"] != "active":
         reason = f": {post['account_state_reason']}" if post["account_state_reason"] else ""
         raise Refused(

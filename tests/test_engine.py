@@ -453,8 +453,15 @@ def test_engine_without_account_fails_visibly(db_url: str, conn: Conn, fake: Fak
     post_id = add_post(conn, account)
     engine = Engine(engine_settings(), target(db_url), platforms={"instagram": fake})
     conn.execute("DELETE FROM studio_social_accounts WHERE id = %s", [account])
-    asyncio.run(engine.run_due())
-    assert post(conn, post_id)["status"] == "scheduled"  # no account: never claimed
+    summary = asyncio.run(engine.run_due())
+    row = post(conn, post_id)  # not left scheduled forever: it fails, with the reason
+    assert row["status"] == "failed" and row["failure_reason"] == "no_account"
+    assert "no longer exists" in row["last_publish_error"]
+    assert fake.calls == {} and summary.outcome == "failed"
+    with pytest.raises(Refused, match="no longer exists"):
+        operations.publish_post(
+            engine_settings(), target(db_url), conn, post_id, platforms={"instagram": fake}
+        )
 
 
 def test_unexpected_error_then_still_processing_waits_and_looks_again(

@@ -34,10 +34,12 @@ RETURNING id, platform;
 WITH due AS MATERIALIZED (
     SELECT p.id
     FROM studio_social_posts p
-    JOIN studio_social_accounts a ON a.id = p.social_account_id
+    LEFT JOIN studio_social_accounts a ON a.id = p.social_account_id
     WHERE p.status = 'scheduled'
       AND greatest(p.scheduled_for, p.next_attempt_at) <= now()
-      AND a.state = 'active'
+      -- Posts of an account needing a person wait unclaimed. A post with no account at
+      -- all is claimed, so that it fails visibly instead of waiting forever.
+      AND (a.id IS NULL OR a.state = 'active')
       AND (%(only_ids)s::uuid[] IS NULL OR p.id = ANY(%(only_ids)s::uuid[]))
     ORDER BY greatest(p.scheduled_for, p.next_attempt_at), p.id
     LIMIT %(limit)s
