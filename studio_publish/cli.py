@@ -198,7 +198,12 @@ def accounts_add(
     as_json: JsonOption = False,
 ) -> None:
     """Register a social account. The token comes from stdin or --access-token-env, never argv."""
-    from studio_publish.accounts import NewAccount, add_account, parse_account_options
+    from studio_publish.accounts import (
+        DEFAULT_WORKSPACE,
+        NewAccount,
+        add_account,
+        parse_account_options,
+    )
     from studio_publish.output import print_json, print_line
 
     with database() as (conn, _):
@@ -214,7 +219,7 @@ def accounts_add(
             platform=platform,
             platform_account_id=platform_account_id,
             access_token=tokens.access_token,
-            workspace_id=workspace or "00000000-0000-0000-0000-000000000000",
+            workspace_id=workspace or DEFAULT_WORKSPACE,
             name=name,
             refresh_token=tokens.refresh_token,
             token_expires_at=tokens.token_expires_at,

@@ -66,19 +66,25 @@ class RunSummary:
             return "error"
         return "failed" if self.failed else "ok"
 
+    def counts(self) -> dict[str, int]:
+        """What the run did, as recorded in studio_publish_runs and printed in its summary."""
+        return {
+            "claimed": self.claimed,
+            "rescued": self.rescued,
+            "posted": self.count("posted"),
+            "retried": self.count("retry", "wait", "reauth"),
+            "failed": self.failed,
+            "needs_review": self.count("needs_review"),
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "command": self.command,
             "run_id": self.run_id,
             "outcome": self.outcome,
             "seconds": round(self.seconds, 3),
-            "claimed": self.claimed,
-            "rescued": self.rescued,
-            "posted": self.count("posted"),
-            "retried": self.count("retry", "wait", "reauth"),
-            "failed": self.failed,
+            **self.counts(),
             "missed": self.count("missed"),
-            "needs_review": self.count("needs_review"),
             "lease_lost": self.count("lease_lost"),
             "error": self.error,
             "posts": [r.as_dict() for r in self.results],
@@ -134,18 +140,12 @@ class Engine:
                         f"lost the database during the run: {first_line(exc)}; posts in "
                         "flight stay claimed and the next run settles them"
                     )
-            summary.seconds = time.monotonic() - started
             with contextlib.suppress(psycopg.Error):  # if the database is gone, the error says so
                 await store.finish_run(
                     summary.run_id,
                     outcome=summary.outcome,
-                    claimed=summary.claimed,
-                    posted=summary.count("posted"),
-                    retried=summary.count("retry", "wait", "reauth"),
-                    failed=summary.failed,
-                    needs_review=summary.count("needs_review"),
-                    rescued=summary.rescued,
                     error=summary.error,
+                    **summary.counts(),
                 )
             # Last, once the run's work is recorded: a slow or dead webhook changes nothing.
             await deliver_alerts(
