@@ -128,7 +128,8 @@ class PostAttempt:
 
     async def _publish(self, *, rescue: bool) -> None:
         ctx, platform = self.ctx, self.platform
-        if platform.can_refresh_tokens and await self._token_expiring():
+        # The claim stamped updated_at with the database's clock a moment ago.
+        if platform.can_refresh_tokens and needs_refresh(ctx.account, self.claim.row["updated_at"]):
             await self._refresh(force=False)
         if (ctx.saved or rescue) and await self.settle_earlier_attempt(rescue=rescue):
             return
@@ -142,12 +143,6 @@ class PostAttempt:
         await self.posted(await self.with_refresh(lambda: platform.publish(ctx)))
 
     # --- tokens --------------------------------------------------------------------------
-
-    async def _token_expiring(self) -> bool:
-        async with self.store.pool.connection() as conn:
-            row = await (await conn.execute("SELECT now() AS now")).fetchone()
-        assert row is not None
-        return needs_refresh(self.ctx.account, row["now"])
 
     async def _refresh(self, *, force: bool) -> None:
         self.ctx.account = await refresh_account_token(
