@@ -130,8 +130,8 @@ def _needs_review(conn: db.Connection) -> list[Problem]:
         Problem(
             "needs_review",
             f"needs_review: {_posts(rows[0]['total'])} may or may not be live "
-            f"({', '.join(ids)}{more}); check the platform, then "
-            "`retry-failed --id POST_ID --confirm-not-live` if it is not",
+            f"({', '.join(ids)}{more}); check the platform, then `confirm-live POST_ID` "
+            "if it is live, or `retry-failed --id POST_ID --confirm-not-live` if it is not",
             ids,
         )
     ]

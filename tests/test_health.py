@@ -131,7 +131,7 @@ def test_posts_needing_review(cli: Cli, conn: Conn) -> None:
 
     assert line.startswith("PROBLEM needs_review: 1 post may or may not be live")
     assert post_id in line
-    assert "--confirm-not-live" in line
+    assert "--confirm-not-live" in line and "confirm-live POST_ID" in line
 
 
 def test_an_account_needing_reauthorisation_with_its_held_posts(cli: Cli, conn: Conn) -> None:
