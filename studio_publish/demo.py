@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from studio_publish import db
 from studio_publish.accounts import NewAccount, add_account
 from studio_publish.engine import RunSummary
@@ -82,7 +84,7 @@ def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox)
         graph_api_base=sandbox.graph_base,
         tiktok_api_base=sandbox.tiktok_base,
         tiktok_client_key="demo-client-key",
-        tiktok_client_secret="demo-client-secret",
+        tiktok_client_secret=SecretStr("demo-client-secret"),
         poll_interval_seconds=0.2,
         concurrency=8,
         log_format="console",

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     graph_api_base: str = "https://graph.facebook.com/v25.0"
     tiktok_api_base: str = "https://open.tiktokapis.com"
     tiktok_client_key: str | None = None
-    tiktok_client_secret: str | None = None
+    tiktok_client_secret: SecretStr | None = None  # SecretStr: never shown by repr()
     concurrency: int = Field(default=16, ge=1, le=1024)
     run_budget_seconds: float = Field(default=50, gt=0)
     lease_seconds: int = Field(default=300, ge=10)
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     def _optional_http_url(cls, value: str | None) -> str | None:
         return _check_http_url(value) if value else None
 
-    @field_validator("tiktok_client_key", "tiktok_client_secret", "data_dir")
+    @field_validator("tiktok_client_key", "data_dir")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a finite number")
         return value
 
-    @field_validator("cron_secret")
+    @field_validator("cron_secret", "tiktok_client_secret")
     @classmethod
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value and value.get_secret_value() else None

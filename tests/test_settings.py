@@ -223,3 +223,15 @@ def test_the_error_does_not_show_the_database_password(
 
     assert_config_error(result, "STUDIO_PUBLISH_CONCURRENCY")
     assert "Pa55wordXYZ" not in result.stderr
+
+
+def test_the_tiktok_client_secret_never_shows_in_repr(
+    monkeypatch: pytest.MonkeyPatch, clean_env: None
+) -> None:
+    monkeypatch.setenv("STUDIO_PUBLISH_TIKTOK_CLIENT_SECRET", "tt-client-secret-777")
+    from studio_publish.settings import load_settings
+
+    settings = load_settings()
+    assert "tt-client-secret-777" not in repr(settings) + str(settings)
+    assert settings.tiktok_client_secret is not None
+    assert settings.tiktok_client_secret.get_secret_value() == "tt-client-secret-777"

@@ -238,7 +238,9 @@ class TikTokPlatform:
         return Reconciliation(ReconcileStatus.PENDING, reason=status or "no status")
 
     async def refresh_token(self, account: Account, http: httpx.AsyncClient) -> TokenGrant:
-        key, secret = self.settings.tiktok_client_key, self.settings.tiktok_client_secret
+        key = self.settings.tiktok_client_key
+        client_secret = self.settings.tiktok_client_secret
+        secret = client_secret.get_secret_value() if client_secret else None
         for value, name in ((key, "CLIENT_KEY"), (secret, "CLIENT_SECRET")):
             if not value:
                 raise PlatformError(
