@@ -2,6 +2,8 @@
 
 Logs go to standard error so that `--json` output on standard output stays one document.
 Every line about a post is bound with its post_id, platform and attempt by the engine.
+Values often carry a platform's message or a caption: on a terminal their control characters
+are shown escaped (`_escape_controls`); JSON lines escape everything outside ASCII.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from studio_publish.terminal_text import printable
+
 _SECRET_KEYS = ("token", "secret", "password", "authorization")
 
 
@@ -21,6 +25,40 @@ def _drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     for key in list(event):
         if any(word in key.lower() for word in _SECRET_KEYS):
             event[key] = "[redacted]"
+    return event
+
+
+# Text of ours that spans lines on purpose (the renderer writes it as is): newlines stay.
+_MULTILINE_KEYS = ("exception", "stack")
+
+
+class _Escaped(str):
+    """A log value shown escaped, whether the renderer writes it as is or through repr()."""
+
+    def __new__(cls, shown: str, shown_repr: str) -> _Escaped:
+        value = super().__new__(cls, shown)
+        value._repr = shown_repr
+        return value
+
+    _repr: str
+
+    def __repr__(self) -> str:
+        return self._repr
+
+
+def _escape_controls(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """For the console: no escape sequence or bidi override in a value reaches the terminal.
+
+    The console renderer writes a plain string as is and one with spaces or quotes through
+    repr(), other values through repr(); each way, what it writes is escaped.
+    """
+    for key, value in event.items():
+        if key in _MULTILINE_KEYS and isinstance(value, str):
+            event[key] = printable(value, keep_newlines=True)
+        elif isinstance(value, str):
+            event[key] = _Escaped(printable(value), printable(repr(value)))
+        elif key != "exc_info" and printable(shown := repr(value)) != shown:
+            event[key] = _Escaped(printable(shown), printable(shown))
     return event
 
 
@@ -41,9 +79,12 @@ def _stderr_logger(*_: Any) -> _StderrLogger:
 def configure_logging(log_format: str = "auto", *, level: int = logging.INFO) -> None:
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     renderer: Any
+    escaping: list[Any] = []
     if use_json:
-        renderer = structlog.processors.JSONRenderer()
+        # ensure_ascii: DEL, C1 and bidi controls are written as \u escapes, never raw.
+        renderer = structlog.processors.JSONRenderer(ensure_ascii=True)
     else:
+        escaping = [_escape_controls]
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
         processors=[
@@ -52,6 +93,7 @@ def configure_logging(log_format: str = "auto", *, level: int = logging.INFO) ->
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _drop_secrets,
             structlog.processors.format_exc_info,
+            *escaping,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

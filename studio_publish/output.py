@@ -1,4 +1,8 @@
-"""Printing: one JSON document with --json, rich tables on a terminal, times in local time."""
+"""Printing: one JSON document with --json, rich tables on a terminal, times in local time.
+
+Values come from rows the web app wrote and from platforms: they are printed as text, never
+as rich markup, with control characters escaped (studio_publish.terminal_text).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from studio_publish.terminal_text import json_safe, printable
 
 
 def _json_default(value: Any) -> Any:
@@ -25,7 +31,8 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(document: Any) -> str:
-    return json.dumps(document, default=_json_default, ensure_ascii=False)
+    """Exact data, readable non-ASCII text; no DEL, C1 or bidi control left raw (json_safe)."""
+    return json_safe(json.dumps(document, default=_json_default, ensure_ascii=False))
 
 
 def print_json(document: Any) -> None:
@@ -56,8 +63,10 @@ def human(value: Any) -> str:
 def print_table(
     title: str, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, empty: str = ""
 ) -> None:
+    """A table of rows; every title, header and cell is plain text, one line, escaped."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     rows = list(rows)
     # Piped or logged output is not cut to 80 columns: ids and errors must stay whole.
@@ -65,17 +74,23 @@ def print_table(
     console = Console() if wide else Console(width=200)
     if not rows:
         if empty:
-            console.print(f"[bold]{title}[/bold]: {empty}")
+            console.print(Text.assemble((printable(title), "bold"), ": ", printable(empty)))
         return
-    table = Table(title=title, title_justify="left", title_style="bold")
+    table = Table(title=Text(printable(title)), title_justify="left", title_style="bold")
     for column in columns:
         # ids are copied into the next command: never cut them (fold on a narrow terminal)
         is_id = column == "id" or column.endswith("_id")
-        table.add_column(column.replace("_", " "), overflow="fold" if is_id else "ellipsis")
+        table.add_column(
+            Text(printable(column.replace("_", " "))), overflow="fold" if is_id else "ellipsis"
+        )
     for row in rows:
-        table.add_row(*(human(row.get(column)) for column in columns))
+        table.add_row(*(Text(printable(human(row.get(column)))) for column in columns))
     console.print(table)
 
 
 def print_line(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    """One line of ours (it may span lines); no control character in it reaches the terminal.
+
+    Interpolate row or platform text into it through `printable`, which escapes newlines too.
+    """
+    sys.stdout.write(printable(text, keep_newlines=True) + "\n")
