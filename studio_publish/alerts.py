@@ -180,5 +180,13 @@ async def _post(http: httpx.AsyncClient, url: str, payload: Any, timeout: float)
 
 
 def _describe(exc: BaseException, url: str) -> str:
-    # An error about the request may quote the URL, and a webhook URL often holds a secret.
-    return f"{type(exc).__name__}: {first_line(exc)}".replace(url, "[webhook URL]")
+    # An error about the request may quote the URL, encoded or not, and a webhook URL often
+    # holds a secret: in its path (Slack, Discord), its query string or its user info.
+    from urllib.parse import urlsplit
+
+    from studio_publish.redaction import redact
+
+    parts = urlsplit(url)
+    secrets = [url, parts.password, parts.query, parts.path if len(parts.path) > 1 else None]
+    text = f"{type(exc).__name__}: {first_line(exc)}"
+    return redact(text, secrets, replacement="[webhook URL]")

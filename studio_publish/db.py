@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.rows import dict_row
 
 from studio_publish.errors import DatabaseUnavailable, NotMigrated
 from studio_publish.queries import query
+from studio_publish.redaction import redact
 from studio_publish.settings import Settings
 
 Row = dict[str, Any]
@@ -27,9 +31,14 @@ _SESSION_OPTIONS = "-c statement_timeout=30000 -c lock_timeout=5000"
 
 @dataclass(frozen=True)
 class DatabaseTarget:
-    url: str
+    url: str  # as libpq must read it: see libpq_url()
     embedded: bool
     description: str  # safe to print: never a password
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", libpq_url(self.url))
+        # From now on, no error text of this process (first_line) can show its password.
+        _remember_secrets(url_secrets(self.url))
 
 
 def default_data_dir() -> Path:
@@ -100,20 +109,134 @@ def embedded_url(data_dir: Path) -> str:
 
 def resolve_target(settings: Settings) -> DatabaseTarget:
     if settings.database_url:
-        return DatabaseTarget(settings.database_url, False, describe_url(settings.database_url))
+        url = libpq_url(settings.database_url)
+        return DatabaseTarget(url, False, describe_url(url))
     data_dir = Path(settings.data_dir) if settings.data_dir else default_data_dir()
     return DatabaseTarget(embedded_url(data_dir), True, f"embedded PostgreSQL in {data_dir}")
 
 
-def describe_url(url: str) -> str:
-    """The URL's host and database, without user or password."""
+# --- DATABASE_URL and its password ---------------------------------------------------------
+#
+# A password often holds characters a URL reserves: "postgresql://app:se/cr@et@db/app" should
+# have been written with %2F and %40. libpq reads such a URL wrongly (host "app", port "se",
+# database "cr@et@db/app") and then quotes those pieces in its errors. So the user info is
+# taken to run up to the authority's last "@", percent-encoded before libpq sees it, and
+# every message about the URL is stripped of each string that may be the password.
+
+_URI_SCHEME = re.compile(r"(?i)^\s*postgres(?:ql)?://")
+_QUERY_KEY = re.compile(r"^[A-Za-z_]+=")
+_PASSWORD_KEYS = ("password", "sslpassword")
+# In a key=value string whose quoting libpq cannot follow: whatever comes after password=.
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b(?:ssl)?password\s*=\s*(.*)", re.DOTALL)
+
+
+def split_url(url: str) -> tuple[str, str | None, str] | None:
+    """A URI's scheme (with ://), user info (None without an "@") and the rest: host, port,
+    database and query. None for a key=value string.
+
+    The user info ends at the last "@" before the query string; an "@" in the query (say
+    ``?password=a@b``) belongs to the query. Only if every "@" comes after a "?" that does not
+    start a ``key=value`` query, the "?" is taken to be in the password (``app:pa?ss@db``).
+    """
+    match = _URI_SCHEME.match(url)
+    if not match:
+        return None
+    scheme, rest = url[: match.end()], url[match.end() :]
+    ats = [i for i, char in enumerate(rest) if char == "@"]
+    before_query = [i for i in ats if "?" not in rest[:i]]
+    if before_query:
+        end = before_query[-1]
+    elif ats and not _QUERY_KEY.match(rest[: ats[-1]].split("?", 1)[1]):
+        end = ats[-1]
+    else:
+        return scheme, None, rest
+    return scheme, rest[:end], rest[end + 1 :]
+
+
+def libpq_url(url: str) -> str:
+    """The URL with "@" and "/" in its user info percent-encoded, as libpq needs them.
+
+    A URL already written correctly, or a key=value string, comes back unchanged.
+    """
+    parts = split_url(url)
+    if parts is None:
+        return url
+    scheme, userinfo, rest = parts
+    if userinfo is None:
+        return url
+    return f"{scheme}{userinfo.replace('/', '%2F').replace('@', '%40')}@{rest}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """Every string that may be the password of ``url``, or may hold it, raw and decoded:
+    the whole user info, the part after its first ":", ``password=`` in the query string or
+    in a key=value string, and what libpq reads as the password."""
+    found: list[str] = []
     try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
+        info = psycopg.conninfo.conninfo_to_dict(libpq_url(url))
+    except psycopg.ProgrammingError:
+        info = None
+    found += [str(info[key]) for key in _PASSWORD_KEYS if info and info.get(key)]
+    parts = split_url(url)
+    if parts is not None:
+        _, userinfo, rest = parts
+        if userinfo and ":" in userinfo:
+            found += [userinfo, userinfo.split(":", 1)[1]]
+        query = rest.split("?", 1)[1] if "?" in rest else ""
+        for pair in query.split("&"):
+            key, _, value = pair.partition("=")
+            if unquote(key).strip().lower() in _PASSWORD_KEYS and value:
+                found.append(value)
+    elif info is None:  # libpq cannot tell where the password ends: take all that may be it
+        for match in _KEYWORD_PASSWORD.finditer(url):
+            value = match.group(1)
+            found += [value, value.strip().strip("'"), *value.split()]
+    found += [unquote(value) for value in found]
+    return list(dict.fromkeys(value for value in found if value))
+
+
+def redact_url_secrets(text: str, url: str) -> str:
+    return redact(text, url_secrets(url))
+
+
+def url_problem(url: str) -> str | None:
+    """Why libpq cannot parse the URL (or key=value string), without its quotes; None if it
+    can. libpq's message quotes the part it choked on, which may be the password."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(libpq_url(url))
+    except psycopg.ProgrammingError as exc:
+        return redact_url_secrets(_without_quotes(first_line(exc)), url)
+    return None
+
+
+def _without_quotes(text: str) -> str:
+    for quote in ('"', "'"):
+        first, last = text.find(quote), text.rfind(quote)
+        if first == -1:
+            continue
+        text = text[:first] + f"{quote}…{quote}" + (text[last + 1 :] if last > first else "")
+    return text
+
+
+def describe_url(url: str) -> str:
+    """The URL's host and database, never its user info: what libpq reads after the "@"."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(libpq_url(url))
     except psycopg.ProgrammingError:
         return "the database in DATABASE_URL"
     host = info.get("host") or "localhost"
     port = info.get("port") or "5432"
-    return f"database {info.get('dbname', '?')} on {host}:{port}"
+    return redact_url_secrets(f"database {info.get('dbname', '?')} on {host}:{port}", url)
+
+
+_secrets_lock = threading.Lock()
+_known_secrets: tuple[str, ...] = ()
+
+
+def _remember_secrets(secrets: list[str]) -> None:
+    global _known_secrets
+    with _secrets_lock:
+        _known_secrets = tuple(dict.fromkeys((*_known_secrets, *secrets)))
 
 
 def _connect_options(application_name: str) -> dict[str, Any]:
@@ -145,20 +268,20 @@ async def connect_async(
 
 
 def unreachable(target: DatabaseTarget, exc: psycopg.Error) -> DatabaseUnavailable:
-    try:
-        psycopg.conninfo.conninfo_to_dict(target.url)
-    except psycopg.ProgrammingError:
-        # libpq could not parse the URL, and its message quotes the URL or the part it
-        # choked on: the password, maybe. Say what is wrong without repeating it.
+    problem = url_problem(target.url)
+    if problem is not None:
         return DatabaseUnavailable(
             "DATABASE_URL cannot be parsed as a libpq connection URL (postgresql://...) "
-            "or key=value string; details withheld, they may contain the password"
+            f"or key=value string: {problem}"
         )
-    return DatabaseUnavailable(f"cannot reach {target.description}: {first_line(exc)}")
+    message = f"cannot reach {target.description}: {first_line(exc)}"
+    return DatabaseUnavailable(redact_url_secrets(message, target.url))
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    """The first line of the error's text, without any database password this process
+    knows of: libpq and psycopg quote pieces of the connection string."""
+    text = redact(str(exc), _known_secrets).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from studio_publish import redaction
 from studio_publish.platforms.base import Decision, PlatformError
 
 # httpx raises these before any byte of the request has been written to the socket.
@@ -36,11 +37,9 @@ class OutcomeUnclear(PlatformError):
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Platforms sometimes echo what they were sent; never let a token into a message."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """Platforms sometimes echo what they were sent, encoded or not: never let a token into
+    a message (see studio_publish.redaction)."""
+    return redaction.redact(text, secrets)
 
 
 async def send(
