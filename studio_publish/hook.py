@@ -8,6 +8,14 @@ Only a request carrying ``Authorization: Bearer $CRON_SECRET`` runs anything; th
 takes constant time. Without CRON_SECRET every request is refused. The secret is never
 echoed, and the request log holds the method, the path without its query, and the status.
 
+The handler bounds every request itself, whatever server runs it (a plain single-threaded
+``HTTPServer`` serves one connection at a time, so one silent client would stall it): each
+socket read or write may wait ``timeout`` seconds, no read starts once the request (line,
+headers and body) has taken ``request_time_limit`` seconds, and a body is read only when it
+has a Content-Length of at most ``max_body_bytes``; it is read and ignored. A larger body is
+refused with 413 unread, a chunked one with 411, a Content-Length that is not one whole
+number with 400; nothing runs. All three limits are class attributes.
+
 A serverless function is killed at its time limit, so the run is fitted into
 ``STUDIO_PUBLISH_HOOK_TIME_LIMIT_SECONDS``: half of it for claiming posts, half for waiting
 on a post the platform is still processing (a post still processing then waits for a later
@@ -17,9 +25,12 @@ run). A post cut off anyway is safe: its lease runs out and a later run settles 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+import io
+import socket
+import time
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from studio_publish import db, operations
 from studio_publish.errors import ConfigError, DatabaseUnavailable, NotMigrated, StudioPublishError
@@ -28,7 +39,16 @@ from studio_publish.output import to_json
 from studio_publish.platforms.base import Platform
 from studio_publish.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 HookResponse = tuple[int, dict[str, Any]]
+
+# The defaults of the handler's limits (see the module doc). A cron request has no body and
+# arrives in one piece; these leave ample room for a slow network and none for a stalled one.
+SOCKET_TIMEOUT_SECONDS = 10.0
+REQUEST_TIME_LIMIT_SECONDS = 20.0
+MAX_BODY_BYTES = 64 * 1024
 
 
 def respond(
@@ -77,12 +97,59 @@ def hook_settings(settings: Settings) -> Settings:
     )
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket's bytes, until the time its handler allows for receiving a request is up.
+
+    The socket's own timeout bounds each read; this bounds their sum, so a client that sends
+    a byte now and then cannot hold the connection (and a single-threaded server) for long.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: Callable[[], float | None]) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline  # the handler's, set anew for each request
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        deadline = self._deadline()
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError("the request did not arrive within the time limit")
+        return self._sock.recv_into(buffer)
+
+
 def make_handler(
     platforms: Mapping[str, Platform] | None = None,
 ) -> type[BaseHTTPRequestHandler]:
     """A handler class; ``platforms`` replaces the real platform clients (for tests)."""
 
     class CronHookHandler(BaseHTTPRequestHandler):
+        # Seconds each socket read or write may wait; StreamRequestHandler.setup applies it.
+        timeout: ClassVar[float | None] = SOCKET_TIMEOUT_SECONDS
+        # Seconds the request line, headers and body together may take to arrive.
+        request_time_limit: ClassVar[float | None] = REQUEST_TIME_LIMIT_SECONDS
+        # The largest body read (and ignored); a larger one is refused unread.
+        max_body_bytes: ClassVar[int] = MAX_BODY_BYTES
+
+        def setup(self) -> None:
+            super().setup()
+            self._start_clock()  # here too: a server may replace handle_one_request (Vercel's)
+            if isinstance(self.connection, socket.socket):
+                # Instead of makefile's reader: the same bytes, within the time limit.
+                self.rfile.close()
+                self.rfile = io.BufferedReader(
+                    _DeadlineReader(self.connection, lambda: self._read_deadline)
+                )
+
+        def handle_one_request(self) -> None:
+            self._start_clock()
+            super().handle_one_request()
+
+        def _start_clock(self) -> None:
+            limit = self.request_time_limit
+            self._read_deadline = None if limit is None else time.monotonic() + limit
+
         def do_GET(self) -> None:
             self._run()
 
@@ -90,20 +157,49 @@ def make_handler(
             self._run()
 
         def _run(self) -> None:
-            status, body = respond(self.headers.get("Authorization"), platforms=platforms)
+            refusal = self._read_body()
+            if refusal is not None:
+                self._send(*refusal)
+                return
+            self._send(*respond(self.headers.get("Authorization"), platforms=platforms))
+
+        def _read_body(self) -> HookResponse | None:
+            """Read and drop a small body; the refusal to send for any other kind."""
+            if self.headers.get("Transfer-Encoding") is not None:
+                self.close_connection = True
+                return 411, {"error": "send the body with a Content-Length, or send none"}
+            lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+            if not lengths:
+                return None
+            text = lengths.pop()
+            if lengths or not (text.isascii() and text.isdigit()) or len(text) > 20:
+                self.close_connection = True
+                return 400, {"error": "the Content-Length header is not one whole number"}
+            length = int(text)
+            if length > self.max_body_bytes:
+                self.close_connection = True
+                return 413, {"error": f"the body is over {self.max_body_bytes} bytes; send none"}
+            self.rfile.read(length)  # the hook takes no body; read so closing resets nothing
+            return None
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
             data = to_json(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
+            if self.close_connection:
+                self.send_header("Connection", "close")
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Bearer realm="studio-publish"')
             self.end_headers()
             self.wfile.write(data)
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            path = self.path.split("?", 1)[0]
-            get_logger().info("hook_request", method=self.command, path=path, status=code)
+            # A request refused before its line was read has no path or command.
+            path = getattr(self, "path", "").split("?", 1)[0]
+            method = getattr(self, "command", None)
+            get_logger().info("hook_request", method=method, path=path, status=code)
 
         def log_message(self, format: str, *args: Any) -> None:
             # http.server's own errors (a malformed request): to our log, not raw stderr.

@@ -22,6 +22,12 @@ string), ``type``, ``options`` (an object of strings, numbers or booleans), ``dr
 
 Relative local media paths are read relative to the file's folder, so a file and its media
 can move together. Unknown columns or keys are refused, so a typo never drops a value silently.
+
+Whatever the file holds, the only error is BadInput naming the line (and the column or key
+where known): bytes that are not UTF-8, a file over ``MAX_FILE_BYTES`` or a JSON line over
+``MAX_LINE_CHARS``, JSON nested deeper than ``MAX_JSON_DEPTH``, numbers no post needs
+(``NaN``, ``Infinity``, ``1e999999``, integers over ``MAX_INT_DIGITS`` digits) and text the
+database cannot store (a ``\\ud800`` escape without its pair) are all refused here.
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+import re
 from collections.abc import Callable
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +52,14 @@ FIELD = "--file"
 # The same names in both formats (CSV adds option.KEY columns).
 _KEYS = ("account", "account_id", "at", "caption", "media", "type", "options", "draft", "tz")
 _OPTION_COLUMN = "option."
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# A JSON line this long holds far more than any post can: Facebook's longest caption with
+# every character written as a \uXXXX pair is under 800,000.
+MAX_LINE_CHARS = 1024 * 1024
+# A post is at most 3 deep (the line's object, its media list, a {url, kind} item).
+MAX_JSON_DEPTH = 20
+MAX_INT_DIGITS = 50
 
 
 def read_post_file(path: str | os.PathLike[str]) -> list[PostInput]:
@@ -66,18 +83,31 @@ def read_post_file(path: str | os.PathLike[str]) -> list[PostInput]:
 
 def _read_text(file: Path) -> str:
     try:
-        data = file.read_bytes()
+        with file.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)  # a FIFO or a device need not end
     except FileNotFoundError:
         raise BadInput(FIELD, f"{file}: no such file") from None
     except IsADirectoryError:
         raise BadInput(FIELD, f"{file}: is a folder, not a file") from None
     except OSError as exc:
         raise BadInput(FIELD, f"{file}: cannot be read ({exc.strerror})") from None
+    except ValueError:  # a NUL byte in the name
+        raise BadInput(FIELD, "the file name contains a NUL byte") from None
+    if len(data) > MAX_FILE_BYTES:
+        limit = MAX_FILE_BYTES // (1024 * 1024)
+        raise BadInput(FIELD, f"{file}: over {limit} MiB; split it into smaller files")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BadInput(_origin(1), "the file is UTF-16 (or UTF-32) text; save it as UTF-8")
     try:
         return data.decode("utf-8-sig")  # -sig: drops the BOM spreadsheets like to write
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise BadInput(f"{FIELD} line {line}", "not UTF-8 text") from None
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        raise BadInput(
+            _origin(line),
+            f"not UTF-8 text (byte 0x{byte:02x} at byte {exc.start - line_start + 1} of the line)",
+        ) from None
 
 
 def _origin(line: int) -> str:
@@ -96,6 +126,8 @@ def _resolve_media(item: str, base: Path) -> str:
 def _account(value: str | None, origin: str) -> str:
     if value is None or not value.strip():
         raise BadInput(f"{origin}: account", "required: the id of the account to post to")
+    if len(value.strip()) > 64:  # not echoed back: it may be a whole caption pasted
+        raise BadInput(f"{origin}: account", f"{len(value)} characters: not an id (a UUID)")
     return validate_uuid(value, f"{origin}: account")
 
 
@@ -170,11 +202,10 @@ def _csv_row(header: list[str], row: list[str], line: int, base: Path) -> PostIn
 
     options: dict[str, str] = {}
     if "options" in given:
-        try:
-            parsed = json.loads(given["options"])
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"{origin}: options", f"not valid JSON: {exc.msg}") from None
-        options = _options_object(parsed, f"{origin}: options")
+        field = f"{origin}: options"
+        parsed = _load_json(given["options"], field)
+        _check_values(parsed, field)
+        options = _options_object(parsed, field)
     for name, value in given.items():
         if name.startswith(_OPTION_COLUMN):
             key = name[len(_OPTION_COLUMN) :]
@@ -215,6 +246,102 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class _Unusable:
+    """Stands in for a JSON number no post can use; refused, naming its key, by _check_values."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:20]}..."
+
+
+def _parse_int(text: str) -> int | _Unusable:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:  # int() itself refuses over 4300 digits, with a ValueError
+        return _Unusable(f"the number {_short(text)} has {digits} digits; too many")
+    return int(text)
+
+
+def _parse_float(text: str) -> float | _Unusable:
+    value = float(text)
+    if not math.isfinite(value):
+        return _Unusable(f"the number {_short(text)} is too large")
+    return value
+
+
+def _parse_constant(name: str) -> _Unusable:
+    return _Unusable(f"{name} is not a number JSON allows")
+
+
+# A JSON string (possibly unterminated), to skip when counting brackets.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest, found without recursion."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0  # cannot be too deep: the common case, without a scan
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def _load_json(text: str, field: str) -> Any:
+    """json.loads, with every way it can fail on hostile text turned into BadInput."""
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise BadInput(field, f"nested more than {MAX_JSON_DEPTH} levels deep; a post needs 3")
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except json.JSONDecodeError as exc:
+        if exc.msg.startswith("Unexpected UTF-8 BOM"):
+            raise BadInput(field, "starts with a byte-order mark (U+FEFF); remove it") from None
+        problem = exc.msg.removesuffix(" at")  # "Invalid control character at"
+        raise BadInput(field, f"not valid JSON: {problem} (column {exc.colno})") from None
+    except _DuplicateKey as exc:
+        raise BadInput(field, f"key {exc.args[0]!r} appears twice") from None
+    except RecursionError:  # the depth check above should make this unreachable
+        raise BadInput(field, "nested too deeply") from None
+
+
+def _check_text(text: str, field: str) -> None:
+    surrogate = _SURROGATE.search(text)
+    if surrogate:
+        code = ord(surrogate.group())
+        raise BadInput(
+            field,
+            f"\\u{code:04x} is half of a UTF-16 surrogate pair, not a character "
+            "(write the character itself, or both halves of its pair)",
+        )
+
+
+def _check_values(value: Any, field: str) -> None:
+    """BadInput naming ``field`` for any key or value within ``value`` that no post can hold:
+    an unusable number, or text the database cannot store. (Iterative: any depth is safe.)"""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            _check_text(item, field)
+        elif isinstance(item, _Unusable):
+            raise BadInput(field, item.problem)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                _check_text(key, field)
+                pending.append(inner)
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
 def _read_jsonl(text: str, base: Path) -> list[PostInput]:
     posts: list[PostInput] = []
     # Split on "\n" only: str.splitlines would also break on U+2028, valid inside JSON strings.
@@ -222,12 +349,9 @@ def _read_jsonl(text: str, base: Path) -> list[PostInput]:
         if not line.strip():
             continue
         origin = _origin(number)
-        try:
-            obj = json.loads(line, object_pairs_hook=_no_duplicates)
-        except json.JSONDecodeError as exc:
-            raise BadInput(origin, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
-        except _DuplicateKey as exc:
-            raise BadInput(origin, f"key {exc.args[0]!r} appears twice") from None
+        if len(line) > MAX_LINE_CHARS:
+            raise BadInput(origin, f"{len(line)} characters long; a line may have {MAX_LINE_CHARS}")
+        obj = _load_json(line, origin)
         if not isinstance(obj, dict):
             raise BadInput(origin, "each line must be one JSON object")
         posts.append(_json_post(obj, origin, base))
@@ -263,10 +387,15 @@ def _json_media(value: Any, origin: str, base: Path) -> list[str]:
 
 
 def _json_post(obj: dict[str, Any], origin: str, base: Path) -> PostInput:
+    for key in obj:
+        _check_text(key, origin)
     unknown = sorted(set(obj) - set(_KEYS))
     if unknown:
         known = ", ".join(_KEYS)
-        raise BadInput(origin, f"unknown key(s) {', '.join(unknown)} (known: {known})")
+        names = ", ".join(repr(_short(key)) for key in unknown)
+        raise BadInput(origin, f"unknown key(s) {names} (known: {known})")
+    for key, value in obj.items():
+        _check_values(value, f"{origin}: {key}")
     if obj.get("account") is not None and obj.get("account_id") is not None:
         raise BadInput(origin, "give account or account_id, not both")
     account = _json_text(obj, "account", origin) or _json_text(obj, "account_id", origin)
