@@ -15,6 +15,7 @@ import httpx
 import psycopg
 
 from studio_publish.db import first_line
+from studio_publish.errors import BadInput
 from studio_publish.platforms.base import (
     Decision,
     Platform,
@@ -24,19 +25,17 @@ from studio_publish.platforms.base import (
     ReconcileStatus,
     Reconciliation,
 )
+from studio_publish.redaction import redact
 from studio_publish.retry import plan_for
 from studio_publish.settings import Settings
 from studio_publish.store import Claim, EngineStore, LeaseLost, account_from_row
 from studio_publish.tokens import needs_refresh, refresh_account_token
+from studio_publish.validation import check_saved_ids, check_stored_post
 
 T = TypeVar("T")
 
 # How soon to look again at a post the platform is still processing (a TikTok upload).
 PENDING_RECHECK_SECONDS = 60.0
-
-# Errors that are not a platform's classified answer: a bug, a dropped connection. The
-# platform is asked what happened before anything is decided.
-UNEXPECTED = (httpx.HTTPError, psycopg.Error, OSError, ValueError, KeyError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,6 @@ class PostResult:
             "platform_post_id": self.platform_post_id,
             "permalink": self.permalink,
         }
-
-
-def redact(text: str, secrets: list[str | None]) -> str:
-    """Whatever a platform or library put in a message, no token leaves this process."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 class PostAttempt:
@@ -94,12 +85,18 @@ class PostAttempt:
         self.refreshed = False
 
     async def run(self, *, rescue: bool) -> None:
-        """Publish the post; for a rescue, first settle what the dead run left behind."""
+        """Publish the post; for a rescue, first settle what the dead run left behind.
+
+        Whatever the row holds, this records an outcome on the post and returns: only the
+        loss of the database ends the run (the next run settles the post).
+        """
         row = await self.store.account(self.claim.account_id)
         if row is None:
             await self.finish("failed", "no_account", "the post's account no longer exists")
             return
-        if row["platform"] != self.platform.name:  # a row the web app wrote inconsistently
+        post_row = self.claim.row
+        # Rows the web app wrote inconsistently: nothing is sent to an account they do not fit.
+        if row["platform"] != self.platform.name:
             await self.finish(
                 "failed",
                 "account_mismatch",
@@ -107,12 +104,27 @@ class PostAttempt:
                 "account: nothing was sent",
             )
             return
+        if str(post_row.get("workspace_id")) != str(row["workspace_id"]):
+            await self.finish(
+                "failed",
+                "account_mismatch",
+                "the post's workspace_id is not its account's workspace: nothing was sent",
+            )
+            return
+        try:
+            saved = check_saved_ids(post_row.get("platform_state"))
+            content = check_stored_post(
+                post_row, platform=self.platform.name, media=self.settings.media_policy()
+            )
+        except BadInput as exc:
+            await self.refuse_invalid(exc)
+            return
         self.secrets = [row["access_token"], row["refresh_token"]]
         self.ctx = PublishContext(
-            post=self.claim.to_post(),
+            post=self.claim.to_post(content),
             account=account_from_row(row),
             http=self.http,
-            saved=self.claim.saved_ids,
+            saved=saved,
             save_ids=lambda **ids: self.store.save_ids(self.claim, ids),
         )
         try:
@@ -123,8 +135,25 @@ class PostAttempt:
             await self.apply(exc)
         except psycopg.OperationalError:
             raise  # the database is gone: the run ends, the next one settles this post
-        except UNEXPECTED as exc:
+        except Exception as exc:  # a bug, a dropped connection, a malformed answer
             await self.after_unexpected(exc)
+
+    async def refuse_invalid(self, exc: BadInput) -> None:
+        """A row that breaks a rule: failed with reason invalid, nothing sent this attempt.
+
+        When the row holds saved platform ids, an earlier attempt may have made the post
+        live: a person decides instead. (With none saved, nothing went out: every client
+        saves a marker before any call that can make a post live.)
+        """
+        if self.claim.row.get("platform_state"):
+            await self.finish(
+                "needs_review",
+                "invalid",
+                f"{exc}; an earlier attempt may have reached the platform, so nothing more "
+                "was sent: check the account",
+            )
+            return
+        await self.finish("failed", "invalid", f"{exc}; nothing was sent")
 
     async def _publish(self, *, rescue: bool) -> None:
         ctx, platform = self.ctx, self.platform
@@ -148,7 +177,8 @@ class PostAttempt:
         self.ctx.account = await refresh_account_token(
             self.store.pool, self.platform, self.ctx.account, self.http, force=force
         )
-        self.secrets.append(self.ctx.account.access_token)
+        # Both may have rotated: the new ones are as secret as the old.
+        self.secrets += [self.ctx.account.access_token, self.ctx.account.refresh_token]
 
     async def with_refresh(self, step: Callable[[], Awaitable[T]]) -> T:
         """Run a platform step; on an invalid token, refresh it and run the step once more."""
@@ -176,7 +206,9 @@ class PostAttempt:
             )
             return True
         rec = await self.with_refresh(lambda: self.platform.reconcile(self.ctx))
-        self.log.info("reconciled", status=str(rec.status), reason=rec.reason)
+        self.log.info(
+            "reconciled", status=str(rec.status), reason=redact(rec.reason, self.secrets)
+        )
         if rec.status is ReconcileStatus.NOT_LIVE and not rescue:
             return False  # safe to publish, resuming from the saved ids
 
@@ -201,7 +233,7 @@ class PostAttempt:
             return
         try:
             rec = await self.platform.reconcile(self.ctx)
-        except (PlatformError, *UNEXPECTED) as again:
+        except Exception as again:
             await self.finish(
                 "needs_review",
                 "unknown_outcome",
@@ -288,6 +320,7 @@ class PostAttempt:
         )
 
     async def posted(self, published: Published, *, note: str | None = None) -> None:
+        note = redact(note, self.secrets) if note else note  # it may quote the platform
         try:
             recorded = await self.store.finish_posted(
                 self.claim,
@@ -331,6 +364,7 @@ class PostAttempt:
         http_status: int | None = None,
     ) -> None:
         """Back to scheduled: retry later, wait for a window, or hold for re-authorisation."""
+        message = redact(message, self.secrets)  # every recorded message, whoever built it
         recorded = await self.store.finish_scheduled(
             self.claim,
             delay_seconds=delay,
@@ -356,6 +390,7 @@ class PostAttempt:
         http_status: int | None = None,
     ) -> None:
         """Failed for good, or needs_review, with the reason."""
+        message = redact(message, self.secrets)  # every recorded message, whoever built it
         recorded = await self.store.finish_failed(
             self.claim,
             status=status,

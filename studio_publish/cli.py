@@ -33,7 +33,9 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except StudioPublishError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            from studio_publish.terminal_text import printable
+
+            typer.echo(f"error: {printable(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -284,6 +286,24 @@ def accounts_reauth(
 # --- posts ------------------------------------------------------------------------------
 
 
+def require_utf8(*arguments: tuple[str, str | list[str] | None]) -> None:
+    """BadInput naming the flag whose value is not UTF-8 text.
+
+    Python decodes argv with surrogateescape, so a raw ``\\xff`` byte arrives as ``\\udcff``:
+    a value no database column or terminal takes. Refused here, before anything else runs.
+    """
+    for flag, given in arguments:
+        for value in [given] if isinstance(given, str) else given or []:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                char = ord(value[exc.start])
+                what = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else "a surrogate"
+                raise BadInput(
+                    flag, f"is not valid UTF-8 text ({what} at character {exc.start + 1})"
+                ) from None
+
+
 @app.command()
 def schedule(
     post_id: Annotated[
@@ -315,11 +335,21 @@ def schedule(
     from studio_publish.output import print_json, print_line, print_table
     from studio_publish.validation import PostInput
 
+    require_utf8(
+        ("POST_ID", post_id),
+        ("--account", account),
+        ("--at", at),
+        ("--caption", caption),
+        ("--media", media),
+        ("--type", post_type),
+        ("--option", option),
+        ("--tz", tz),
+    )  # --file is a path: any bytes may name a file
     with database() as (conn, _):
         if file is not None:
             if post_id or account or at or draft or media or caption or post_type or option:
                 raise BadInput("--file", "cannot be combined with single-post options")
-            rows = posts.schedule_file(conn, file, dry_run=dry_run)
+            rows = posts.schedule_file(conn, file, settings().media_policy(), dry_run=dry_run)
         elif post_id is not None:
             if not at:
                 raise BadInput("--at", "is required to reschedule a post")
@@ -337,7 +367,7 @@ def schedule(
                 options=list(option or []),
                 tz=tz,
             )
-            rows = posts.schedule_post(conn, raw, dry_run=dry_run)
+            rows = posts.schedule_post(conn, raw, settings().media_policy(), dry_run=dry_run)
     if as_json:
         print_json({"dry_run": dry_run, "posts": rows} if dry_run or file else rows[0])
     elif dry_run:
@@ -405,6 +435,7 @@ def status(
 def status_check(as_json: bool) -> None:
     from studio_publish.health import check_health
     from studio_publish.output import print_json, print_line
+    from studio_publish.terminal_text import printable
 
     with database() as (conn, _):
         health = check_health(conn)
@@ -412,7 +443,7 @@ def status_check(as_json: bool) -> None:
         print_json(health.as_dict())
     else:
         for problem in health.problems:
-            print_line(problem.line)
+            print_line(printable(problem.line))
         if health.ok:
             print_line("OK")
     if not health.ok:
@@ -425,6 +456,7 @@ def status_check(as_json: bool) -> None:
 def print_run(summary: Any, as_json: bool) -> None:
     """One summary line: JSON when asked or under cron, a sentence on a terminal."""
     from studio_publish.output import print_json, print_line
+    from studio_publish.terminal_text import printable
 
     data = summary.as_dict()
     if as_json or not sys.stdout.isatty():
@@ -438,7 +470,9 @@ def print_run(summary: Any, as_json: bool) -> None:
     for post in data["posts"]:
         if post["outcome"] != "posted":
             print_line(
-                f"  {post['post_id']} {post['platform']}: {post['outcome']}: {post['message']}"
+                printable(
+                    f"  {post['post_id']} {post['platform']}: {post['outcome']}: {post['message']}"
+                )
             )
 
 
@@ -522,6 +556,7 @@ def publish(
     """Publish one post now, whatever its time, and wait for the outcome."""
     from studio_publish import operations
     from studio_publish.output import print_json, print_line
+    from studio_publish.terminal_text import printable
 
     with database() as (conn, target):
         outcome = operations.publish_post(settings(), target, conn, post_id, force=force)
@@ -544,9 +579,12 @@ def publish(
             print_line(f"{outcome.post_id}: nothing happened")
         elif outcome.posted:
             link = result.permalink or ""
-            print_line(f"{outcome.post_id}: posted as {result.platform_post_id} {link}".rstrip())
+            posted = f"{outcome.post_id}: posted as {result.platform_post_id} {link}".rstrip()
+            print_line(printable(posted))
         else:
-            print_line(f"{outcome.post_id}: not posted ({result.outcome}): {result.message}")
+            print_line(
+                printable(f"{outcome.post_id}: not posted ({result.outcome}): {result.message}")
+            )
     if not outcome.posted:
         raise typer.Exit(1)
 

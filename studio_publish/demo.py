@@ -79,6 +79,8 @@ def run_demo(say: Print) -> RunSummary:
 
 
 def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox) -> RunSummary:
+    media_root = folder / "media"  # local media is read from this folder only
+    media_root.mkdir()
     settings = Settings(
         database_url=target.url,
         graph_api_base=sandbox.graph_base,
@@ -88,8 +90,9 @@ def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox)
         poll_interval_seconds=0.2,
         concurrency=8,
         log_format="console",
+        media_root=str(media_root),
     )
-    video = folder / "clip.mp4"
+    video = media_root / "clip.mp4"
     video.write_bytes(b"\0" * 3_000_000)  # the sandbox checks sizes and ranges, not codecs
 
     conn = db.connect(target)
@@ -112,6 +115,7 @@ def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox)
                     options=[o for o in options if not o.startswith("type=")],
                     tz=None,
                 ),
+                settings.media_policy(),
             )
         say(f"Scheduled {len(SAMPLE_POSTS)} posts, one of each type, due now.")
         # The worst case, on purpose: Instagram publishes one post and the answer is lost.

@@ -130,6 +130,7 @@ class Engine:
             summary.run_id = await store.start_run(
                 host=socket.gethostname(), pid=os.getpid(), command=summary.command
             )
+            crash: Exception | None = None
             async with HttpClients(
                 self.settings.concurrency, self.settings.http_timeout_seconds
             ) as http:
@@ -140,6 +141,9 @@ class Engine:
                         f"lost the database during the run: {first_line(exc)}; posts in "
                         "flight stay claimed and the next run settles them"
                     )
+                except Exception as exc:  # a bug: end the run row in error, then raise it
+                    summary.error = f"internal error: {type(exc).__name__}: {first_line(exc)}"
+                    crash = exc
             with contextlib.suppress(psycopg.Error):  # if the database is gone, the error says so
                 await store.finish_run(
                     summary.run_id,
@@ -147,6 +151,8 @@ class Engine:
                     error=summary.error,
                     **summary.counts(),
                 )
+            if crash is not None:
+                raise crash
             # Last, once the run's work is recorded: a slow or dead webhook changes nothing.
             await deliver_alerts(
                 pool, self.settings, summary.results, summary.run_id or 0, self.log
@@ -275,7 +281,36 @@ class Engine:
             log=self.log,
             record=lambda result: self._record(summary, result),
         )
-        await attempt.run(rescue=rescue)
+        try:
+            await attempt.run(rescue=rescue)
+        except psycopg.OperationalError:
+            raise  # the database is gone: the run ends, the next one settles the post
+        except Exception as exc:
+            # attempt.run records every outcome itself; this is a bug in recording one.
+            # The post must still end visibly, and the run goes on with the others.
+            await self._record_crash(store, claim, summary, exc)
+
+    async def _record_crash(
+        self, store: EngineStore, claim: Claim, summary: RunSummary, exc: Exception
+    ) -> None:
+        message = f"internal error while recording the outcome: {type(exc).__name__}"
+        self.log.exception("post_crashed", post_id=claim.post_id)
+        try:
+            await store.finish_failed(
+                claim,
+                status="needs_review",
+                reason="internal_error",
+                error=message + "; the platform may have the post: check the account",
+                error_class=type(exc).__name__,
+                http_status=None,
+            )
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error:
+            self.log.exception("post_crash_not_recorded", post_id=claim.post_id)
+        self._record(
+            summary, PostResult(claim.post_id, claim.row["platform"], "needs_review", message)
+        )
 
     def _record(self, summary: RunSummary, result: PostResult) -> None:
         summary.results.append(result)

@@ -29,6 +29,9 @@ from studio_publish.status import (
 )
 
 CRON_STALE_SECONDS = 300
+# A run still unfinished this long after it started crashed or was killed: its row says
+# `running` for ever. (The longest legitimate run is its budget plus uploads in flight.)
+RUN_UNFINISHED_SECONDS = 1800
 STUCK_GRACE_SECONDS = 300
 LISTED_IDS = 10  # ids named in one problem line; the count covers the rest
 
@@ -101,6 +104,19 @@ def _cron(conn: db.Connection, now: dt.datetime) -> list[Problem]:
         ago = human(now - run["started_at"])
         problems.append(
             Problem("cron", f"cron: last run {ago} ago, with {_posts(waiting)} waiting")
+        )
+    if (
+        run
+        and run["finished_at"] is None
+        and now - run["started_at"] > dt.timedelta(seconds=RUN_UNFINISHED_SECONDS)
+    ):
+        ago = human(now - run["started_at"])
+        problems.append(
+            Problem(
+                "last_run",
+                f"last run (id {run['id']}, pid {run['pid']} on {run['host']}) started {ago} "
+                "ago and never finished: it crashed or was killed; see its log",
+            )
         )
     if run and run["outcome"] == "error":
         problems.append(

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 
 from studio_publish import db
 from studio_publish.errors import BadInput, Refused
+from studio_publish.media_policy import MediaPolicy
 from studio_publish.postfile import read_post_file
 from studio_publish.timeparse import parse_schedule_time
 from studio_publish.validation import PostInput, ValidPost, validate_post, validate_uuid
@@ -40,7 +41,9 @@ class PlannedPost:
         }
 
 
-def plan_posts(conn: db.Connection, inputs: list[PostInput]) -> list[PlannedPost]:
+def plan_posts(
+    conn: db.Connection, inputs: list[PostInput], media: MediaPolicy
+) -> list[PlannedPost]:
     """Validate every input against its account's platform; raises on the first bad one."""
     # A row of a file names itself ("--file line 3: account"); a single post uses flags.
     prefixes = [f"{raw.origin}: " if raw.origin else "" for raw in inputs]
@@ -60,7 +63,7 @@ def plan_posts(conn: db.Connection, inputs: list[PostInput]) -> list[PlannedPost
         platform = platforms.get(account_id)
         if platform is None:
             raise BadInput(f"{prefix}{name}", f"no account with id {account_id}")
-        post = validate_post(raw, platform=platform, now=now)
+        post = validate_post(raw, platform=platform, now=now, media=media)
         planned.append(PlannedPost(account_id, platform, post))
     return planned
 
@@ -89,16 +92,20 @@ def insert_planned(conn: db.Connection, planned: list[PlannedPost]) -> list[db.R
     return rows
 
 
-def schedule_post(conn: db.Connection, raw: PostInput, *, dry_run: bool = False) -> list[Any]:
-    planned = plan_posts(conn, [raw])
+def schedule_post(
+    conn: db.Connection, raw: PostInput, media: MediaPolicy, *, dry_run: bool = False
+) -> list[Any]:
+    planned = plan_posts(conn, [raw], media)
     if dry_run:
         return [p.as_dict() for p in planned]
     return insert_planned(conn, planned)
 
 
-def schedule_file(conn: db.Connection, path: Path, *, dry_run: bool = False) -> list[Any]:
+def schedule_file(
+    conn: db.Connection, path: Path, media: MediaPolicy, *, dry_run: bool = False
+) -> list[Any]:
     inputs = read_post_file(path)
-    planned = plan_posts(conn, inputs)
+    planned = plan_posts(conn, inputs, media)
     if dry_run:
         return [p.as_dict() for p in planned]
     return insert_planned(conn, planned)

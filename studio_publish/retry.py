@@ -63,4 +63,6 @@ def plan_for(
         return Plan("scheduled", "reauth", delay_seconds=0.0, give_back_attempt=True, reauth=True)
     if decision is Decision.FAIL:
         return Plan("failed", "failed", reason="platform")
+    if decision is Decision.INVALID:
+        return Plan("failed", "failed", reason="invalid")
     return Plan("needs_review", "needs_review", reason="unknown_outcome")

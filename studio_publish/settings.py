@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from studio_publish.errors import ConfigError
+
+if TYPE_CHECKING:
+    from studio_publish.media_policy import MediaPolicy
 
 
 class Settings(BaseSettings):
@@ -50,6 +61,25 @@ class Settings(BaseSettings):
     hook_time_limit_seconds: float = Field(default=50, gt=0, le=900)
     # Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.
     data_dir: str | None = None
+    # Where media may come from (media_policy.py): the one folder local files are read
+    # from (unset: none are), and the non-public hosts media URLs may name.
+    media_root: str | None = None
+    media_allow_hosts: str = ""
+
+    @field_validator("media_root", "media_allow_hosts")
+    @classmethod
+    def _media_policy(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from studio_publish.media_policy import MediaPolicy
+
+        if info.field_name == "media_root":
+            MediaPolicy.parse(value or None, None)
+            return value or None
+        MediaPolicy.parse(None, value)
+        return value or ""
+
+    def media_policy(self) -> MediaPolicy:
+        """Where media may come from; parsed once per process for these settings."""
+        return _media_policy(self.media_root, self.media_allow_hosts)
 
     @field_validator("graph_api_base", "tiktok_api_base")
     @classmethod
@@ -71,16 +101,15 @@ class Settings(BaseSettings):
     def _libpq_url(cls, value: str | None) -> str | None:
         if not value:
             return None
-        import psycopg
+        from studio_publish.db import url_problem
 
-        try:
-            psycopg.conninfo.conninfo_to_dict(value)
-        except psycopg.ProgrammingError:
-            # libpq's own message quotes the URL, password included: never repeat it.
+        # libpq's own message quotes the URL, password included: url_problem() leaves out
+        # what it quotes, and anything that may be the password.
+        problem = url_problem(value)
+        if problem is not None:
             raise ValueError(
-                "cannot be parsed as a libpq URL (postgresql://...) or key=value string "
-                "(details withheld: they may contain the password)"
-            ) from None
+                f"cannot be parsed as a libpq URL (postgresql://...) or key=value string: {problem}"
+            )
         return value
 
     @field_validator(
@@ -101,6 +130,13 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value and value.get_secret_value() else None
+
+
+@lru_cache(maxsize=8)
+def _media_policy(root: str | None, allow_hosts: str) -> MediaPolicy:
+    from studio_publish.media_policy import MediaPolicy
+
+    return MediaPolicy.parse(root, allow_hosts)
 
 
 def _check_http_url(value: str) -> str:

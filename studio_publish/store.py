@@ -10,6 +10,7 @@ from studio_publish.db import Row
 from studio_publish.platforms.base import Account, Media, Post
 from studio_publish.pool import ConnectionPool
 from studio_publish.queries import query
+from studio_publish.validation import StoredPost
 
 
 class LeaseLost(Exception):
@@ -26,22 +27,18 @@ class Claim:
     account_id: str
     row: Row
 
-    def to_post(self) -> Post:
-        media = tuple(Media(url=m["url"], kind=m["kind"]) for m in self.row["media"] or [])
+    def to_post(self, content: StoredPost) -> Post:
+        """The post a client is given: the row's content after validation.check_stored_post."""
         return Post(
             id=self.post_id,
             platform=self.row["platform"],
-            post_type=self.row["post_type"] or "",
-            caption=self.row["caption"] or "",
-            media=media,
-            options=self.row["options"] or {},
+            post_type=content.post_type,
+            caption=content.caption,
+            media=tuple(Media(url=url, kind=kind) for url, kind in content.media),
+            options=content.options,
             attempt=self.attempt,
             attempt_started_at=self.row["attempt_started_at"],
         )
-
-    @property
-    def saved_ids(self) -> dict[str, Any]:
-        return dict(self.row["platform_state"] or {})
 
 
 def claim_from_row(row: Row) -> Claim:

@@ -1,15 +1,23 @@
 """Checks a post against the platforms' documented rules before anything is written.
 
-`validate_post` turns a raw :class:`PostInput` (from the CLI flags or one row of a bulk file)
-into a :class:`ValidPost` ready for the database, or raises ``BadInput`` naming the field.
-The rules come from /work/shared/reference/platform-api.md (section numbers in comments).
+These are the only rules, checked at both doors:
+
+* `validate_post` turns a raw :class:`PostInput` (CLI flags or one row of a bulk file) into a
+  :class:`ValidPost` ready for the database, or raises ``BadInput`` naming the flag or column.
+* `check_stored_post` checks a row as the engine claimed it, whoever wrote it (the web app
+  inserts rows straight into the table), before any platform call; the engine fails a row
+  that breaks a rule with reason ``invalid`` and the message naming the column.
+
+The platform clients do not check the rules again: what reaches them passed these.
 
 Decisions:
-- Media: an http(s) URL or an existing local file (stored as an absolute path; Instagram and
-  TikTok photos take URLs only). The kind comes from the extension (of the URL's path, ignoring
-  the query); ``image:`` or ``video:`` in front of an item says it outright (for URLs without
-  an extension). An unknown extension without that prefix is refused rather than guessed: a
-  wrong guess would fail only at publish time.
+- Media: an http(s) URL on a public host, or a file inside the media root (stored as its
+  resolved absolute path; Instagram, Facebook video and TikTok photos take URLs only); see
+  media_policy.py for what is refused and the two settings that allow more. The kind
+  comes from the extension (of the URL's path, ignoring the query); ``image:`` or
+  ``video:`` in front of an item says it outright (for URLs without an extension). An
+  unknown extension without that prefix is refused rather than guessed: a wrong guess
+  would fail only at publish time.
 - TYPE when left out: no media -> ``text`` on Facebook (refused elsewhere); one image ->
   ``image``; one video -> ``reel`` on Instagram, ``video`` on Facebook and TikTok; several ->
   ``carousel`` (on TikTok: a photo post, so images only).
@@ -27,12 +35,14 @@ import os
 import posixpath
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from studio_publish.errors import BadInput
+from studio_publish.media_policy import MediaPolicy, MediaRefused
 from studio_publish.timeparse import parse_schedule_time, parse_zone
 
 __all__ = [
@@ -40,7 +50,10 @@ __all__ = [
     "POST_TYPES",
     "OptionValue",
     "PostInput",
+    "StoredPost",
     "ValidPost",
+    "check_stored_post",
+    "max_media_bytes",
     "parse_bool",
     "parse_option_strings",
     "split_kind_prefix",
@@ -68,6 +81,26 @@ _TYPE_HINTS = {
     ("tiktok", "reel"): "TikTok posts are videos: use video",
 }
 _CAROUSEL_MAX = {"instagram": 10, "facebook": 10, "tiktok": 35}
+# The most items any post of a platform holds: a row with more is refused before its items
+# are read (a 10,000-item row must not cost 10,000 checks, let alone uploads).
+_MEDIA_MAX = _CAROUSEL_MAX
+
+# Bytes this tool reads for one item it uploads itself (the platform fetches URLs for the
+# rest). TikTok: 4 GB per video (https://developers.tiktok.com/doc/content-posting-api-media-
+# transfer-guide). Facebook photos: Meta recommends under 4 MB
+# (https://developers.facebook.com/docs/graph-api/reference/page/photos/); 10 MB is our
+# bound, beyond which an upload is refused rather than attempted.
+_MEDIA_MAX_BYTES: dict[tuple[str, str], int] = {
+    ("tiktok", "video"): 4 * 1024**3,
+    ("facebook", "image"): 10 * 1024**2,
+}
+_DEFAULT_MAX_BYTES = 100 * 1024**2
+
+
+def max_media_bytes(platform: str, kind: str) -> int:
+    """The most bytes the tool reads for one item of this kind it uploads to ``platform``."""
+    return _MEDIA_MAX_BYTES.get((platform, kind), _DEFAULT_MAX_BYTES)
+
 
 IMAGE_EXTENSIONS = frozenset(
     {"jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp", "tif", "tiff", "avif"}
@@ -239,14 +272,25 @@ def parse_option_strings(items: list[str], field: str = "--option") -> dict[str,
     return options
 
 
+def _a(platform: str) -> str:
+    """ "an Instagram", "a TikTok": the platform's name with its article."""
+    name = _NAMES[platform]
+    return f"an {name}" if name[0] in "AEIOU" else f"a {name}"
+
+
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
 def _no_nul(value: str, field: str) -> None:
-    # PostgreSQL text cannot hold NUL; refusing here beats a database error mid-write.
+    # PostgreSQL text cannot hold NUL, nor a lone surrogate (a raw \xff byte in an argument
+    # arrives as one); refusing here beats a database error mid-write.
     if "\x00" in value:
         raise BadInput(field, "contains a NUL byte")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadInput(field, f"is not valid UTF-8 text (at character {exc.start + 1})") from None
 
 
 # --- media -------------------------------------------------------------------------------
@@ -281,36 +325,44 @@ def split_kind_prefix(item: str) -> tuple[str | None, str]:
     return None, item.strip()
 
 
-def _read_item(given: str, field: str) -> _Item:
+def _read_item(given: str, field: str, media: MediaPolicy) -> _Item:
+    """One media item as given on the command line or in a bulk file."""
     _no_nul(given, field)
     hint, text = split_kind_prefix(given)
     if not text:
         raise BadInput(field, "empty media item")
-    if "://" in text:
-        parts = urlsplit(text)
+    location = text if "://" in text else os.path.abspath(os.path.expanduser(text))
+    return _item(location, hint, field, media, shown=text)
+
+
+def _item(location: str, hint: str | None, field: str, media: MediaPolicy, *, shown: str) -> _Item:
+    """The checks every media item passes, from the CLI or from a stored row."""
+    if "://" in location:
+        parts = urlsplit(location)
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-            raise BadInput(field, f"{text!r}: only http(s) URLs or local file paths are accepted")
-        if any(c.isspace() or ord(c) < 32 for c in text):
-            raise BadInput(field, f"{text!r}: a URL cannot contain spaces (write %20)")
-        url, ext, remote = text, _extension(parts.path), True
+            raise BadInput(field, f"{shown!r}: only http(s) URLs or local file paths are accepted")
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in location):
+            raise BadInput(field, f"{shown!r}: a URL cannot contain spaces (write %20)")
+        try:
+            media.check_url(location)
+        except MediaRefused as exc:
+            raise BadInput(field, f"{shown!r}: {exc}") from None
+        url, ext, remote = location, _extension(parts.path), True
     else:
-        path = os.path.abspath(os.path.expanduser(text))
-        if not os.path.exists(path):
-            raise BadInput(field, f"{text}: no such file")
-        if not os.path.isfile(path):
-            raise BadInput(field, f"{text}: not a regular file")
-        if not os.access(path, os.R_OK):
-            raise BadInput(field, f"{text}: cannot be read (permission denied)")
-        url, ext, remote = path, _extension(path), False
+        try:
+            path = media.local_file(location)
+        except MediaRefused as exc:
+            raise BadInput(field, str(exc)) from None
+        url, ext, remote = str(path), _extension(str(path)), False
     detected = _kind_of(ext)
     if hint and detected and hint != detected:
-        raise BadInput(field, f"{text!r} is marked {hint} but .{ext} is a {detected} extension")
+        raise BadInput(field, f"{shown!r} is marked {hint} but .{ext} is a {detected} extension")
     kind = hint or detected
     if kind is None:
         what = f"extension .{ext}" if ext else "no extension"
         raise BadInput(
             field,
-            f"{text!r} has {what}, so its kind is unknown; write image:{text} or video:{text}",
+            f"{shown!r} has {what}, so its kind is unknown; write image:{shown} or video:{shown}",
         )
     return _Item(url=url, kind=kind, ext=ext, remote=remote)
 
@@ -327,6 +379,9 @@ def _check_item_for_platform(item: _Item, platform: str, field: str) -> None:
         # Meta fetches media from a public URL itself (1.2); images have no upload at all, and
         # the resumable video upload (1.5) is not implemented by platforms/instagram.py.
         raise BadInput(field, f"{item.url}: Instagram takes media only as public http(s) URLs")
+    if platform == "facebook" and item.kind == "video" and not item.remote:
+        # Local video needs the resumable upload, which platforms/facebook.py does not do.
+        raise BadInput(field, f"{item.url}: Facebook takes video only as public http(s) URLs")
     if platform == "tiktok" and item.kind == "image" and not item.url.startswith("https://"):
         # Photo posts are PULL_FROM_URL only, and TikTok pulls only over HTTPS (4.3, 4.4).
         raise BadInput(field, f"{item.url}: TikTok takes photos only as https:// URLs")
@@ -336,7 +391,7 @@ def _infer_type(platform: str, items: list[_Item], field: str) -> str:
     if not items:
         if platform == "facebook":
             return "text"
-        raise BadInput(field, f"a {_NAMES[platform]} post needs at least one media item")
+        raise BadInput(field, f"{_a(platform)} post needs at least one media item")
     if len(items) > 1:
         return "carousel"
     if items[0].kind == "image":
@@ -349,7 +404,7 @@ def _check_media_for_type(
 ) -> None:
     count = len(items)
     kinds = {item.kind for item in items}
-    where = f"a {_NAMES[platform]} {post_type} post"
+    where = f"{_a(platform)} {post_type} post"
     if post_type == "text":
         if items:
             raise BadInput(fields.media, f"{where} takes no media (use image, video or carousel)")
@@ -406,12 +461,24 @@ def _check_caption(platform: str, post_type: str, caption: str, field: str) -> N
             )
 
 
-def _convert_option(key: str, value: str, spec: _Option, field: str) -> OptionValue:
+def _convert_option(key: str, value: object, spec: _Option, field: str) -> OptionValue:
+    """An option's value, from the text of a flag or file, or as JSON in a stored row."""
+    if isinstance(value, bool):  # JSON true/false (bool before int: True is an int)
+        if spec.kind != "bool":
+            raise BadInput(field, f"{key}: must be {_KIND_WORDS[spec.kind]}, not true/false")
+        return value
+    if isinstance(value, int):
+        if spec.kind != "int":
+            raise BadInput(field, f"{key}: must be {_KIND_WORDS[spec.kind]}, not a number")
+        value = str(value)
+    if not isinstance(value, str):
+        raise BadInput(field, f"{key}: must be {_KIND_WORDS[spec.kind]}")
+    _no_nul(value, field)
     if spec.kind == "bool":
         return parse_bool(value, field)
     if spec.kind == "int":
         text = value.strip()
-        if not re.fullmatch(r"\d+", text):
+        if not re.fullmatch(r"\d{1,12}", text):
             raise BadInput(field, f"{key}={value!r}: must be a whole number")
         number = int(text)
         if number < spec.minimum or (spec.maximum is not None and number > spec.maximum):
@@ -434,19 +501,26 @@ def _convert_option(key: str, value: str, spec: _Option, field: str) -> OptionVa
     return value
 
 
+_KIND_WORDS = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "str": "text",
+    "url": "an http(s) URL",
+    "privacy": "a privacy level",
+}
+
+
 def _validate_options(
     platform: str,
     post_type: str,
-    given: dict[str, str] | list[str],
+    raw: Mapping[str, object],
     media_count: int,
     field: str,
 ) -> dict[str, OptionValue]:
-    raw = parse_option_strings(given, field) if isinstance(given, list) else dict(given)
     known = _OPTIONS[platform]
     options: dict[str, OptionValue] = {}
     for key, value in raw.items():
         _no_nul(key, field)
-        _no_nul(value, field)
         spec = known.get(key)
         if spec is None:
             names = ", ".join(sorted(known))
@@ -481,12 +555,18 @@ def _validate_options(
 
 
 def validate_post(
-    raw: PostInput, *, platform: str, now: datetime, field_prefix: str = ""
+    raw: PostInput,
+    *,
+    platform: str,
+    now: datetime,
+    media: MediaPolicy,
+    field_prefix: str = "",
 ) -> ValidPost:
     """Check one post for ``platform`` (its account's) and return the values to store.
 
-    ``now`` is the database's clock. ``field_prefix`` (e.g. ``"row 3: "``) goes in front of
-    every field name; without it, a row from a file is named by its ``origin``.
+    ``now`` is the database's clock; ``media`` says where media may come from.
+    ``field_prefix`` (e.g. ``"row 3: "``) goes in front of every field name; without it, a
+    row from a file is named by its ``origin``.
     """
     fields = _fields(raw, field_prefix)
     if platform not in PLATFORMS:
@@ -508,18 +588,56 @@ def validate_post(
             raw.at, now=now, tz=raw.tz, field=fields.at, tz_field=fields.tz
         )
 
-    items = [_read_item(given, fields.media) for given in raw.media]
+    _check_media_count(platform, len(raw.media), fields.media)
+    items = [_read_item(given, fields.media, media) for given in raw.media]
+    given_options = (
+        parse_option_strings(raw.options, fields.options)
+        if isinstance(raw.options, list)
+        else raw.options
+    )
+    post_type, options = _check_content(
+        platform, raw.post_type, items, raw.caption, given_options, fields
+    )
+    return ValidPost(
+        platform=platform,
+        post_type=post_type,
+        caption=raw.caption,
+        media=[{"url": item.url, "kind": item.kind} for item in items],
+        options=options,
+        scheduled_for=scheduled_for,
+        account_id=account_id,
+    )
+
+
+def _check_media_count(platform: str, count: int, field: str) -> None:
+    most = _MEDIA_MAX[platform]
+    if count > most:
+        raise BadInput(
+            field,
+            f"{_a(platform)} post takes at most {most} media items "
+            f"(2 to {most} in a carousel; got {count})",
+        )
+
+
+def _check_content(
+    platform: str,
+    given_type: str | None,
+    items: list[_Item],
+    caption: str,
+    given_options: Mapping[str, object],
+    fields: _Fields,
+) -> tuple[str, dict[str, OptionValue]]:
+    """The platform's rules for the type, media, caption and options: both doors run these."""
     for item in items:
         _check_item_for_platform(item, platform, fields.media)
-
-    if raw.post_type is None:
+    if not given_type:
         post_type = _infer_type(platform, items, fields.media)
     else:
-        _no_nul(raw.post_type, fields.type)
-        post_type = raw.post_type.strip().lower()
+        _no_nul(given_type, fields.type)
+        post_type = given_type.strip().lower()
         if post_type not in POST_TYPES:
             raise BadInput(
-                fields.type, f"unknown type {raw.post_type!r} (one of {', '.join(POST_TYPES)})"
+                fields.type, f"unknown type {given_type!r} (one of {', '.join(POST_TYPES)})"
             )
         if post_type not in _TYPES_BY_PLATFORM[platform]:
             hint = _TYPE_HINTS.get((platform, post_type))
@@ -530,18 +648,119 @@ def validate_post(
             )
     _check_media_for_type(platform, post_type, items, fields)
 
-    _no_nul(raw.caption, fields.caption)
-    _check_caption(platform, post_type, raw.caption, fields.caption)
-    options = _validate_options(platform, post_type, raw.options, len(items), fields.options)
-    if post_type == "text" and not raw.caption.strip() and "link" not in options:
+    _no_nul(caption, fields.caption)
+    _check_caption(platform, post_type, caption, fields.caption)
+    options = _validate_options(platform, post_type, given_options, len(items), fields.options)
+    if post_type == "text" and not caption.strip() and "link" not in options:
         raise BadInput(fields.caption, "a text post needs a caption or a link option")
+    return post_type, options
 
-    return ValidPost(
-        platform=platform,
+
+# --- the engine's door: a row as it was claimed ------------------------------------------
+
+# How a stored row's columns are named in the messages the engine records.
+_COLUMN_NAMES = _Fields(
+    "social_account_id",
+    "scheduled_for",
+    "status",
+    "caption",
+    "media",
+    "post_type",
+    "options",
+    "tz",
+)
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    """A claimed row's content after the same checks as `schedule`: safe to hand a client."""
+
+    post_type: str
+    caption: str
+    media: tuple[tuple[str, str], ...]  # (url or resolved path, kind)
+    options: dict[str, OptionValue]
+
+
+def check_stored_post(row: Mapping[str, Any], *, platform: str, media: MediaPolicy) -> StoredPost:
+    """Check a row written by anyone (the web app inserts posts by SQL) before any call.
+
+    Raises BadInput naming the column (``media[2].url``, ``options``) when the row breaks a
+    rule or holds a value of the wrong shape; the engine then fails the post as ``invalid``.
+    """
+    fields = _COLUMN_NAMES
+    if platform not in PLATFORMS:
+        raise BadInput("platform", f"unsupported platform {platform!r}")
+    caption = row.get("caption")
+    if caption is None:
+        caption = ""
+    if not isinstance(caption, str):
+        raise BadInput(fields.caption, "must be text")
+    given_type = row.get("post_type")
+    if given_type is not None and not isinstance(given_type, str):
+        raise BadInput(fields.type, "must be text")
+    stored_media = row.get("media")
+    if stored_media is None:
+        stored_media = []
+    if not isinstance(stored_media, list):
+        raise BadInput(fields.media, 'must be a JSON list of {"url": ..., "kind": ...} objects')
+    _check_media_count(platform, len(stored_media), fields.media)
+    items = [_stored_item(value, i, media) for i, value in enumerate(stored_media)]
+    options = row.get("options")
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise BadInput(fields.options, "must be a JSON object of option names and values")
+    post_type, checked = _check_content(platform, given_type, items, caption, options, fields)
+    return StoredPost(
         post_type=post_type,
-        caption=raw.caption,
-        media=[{"url": item.url, "kind": item.kind} for item in items],
-        options=options,
-        scheduled_for=scheduled_for,
-        account_id=account_id,
+        caption=caption,
+        media=tuple((item.url, item.kind) for item in items),
+        options=checked,
     )
+
+
+def _stored_item(value: object, index: int, media: MediaPolicy) -> _Item:
+    field = f"media[{index}]"
+    if not isinstance(value, dict):
+        raise BadInput(field, 'must be an object {"url": ..., "kind": "image"|"video"}')
+    url, kind = value.get("url"), value.get("kind")
+    if not isinstance(url, str) or not url.strip():
+        raise BadInput(f"{field}.url", "must be a URL or a path (text)")
+    if kind is not None and kind not in ("image", "video"):
+        raise BadInput(f"{field}.kind", "must be image or video")
+    return _item(url.strip(), kind, f"{field}.url", media, shown=url.strip())
+
+
+# --- platform ids: saved by the engine, read back on the next attempt --------------------
+
+# A platform id goes into API paths (``/{container_id}``): only the characters ids and the
+# engine's ISO times are made of, so no ``/``, ``?`` or ``..`` can steer a call elsewhere.
+_PLATFORM_ID = re.compile(r"[A-Za-z0-9_.:+~-]{1,256}")
+_SAVED_LIST_MAX = 64  # the longest id list saved is a carousel's children (35)
+
+
+def platform_id_problem(value: object) -> str | None:
+    """Why a saved platform id (a string, a number, a list of them, None) is unsafe, else None."""
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    if len(values) > _SAVED_LIST_MAX:
+        return f"a list of {len(values)} ids"
+    for item in values:
+        if not isinstance(item, str | int | float):  # bool is an int: a marker is fine
+            return f"{type(item).__name__} where an id belongs"
+        if isinstance(item, str) and (item == ".." or not _PLATFORM_ID.fullmatch(item)):
+            return f"{item[:40]!r} is not an id"
+    return None
+
+
+def check_saved_ids(value: object) -> dict[str, Any]:
+    """A row's ``platform_state`` as the engine saved it, or BadInput naming the key."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInput("platform_state", "must be a JSON object of platform ids")
+    for key, item in value.items():
+        if (problem := platform_id_problem(item)) is not None:
+            raise BadInput(f"platform_state.{key[:40]}", problem)
+    return dict(value)

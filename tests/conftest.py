@@ -95,6 +95,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STUDIO_PUBLISH_LOG_FORMAT", "json")
+    # Local media is read only from the media root: the test's own folder.
+    monkeypatch.setenv("STUDIO_PUBLISH_MEDIA_ROOT", str(tmp_path))
 
 
 @pytest.fixture

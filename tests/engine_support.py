@@ -71,9 +71,9 @@ def add_post(
     """Insert a post the way the web app does: only the required columns."""
     row = conn.execute(
         """INSERT INTO studio_social_posts
-               (workspace_id, social_account_id, platform, post_type, caption, media, status,
-                scheduled_for)
-           VALUES ('00000000-0000-0000-0000-000000000000', %s, %s, 'image', %s, %s, %s,
+               (workspace_id, social_account_id, platform, post_type, caption, media, options,
+                status, scheduled_for)
+           VALUES ('00000000-0000-0000-0000-000000000000', %s, %s, 'image', %s, %s, %s, %s,
                    now() + %s::interval)
            RETURNING id""",
         [
@@ -81,6 +81,8 @@ def add_post(
             platform,
             caption,
             json.dumps([{"url": "https://cdn.example/a.jpg", "kind": "image"}]),
+            # TikTok requires a privacy level (validation.py), as the web app must send.
+            json.dumps({"privacy_level": "SELF_ONLY"} if platform == "tiktok" else {}),
             status,
             due,
         ],

@@ -38,6 +38,7 @@ class Tool:
             "STUDIO_PUBLISH_TIKTOK_CLIENT_KEY": "e2e-client-key",
             "STUDIO_PUBLISH_TIKTOK_CLIENT_SECRET": "e2e-client-secret",
             "STUDIO_PUBLISH_LOG_FORMAT": "json",
+            "STUDIO_PUBLISH_MEDIA_ROOT": str(workdir),  # local media lives in the test's folder
         }
 
     def start(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.Popen[str]:
@@ -513,3 +514,57 @@ def test_sandbox_command_serves_until_stopped(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert bad.returncode == 2 and "--port" in bad.stderr
+
+
+def test_hostile_rows_from_the_web_app_fail_alone_through_the_cli(
+    tool: Tool, sandbox: Sandbox, accounts: dict[str, str], db_url: str, tmp_path: Path
+) -> None:
+    """Rows inserted by SQL that try to read a file or reach this machine: refused, visibly."""
+    (tmp_path / ".env").write_text("DATABASE_PASSWORD=never-upload-me")
+    hostile = {
+        "file": ("tiktok", "video", [{"url": "/etc/passwd", "kind": "video"}]),
+        "dotenv": ("tiktok", "video", [{"url": ".env", "kind": "video"}]),
+        "loopback": ("tiktok", "video", [{"url": "http://127.0.0.1:5432/x.mp4", "kind": "video"}]),
+        "metadata": ("facebook", "image", [{"url": "http://169.254.169.254/a.jpg"}]),
+        "string media": ("facebook", "image", "https://cdn.example/a.jpg"),
+    }
+    ids = {}
+    with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
+        for name, (platform, post_type, media) in hostile.items():
+            row = conn.execute(
+                """INSERT INTO studio_social_posts (social_account_id, platform, post_type,
+                       caption, media, options, status, scheduled_for)
+                   VALUES (%s, %s, %s, 'x', %s::jsonb, %s::jsonb, 'scheduled', now())
+                   RETURNING id""",
+                [
+                    accounts[platform],
+                    platform,
+                    post_type,
+                    json.dumps(media),
+                    json.dumps({"privacy_level": "SELF_ONLY"} if platform == "tiktok" else {}),
+                ],
+            ).fetchone()
+            assert row
+            ids[name] = str(row["id"])
+    good = tool.ok("schedule", "--account", accounts["facebook"], "--at", "now", "--caption", "ok")
+
+    code, out, _ = tool("run-due", "--json")
+
+    assert code == 1  # posts failed for good in this run, and the run finished
+    summary = json.loads(out)
+    assert summary["posted"] == 1 and summary["failed"] == len(hostile)
+    for post_id in ids.values():
+        (row,) = db_rows(
+            db_url,
+            "SELECT status, failure_reason, last_publish_error FROM studio_social_posts "
+            "WHERE id = %s",
+            [post_id],
+        )
+        assert (row["status"], row["failure_reason"]) == ("failed", "invalid")
+        assert row["last_publish_error"].startswith("media")
+    assert post_status(db_url, good) == "posted"
+    assert sandbox.ledger.count() == 1
+    calls = sandbox.stats()["calls"]
+    assert not any("tiktok" in endpoint for endpoint in calls), calls  # no init, no upload
+    # status shows why, and --check names nothing stuck
+    assert "invalid" in tool.ok("status", ids["file"])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from studio_publish.errors import BadInput
+from studio_publish.media_policy import MediaPolicy
 from studio_publish.postfile import read_post_file
 from studio_publish.validation import PostInput, validate_post
 
@@ -103,7 +104,7 @@ def test_csv_rows(tmp_path: Path) -> None:
 def test_csv_rows_validate(tmp_path: Path) -> None:
     text = f"account,at,media,option.privacy_level\n{A1},+1h,https://x.com/v.mp4,SELF_ONLY\n"
     (raw,) = read_post_file(write(tmp_path, "p.csv", text))
-    valid = validate_post(raw, platform="tiktok", now=NOW)
+    valid = validate_post(raw, platform="tiktok", now=NOW, media=MediaPolicy())
     assert valid.post_type == "video" and valid.options == {"privacy_level": "SELF_ONLY"}
 
 
@@ -111,7 +112,7 @@ def test_csv_row_error_names_the_line_and_column(tmp_path: Path) -> None:
     text = f"account,at,caption\n{A1},+1h,hi\n\n{A1},,hi\n"
     (_, raw) = read_post_file(write(tmp_path, "p.csv", text))
     with pytest.raises(BadInput) as info:
-        validate_post(raw, platform="facebook", now=NOW)
+        validate_post(raw, platform="facebook", now=NOW, media=MediaPolicy())
     assert info.value.field == "--file line 4: at"
 
 
@@ -239,7 +240,7 @@ def test_jsonl_error_names_the_line(tmp_path: Path) -> None:
     )
     posts = read_post_file(write(tmp_path, "p.jsonl", text))
     with pytest.raises(BadInput) as info:
-        validate_post(posts[1], platform="facebook", now=NOW)
+        validate_post(posts[1], platform="facebook", now=NOW, media=MediaPolicy())
     assert info.value.field == "--file line 3: caption"
 
 
@@ -277,4 +278,4 @@ def test_jsonl_nul_in_caption_is_refused_by_validation(tmp_path: Path) -> None:
         write(tmp_path, "p.jsonl", jsonl({"account": A1, "draft": True, "caption": "a\0"}))
     )
     with pytest.raises(BadInput, match=r"^--file line 1: caption: contains a NUL byte"):
-        validate_post(raw, platform="facebook", now=NOW)
+        validate_post(raw, platform="facebook", now=NOW, media=MediaPolicy())

@@ -150,16 +150,23 @@ def test_schedule_a_draft(cli: Cli, conn: Conn, accounts: dict[str, str]) -> Non
 def test_schedule_a_local_file(
     cli: Cli, conn: Conn, accounts: dict[str, str], tmp_path: Path
 ) -> None:
-    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")  # cwd is tmp_path
+    # cwd is tmp_path, which the tests' STUDIO_PUBLISH_MEDIA_ROOT names
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
 
     result = cli(
-        "schedule", "--account", accounts["facebook"], "--at", LATER, "--media", "clip.mp4"
+        "schedule", "--account", accounts["facebook"], "--at", LATER, "--media", "photo.jpg"
     )
 
     assert result.exit_code == 0, result.stderr
     [post] = posts(conn)
-    assert post["post_type"] == "video"
-    assert post["media"] == [{"url": str(tmp_path / "clip.mp4"), "kind": "video"}]
+    assert post["post_type"] == "image"
+    assert post["media"] == [{"url": str(tmp_path / "photo.jpg"), "kind": "image"}]
+    # A local Facebook video needs the resumable upload, which is not built: refused now,
+    # not at publish time.
+    video = cli("schedule", "--account", accounts["facebook"], "--at", LATER, "--media", "clip.mp4")
+    assert video.exit_code == 2
+    assert "--media" in video.stderr and "public http(s) URLs" in video.stderr
 
 
 def test_schedule_json_prints_one_document(cli: Cli, conn: Conn, accounts: dict[str, str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from studio_publish.errors import EXIT_BAD_INPUT, BadInput
+from studio_publish.media_policy import MediaPolicy
 from studio_publish.validation import (
     PostInput,
     ValidPost,
@@ -24,6 +26,8 @@ JPG2 = "https://cdn.example.com/b.jpeg"
 PNG = "https://cdn.example.com/a.png"
 MP4 = "https://cdn.example.com/clip.mp4"
 TT = {"privacy_level": "SELF_ONLY"}
+# Local files in these tests live in pytest's temporary folders.
+MEDIA = MediaPolicy(root=Path(tempfile.gettempdir()).resolve())
 
 
 def post(**kw: Any) -> PostInput:
@@ -32,13 +36,13 @@ def post(**kw: Any) -> PostInput:
 
 
 def ok(platform: str, **kw: Any) -> ValidPost:
-    return validate_post(post(**kw), platform=platform, now=NOW)
+    return validate_post(post(**kw), platform=platform, now=NOW, media=MEDIA)
 
 
 def bad(platform: str, field: str, *, prefix: str = "", **kw: Any) -> str:
     """Expect BadInput naming ``field``; return its problem text."""
     with pytest.raises(BadInput) as info:
-        validate_post(post(**kw), platform=platform, now=NOW, field_prefix=prefix)
+        validate_post(post(**kw), platform=platform, now=NOW, media=MEDIA, field_prefix=prefix)
     assert info.value.field == field
     assert str(info.value).startswith(f"{field}: ")
     assert info.value.exit_code == EXIT_BAD_INPUT

@@ -29,6 +29,7 @@ class Decision(enum.StrEnum):
     REFRESH_TOKEN = "refresh_token"  # refresh the access token, then retry once
     REAUTH = "reauth"  # the account must be re-authorised by a person
     FAIL = "fail"  # failed for good, with the platform's message
+    INVALID = "invalid"  # the post breaks a rule (media refused, malformed): failed, nothing sent
     UNKNOWN = "unknown"  # the platform may or may not have the post: a person decides
 
 
@@ -142,7 +143,18 @@ class PublishContext:
     account_facts: dict[str, Any] = field(default_factory=dict)
 
     async def save(self, **ids: Any) -> None:
-        """Save platform ids durably, then remember them locally. ``None`` clears a key."""
+        """Save platform ids durably, then remember them locally. ``None`` clears a key.
+
+        An id is used in later API paths, so one that is not shaped like an id (a platform
+        answered something else) is never saved or used: a person looks at the post.
+        """
+        from studio_publish.validation import platform_id_problem
+
+        for key, value in ids.items():
+            if (problem := platform_id_problem(value)) is not None:
+                raise PlatformError(
+                    Decision.UNKNOWN, f"the platform answered a {key} that is unusable: {problem}"
+                )
         await self.save_ids(**ids)
         self.saved.update(ids)
         for key in [k for k, v in ids.items() if v is None]:

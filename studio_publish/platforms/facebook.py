@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 from studio_publish.platforms.base import (
     Decision,
+    Media,
     PlatformError,
     Post,
     PublishContext,
@@ -32,6 +34,7 @@ from studio_publish.platforms.clock import iso, parse_time
 from studio_publish.platforms.graph import GraphClient, GraphPlatform
 from studio_publish.platforms.media import file_name, image_content_type, local_path
 from studio_publish.platforms.transport import OutcomeUnclear
+from studio_publish.validation import max_media_bytes
 
 FACEBOOK = "https://www.facebook.com"
 SEARCH_TRIES = 3  # right after an unclear answer, give the posts edge a moment to catch up
@@ -46,32 +49,6 @@ def is_video_post(post: Post) -> bool:
     return post.post_type in ("video", "reel")
 
 
-def check_post(post: Post) -> None:
-    kinds = {item.kind for item in post.media}
-    if post.post_type == "text":
-        if post.media:
-            raise _fail("a Facebook text post takes no media; use image, carousel or video")
-        if not post.caption and not post.options.get("link"):
-            raise _fail("a Facebook text post needs a caption or a link")
-    elif post.post_type in ("image", "carousel"):
-        if not post.media or kinds != {"image"}:
-            raise _fail(f"a Facebook {post.post_type} post needs one or more images only")
-    elif is_video_post(post):
-        # /video_reels (a separate flow) is not used: a reel is posted as a Page video.
-        if len(post.media) != 1 or kinds != {"video"}:
-            raise _fail(f"a Facebook {post.post_type} post takes exactly one video")
-        if post.media[0].is_local:
-            # Local video needs the resumable upload, which needs the app id; not supported.
-            raise _fail(
-                "Facebook video must be a public http(s) URL; local video files are not supported"
-            )
-    else:
-        raise _fail(f"Facebook Pages cannot publish a {post.post_type!r} post")
-    for item in post.media:
-        if item.is_local:
-            local_path(item)  # FAIL now if the file is missing
-
-
 def _absolute(link: str | None) -> str | None:
     # Video permalink_url is relative ("/page/videos/123/"); post permalinks are absolute.
     if link and link.startswith("/"):
@@ -83,10 +60,14 @@ class FacebookPlatform(GraphPlatform):
     name = "facebook"
 
     async def prepare(self, ctx: PublishContext) -> None:
-        check_post(ctx.post)
+        """Nothing to read first: the post passed validation.check_stored_post already."""
+
+    def _local_photo(self, item: Media) -> Path:
+        """A photo file, checked again as it is read (media root, size cap)."""
+        policy = self.settings.media_policy()
+        return local_path(item, policy, max_bytes=max_media_bytes("facebook", "image"))
 
     async def publish(self, ctx: PublishContext) -> Published:
-        check_post(ctx.post)
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved.get("fb_post_id"):
             return await self._with_permalink(graph, str(ctx.saved["fb_post_id"]))
@@ -139,7 +120,7 @@ class FacebookPlatform(GraphPlatform):
         data = {"caption": ctx.post.caption}  # FB-photo's field; "message" is UNCONFIRMED
         if not item.is_local:
             return await self._go_live(ctx, graph, path, {**data, "url": item.url})
-        file = local_path(item)
+        file = self._local_photo(item)
         with file.open("rb") as handle:  # httpx streams the multipart body from the handle
             files = {"source": (file.name, handle, image_content_type(file.name))}
             return await self._go_live(ctx, graph, path, data, files=files)
@@ -150,7 +131,7 @@ class FacebookPlatform(GraphPlatform):
         for item in ctx.post.media[len(photo_ids) :]:
             data = {"published": "false"}
             if item.is_local:
-                file = local_path(item)
+                file = self._local_photo(item)
                 with file.open("rb") as handle:
                     files = {"source": (file_name(item.url), handle, image_content_type(item.url))}
                     body = await graph.post(path, data, files=files)

@@ -37,8 +37,6 @@ IN_PROGRESS, FINISHED, PUBLISHED = "IN_PROGRESS", "FINISHED", "PUBLISHED"
 ERROR, EXPIRED = "ERROR", "EXPIRED"
 GONE = "GONE"  # our own marker: the saved container can no longer be read
 STILL_PROCESSING_WAIT = 60.0
-CAROUSEL_MIN, CAROUSEL_MAX = 2, 10  # 2207028; the "20 items" claims are UNCONFIRMED
-CAPTION_MAX = 2200
 # How far before ig_publish_sent_at a media's timestamp may be (clock skew) and still match.
 MATCH_SLACK = dt.timedelta(minutes=2)
 
@@ -53,27 +51,6 @@ class ContainerState:
 
 def _fail(message: str) -> PlatformError:
     return PlatformError(Decision.FAIL, message)
-
-
-def check_post(post: Post) -> None:
-    """The rules Instagram would reject anyway, checked before anything is created."""
-    count = len(post.media)
-    if post.post_type not in ("image", "video", "reel", "story", "carousel"):
-        raise _fail(f"Instagram cannot publish a {post.post_type!r} post")
-    if any(item.is_local for item in post.media):
-        # Instagram downloads media itself (cURL), so it needs public URLs. Resumable upload
-        # of local video (rupload) is not implemented.
-        raise _fail("Instagram needs public http(s) media URLs; local files are not supported")
-    if post.post_type == "carousel" and not CAROUSEL_MIN <= count <= CAROUSEL_MAX:
-        raise _fail(f"an Instagram carousel needs 2-10 items, not {count}")
-    if post.post_type != "carousel" and count != 1:
-        raise _fail(f"an Instagram {post.post_type} takes exactly one media item, not {count}")
-    if post.post_type == "image" and post.media[0].kind != "image":
-        raise _fail("an Instagram image post needs an image")
-    if post.post_type in ("video", "reel") and post.media[0].kind != "video":
-        raise _fail(f"an Instagram {post.post_type} needs a video")
-    if len(post.caption) > CAPTION_MAX:
-        raise _fail(f"Instagram captions are at most {CAPTION_MAX} characters")
 
 
 def _with_caption(params: dict[str, str], caption: str) -> dict[str, str]:
@@ -114,7 +91,6 @@ class InstagramPlatform(GraphPlatform):
     # -- Platform ---------------------------------------------------------------------------
 
     async def prepare(self, ctx: PublishContext) -> None:
-        check_post(ctx.post)
         graph = self.client(ctx.http, ctx.account)
         body = await graph.get(
             f"{ctx.account.platform_account_id}/content_publishing_limit",
@@ -134,7 +110,6 @@ class InstagramPlatform(GraphPlatform):
             )
 
     async def publish(self, ctx: PublishContext) -> Published:
-        check_post(ctx.post)
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved.get("ig_media_id"):
             return await self._with_permalink(graph, str(ctx.saved["ig_media_id"]))

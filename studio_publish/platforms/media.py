@@ -1,4 +1,10 @@
-"""Media sources (local files or http(s) URLs) read as streams, never whole into memory."""
+"""Media sources (local files or http(s) URLs) read as streams, never whole into memory.
+
+Every read goes through the media policy (studio_publish/media_policy.py): local files only
+from inside the media root, URLs only on hosts whose every address is public (or allowed),
+connected to the checked address, no redirects followed, and no more bytes than the
+platform takes. A refused item fails its post with reason ``invalid``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from studio_publish.media_policy import MediaPolicy, MediaRefused, PinnedUrl, host_of
 from studio_publish.platforms.base import Decision, Media, PlatformError
 from studio_publish.platforms.transport import send
 
@@ -37,12 +44,51 @@ def image_content_type(location: str) -> str:
     return mimetypes.types_map.get(_suffix(location), "image/jpeg")
 
 
-def local_path(media: Media) -> Path:
-    """The file behind a local media item; FAIL when it is missing (retrying will not help)."""
-    path = Path(media.url.removeprefix("file://"))
-    if not path.is_file():
-        raise PlatformError(Decision.FAIL, f"media file not found: {path.name}")
+def refused(exc: MediaRefused) -> PlatformError:
+    return PlatformError(Decision.INVALID, f"media: {exc}")
+
+
+def local_path(media: Media, policy: MediaPolicy, *, max_bytes: int) -> Path:
+    """The file behind a local media item, inside the media root and within the size cap."""
+    try:
+        path = policy.local_file(media.url)
+    except MediaRefused as exc:
+        raise refused(exc) from None
+    check_size(path.stat().st_size, max_bytes, path.name)
     return path
+
+
+def check_size(size: int, max_bytes: int, name: str) -> None:
+    if size > max_bytes:
+        raise PlatformError(
+            Decision.INVALID,
+            f"media: {name} is {size:,} bytes; the platform takes at most {max_bytes:,}",
+        )
+
+
+async def _pin(policy: MediaPolicy, url: str) -> PinnedUrl:
+    try:
+        return await policy.pin(url)
+    except MediaRefused as exc:
+        raise refused(exc) from None
+
+
+def _headers(pinned: PinnedUrl, extra: dict[str, str]) -> dict[str, str]:
+    return {**extra, "Host": pinned.host_header} if pinned.host_header else extra
+
+
+def _extensions(pinned: PinnedUrl) -> dict[str, str]:
+    return {"sni_hostname": pinned.sni_hostname} if pinned.sni_hostname else {}
+
+
+def _not_a_redirect(response: httpx.Response, url: str) -> None:
+    if response.is_redirect:
+        raise PlatformError(
+            Decision.INVALID,
+            f"media: the server at {host_of(url)} answered with a redirect "
+            f"(HTTP {response.status_code}); redirects are not followed",
+            http_status=response.status_code,
+        )
 
 
 def file_name(location: str) -> str:
@@ -62,43 +108,77 @@ async def file_range(path: Path, first: int, last: int) -> AsyncIterator[bytes]:
             yield block
 
 
-async def url_size(http: httpx.AsyncClient, url: str, *, timeout: float) -> int:
+def _positive_int(text: str) -> int | None:
+    # isdecimal, not isdigit: "²" is a digit that int() refuses. 20 digits is past any file.
+    return int(text) if text.isascii() and text.isdecimal() and 0 < len(text) <= 20 else None
+
+
+async def url_size(
+    http: httpx.AsyncClient, url: str, policy: MediaPolicy, *, timeout: float, max_bytes: int
+) -> int:
     """The size of a remote file, from HEAD or else from a one-byte ranged GET."""
-    response = await send(http, "HEAD", url, what="media size lookup", timeout=timeout)
-    length = response.headers.get("Content-Length")
-    if response.is_success and length and length.isdigit() and int(length) > 0:
-        return int(length)
+    pinned = await _pin(policy, url)
+    what = f"media size lookup at {host_of(url)}"
     response = await send(
-        http, "GET", url, what="media size lookup", timeout=timeout, headers={"Range": "bytes=0-0"}
+        http,
+        "HEAD",
+        pinned.url,
+        what=what,
+        timeout=timeout,
+        headers=_headers(pinned, {}),
+        extensions=_extensions(pinned),
     )
-    content_range = response.headers.get("Content-Range", "")
-    total = content_range.rpartition("/")[2]
-    if response.status_code == 206 and total.isdigit():
-        return int(total)
+    _not_a_redirect(response, url)
+    length = _positive_int(response.headers.get("Content-Length", ""))
+    if response.is_success and length:
+        check_size(length, max_bytes, file_name(url))
+        return length
+    response = await send(
+        http,
+        "GET",
+        pinned.url,
+        what=what,
+        timeout=timeout,
+        headers=_headers(pinned, {"Range": "bytes=0-0"}),
+        extensions=_extensions(pinned),
+    )
+    _not_a_redirect(response, url)
+    total = _positive_int(response.headers.get("Content-Range", "").rpartition("/")[2])
+    if response.status_code == 206 and total:
+        check_size(total, max_bytes, file_name(url))
+        return total
     decision = Decision.RETRY if response.status_code >= 500 else Decision.FAIL
     raise PlatformError(
         decision,
-        f"could not find the size of the media at {file_name(url)} (HTTP {response.status_code})",
+        f"could not find the size of the media at {host_of(url)} (HTTP {response.status_code})",
         http_status=response.status_code,
     )
 
 
 async def url_range(
-    http: httpx.AsyncClient, url: str, first: int, last: int, *, timeout: float
+    http: httpx.AsyncClient, url: str, policy: MediaPolicy, first: int, last: int, *, timeout: float
 ) -> AsyncIterator[bytes]:
     """Bytes ``first..last`` of a remote file, streamed with a ranged GET.
 
     A server that ignores Range (answers 200) still works: the leading bytes are skipped.
+    The host is checked and pinned again for each range: a host that resolves elsewhere
+    between two chunks is held to the same rule.
     """
+    pinned = await _pin(policy, url)
     request = http.build_request(
-        "GET", url, headers={"Range": f"bytes={first}-{last}"}, timeout=timeout
+        "GET",
+        pinned.url,
+        headers=_headers(pinned, {"Range": f"bytes={first}-{last}"}),
+        timeout=timeout,
+        extensions=_extensions(pinned),
     )
     response = await http.send(request, stream=True)
     try:
+        _not_a_redirect(response, url)
         if response.status_code not in (200, 206):
             raise PlatformError(
                 Decision.RETRY if response.status_code >= 500 else Decision.FAIL,
-                f"could not read the media at {file_name(url)} (HTTP {response.status_code})",
+                f"could not read the media at {host_of(url)} (HTTP {response.status_code})",
                 http_status=response.status_code,
             )
         skip = first if response.status_code == 200 else 0
@@ -114,6 +194,6 @@ async def url_range(
             if piece:
                 yield piece
         if remaining > 0:
-            raise PlatformError(Decision.RETRY, f"the media at {file_name(url)} ended early")
+            raise PlatformError(Decision.RETRY, f"the media at {host_of(url)} ended early")
     finally:
         await response.aclose()

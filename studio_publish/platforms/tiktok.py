@@ -44,6 +44,7 @@ from studio_publish.platforms.tiktok_chunks import ChunkPlan, plan_chunks
 from studio_publish.platforms.tiktok_upload import ChunkBody, UploadIncomplete, upload_chunks
 from studio_publish.platforms.transport import OutcomeUnclear, json_body, redact, send
 from studio_publish.settings import Settings
+from studio_publish.validation import max_media_bytes
 
 CREATOR_INFO = "/v2/post/publish/creator_info/query/"
 VIDEO_INIT = "/v2/post/publish/video/init/"
@@ -53,8 +54,6 @@ TOKEN = "/v2/oauth/token/"
 
 COMPLETE, FAILED, INBOX = "PUBLISH_COMPLETE", "FAILED", "SEND_TO_USER_INBOX"
 STILL_PROCESSING_WAIT = 60.0
-MAX_PHOTOS = 35
-TITLE_MAX, DESCRIPTION_MAX = 2200, 4000
 _SAVED_KEYS = ("tiktok_publish_id", "tiktok_init_sent_at")
 
 
@@ -71,24 +70,6 @@ def flag(value: Any) -> bool:
 
 def is_photo_post(post: Post) -> bool:
     return post.post_type in ("image", "carousel")
-
-
-def check_post(post: Post) -> None:
-    if is_photo_post(post):
-        if not 1 <= len(post.media) <= MAX_PHOTOS or {m.kind for m in post.media} != {"image"}:
-            raise _fail(f"a TikTok photo post takes 1-{MAX_PHOTOS} images")
-        if any(not m.url.startswith("https://") for m in post.media):
-            # Photo posts exist only as PULL_FROM_URL: TikTok downloads each image itself.
-            raise _fail("TikTok photo posts need public https image URLs (no local files)")
-        if len(post.caption) > DESCRIPTION_MAX:
-            raise _fail(f"TikTok photo descriptions are at most {DESCRIPTION_MAX} characters")
-    elif post.post_type in ("video", "reel"):
-        if len(post.media) != 1 or post.media[0].kind != "video":
-            raise _fail("a TikTok video post takes exactly one video")
-        if len(post.caption) > TITLE_MAX:
-            raise _fail(f"TikTok video titles are at most {TITLE_MAX} characters")
-    else:
-        raise _fail(f"TikTok cannot publish a {post.post_type!r} post")
 
 
 def _seconds(value: Any) -> float | None:
@@ -183,11 +164,9 @@ class TikTokPlatform:
     # -- Platform ---------------------------------------------------------------------------
 
     async def prepare(self, ctx: PublishContext) -> None:
-        check_post(ctx.post)
         (await self._creator_for(ctx, self._api(ctx))).check(ctx.post)
 
     async def publish(self, ctx: PublishContext) -> Published:
-        check_post(ctx.post)
         api = self._api(ctx)
         publish_id = ctx.saved.get("tiktok_publish_id")
         if publish_id:
@@ -279,18 +258,19 @@ class TikTokPlatform:
         ):
             return None
         timeout = self.settings.http_timeout_seconds
+        policy, most = self.settings.media_policy(), max_media_bytes("tiktok", "video")
         if media.is_local:
-            path = local_path(media)
+            path = local_path(media, policy, max_bytes=most)
             size = path.stat().st_size
 
             def body(first: int, last: int) -> AsyncIterator[bytes]:
                 return file_range(path, first, last)
         else:
             url = media.url
-            size = await url_size(http, url, timeout=timeout)
+            size = await url_size(http, url, policy, timeout=timeout, max_bytes=most)
 
             def body(first: int, last: int) -> AsyncIterator[bytes]:
-                return url_range(http, url, first, last, timeout=timeout)
+                return url_range(http, url, policy, first, last, timeout=timeout)
 
         try:
             plan = plan_chunks(size)

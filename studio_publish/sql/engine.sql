@@ -95,7 +95,7 @@ WHERE p.id = stale.id AND p.status = 'publishing' AND p.lease_expires_at < now()
 RETURNING p.*;
 
 -- name: get_account_for_publish
-SELECT id, platform, platform_account_id, access_token, refresh_token, token_expires_at,
+SELECT id, workspace_id, platform, platform_account_id, access_token, refresh_token, token_expires_at,
        refresh_token_expires_at, options, state
 FROM studio_social_accounts
 WHERE id = %(id)s;

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,6 +41,8 @@ def make_settings(**overrides: Any) -> Settings:
         "poll_interval_seconds": 0.01,
         "poll_timeout_seconds": 0.2,
         "http_timeout_seconds": 7,
+        # Local media in these tests lives in pytest's temporary folders.
+        "media_root": tempfile.gettempdir(),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,12 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
+from studio_publish.errors import BadInput
+from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import Decision, PlatformError, Published, ReconcileStatus
 from studio_publish.platforms.facebook import FacebookPlatform
 from studio_publish.platforms.graph_usage import UsageThrottle
+from studio_publish.validation import check_stored_post
 
 PAGE = f"{GRAPH}/55"
 FEED, PHOTOS, VIDEOS, POSTS = f"{PAGE}/feed", f"{PAGE}/photos", f"{PAGE}/videos", f"{PAGE}/posts"
@@ -134,11 +138,19 @@ def test_video_by_url(api: FakeApi) -> None:
         ("image", [("/no/such/file.jpg", "image")]),
     ],
 )
-def test_unsupported_posts_fail_clearly(api: FakeApi, post_type: str, media: Any) -> None:
-    with pytest.raises(PlatformError) as caught:
-        run(platform().prepare, ctx_for(api, post_type, media))
-    assert caught.value.decision is Decision.FAIL
-    assert api.requests == []
+def test_unsupported_posts_fail_clearly(post_type: str, media: Any) -> None:
+    # The rules live in validation.py, checked on every claimed row before any call: the
+    # client is never handed such a post (tests/test_untrusted_rows.py shows nothing is sent).
+    row = {
+        "post_type": post_type,
+        "caption": "",
+        "media": [{"url": u, "kind": k} for u, k in media],
+        "options": {},
+    }
+    with pytest.raises(BadInput):
+        check_stored_post(
+            row, platform="facebook", media=MediaPolicy(root=Path(tempfile.gettempdir()))
+        )
 
 
 def found(message: str = "Hello world") -> httpx.Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,9 +25,12 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
+from studio_publish.errors import BadInput
+from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import Decision, PlatformError, Published, ReconcileStatus
 from studio_publish.platforms.graph_usage import UsageThrottle
 from studio_publish.platforms.instagram import InstagramPlatform
+from studio_publish.validation import check_stored_post
 
 IG = f"{GRAPH}/1789"
 MEDIA, PUBLISH, LIMIT = f"{IG}/media", f"{IG}/media_publish", f"{IG}/content_publishing_limit"
@@ -286,11 +291,19 @@ def test_prepare_passes_under_quota(api: FakeApi) -> None:
         ("text", []),
     ],
 )
-def test_invalid_posts_fail_before_any_call(api: FakeApi, post_type: str, media: Any) -> None:
-    with pytest.raises(PlatformError) as caught:
-        run(platform().publish, make_ctx(make_post(post_type, media), api=api))
-    assert caught.value.decision is Decision.FAIL
-    assert api.requests == []
+def test_invalid_posts_fail_before_any_call(post_type: str, media: Any) -> None:
+    # The rules live in validation.py, checked on every claimed row before any call: the
+    # client is never handed such a post (tests/test_untrusted_rows.py shows nothing is sent).
+    row = {
+        "post_type": post_type,
+        "caption": "",
+        "media": [{"url": u, "kind": k} for u, k in media],
+        "options": {},
+    }
+    with pytest.raises(BadInput):
+        check_stored_post(
+            row, platform="instagram", media=MediaPolicy(root=Path(tempfile.gettempdir()))
+        )
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
+from studio_publish.errors import BadInput
+from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import (
     Account,
     Decision,
@@ -41,6 +44,7 @@ from studio_publish.platforms.tiktok_api import fail_reason_error
 from studio_publish.platforms.tiktok_chunks import ChunkPlan
 from studio_publish.platforms.tiktok_upload import UploadIncomplete, upload_chunks
 from studio_publish.platforms.transport import OutcomeUnclear
+from studio_publish.validation import check_stored_post
 
 CREATOR = f"{TIKTOK}/v2/post/publish/creator_info/query/"
 INIT = f"{TIKTOK}/v2/post/publish/video/init/"
@@ -126,15 +130,33 @@ def test_file_upload_flow(api: FakeApi, video: Path) -> None:
     assert_token_safe(api)
 
 
-def test_file_upload_from_a_url_streams_ranges(api: FakeApi) -> None:
+# The media host as the resolver answers (a public address): the tool connects to the
+# address it checked, naming the host in the Host header and for TLS.
+SOURCE_ADDRESS = "93.184.215.14"
+PINNED_SOURCE = f"https://{SOURCE_ADDRESS}:443/clip.mov"
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    answers = [SOURCE_ADDRESS]
+
+    async def resolve(host: str, port: int) -> list[str]:
+        assert host == "cdn.test" and port == 443
+        return list(answers)
+
+    monkeypatch.setattr("studio_publish.media_policy.resolve_host", resolve)
+    return answers
+
+
+def test_file_upload_from_a_url_streams_ranges(api: FakeApi, resolver: list[str]) -> None:
     data = b"0123456789" * 50
-    api.on("HEAD", SOURCE, httpx.Response(200, headers={"Content-Length": str(len(data))}))
+    api.on("HEAD", PINNED_SOURCE, httpx.Response(200, headers={"Content-Length": str(len(data))}))
 
     def ranged(request: httpx.Request) -> httpx.Response:
         first, last = map(int, request.headers["Range"].removeprefix("bytes=").split("-"))
         return httpx.Response(206, content=data[first : last + 1])
 
-    api.on("GET", SOURCE, ranged)
+    api.on("GET", PINNED_SOURCE, ranged)
     api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
     api.on("POST", INIT, tiktok_ok({"publish_id": "v_pub_1", "upload_url": UPLOAD}))
     api.on("PUT", UPLOAD, ok(status=201))
@@ -144,8 +166,51 @@ def test_file_upload_from_a_url_streams_ranges(api: FakeApi) -> None:
     put = api.calls("PUT", UPLOAD)[0]
     assert put.content == data
     assert put.headers["Content-Type"] == "video/quicktime"
-    assert api.calls("GET", SOURCE)[0].headers["Range"] == f"bytes=0-{len(data) - 1}"
-    assert "Authorization" not in api.calls("GET", SOURCE)[0].headers
+    get = api.calls("GET", PINNED_SOURCE)[0]
+    assert get.headers["Range"] == f"bytes=0-{len(data) - 1}"
+    assert get.headers["Host"] == "cdn.test"
+    assert get.extensions["sni_hostname"] == "cdn.test"
+    assert "Authorization" not in get.headers
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [["127.0.0.1"], ["10.1.2.3"], ["169.254.169.254"], [SOURCE_ADDRESS, "::1"], []],
+)
+def test_a_media_host_resolving_to_an_internal_address_is_never_fetched(
+    api: FakeApi, resolver: list[str], answers: list[str]
+) -> None:
+    resolver[:] = answers
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, video_ctx(api, SOURCE))
+    assert caught.value.decision is Decision.INVALID
+    assert "cdn.test" in caught.value.message
+    assert not [r for r in api.requests if r.url.host != "tiktok.test"]
+    assert api.calls("POST", INIT) == []
+
+
+def test_a_redirect_from_the_media_host_is_not_followed(api: FakeApi, resolver: list[str]) -> None:
+    moved = httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    api.on("HEAD", PINNED_SOURCE, moved)
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, video_ctx(api, SOURCE))
+    assert caught.value.decision is Decision.INVALID
+    assert "redirect" in caught.value.message
+    assert [r.url.host for r in api.requests if r.url.host != "tiktok.test"] == [SOURCE_ADDRESS]
+
+
+def test_a_video_over_tiktoks_4_gb_is_refused_before_any_upload(
+    api: FakeApi, resolver: list[str]
+) -> None:
+    too_big = str(4 * 1024**3 + 1)
+    api.on("HEAD", PINNED_SOURCE, httpx.Response(200, headers={"Content-Length": too_big}))
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, video_ctx(api, SOURCE))
+    assert caught.value.decision is Decision.INVALID
+    assert api.calls("POST", INIT) == []
 
 
 def test_pull_from_url_when_the_account_allows_it(api: FakeApi) -> None:
@@ -227,11 +292,19 @@ def test_prepare_enforces_creator_info(
         ("video", [("https://cdn.test/a.jpg", "image")]),
     ],
 )
-def test_unsupported_posts_fail_before_any_call(api: FakeApi, post_type: str, media: Any) -> None:
-    with pytest.raises(PlatformError) as caught:
-        run(platform().publish, make_ctx(make_post(post_type, media, options=OPTIONS), api=api))
-    assert caught.value.decision is Decision.FAIL
-    assert api.requests == []
+def test_unsupported_posts_fail_before_any_call(post_type: str, media: Any) -> None:
+    # The rules live in validation.py, checked on every claimed row before any call: the
+    # client is never handed such a post (tests/test_untrusted_rows.py shows nothing is sent).
+    row = {
+        "post_type": post_type,
+        "caption": "",
+        "media": [{"url": u, "kind": k} for u, k in media],
+        "options": OPTIONS,
+    }
+    with pytest.raises(BadInput):
+        check_stored_post(
+            row, platform="tiktok", media=MediaPolicy(root=Path(tempfile.gettempdir()))
+        )
 
 
 # Reference 4.6: error.code -> decision (HTTP status as documented).
