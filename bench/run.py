@@ -1089,7 +1089,8 @@ def bench_memory(b: Bench) -> None:
                     ).fetchone()
                     assert post
                 before = sandbox.stats()["calls"].get("tiktok.upload", 0)
-                env = engine_env(url, sandbox, poll_interval_seconds=1.0)
+                # The video lives in the temporary folder: the one folder media is read from.
+                env = engine_env(url, sandbox, poll_interval_seconds=1.0, media_root=tmp)
                 proc = run([*CLI, "publish", str(post["id"]), "--json"], env, b.workdir)
                 out = proc.json() if proc.stdout.strip() else {}
                 chunks = sandbox.stats()["calls"].get("tiktok.upload", 0) - before

@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from studio_publish import db
 from studio_publish.errors import BadInput, Refused
 from studio_publish.status import held_posts_by_account
-from studio_publish.validation import validate_uuid
+from studio_publish.validation import check_text, platform_id_problem, validate_uuid
 
 PLATFORMS = ("instagram", "facebook", "tiktok")
 DEFAULT_WORKSPACE = "00000000-0000-0000-0000-000000000000"
@@ -34,11 +34,6 @@ class NewAccount:
         return f"NewAccount(platform={self.platform!r}, id={self.platform_account_id!r})"
 
 
-def check_text(value: str | None, field_name: str) -> None:
-    if value is not None and "\x00" in value:
-        raise BadInput(field_name, "contains a NUL byte")
-
-
 def validate_account(account: NewAccount) -> None:
     if account.platform not in PLATFORMS:
         raise BadInput("--platform", f"must be one of {', '.join(PLATFORMS)}")
@@ -49,6 +44,9 @@ def validate_account(account: NewAccount) -> None:
     except ValueError:
         raise BadInput("--workspace", "must be a UUID") from None
     check_text(account.platform_account_id, "--platform-account-id")
+    # It goes into API paths (/{page_id}/feed): only the characters ids are made of.
+    if (problem := platform_id_problem(account.platform_account_id.strip())) is not None:
+        raise BadInput("--platform-account-id", problem)
     check_text(account.name, "--name")
     validate_tokens(account.access_token, account.refresh_token)
 

@@ -30,7 +30,7 @@ from studio_publish.retry import plan_for
 from studio_publish.settings import Settings
 from studio_publish.store import Claim, EngineStore, LeaseLost, account_from_row
 from studio_publish.tokens import needs_refresh, refresh_account_token
-from studio_publish.validation import check_saved_ids, check_stored_post
+from studio_publish.validation import check_saved_ids, check_stored_post, platform_id_problem
 
 T = TypeVar("T")
 
@@ -109,6 +109,14 @@ class PostAttempt:
                 "failed",
                 "account_mismatch",
                 "the post's workspace_id is not its account's workspace: nothing was sent",
+            )
+            return
+        if (problem := platform_id_problem(row["platform_account_id"])) is not None:
+            # The account's id goes into API paths: a row written by hand may hold anything.
+            await self.finish(
+                "failed",
+                "invalid",
+                f"the account's platform_account_id: {problem}; nothing was sent",
             )
             return
         try:
@@ -206,9 +214,7 @@ class PostAttempt:
             )
             return True
         rec = await self.with_refresh(lambda: self.platform.reconcile(self.ctx))
-        self.log.info(
-            "reconciled", status=str(rec.status), reason=redact(rec.reason, self.secrets)
-        )
+        self.log.info("reconciled", status=str(rec.status), reason=redact(rec.reason, self.secrets))
         if rec.status is ReconcileStatus.NOT_LIVE and not rescue:
             return False  # safe to publish, resuming from the saved ids
 

@@ -287,21 +287,12 @@ def accounts_reauth(
 
 
 def require_utf8(*arguments: tuple[str, str | list[str] | None]) -> None:
-    """BadInput naming the flag whose value is not UTF-8 text.
+    """BadInput naming the flag whose value is not UTF-8 text, before anything else runs."""
+    from studio_publish.validation import check_text
 
-    Python decodes argv with surrogateescape, so a raw ``\\xff`` byte arrives as ``\\udcff``:
-    a value no database column or terminal takes. Refused here, before anything else runs.
-    """
     for flag, given in arguments:
         for value in [given] if isinstance(given, str) else given or []:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                char = ord(value[exc.start])
-                what = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else "a surrogate"
-                raise BadInput(
-                    flag, f"is not valid UTF-8 text ({what} at character {exc.start + 1})"
-                ) from None
+            check_text(value, flag)
 
 
 @app.command()

@@ -53,6 +53,7 @@ __all__ = [
     "StoredPost",
     "ValidPost",
     "check_stored_post",
+    "check_text",
     "max_media_bytes",
     "parse_bool",
     "parse_option_strings",
@@ -282,15 +283,25 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _no_nul(value: str, field: str) -> None:
-    # PostgreSQL text cannot hold NUL, nor a lone surrogate (a raw \xff byte in an argument
-    # arrives as one); refusing here beats a database error mid-write.
+def check_text(value: str | None, field: str) -> None:
+    """BadInput naming ``field`` for text no column or terminal takes.
+
+    PostgreSQL text cannot hold NUL, nor a lone surrogate: Python decodes argv with
+    surrogateescape, so a raw ``\xff`` byte in an argument arrives as ``\udcff``. Refusing
+    here beats a database error mid-write.
+    """
+    if value is None:
+        return
     if "\x00" in value:
         raise BadInput(field, "contains a NUL byte")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise BadInput(field, f"is not valid UTF-8 text (at character {exc.start + 1})") from None
+        char = ord(value[exc.start])
+        what = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else "a surrogate"
+        raise BadInput(
+            field, f"is not valid UTF-8 text ({what} at character {exc.start + 1})"
+        ) from None
 
 
 # --- media -------------------------------------------------------------------------------
@@ -327,7 +338,7 @@ def split_kind_prefix(item: str) -> tuple[str | None, str]:
 
 def _read_item(given: str, field: str, media: MediaPolicy) -> _Item:
     """One media item as given on the command line or in a bulk file."""
-    _no_nul(given, field)
+    check_text(given, field)
     hint, text = split_kind_prefix(given)
     if not text:
         raise BadInput(field, "empty media item")
@@ -473,7 +484,7 @@ def _convert_option(key: str, value: object, spec: _Option, field: str) -> Optio
         value = str(value)
     if not isinstance(value, str):
         raise BadInput(field, f"{key}: must be {_KIND_WORDS[spec.kind]}")
-    _no_nul(value, field)
+    check_text(value, field)
     if spec.kind == "bool":
         return parse_bool(value, field)
     if spec.kind == "int":
@@ -520,7 +531,7 @@ def _validate_options(
     known = _OPTIONS[platform]
     options: dict[str, OptionValue] = {}
     for key, value in raw.items():
-        _no_nul(key, field)
+        check_text(key, field)
         spec = known.get(key)
         if spec is None:
             names = ", ".join(sorted(known))
@@ -633,7 +644,7 @@ def _check_content(
     if not given_type:
         post_type = _infer_type(platform, items, fields.media)
     else:
-        _no_nul(given_type, fields.type)
+        check_text(given_type, fields.type)
         post_type = given_type.strip().lower()
         if post_type not in POST_TYPES:
             raise BadInput(
@@ -648,7 +659,7 @@ def _check_content(
             )
     _check_media_for_type(platform, post_type, items, fields)
 
-    _no_nul(caption, fields.caption)
+    check_text(caption, fields.caption)
     _check_caption(platform, post_type, caption, fields.caption)
     options = _validate_options(platform, post_type, given_options, len(items), fields.options)
     if post_type == "text" and not caption.strip() and "link" not in options:

@@ -11,6 +11,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,17 +44,30 @@ def database_url(server_url: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(server_url, dbname=dbname)
 
 
+@contextmanager
+def throwaway_database(server_url: str, *, migrated: bool = True) -> Iterator[str]:
+    """A new database (with every migration applied, unless told not to), dropped after."""
+    name = f"studio_publish_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = database_url(server_url, name)
+    try:
+        if migrated:
+            from studio_publish.migrations import migrate
+
+            with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+                migrate(conn)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def empty_db_url(pg_server_url: str) -> Iterator[str]:
     """A new, empty database, dropped after the test."""
-    name = f"studio_publish_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield database_url(pg_server_url, name)
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(pg_server_url, migrated=False) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import Cli, database_url, make_runner
+from conftest import Cli, make_runner, throwaway_database
 from psycopg.rows import dict_row
-
-from studio_publish.migrations import migrate
 
 TOKEN = "EAAGtok3nSECRETvalue1234567890"
 REFRESH = "rft.SECRETrefresh987654321"
@@ -40,17 +38,8 @@ def assert_no_secret(*texts: str) -> None:
 @pytest.fixture(scope="module")
 def shared_db_url(pg_server_url: str) -> Iterator[str]:
     """One migrated database for the many refusal tests (each checks it wrote nothing)."""
-    name = f"studio_publish_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url(pg_server_url, name)
-    try:
-        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-            migrate(conn)
+    with throwaway_database(pg_server_url) as url:
         yield url
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -141,6 +130,13 @@ def test_a_token_is_never_taken_as_an_argument(cli: Cli, db_url: str) -> None:
 
 BAD_ADDS = [
     pytest.param(add_args("myspace", "1"), TOKEN + "\n", {}, "--platform", id="bad-platform"),
+    pytest.param(
+        add_args("facebook", "../me/accounts"),
+        TOKEN + "\n",
+        {},
+        "--platform-account-id",
+        id="id-with-a-path",  # the id goes into API paths
+    ),
     pytest.param(add_args("Instagram ", "1"), TOKEN + "\n", {}, "--platform", id="platform-case"),
     pytest.param(add_args("instagram", "1"), "\n", {}, "access token", id="empty-token"),
     pytest.param(add_args("instagram", "1"), "   \n", {}, "access token", id="blank-token"),

@@ -10,20 +10,18 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from conftest import Cli, CliResult, database_url, make_runner
+from conftest import Cli, CliResult, make_runner, throwaway_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
 from studio_publish.errors import BadInput
-from studio_publish.migrations import migrate
 from studio_publish.postfile import MAX_LINE_CHARS, read_post_file
 from studio_publish.validation import PostInput
 
@@ -302,22 +300,14 @@ def test_any_csv_cells_give_posts_or_bad_input(
 @pytest.fixture(scope="module")
 def hostile_db(pg_server_url: str) -> Iterator[tuple[str, str]]:
     """A migrated database with one Facebook account: (url, account id)."""
-    name = f"studio_publish_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url(pg_server_url, name)
-    try:
+    with throwaway_database(pg_server_url) as url:
         with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-            migrate(conn)
             row = conn.execute(
                 """INSERT INTO studio_social_accounts (platform, platform_account_id,
                        access_token) VALUES ('facebook', 'page-1', 'token') RETURNING id"""
             ).fetchone()
             assert row is not None
         yield url, str(row["id"])
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def post_count(url: str) -> int:

@@ -12,11 +12,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import Cli, database_url, make_runner
+from conftest import Cli, make_runner, throwaway_database
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-
-from studio_publish.migrations import migrate
 
 Conn = psycopg.Connection[dict[str, Any]]
 IMAGE = "https://cdn.example.com/photo.jpg"
@@ -42,13 +40,8 @@ def accounts(add_account: Callable[..., str]) -> dict[str, str]:
 def shared_db(pg_server_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     """One migrated database with an account per platform, for the many refusal tests: each
     checks that the posts table is the same after as before. (A database each is slower.)"""
-    name = f"studio_publish_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url(pg_server_url, name)
-    try:
+    with throwaway_database(pg_server_url) as url:
         with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-            migrate(conn)
             ids = {}
             for platform in ("instagram", "facebook", "tiktok"):
                 row = conn.execute(
@@ -59,9 +52,6 @@ def shared_db(pg_server_url: str) -> Iterator[tuple[str, dict[str, str]]]:
                 assert row is not None
                 ids[platform] = str(row["id"])
         yield url, ids
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

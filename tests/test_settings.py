@@ -3,17 +3,14 @@ a `.env` file in the working directory is read."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from conftest import Cli, database_url
+from conftest import Cli, throwaway_database
 from psycopg.rows import dict_row
-
-from studio_publish.migrations import migrate
 
 BAD_SETTINGS = [
     pytest.param(
@@ -82,17 +79,8 @@ BAD_SETTINGS = [
 def shared_db_url(pg_server_url: str) -> Iterator[str]:
     """One migrated database for this whole file: a bad setting stops every command before
     it reaches the database, so the tests need no database of their own."""
-    name = f"studio_publish_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url(pg_server_url, name)
-    try:
-        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-            migrate(conn)
+    with throwaway_database(pg_server_url) as url:
         yield url
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

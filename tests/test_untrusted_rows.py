@@ -608,3 +608,19 @@ def test_a_crash_while_recording_ends_the_post_in_review_and_the_run_row(
     assert (row["status"], row["failure_reason"]) == ("needs_review", "internal_error")
     assert all(post(conn, p)["status"] == "posted" for p in others)
     assert last_run(conn)["finished_at"] is not None
+
+
+def test_an_account_id_that_is_not_an_id_is_never_put_in_a_path(
+    db_url: str, conn: Conn, platforms: Platforms
+) -> None:
+    facebook = add_account(conn, "facebook")
+    conn.execute(
+        "UPDATE studio_social_accounts SET platform_account_id = 'me/accounts?x=' WHERE id = %s",
+        [facebook],
+    )
+    text = insert(conn, facebook, "facebook", post_type="text")
+    run(db_url)
+    row = post(conn, text)
+    assert (row["status"], row["failure_reason"]) == ("failed", "invalid")
+    assert "platform_account_id" in row["last_publish_error"]
+    assert platforms.requests == []

@@ -14,6 +14,7 @@ from studio_publish.media_policy import MediaPolicy
 from studio_publish.validation import (
     PostInput,
     ValidPost,
+    check_stored_post,
     parse_option_strings,
     validate_post,
     validate_uuid,
@@ -461,3 +462,73 @@ def test_validate_uuid() -> None:
     for text in ["", "123", ACCOUNT.replace("-", ""), "{" + ACCOUNT + "}", ACCOUNT + "0"]:
         with pytest.raises(BadInput, match=r"^POST_ID: "):
             validate_uuid(text, "POST_ID")
+
+
+# --- the engine's door: the same rules for a stored row ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "row", "field"),
+    [
+        ("tiktok", {"post_type": "text"}, "post_type"),
+        ("tiktok", {"post_type": "story", "media": [{"url": MP4}]}, "post_type"),
+        (
+            "tiktok",
+            {"post_type": "carousel", "media": [{"url": "http://c.example/a.jpg"}] * 2},
+            "media",
+        ),
+        ("tiktok", {"post_type": "video", "media": [{"url": JPG}]}, "media"),
+        ("tiktok", {"post_type": "video", "media": [{"url": MP4}], "options": {}}, "options"),
+        ("instagram", {"post_type": "carousel", "media": [{"url": JPG}]}, "media"),
+        ("instagram", {"post_type": "carousel", "media": [{"url": JPG}] * 11}, "media"),
+        ("instagram", {"post_type": "image", "media": [{"url": MP4}]}, "media"),
+        ("instagram", {"post_type": "reel", "media": [{"url": JPG}]}, "media"),
+        ("instagram", {"post_type": "video", "media": [{"url": MP4}]}, "post_type"),
+        ("instagram", {"post_type": "text"}, "post_type"),
+        ("instagram", {"post_type": "story", "media": [{"url": JPG}], "caption": "x"}, "caption"),
+        (
+            "instagram",
+            {"post_type": "image", "media": [{"url": JPG}], "caption": "é" * 2201},
+            "caption",
+        ),
+        ("facebook", {"post_type": "story", "media": [{"url": JPG}]}, "post_type"),
+        ("facebook", {"post_type": "text", "media": [{"url": JPG}]}, "media"),
+        ("facebook", {"post_type": "image", "media": [{"url": MP4}]}, "media"),
+        ("facebook", {"post_type": "text", "caption": ""}, "caption"),
+        (
+            "facebook",
+            {"post_type": "image", "media": [{"url": JPG, "kind": "video"}]},
+            "media[0].url",
+        ),
+    ],
+)
+def test_a_stored_row_that_breaks_a_platform_rule_is_refused(
+    platform: str, row: dict[str, Any], field: str
+) -> None:
+    """What `schedule` refuses, the engine refuses in a row the web app wrote."""
+    with pytest.raises(BadInput) as info:
+        check_stored_post({"caption": "hi", **row}, platform=platform, media=MEDIA)
+    assert info.value.field == field, info.value
+
+
+def test_a_local_video_for_facebook_is_refused_at_the_door(tmp_path: Path) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    row = {"post_type": "video", "media": [{"url": str(tmp_path / "clip.mp4")}], "caption": ""}
+    with pytest.raises(BadInput, match="public http"):
+        check_stored_post(row, platform="facebook", media=MEDIA)
+
+
+def test_a_good_stored_row_comes_back_checked() -> None:
+    stored = check_stored_post(
+        {
+            "post_type": None,
+            "caption": None,
+            "media": [{"url": MP4}],
+            "options": {"privacy_level": "SELF_ONLY", "is_aigc": "true"},
+        },
+        platform="tiktok",
+        media=MEDIA,
+    )
+    assert stored.post_type == "video" and stored.caption == ""
+    assert stored.media == ((MP4, "video"),)
+    assert stored.options == {"privacy_level": "SELF_ONLY", "is_aigc": True}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,9 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
-from studio_publish.errors import BadInput
-from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import Decision, PlatformError, Published, ReconcileStatus
 from studio_publish.platforms.facebook import FacebookPlatform
 from studio_publish.platforms.graph_usage import UsageThrottle
-from studio_publish.validation import check_stored_post
 
 PAGE = f"{GRAPH}/55"
 FEED, PHOTOS, VIDEOS, POSTS = f"{PAGE}/feed", f"{PAGE}/photos", f"{PAGE}/videos", f"{PAGE}/posts"
@@ -126,31 +122,6 @@ def test_video_by_url(api: FakeApi) -> None:
         "description": "Hello world",
         "title": "My video",
     }
-
-
-@pytest.mark.parametrize(
-    ("post_type", "media"),
-    [
-        ("video", [("/tmp/local.mp4", "video")]),
-        ("story", [IMAGE]),
-        ("text", [IMAGE]),
-        ("image", [VIDEO]),
-        ("image", [("/no/such/file.jpg", "image")]),
-    ],
-)
-def test_unsupported_posts_fail_clearly(post_type: str, media: Any) -> None:
-    # The rules live in validation.py, checked on every claimed row before any call: the
-    # client is never handed such a post (tests/test_untrusted_rows.py shows nothing is sent).
-    row = {
-        "post_type": post_type,
-        "caption": "",
-        "media": [{"url": u, "kind": k} for u, k in media],
-        "options": {},
-    }
-    with pytest.raises(BadInput):
-        check_stored_post(
-            row, platform="facebook", media=MediaPolicy(root=Path(tempfile.gettempdir()))
-        )
 
 
 def found(message: str = "Hello world") -> httpx.Response:

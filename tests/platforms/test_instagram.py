@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,12 +23,9 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
-from studio_publish.errors import BadInput
-from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import Decision, PlatformError, Published, ReconcileStatus
 from studio_publish.platforms.graph_usage import UsageThrottle
 from studio_publish.platforms.instagram import InstagramPlatform
-from studio_publish.validation import check_stored_post
 
 IG = f"{GRAPH}/1789"
 MEDIA, PUBLISH, LIMIT = f"{IG}/media", f"{IG}/media_publish", f"{IG}/content_publishing_limit"
@@ -278,32 +273,6 @@ def test_prepare_checks_quota(api: FakeApi) -> None:
 def test_prepare_passes_under_quota(api: FakeApi) -> None:
     api.on("GET", LIMIT, ok({"data": [{"quota_usage": 2, "config": {"quota_total": 50}}]}))
     run(platform().prepare, make_ctx(make_post(), api=api))
-
-
-@pytest.mark.parametrize(
-    ("post_type", "media"),
-    [
-        ("carousel", [IMAGE]),
-        ("carousel", [IMAGE] * 11),
-        ("image", [("/tmp/local.jpg", "image")]),
-        ("image", [VIDEO]),
-        ("reel", [IMAGE]),
-        ("text", []),
-    ],
-)
-def test_invalid_posts_fail_before_any_call(post_type: str, media: Any) -> None:
-    # The rules live in validation.py, checked on every claimed row before any call: the
-    # client is never handed such a post (tests/test_untrusted_rows.py shows nothing is sent).
-    row = {
-        "post_type": post_type,
-        "caption": "",
-        "media": [{"url": u, "kind": k} for u, k in media],
-        "options": {},
-    }
-    with pytest.raises(BadInput):
-        check_stored_post(
-            row, platform="instagram", media=MediaPolicy(root=Path(tempfile.gettempdir()))
-        )
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
-from studio_publish.errors import BadInput
-from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import (
     Account,
     Decision,
@@ -44,7 +41,6 @@ from studio_publish.platforms.tiktok_api import fail_reason_error
 from studio_publish.platforms.tiktok_chunks import ChunkPlan
 from studio_publish.platforms.tiktok_upload import UploadIncomplete, upload_chunks
 from studio_publish.platforms.transport import OutcomeUnclear
-from studio_publish.validation import check_stored_post
 
 CREATOR = f"{TIKTOK}/v2/post/publish/creator_info/query/"
 INIT = f"{TIKTOK}/v2/post/publish/video/init/"
@@ -280,31 +276,6 @@ def test_prepare_enforces_creator_info(
         run(platform().prepare, make_ctx(post, api=api))
     assert caught.value.decision is Decision.FAIL
     assert expected in caught.value.message
-
-
-@pytest.mark.parametrize(
-    ("post_type", "media"),
-    [
-        ("text", []),
-        ("story", [("https://cdn.test/v.mp4", "video")]),
-        ("image", [("/tmp/local.jpg", "image")]),
-        ("carousel", [("http://cdn.test/a.jpg", "image")]),
-        ("video", [("https://cdn.test/a.jpg", "image")]),
-    ],
-)
-def test_unsupported_posts_fail_before_any_call(post_type: str, media: Any) -> None:
-    # The rules live in validation.py, checked on every claimed row before any call: the
-    # client is never handed such a post (tests/test_untrusted_rows.py shows nothing is sent).
-    row = {
-        "post_type": post_type,
-        "caption": "",
-        "media": [{"url": u, "kind": k} for u, k in media],
-        "options": OPTIONS,
-    }
-    with pytest.raises(BadInput):
-        check_stored_post(
-            row, platform="tiktok", media=MediaPolicy(root=Path(tempfile.gettempdir()))
-        )
 
 
 # Reference 4.6: error.code -> decision (HTTP status as documented).
