@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 
-from studio_publish.db import first_line
+from studio_publish.db import Row, first_line
 from studio_publish.errors import BadInput
+from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import (
     Decision,
     Platform,
@@ -30,7 +31,12 @@ from studio_publish.retry import plan_for
 from studio_publish.settings import Settings
 from studio_publish.store import Claim, EngineStore, LeaseLost, account_from_row
 from studio_publish.tokens import needs_refresh, refresh_account_token
-from studio_publish.validation import check_saved_ids, check_stored_post, platform_id_problem
+from studio_publish.validation import (
+    StoredPost,
+    check_saved_ids,
+    check_stored_post,
+    platform_id_problem,
+)
 
 T = TypeVar("T")
 
@@ -56,6 +62,60 @@ class PostResult:
             "platform_post_id": self.platform_post_id,
             "permalink": self.permalink,
         }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a claimed row is not sent at all: the state and reason it ends in, and why."""
+
+    status: str  # failed, or needs_review when an earlier attempt may have reached it
+    reason: str  # account_mismatch or invalid
+    message: str
+
+
+def admit(
+    post_row: Row, account_row: Row, *, platform: str, media: MediaPolicy
+) -> tuple[StoredPost, dict[str, Any]] | Refusal:
+    """The engine's door: a claimed row and its account, checked before any platform call.
+
+    The web app writes rows straight into the table, so a row may hold anything. Returns
+    the checked content and saved platform ids, or the Refusal to record. Pure: it reads
+    only its arguments (and, for a local file, whether it exists in the media root).
+    """
+    if account_row["platform"] != platform:
+        return Refusal(
+            "failed",
+            "account_mismatch",
+            f"the post is for {platform} but its account is a {account_row['platform']} "
+            "account: nothing was sent",
+        )
+    if str(post_row.get("workspace_id")) != str(account_row["workspace_id"]):
+        return Refusal(
+            "failed",
+            "account_mismatch",
+            "the post's workspace_id is not its account's workspace: nothing was sent",
+        )
+    if (problem := platform_id_problem(account_row["platform_account_id"])) is not None:
+        # The account's id goes into API paths: a row written by hand may hold anything.
+        return Refusal(
+            "failed", "invalid", f"the account's platform_account_id: {problem}; nothing was sent"
+        )
+    try:
+        saved = check_saved_ids(post_row.get("platform_state"))
+        content = check_stored_post(post_row, platform=platform, media=media)
+    except BadInput as exc:
+        if post_row.get("platform_state"):
+            # Saved platform ids: an earlier attempt may have made the post live. (With none
+            # saved, nothing went out: every client saves a marker before any call that can
+            # make a post live.)
+            return Refusal(
+                "needs_review",
+                "invalid",
+                f"{exc}; an earlier attempt may have reached the platform, so nothing more "
+                "was sent: check the account",
+            )
+        return Refusal("failed", "invalid", f"{exc}; nothing was sent")
+    return content, saved
 
 
 class PostAttempt:
@@ -94,39 +154,13 @@ class PostAttempt:
         if row is None:
             await self.finish("failed", "no_account", "the post's account no longer exists")
             return
-        post_row = self.claim.row
-        # Rows the web app wrote inconsistently: nothing is sent to an account they do not fit.
-        if row["platform"] != self.platform.name:
-            await self.finish(
-                "failed",
-                "account_mismatch",
-                f"the post is for {self.platform.name} but its account is a {row['platform']} "
-                "account: nothing was sent",
-            )
+        admitted = admit(
+            self.claim.row, row, platform=self.platform.name, media=self.settings.media_policy()
+        )
+        if isinstance(admitted, Refusal):
+            await self.finish(admitted.status, admitted.reason, admitted.message)
             return
-        if str(post_row.get("workspace_id")) != str(row["workspace_id"]):
-            await self.finish(
-                "failed",
-                "account_mismatch",
-                "the post's workspace_id is not its account's workspace: nothing was sent",
-            )
-            return
-        if (problem := platform_id_problem(row["platform_account_id"])) is not None:
-            # The account's id goes into API paths: a row written by hand may hold anything.
-            await self.finish(
-                "failed",
-                "invalid",
-                f"the account's platform_account_id: {problem}; nothing was sent",
-            )
-            return
-        try:
-            saved = check_saved_ids(post_row.get("platform_state"))
-            content = check_stored_post(
-                post_row, platform=self.platform.name, media=self.settings.media_policy()
-            )
-        except BadInput as exc:
-            await self.refuse_invalid(exc)
-            return
+        content, saved = admitted
         self.secrets = [row["access_token"], row["refresh_token"]]
         self.ctx = PublishContext(
             post=self.claim.to_post(content),
@@ -145,23 +179,6 @@ class PostAttempt:
             raise  # the database is gone: the run ends, the next one settles this post
         except Exception as exc:  # a bug, a dropped connection, a malformed answer
             await self.after_unexpected(exc)
-
-    async def refuse_invalid(self, exc: BadInput) -> None:
-        """A row that breaks a rule: failed with reason invalid, nothing sent this attempt.
-
-        When the row holds saved platform ids, an earlier attempt may have made the post
-        live: a person decides instead. (With none saved, nothing went out: every client
-        saves a marker before any call that can make a post live.)
-        """
-        if self.claim.row.get("platform_state"):
-            await self.finish(
-                "needs_review",
-                "invalid",
-                f"{exc}; an earlier attempt may have reached the platform, so nothing more "
-                "was sent: check the account",
-            )
-            return
-        await self.finish("failed", "invalid", f"{exc}; nothing was sent")
 
     async def _publish(self, *, rescue: bool) -> None:
         ctx, platform = self.ctx, self.platform
