@@ -7,6 +7,7 @@ start the embedded PostgreSQL in a temporary folder and stop it at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 import warnings
@@ -23,8 +24,29 @@ from typer.testing import CliRunner
 from studio_publish.cli import app
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every temporary folder of the run lives in one folder, removed when the run ends.
+
+    pytest keeps its last three runs' folders in /tmp/pytest-of-USER otherwise (tens of MB
+    each, embedded PostgreSQL data included): the suite leaves nothing behind.
+    """
+    if config.option.basetemp is None:
+        folder = tempfile.mkdtemp(prefix="studio-publish-tests-")
+        config.option.basetemp = folder
+        config.stash[_RUN_FOLDER] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_RUN_FOLDER, None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_RUN_FOLDER = pytest.StashKey[str]()
+
+
 @pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
@@ -34,7 +56,7 @@ def pg_server_url() -> Iterator[str]:
     pgserver = import_pgserver()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        folder = tempfile.mkdtemp(prefix="studio-publish-test-pg-")
+        folder = tmp_path_factory.mktemp("embedded-postgres")
         server = pgserver.get_server(folder, cleanup_mode="stop")
     yield str(server.get_uri())
     server.cleanup()
