@@ -207,6 +207,24 @@ def test_a_last_run_that_ended_in_error(cli: Cli, conn: Conn) -> None:
     )
 
 
+def test_a_last_run_that_never_finished(cli: Cli, conn: Conn) -> None:
+    """A run killed mid-way (or crashed) leaves its row `running`: that is a problem too."""
+    conn.execute(
+        """INSERT INTO studio_publish_runs (started_at, host, pid, command)
+           VALUES (now() - interval '40 minutes', 'cron-host', 4242, 'run-due')"""
+    )
+    line = only(cli, "last_run")
+    assert "never finished" in line and "pid 4242 on cron-host" in line
+
+
+def test_a_run_still_running_within_its_time_is_well(cli: Cli, conn: Conn) -> None:
+    conn.execute(
+        """INSERT INTO studio_publish_runs (started_at, host, pid, command)
+           VALUES (now() - interval '30 seconds', 'cron-host', 4242, 'run-due')"""
+    )
+    assert problems(cli) == []
+
+
 # --- several at once, and the output --------------------------------------------------------
 
 
