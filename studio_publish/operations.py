@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from studio_publish import db
-from studio_publish.attempt import PostResult
+from studio_publish.attempt import PostResult, Refusal, admit
 from studio_publish.engine import Engine, RunSummary
 from studio_publish.errors import BadInput, Refused
 from studio_publish.platforms.base import Platform
@@ -43,7 +43,7 @@ def preview_due(conn: db.Connection, settings: Settings) -> dict[str, Any]:
         "due_posts_preview",
         {"max_lateness": settings.max_lateness_seconds, "limit": PREVIEW_LIMIT},
     ):
-        posts.append({**_preview_fields(row), "would": _would(row)})
+        posts.append({**_preview_fields(row), "would": _would(row, settings)})
     abandoned = db.fetch_all(conn, "abandoned_preview", {"limit": PREVIEW_LIMIT})
     return {
         "dry_run": True,
@@ -66,13 +66,21 @@ def _preview_fields(row: db.Row) -> dict[str, Any]:
     return {"id": str(row["id"]), **{k: row[k] for k in keys}, "account_id": account}
 
 
-def _would(row: db.Row) -> str:
+def _would(row: db.Row, settings: Settings) -> str:
     if row["account_id"] is None:
         return "fail: the account does not exist"
     if row["missed"]:
         return "fail as missed: first found due too long after its time"
     if row["account_state"] != "active":
         return f"wait: the account is {row['account_state']}"
+    account = {
+        "platform": row["account_platform"],
+        "workspace_id": row["account_workspace_id"],
+        "platform_account_id": row["platform_account_id"],
+    }
+    refusal = admit(row, account, platform=row["platform"], media=settings.media_policy())
+    if isinstance(refusal, Refusal):  # the engine's own door, so the preview cannot drift
+        return f"{refusal.status} as {refusal.reason}: {refusal.message}"
     if not row["has_token"]:
         return "wait: the account has no access token"
     if row["token_expired"]:

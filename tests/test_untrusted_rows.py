@@ -624,3 +624,18 @@ def test_an_account_id_that_is_not_an_id_is_never_put_in_a_path(
     assert (row["status"], row["failure_reason"]) == ("failed", "invalid")
     assert "platform_account_id" in row["last_publish_error"]
     assert platforms.requests == []
+
+
+def test_run_due_dry_run_says_which_rows_would_fail_and_why(
+    db_url: str, conn: Conn, platforms: Platforms
+) -> None:
+    tiktok = add_account(conn, "tiktok")
+    facebook = add_account(conn, "facebook")
+    hostile = tiktok_video(conn, tiktok, "/etc/passwd")
+    good = good_text_post(conn, facebook)
+    preview = operations.preview_due(conn, engine_settings())
+    would = {p["id"]: p["would"] for p in preview["due"]}
+    assert would[good] == "publish"
+    assert would[hostile].startswith("failed as invalid: media[0].url: ")
+    assert post(conn, hostile)["status"] == "scheduled"  # nothing written
+    assert platforms.requests == []

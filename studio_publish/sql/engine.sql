@@ -256,10 +256,12 @@ RETURNING id, platform;
 -- name: due_posts_preview
 -- run-due --dry-run: what is due, read without locking or writing.
 SELECT p.id, p.platform, p.post_type, p.scheduled_for, p.next_attempt_at, p.attempt_count,
-       p.platform_state, greatest(p.scheduled_for, p.next_attempt_at) AS due_at,
+       p.platform_state, p.workspace_id, p.caption, p.media, p.options,
+       greatest(p.scheduled_for, p.next_attempt_at) AS due_at,
        p.next_attempt_at IS NULL
            AND p.scheduled_for < now() - make_interval(secs => %(max_lateness)s) AS missed,
-       a.id AS account_id, a.state AS account_state,
+       a.id AS account_id, a.state AS account_state, a.platform AS account_platform,
+       a.workspace_id AS account_workspace_id, a.platform_account_id,
        a.access_token IS NOT NULL AND a.access_token <> '' AS has_token,
        a.refresh_token IS NOT NULL AND a.refresh_token <> '' AS has_refresh_token,
        a.token_expires_at, a.token_expires_at IS NOT NULL AND a.token_expires_at <= now()
