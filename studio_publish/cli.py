@@ -39,13 +39,39 @@ class _Commands(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
 
 
+# -h is --help on every command (the spec's Additions).
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
     cls=_Commands,
     help="Schedule posts and publish them to Instagram, Facebook Pages and TikTok.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"studio-publish {version('studio-publish')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Schedule posts and publish them to Instagram, Facebook Pages and TikTok."""
+
+
 db_app = typer.Typer(help="Database schema and housekeeping.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Social accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -252,7 +278,9 @@ def accounts_list(as_json: JsonOption = False) -> None:
 
 @accounts_app.command("reauth")
 def accounts_reauth(
-    account_id: Annotated[str, typer.Argument(help="The account to re-authorise.")],
+    account_id: Annotated[
+        str, typer.Argument(metavar="ACCOUNT_ID", help="The account to re-authorise.")
+    ],
     token_expires_at: TokenExpiresAt = None,
     refresh_token_expires_at: RefreshTokenExpiresAt = None,
     access_token_env: AccessTokenEnv = None,
@@ -298,7 +326,7 @@ def require_utf8(*arguments: tuple[str, str | list[str] | None]) -> None:
 @app.command()
 def schedule(
     post_id: Annotated[
-        str | None, typer.Argument(help="Reschedule this existing post instead.")
+        str | None, typer.Argument(metavar="POST_ID", help="Reschedule this existing post instead.")
     ] = None,
     account: Annotated[str | None, typer.Option(help="Account id (UUID).")] = None,
     at: Annotated[
@@ -371,7 +399,7 @@ def schedule(
 
 @app.command()
 def cancel(
-    post_id: Annotated[str, typer.Argument(help="The post to cancel.")],
+    post_id: Annotated[str, typer.Argument(metavar="POST_ID", help="The post to cancel.")],
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a draft or scheduled post so that it is never published."""
@@ -388,7 +416,9 @@ def cancel(
 
 @app.command()
 def status(
-    post_id: Annotated[str | None, typer.Argument(help="Show this post in detail.")] = None,
+    post_id: Annotated[
+        str | None, typer.Argument(metavar="POST_ID", help="Show this post in detail.")
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -538,7 +568,7 @@ def run_due(
 
 @app.command()
 def publish(
-    post_id: Annotated[str, typer.Argument(help="The post to publish now.")],
+    post_id: Annotated[str, typer.Argument(metavar="POST_ID", help="The post to publish now.")],
     force: Annotated[
         bool, typer.Option("--force", help="Publish a new copy of a post that is already live.")
     ] = False,
@@ -631,7 +661,9 @@ def retry_failed(
 
 @app.command("confirm-live")
 def confirm_live(
-    post_id: Annotated[str, typer.Argument(help="A needs_review post you found live.")],
+    post_id: Annotated[
+        str, typer.Argument(metavar="POST_ID", help="A needs_review post you found live.")
+    ],
     platform_post_id: Annotated[
         str | None, typer.Option(help="Its id on the platform, if you know it.")
     ] = None,
@@ -670,8 +702,9 @@ def sandbox(
 ) -> None:
     """Serve the local platform sandbox (a stand-in for the Graph and TikTok APIs) until stopped.
 
-    It prints the two settings that point studio-publish at it. Its control API (ledger,
-    knobs, injected faults) is under /_sandbox/.
+    It prints the two settings that point studio-publish at it.
+
+    Its control API (ledger, knobs, injected faults) is under /_sandbox/.
     """
     from studio_publish.sandbox import serve
 
@@ -693,8 +726,11 @@ def sandbox(
 def demo() -> None:
     """Run the whole job end to end here with nothing configured, then clean up.
 
-    A throwaway embedded PostgreSQL, the local platform sandbox, sample accounts and one
-    post of each type due now, one run-due, then status. Needs the `embedded` extra.
+    A throwaway embedded PostgreSQL and the local platform sandbox.
+
+    Sample accounts and one post of each type due now, one run-due, then status.
+
+    Needs the `embedded` extra.
     """
     from studio_publish.demo import run_demo
     from studio_publish.output import print_line
