@@ -118,7 +118,8 @@ async def url_size(
 ) -> int:
     """The size of a remote file, from HEAD or else from a one-byte ranged GET."""
     pinned = await _pin(policy, url)
-    what = f"media size lookup at {host_of(url)}"
+    # The tool downloads this file itself to upload it: say so, and where from.
+    what = f"downloading the media from {host_of(url)} (size lookup)"
     response = await send(
         http,
         "HEAD",
@@ -133,18 +134,31 @@ async def url_size(
     if response.is_success and length:
         check_size(length, max_bytes, file_name(url))
         return length
-    response = await send(
-        http,
+    # No usable HEAD (presigned URLs often answer it 403 or 405): a one-byte ranged GET. A
+    # server that ignores Range answers 200 with the whole file: its length is the size,
+    # and the body is never read.
+    request = http.build_request(
         "GET",
         pinned.url,
-        what=what,
-        timeout=timeout,
         headers=_headers(pinned, {"Range": "bytes=0-0"}),
+        timeout=timeout,
         extensions=_extensions(pinned),
     )
+    try:
+        response = await http.send(request, stream=True)
+    except httpx.TransportError as exc:
+        raise PlatformError(
+            Decision.RETRY, f"{what}: could not connect ({type(exc).__name__})"
+        ) from exc
+    await response.aclose()
     _not_a_redirect(response, url)
-    total = _positive_int(response.headers.get("Content-Range", "").rpartition("/")[2])
-    if response.status_code == 206 and total:
+    if response.status_code == 206:
+        total = _positive_int(response.headers.get("Content-Range", "").rpartition("/")[2])
+    elif response.status_code == 200:
+        total = _positive_int(response.headers.get("Content-Length", ""))
+    else:
+        total = None
+    if total:
         check_size(total, max_bytes, file_name(url))
         return total
     decision = Decision.RETRY if response.status_code >= 500 else Decision.FAIL

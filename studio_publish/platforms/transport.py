@@ -57,19 +57,22 @@ async def send(
     ``what`` names the call in messages: the URL is never quoted (upload URLs carry
     credentials in their query string).
     """
+    # The host, never the path or query: with the sandbox's settings forgotten, "could not
+    # connect to graph.facebook.com" says at once what is wrong.
+    host = httpx.URL(url).host or "?"
     try:
         return await http.request(method, url, timeout=timeout, **kwargs)
     except _NOT_SENT as exc:
         raise PlatformError(
-            Decision.RETRY, f"{what}: could not connect ({type(exc).__name__})"
+            Decision.RETRY, f"{what}: could not connect to {host} ({type(exc).__name__})"
         ) from exc
     except httpx.TransportError as exc:
         if irreversible:
             raise OutcomeUnclear(
-                f"{what}: no answer ({type(exc).__name__}); it may have gone through"
+                f"{what}: no answer from {host} ({type(exc).__name__}); it may have gone through"
             ) from exc
         raise PlatformError(
-            Decision.RETRY, f"{what}: network error ({type(exc).__name__})"
+            Decision.RETRY, f"{what}: network error talking to {host} ({type(exc).__name__})"
         ) from exc
 
 

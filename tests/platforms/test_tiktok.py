@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -635,3 +636,40 @@ def test_refresh_without_refresh_token_is_reauth(api: FakeApi) -> None:
     with pytest.raises(PlatformError) as caught:
         refresh(api, platform(), account(None))
     assert caught.value.decision is Decision.REAUTH
+
+
+@pytest.mark.parametrize("head_status", [403, 405])
+@pytest.mark.parametrize("honours_range", [True, False])
+def test_a_media_server_without_head_or_range_still_works(
+    api: FakeApi, resolver: list[str], head_status: int, honours_range: bool
+) -> None:
+    """Presigned URLs often refuse HEAD; some servers ignore Range: the size comes from GET."""
+    data = b"abcdefghij" * 40
+    api.on("HEAD", PINNED_SOURCE, httpx.Response(head_status))
+
+    def get(request: httpx.Request) -> httpx.Response:
+        if not honours_range:
+            return httpx.Response(200, content=data)  # the whole file, Range ignored
+        first, last = map(int, request.headers["Range"].removeprefix("bytes=").split("-"))
+        total = f"bytes {first}-{last}/{len(data)}"
+        return httpx.Response(206, content=data[first : last + 1], headers={"Content-Range": total})
+
+    api.on("GET", PINNED_SOURCE, get)
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    api.on("POST", INIT, tiktok_ok({"publish_id": "v_pub_2", "upload_url": UPLOAD}))
+    api.on("PUT", UPLOAD, ok(status=201))
+    api.on("POST", STATUS, complete(None))
+    assert run(platform().publish, video_ctx(api, SOURCE)) == Published("v_pub_2")
+    init = api.calls("POST", INIT)[0]
+    assert json.loads(init.content)["source_info"]["video_size"] == len(data)
+    assert api.calls("PUT", UPLOAD)[0].content == data
+
+
+def test_an_unreachable_media_host_is_named_in_the_error(api: FakeApi, resolver: list[str]) -> None:
+    api.on("HEAD", PINNED_SOURCE, httpx.ConnectError)
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, video_ctx(api, SOURCE))
+    assert caught.value.decision is Decision.RETRY
+    assert caught.value.message.startswith("downloading the media from cdn.test (size lookup): ")
+    assert "could not connect" in caught.value.message
