@@ -66,9 +66,12 @@ def respond(
     if settings.cron_secret is None:
         get_logger().error("hook_without_secret")
         return 500, {"error": "CRON_SECRET is not set: the hook refuses every request until it is"}
-    expected = b"Bearer " + settings.cron_secret.get_secret_value().encode()
-    given = (authorization or "").encode("utf-8", "replace")
-    if not hmac.compare_digest(expected, given):
+    expected = settings.cron_secret.get_secret_value().encode()
+    # The scheme is case-insensitive (RFC 9110 section 11.1: "bearer" is "Bearer"); the
+    # secret is compared in constant time.
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    given = credentials.strip().encode("utf-8", "replace")
+    if not (scheme.lower() == "bearer" and hmac.compare_digest(expected, given)):
         get_logger().warning("hook_unauthorised", had_header=authorization is not None)
         return 401, {"error": "unauthorised: send Authorization: Bearer $CRON_SECRET"}
     try:

@@ -44,7 +44,8 @@ def show_overview(data: dict[str, Any]) -> None:
         data["stuck"],
     )
     print_table(
-        "Needs review (may or may not be live: check, then retry-failed or leave)",
+        "Needs review (may or may not be live: check the account, then `confirm-live ID` if it "
+        "is live, or `retry-failed --id ID --confirm-not-live` if it is not)",
         ["id", "platform", "post_type", "updated_at", "failure_reason", "last_publish_error"],
         data["needs_review"],
     )

@@ -51,18 +51,22 @@ def runs(conn: Conn) -> int:
     return int(row["n"])
 
 
-@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("method", "scheme"), [("GET", "Bearer"), ("POST", "Bearer"), ("GET", "bearer")]
+)
 def test_the_right_secret_runs_one_run_due(
     hook_url: str,
     conn: Conn,
     fake: FakePlatform,
     method: str,
+    scheme: str,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     due = add_post(conn, add_account(conn))
 
+    # The scheme is case-insensitive (RFC 9110): "bearer" is "Bearer".
     response = httpx.request(
-        method, hook_url, headers={"Authorization": f"Bearer {SECRET}"}, timeout=30
+        method, hook_url, headers={"Authorization": f"{scheme} {SECRET}"}, timeout=30
     )
 
     assert response.status_code == 200, response.text

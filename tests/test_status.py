@@ -230,6 +230,7 @@ def test_overview_for_a_person(cli: Cli, queue: dict[str, Any]) -> None:
         "Overdue",
         queue["overdue_tt"],
         "Needs review",
+        "confirm-live ID",  # what a person does about one, by name
         queue["review_ig"],
         "publish_timeout",
         "Recent failures",
