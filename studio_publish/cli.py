@@ -27,7 +27,16 @@ if TYPE_CHECKING:
 
 
 class _Commands(TyperGroup):
-    """Turns our errors into one line on stderr and the spec's exit code, for every command."""
+    """Turns our errors into one line on stderr and the spec's exit code, for every command.
+
+    With --json the error is also one JSON document on stdout (the spec's Additions):
+    ``{"error": {"code": 2, "message": "...", "field": "--at"}}``, so a script that reads
+    stdout learns why as well as that.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta["studio_publish.json"] = "--json" in args
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -35,6 +44,11 @@ class _Commands(TyperGroup):
         except StudioPublishError as exc:
             from studio_publish.terminal_text import printable
 
+            if ctx.meta.get("studio_publish.json"):
+                from studio_publish.output import print_json
+
+                field = exc.field if isinstance(exc, BadInput) else None
+                print_json({"error": {"code": exc.exit_code, "message": str(exc), "field": field}})
             typer.echo(f"error: {printable(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
 

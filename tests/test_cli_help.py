@@ -1,12 +1,14 @@
-"""The command line's own manners: --version, -h, usage lines that read as the README does."""
+"""The command line's own manners: --version, -h, usage lines as the README has them, and
+errors as one JSON document with --json."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib.metadata import version
 
 import pytest
-from conftest import make_runner
+from conftest import Cli, make_runner
 
 COMMANDS = [
     [],
@@ -70,3 +72,31 @@ def test_help_text_does_not_break_mid_sentence(command: list[str]) -> None:
     for line in description.splitlines():
         text = line.strip()
         assert not text or re.search(r"[.:]$", text) or text.startswith("Usage:"), text
+
+
+def test_a_failure_with_json_is_one_error_document_on_stdout(
+    cli: Cli, add_account: Callable[..., str]
+) -> None:
+    account = add_account("facebook", "1234567890")
+    result = cli("schedule", "--account", account, "--at", "yesterday", "--json")
+    assert result.exit_code == 2
+    error = result.json()["error"]
+    assert error["code"] == 2 and error["field"] == "--at"
+    assert error["message"].startswith("--at: ")
+    assert result.stderr.startswith("error: --at: ")  # the line on stderr stays
+
+
+def test_an_unreachable_database_with_json_is_an_error_document(clean_env: None) -> None:
+    result = make_runner()(
+        "status", "--json", env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}
+    )
+    assert result.exit_code == 3
+    assert result.json()["error"]["code"] == 3 and result.json()["error"]["field"] is None
+
+
+def test_without_json_a_failure_prints_nothing_on_stdout(
+    cli: Cli, add_account: Callable[..., str]
+) -> None:
+    account = add_account("facebook", "1234567890")
+    result = cli("schedule", "--account", account, "--at", "yesterday")
+    assert result.exit_code == 2 and result.stdout == ""
