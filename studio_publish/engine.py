@@ -47,11 +47,16 @@ PLATFORMS = ("instagram", "facebook", "tiktok")
 class RunSummary:
     command: str
     run_id: int | None = None
-    claimed: int = 0
+    # Posts claimed, each once: a post retried within the run is claimed again, not twice.
+    claimed_ids: set[str] = field(default_factory=set)
     rescued: int = 0
     results: list[PostResult] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+
+    @property
+    def claimed(self) -> int:
+        return len(self.claimed_ids)
 
     def count(self, *outcomes: str) -> int:
         return sum(1 for r in self.results if r.outcome in outcomes)
@@ -203,7 +208,7 @@ class Engine:
             while time.monotonic() < deadline:
                 free = self.settings.concurrency - len(in_flight)
                 claims = await store.claim_due(free, summary.run_id or 0, only_ids) if free else []
-                summary.claimed += len(claims)
+                summary.claimed_ids.update(c.post_id for c in claims)
                 for claim in claims:
                     task = asyncio.create_task(
                         self._settle(store, http, claim, summary, rescue=False)
@@ -251,7 +256,7 @@ class Engine:
             claim = await claim_post(store, summary.run_id or 0)
             if claim is None:
                 return
-            summary.claimed = 1
+            summary.claimed_ids.add(claim.post_id)
             heartbeat = asyncio.create_task(self._heartbeat(store, lambda: [claim]))
             try:
                 await self._settle(store, http, claim, summary, rescue=False)

@@ -500,3 +500,21 @@ def test_post_whose_account_is_of_another_platform_fails_without_sending(
     assert row["status"] == "failed" and row["failure_reason"] == "account_mismatch"
     assert fake.calls["prepare"] == fake.calls["publish"] == 0
     assert summary.outcome == "failed"
+
+
+def test_a_post_retried_within_the_run_is_counted_once(
+    db_url: str, conn: Conn, fake: FakePlatform
+) -> None:
+    account = add_account(conn)
+    posts = add_posts(conn, account, 3)
+    fake.errors = [error(Decision.RETRY, "try again"), None, None, None]
+    summary = run(db_url, fake, retry_base_seconds=0.001, retry_max_seconds=0.001)
+    assert sorted(fake.live()) == sorted(posts)
+    tries = conn.execute("SELECT count(*) AS n FROM studio_publish_attempts").fetchone()
+    assert tries == {"n": 4}  # the retried post was claimed again within the run
+    assert summary.as_dict()["claimed"] == 3  # four claims, three posts
+    assert summary.count("retry") == 1
+    row = conn.execute(
+        "SELECT claimed FROM studio_publish_runs WHERE id = %s", [summary.run_id]
+    ).fetchone()
+    assert row == {"claimed": 3}
