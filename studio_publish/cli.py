@@ -151,6 +151,29 @@ def db_migrate(as_json: JsonOption = False) -> None:
         print_line(f"{target.description} is up to date.")
 
 
+@db_app.command("stop")
+def db_stop(as_json: JsonOption = False) -> None:
+    """Stop the embedded PostgreSQL, when it is running (it stays up between commands)."""
+    from studio_publish import db
+    from studio_publish.output import print_json, print_line
+
+    loaded = settings()
+    if loaded.database_url:  # nothing of ours runs: a no-op, so scripts may call it anyway
+        if as_json:
+            print_json({"data_dir": None, "stopped": False})
+        else:
+            print_line("DATABASE_URL is set: there is no embedded PostgreSQL to stop.")
+        return
+    data_dir = db.embedded_data_dir(loaded)
+    stopped = db.stop_embedded(data_dir)
+    if as_json:
+        print_json({"data_dir": str(data_dir), "stopped": stopped})
+    elif stopped:
+        print_line(f"Stopped the embedded PostgreSQL in {data_dir}.")
+    else:
+        print_line(f"The embedded PostgreSQL in {data_dir} is not running.")
+
+
 @db_app.command("prune")
 def db_prune(
     older_than: Annotated[str, typer.Option(help="Delete history older than this, e.g. 90d, 12w.")],
@@ -450,11 +473,14 @@ def status(
             raise BadInput("--check", "checks the whole queue: leave out POST_ID")
         status_check(as_json)
         return
+    from studio_publish import db
+
     with database() as (conn, target):
+        embedded_dir = db.embedded_data_dir(settings()) if target.embedded else None
         data = (
             report.post_detail(conn, post_id)
             if post_id
-            else report.overview(conn, database=target.description)
+            else report.overview(conn, database=target.description, embedded_dir=embedded_dir)
         )
     if as_json:
         print_json(data)

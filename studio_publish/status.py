@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from studio_publish import db
@@ -13,7 +14,15 @@ TOKEN_EXPIRY_WARNING_DAYS = 7
 LIST_LIMIT = 10
 
 
-def overview(conn: db.Connection, *, database: str) -> dict[str, Any]:
+def embedded_server(data_dir: Path) -> dict[str, Any]:
+    """Where the embedded PostgreSQL keeps its data and whether it is running."""
+    pid = db.embedded_pid(data_dir)
+    return {"data_dir": str(data_dir), "running": pid is not None, "pid": pid}
+
+
+def overview(
+    conn: db.Connection, *, database: str, embedded_dir: Path | None = None
+) -> dict[str, Any]:
     counts: dict[str, dict[str, int]] = {}
     for row in db.fetch_all(conn, "count_active_by_state"):
         counts.setdefault(row["status"], {})[row["platform"] or "?"] = row["posts"]
@@ -21,6 +30,8 @@ def overview(conn: db.Connection, *, database: str) -> dict[str, Any]:
     limit = {"limit": LIST_LIMIT}
     return {
         "database": database,
+        # The embedded server stays up between commands (cron's next run reuses it).
+        "embedded_postgres": embedded_server(embedded_dir) if embedded_dir else None,
         "counts": counts,
         "posted_last_24h": posted,
         "last_run": db.fetch_one(conn, "last_run"),

@@ -11,6 +11,12 @@ STATES = ("draft", "scheduled", "publishing", "failed", "needs_review")
 
 def show_overview(data: dict[str, Any]) -> None:
     print_line(f"Database: {data['database']}")
+    if embedded := data.get("embedded_postgres"):
+        state = f"running (pid {embedded['pid']})" if embedded["running"] else "not running"
+        print_line(
+            f"Embedded PostgreSQL: {state}, data in {embedded['data_dir']}; it stays up "
+            "between commands, `studio-publish db stop` stops it"
+        )
     run = data["last_run"]
     if run:
         print_line(

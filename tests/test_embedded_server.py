@@ -1,0 +1,71 @@
+"""The embedded PostgreSQL stays up between commands: `status` says so, `db stop` stops it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Cli, make_runner
+
+from studio_publish import db
+
+
+def serving(data_dir: Path) -> list[int]:
+    """Live (not zombie) processes whose command line names the data folder."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if str(data_dir).encode() in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_status_shows_the_embedded_server_and_db_stop_stops_it(
+    tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "pg"
+    monkeypatch.setenv("STUDIO_PUBLISH_DATA_DIR", str(data_dir))
+    cli = make_runner()
+    try:
+        assert cli("db", "migrate").exit_code == 0
+        status = cli("status", "--json").json()
+        embedded = status["embedded_postgres"]
+        assert embedded["data_dir"] == str(data_dir) and embedded["running"] is True
+        pid = embedded["pid"]
+        text = cli("status", env={"COLUMNS": "200"}).stdout
+        assert f"Embedded PostgreSQL: running (pid {pid}), data in {data_dir}" in text
+        assert "studio-publish db stop" in text
+
+        assert pid in serving(data_dir)
+        stopped = cli("db", "stop")
+        assert stopped.exit_code == 0, stopped.stderr
+        assert stopped.stdout.strip() == f"Stopped the embedded PostgreSQL in {data_dir}."
+        assert db.embedded_pid(data_dir) is None
+        assert not serving(data_dir)
+
+        again = cli("db", "stop", "--json")
+        assert again.exit_code == 0 and again.json() == {
+            "data_dir": str(data_dir),
+            "stopped": False,
+        }
+    finally:
+        db.stop_embedded(data_dir)  # nothing outlives the test
+
+
+def test_db_stop_with_a_database_url_is_a_no_op(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/x")
+    result = make_runner()("db", "stop")
+    assert result.exit_code == 0
+    assert "DATABASE_URL is set" in result.stdout
+
+
+def test_status_with_a_database_url_names_no_embedded_server(cli: Cli) -> None:
+    result = cli("status", "--json")
+    assert result.json()["embedded_postgres"] is None
