@@ -706,6 +706,15 @@ def test_control_api(sandbox: Sandbox, graph: httpx.Client) -> None:
         assert control.post("/knobs", json={"quota_total": 3}).json()["quota_total"] == 3
         assert sandbox.knobs.quota_total == 3
         assert control.post("/knobs", json={"bogus": 1}).status_code == 400
+        # JSON sent as a form (what `curl -d` does): a plain answer, not "missing field".
+        as_form = control.post(
+            "/knobs",
+            content=b'{"quota_total": 4}',
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert as_form.status_code == 400
+        assert "Content-Type: application/json" in as_form.json()["error"]
+        assert sandbox.knobs.quota_total == 3
 
         control.post("/faults", json={"endpoint": "graph.feed", "kind": "rate_limit", "count": 1})
         assert len(control.get("/faults").json()["faults"]) == 1

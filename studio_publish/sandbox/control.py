@@ -56,6 +56,12 @@ def handle(sandbox: Sandbox, req: Request, sub: str) -> Response:
 
 def _dispatch(sb: Sandbox, req: Request, sub: str) -> Any:
     method = req.method
+    if req.json_body is None and any(key.lstrip().startswith(("{", "[")) for key in req.params):
+        # A JSON body sent as a form (curl -d without a content type): say so, plainly.
+        raise ControlError(
+            "the body looks like JSON but was not sent as JSON: add the header "
+            "Content-Type: application/json (curl -H 'Content-Type: application/json' -d ...)"
+        )
     body = req.json_body if req.json_body is not None else (req.params or None)
     key = (method, sub.strip("/"))
     if key in (("GET", ""), ("GET", "help")):
