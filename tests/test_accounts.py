@@ -222,7 +222,7 @@ def test_bad_input_gives_exit_2_naming_the_field_and_writes_nothing(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert field in lines[0]
-    assert result.stdout == ""
+    result.assert_error_stdout()
     assert_no_secret(result.stdout, result.stderr)
 
 

@@ -76,7 +76,7 @@ def one_line_error(result: Any, field: str, code: int = 2) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert field in lines[0], lines[0]
-    assert result.stdout == ""
+    result.assert_error_stdout()
     return lines[0]
 
 

@@ -94,7 +94,7 @@ def assert_config_error(result: Any, variable: str) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert variable in lines[0]
-    assert result.stdout == ""
+    result.assert_error_stdout()
 
 
 def account_count(db_url: str) -> int:

@@ -346,7 +346,7 @@ def test_an_unknown_post_gives_exit_2(cli: Cli, conn: Conn, as_json: list[str]) 
 
     for result in (missing, malformed):
         assert result.exit_code == 2
-        assert result.stdout == ""
+        result.assert_error_stdout()
         assert "POST_ID" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
 

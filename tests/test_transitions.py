@@ -234,7 +234,7 @@ def test_cancel_refuses_every_other_state_with_the_reason(cli: Cli, conn: Conn, 
 
     for refused in (result, as_json):
         assert refused.exit_code == 1
-        assert refused.stdout == ""
+        refused.assert_error_stdout()
         assert str(post_id) in refused.stderr
         assert REFUSAL_REASONS[state] in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
