@@ -490,7 +490,7 @@ def test_a_database_that_is_not_migrated_gives_exit_3(
     assert result.exit_code == 3
     assert "studio-publish db migrate" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stdout == ""
+    result.assert_error_stdout()
     assert PASSWORD not in result.stderr
     with connect(empty_db_url) as conn:
         assert tables(conn) == set(), "only `db migrate` may create the schema"
