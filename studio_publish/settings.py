@@ -6,14 +6,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AliasChoices,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from studio_publish.errors import ConfigError
@@ -66,16 +59,17 @@ class Settings(BaseSettings):
     media_root: str | None = None
     media_allow_hosts: str = ""
 
-    @field_validator("media_root", "media_allow_hosts")
+    @field_validator("media_root")
     @classmethod
-    def _media_policy(cls, value: str | None, info: ValidationInfo) -> str | None:
-        from studio_publish.media_policy import MediaPolicy
+    def _media_root(cls, value: str | None) -> str | None:
+        _media_policy(value or None, "")  # a ValueError names what is wrong
+        return value or None
 
-        if info.field_name == "media_root":
-            MediaPolicy.parse(value or None, None)
-            return value or None
-        MediaPolicy.parse(None, value)
-        return value or ""
+    @field_validator("media_allow_hosts")
+    @classmethod
+    def _media_allow_hosts(cls, value: str) -> str:
+        _media_policy(None, value)
+        return value
 
     def media_policy(self) -> MediaPolicy:
         """Where media may come from; parsed once per process for these settings."""
