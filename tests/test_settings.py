@@ -72,6 +72,21 @@ BAD_SETTINGS = [
         "STUDIO_PUBLISH_POLL_INTERVAL_SECONDS",
         id="poll-nan",
     ),
+    pytest.param(
+        {"STUDIO_PUBLISH_MEDIA_ROOT": "/no/such/folder"},
+        "STUDIO_PUBLISH_MEDIA_ROOT",
+        id="media-root-missing",
+    ),
+    pytest.param(
+        {"STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS": "10.0.0.0/33"},
+        "STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS",
+        id="allow-hosts-bad-cidr",
+    ),
+    pytest.param(
+        {"STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS": "a host"},
+        "STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS",
+        id="allow-hosts-space",
+    ),
 ]
 
 
