@@ -26,16 +26,14 @@ from typing import Any
 import httpx
 
 from studio_publish import db, operations
+from studio_publish.domain import Account, Published, TokenGrant
 from studio_publish.logs import configure_logging
 from studio_publish.platforms.base import (
-    Account,
     Decision,
     PlatformError,
     PublishContext,
-    Published,
     ReconcileStatus,
     Reconciliation,
-    TokenGrant,
 )
 from studio_publish.settings import load_settings
 

@@ -11,10 +11,10 @@ from psycopg.types.json import Jsonb
 
 from studio_publish import db
 from studio_publish.errors import BadInput, Refused
+from studio_publish.platforms.registry import spec_for
 from studio_publish.status import held_posts_by_account
-from studio_publish.validation import check_text, platform_id_problem, validate_uuid
+from studio_publish.validation import check_text, parse_bool, platform_id_problem, validate_uuid
 
-PLATFORMS = ("instagram", "facebook", "tiktok")
 DEFAULT_WORKSPACE = "00000000-0000-0000-0000-000000000000"
 
 
@@ -35,8 +35,7 @@ class NewAccount:
 
 
 def validate_account(account: NewAccount) -> None:
-    if account.platform not in PLATFORMS:
-        raise BadInput("--platform", f"must be one of {', '.join(PLATFORMS)}")
+    spec_for(account.platform, "--platform")
     if not account.platform_account_id.strip():
         raise BadInput("--platform-account-id", "must not be empty")
     try:
@@ -120,19 +119,16 @@ def list_accounts(conn: db.Connection) -> list[db.Row]:
     return db.fetch_all(conn, "list_accounts")
 
 
-ACCOUNT_OPTIONS = {"tiktok_pull_from_url": bool}
-
-
-def parse_account_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs for an account, e.g. ``tiktok_pull_from_url=true``."""
+def parse_account_options(platform: str, pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs for an account: the platform spec's ``account_options`` (booleans)."""
+    known = spec_for(platform, "--platform").account_options
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise BadInput("--option", f"{pair!r} is not KEY=VALUE")
-        if key not in ACCOUNT_OPTIONS:
-            raise BadInput("--option", f"unknown account option {key!r}")
-        if value.lower() not in ("true", "false"):
-            raise BadInput("--option", f"{key} must be true or false")
-        options[key] = value.lower() == "true"
+        if key not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise BadInput("--option", f"unknown account option {key!r} (known: {names})")
+        options[key] = parse_bool(value, "--option")
     return options

@@ -15,6 +15,7 @@ import httpx
 import psycopg
 
 from studio_publish.db import Row, first_line
+from studio_publish.domain import Published
 from studio_publish.errors import BadInput
 from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import (
@@ -22,7 +23,6 @@ from studio_publish.platforms.base import (
     Platform,
     PlatformError,
     PublishContext,
-    Published,
     ReconcileStatus,
     Reconciliation,
 )

@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from studio_publish.errors import BadInput, StudioPublishError
+from studio_publish.platforms.registry import PLATFORMS
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -53,12 +54,21 @@ class _Commands(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
 
 
+# The platforms come from the registry, so a new one needs no change here.
+_NAMES = [spec.display_name for spec in PLATFORMS.values()]
+ABOUT = f"Schedule posts and publish them to {', '.join(_NAMES[:-1])} and {_NAMES[-1]}."
+ACCOUNT_OPTIONS = "; ".join(
+    f"{spec.display_name}: {', '.join(f'{key}=true' for key in spec.account_options)}"
+    for spec in PLATFORMS.values()
+    if spec.account_options
+)
+
 # -h is --help on every command (the spec's Additions).
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     cls=_Commands,
-    help="Schedule posts and publish them to Instagram, Facebook Pages and TikTok.",
+    help=ABOUT,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -83,7 +93,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Schedule posts and publish them to Instagram, Facebook Pages and TikTok."""
+    return None  # the app's help is ABOUT, which names the platforms from the registry
 
 
 db_app = typer.Typer(help="Database schema and housekeeping.", no_args_is_help=True)
@@ -244,10 +254,10 @@ def tokens_from_input(
 
 @accounts_app.command("add")
 def accounts_add(
-    platform: Annotated[str, typer.Option(help="instagram, facebook or tiktok")],
+    platform: Annotated[str, typer.Option(help=f"One of: {', '.join(PLATFORMS)}.")],
     platform_account_id: Annotated[
         str,
-        typer.Option(help="Instagram user id, Facebook page id, or TikTok open_id."),
+        typer.Option(help=", ".join(spec.account_id_label for spec in PLATFORMS.values()) + "."),
     ],
     workspace: Annotated[str | None, typer.Option(help="Workspace UUID.")] = None,
     name: Annotated[str | None, typer.Option(help="A name to show.")] = None,
@@ -257,7 +267,7 @@ def accounts_add(
     refresh_token_env: RefreshTokenEnv = None,
     option: Annotated[
         list[str] | None,
-        typer.Option(help="Account option KEY=VALUE, e.g. tiktok_pull_from_url=true."),
+        typer.Option(help=f"Account option KEY=VALUE ({ACCOUNT_OPTIONS})."),
     ] = None,
     tz: TzOption = None,
     as_json: JsonOption = False,
@@ -289,7 +299,7 @@ def accounts_add(
             refresh_token=tokens.refresh_token,
             token_expires_at=tokens.token_expires_at,
             refresh_token_expires_at=tokens.refresh_token_expires_at,
-            options=parse_account_options(option or []),
+            options=parse_account_options(platform, option or []),
         )
         row = add_account(conn, account)
     if as_json:
@@ -740,7 +750,7 @@ def sandbox(
     ] = 50,
     log_requests: Annotated[bool, typer.Option(help="Print one line per request.")] = False,
 ) -> None:
-    """Serve the local platform sandbox (a stand-in for the Graph and TikTok APIs) until stopped.
+    """Serve the local platform sandbox (a stand-in for every platform's API) until stopped.
 
     It prints the two settings that point studio-publish at it.
 

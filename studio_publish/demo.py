@@ -1,7 +1,7 @@
 """`studio-publish demo`: the whole job end to end on this machine, with nothing configured.
 
-A throwaway embedded PostgreSQL, the local platform sandbox on a free port, sample accounts
-for the three platforms, one post of each type due now, one `run-due`, then `status`.
+A throwaway embedded PostgreSQL, the local platform sandbox on a free port, a sample account
+for each platform, one post of each type due now, one `run-due`, then `status`.
 Everything it starts is stopped and removed before it returns, whatever happens.
 """
 
@@ -14,9 +14,6 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-from pydantic import SecretStr
 
 from studio_publish import db
 from studio_publish.accounts import NewAccount, add_account
@@ -24,6 +21,8 @@ from studio_publish.engine import RunSummary
 from studio_publish.logs import configure_logging
 from studio_publish.migrations import migrate
 from studio_publish.operations import run_due
+from studio_publish.platforms.registry import PLATFORMS
+from studio_publish.platforms.spec import LOCAL_VIDEO
 from studio_publish.posts import schedule_post
 from studio_publish.sandbox import Sandbox
 from studio_publish.settings import Settings
@@ -31,22 +30,6 @@ from studio_publish.status import overview
 from studio_publish.validation import PostInput
 
 Print = Callable[[str], None]
-PUBLIC = "privacy_level=PUBLIC_TO_EVERYONE"
-CDN = "https://cdn.example.com/demo"
-
-# (platform, caption, media, options): one post of each type the clients support.
-SAMPLE_POSTS: list[tuple[str, str, list[str], list[str]]] = [
-    ("instagram", "A single photo", [f"{CDN}/morning.jpg"], []),
-    ("instagram", "A carousel: photo and video", [f"{CDN}/one.jpg", f"{CDN}/two.mp4"], []),
-    ("instagram", "A reel, shared to the feed", [f"{CDN}/reel.mp4"], ["share_to_feed=true"]),
-    ("instagram", "", [f"{CDN}/story.jpg"], ["type=story"]),
-    ("facebook", "A text post with a link", [], ["link=https://example.com"]),
-    ("facebook", "A photo on the Page", [f"{CDN}/page.jpg"], []),
-    ("facebook", "Three photos in one post", [f"{CDN}/a.jpg", f"{CDN}/b.jpg", f"{CDN}/c.jpg"], []),
-    ("facebook", "A video by URL", [f"{CDN}/clip.mp4"], []),
-    ("tiktok", "A video uploaded in chunks from a file", ["LOCAL_VIDEO"], [PUBLIC]),
-    ("tiktok", "A photo post", [f"{CDN}/p1.jpg", f"{CDN}/p2.jpg"], [PUBLIC]),
-]
 
 
 @contextlib.contextmanager
@@ -81,12 +64,14 @@ def run_demo(say: Print) -> RunSummary:
 def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox) -> RunSummary:
     media_root = folder / "media"  # local media is read from this folder only
     media_root.mkdir()
+    # The sandbox's API bases (STUDIO_PUBLISH_GRAPH_API_BASE, ...), and what each platform's
+    # demo needs besides (a client key, say).
+    pointed = {k.removeprefix("STUDIO_PUBLISH_").lower(): v for k, v in sandbox.env().items()}
+    for spec in PLATFORMS.values():
+        pointed.update(spec.demo.settings)
     settings = Settings(
         database_url=target.url,
-        graph_api_base=sandbox.graph_base,
-        tiktok_api_base=sandbox.tiktok_base,
-        tiktok_client_key="demo-client-key",
-        tiktok_client_secret=SecretStr("demo-client-secret"),
+        **pointed,  # type: ignore[arg-type]
         poll_interval_seconds=0.2,
         concurrency=8,
         log_format="console",
@@ -100,24 +85,25 @@ def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox)
         applied = migrate(conn)
         say(f"Migrated the schema ({len(applied)} migrations).")
         accounts = _sample_accounts(conn, sandbox)
-        say("Registered three sample accounts: Instagram, a Facebook Page and TikTok.")
-        for platform, caption, media, options in SAMPLE_POSTS:
-            post_type = next((o[5:] for o in options if o.startswith("type=")), None)
-            schedule_post(
-                conn,
-                PostInput(
-                    account_id=accounts[platform],
-                    at="now",
-                    draft=False,
-                    caption=caption,
-                    media=[str(video) if m == "LOCAL_VIDEO" else m for m in media],
-                    post_type=post_type,
-                    options=[o for o in options if not o.startswith("type=")],
-                    tz=None,
-                ),
-                settings.media_policy(),
-            )
-        say(f"Scheduled {len(SAMPLE_POSTS)} posts, one of each type, due now.")
+        names = ", ".join(spec.display_name for spec in PLATFORMS.values())
+        say(f"Registered {len(accounts)} sample accounts: {names}.")
+        count = 0
+        for platform, spec in PLATFORMS.items():
+            for post in spec.demo.posts:
+                schedule_post(
+                    conn,
+                    PostInput(
+                        account_id=accounts[platform],
+                        at="now",
+                        caption=post.caption,
+                        media=[str(video) if m == LOCAL_VIDEO else m for m in post.media],
+                        post_type=post.post_type,
+                        options=list(post.options),
+                    ),
+                    settings.media_policy(),
+                )
+                count += 1
+        say(f"Scheduled {count} posts, one of each type, due now.")
         # The worst case, on purpose: Instagram publishes one post and the answer is lost.
         sandbox.lose_response("graph.media_publish", count=1)
         say("Told the sandbox to lose the answer to one Instagram publish call.\n")
@@ -149,28 +135,26 @@ def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox)
 
 
 def _sample_accounts(conn: db.Connection, sandbox: Sandbox) -> dict[str, str]:
-    samples: dict[str, dict[str, Any]] = {
-        "instagram": {"platform_account_id": "17841400000000001", "name": "Demo Instagram"},
-        "facebook": {"platform_account_id": "102000000000001", "name": "Demo Page"},
-        "tiktok": {
-            "platform_account_id": "demo-open-id",
-            "name": "Demo TikTok",
-            "refresh_token": "demo-refresh-token",
-        },
-    }
+    """One account per platform, registered in the sandbox too (so a TikTok open_id stays the
+    same across token refreshes)."""
     ids = {}
-    for platform, fields in samples.items():
-        token = f"demo-{platform}-token"
-        if platform == "tiktok":  # registered, so the open_id stays the same across refreshes
-            sandbox.add_account(
-                "tiktok",
-                fields["platform_account_id"],
-                token,
-                refresh_token=fields["refresh_token"],
-                username="studio_demo",
-            )
-        row = add_account(conn, NewAccount(platform=platform, access_token=token, **fields))
-        ids[platform] = str(row["id"])
+    for platform, spec in PLATFORMS.items():
+        demo, token = spec.demo, f"demo-{platform}-token"
+        sandbox.add_account(
+            platform,
+            demo.platform_account_id,
+            token,
+            refresh_token=demo.refresh_token,
+            **({"username": demo.username} if demo.username else {}),
+        )
+        account = NewAccount(
+            platform=platform,
+            platform_account_id=demo.platform_account_id,
+            name=demo.name,
+            access_token=token,
+            refresh_token=demo.refresh_token,
+        )
+        ids[platform] = str(add_account(conn, account)["id"])
     return ids
 
 

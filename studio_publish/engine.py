@@ -31,7 +31,7 @@ import psycopg
 from studio_publish.alerts import deliver_alerts
 from studio_publish.attempt import PostAttempt, PostResult
 from studio_publish.db import DatabaseTarget, first_line
-from studio_publish.errors import DatabaseUnavailable
+from studio_publish.errors import DatabaseUnavailable, UnknownPlatform
 from studio_publish.http_clients import HttpClients
 from studio_publish.logs import get_logger
 from studio_publish.platforms.base import Platform
@@ -40,7 +40,6 @@ from studio_publish.settings import Settings
 from studio_publish.store import Claim, EngineStore
 
 RESCUE_BATCH = 50
-PLATFORMS = ("instagram", "facebook", "tiktok")
 
 
 @dataclass
@@ -116,10 +115,13 @@ class Engine:
         self.log = get_logger(worker=self.worker)
 
     def platform(self, name: str) -> Platform:
+        """The client for ``name``, made once per engine (UnknownPlatform when there is none)."""
         if self._platforms is None:
-            from studio_publish.platforms import get_platform
+            self._platforms = {}
+        if name not in self._platforms:
+            from studio_publish.platforms.registry import make_client
 
-            self._platforms = {p: get_platform(p, self.settings) for p in PLATFORMS}
+            self._platforms[name] = make_client(name, self.settings)
         return self._platforms[name]
 
     # --- sessions -----------------------------------------------------------------------
@@ -276,13 +278,20 @@ class Engine:
         *,
         rescue: bool,
     ) -> None:
+        try:
+            platform = self.platform(claim.row["platform"])
+        except UnknownPlatform as exc:
+            # Rows are written by SQL too, and the registry, not a CHECK, says which
+            # platforms exist: such a row fails alone, visibly, with nothing sent.
+            await self._finish_unattempted(store, claim, summary, "failed", "invalid", str(exc))
+            return
         attempt = PostAttempt(
             settings=self.settings,
             rng=self.rng,
             store=store,
             http=http.next(),  # one client for the post's whole attempt
             claim=claim,
-            platform=self.platform(claim.row["platform"]),  # sql/0005 limits the names
+            platform=platform,
             log=self.log,
             record=lambda result: self._record(summary, result),
         )
@@ -293,29 +302,44 @@ class Engine:
         except Exception as exc:
             # attempt.run records every outcome itself; this is a bug in recording one.
             # The post must still end visibly, and the run goes on with the others.
-            await self._record_crash(store, claim, summary, exc)
+            self.log.exception("post_crashed", post_id=claim.post_id)
+            message = f"internal error while recording the outcome: {type(exc).__name__}"
+            await self._finish_unattempted(
+                store,
+                claim,
+                summary,
+                "needs_review",
+                "internal_error",
+                message + "; the platform may have the post: check the account",
+                error_class=type(exc).__name__,
+            )
 
-    async def _record_crash(
-        self, store: EngineStore, claim: Claim, summary: RunSummary, exc: Exception
+    async def _finish_unattempted(
+        self,
+        store: EngineStore,
+        claim: Claim,
+        summary: RunSummary,
+        status: str,
+        reason: str,
+        message: str,
+        *,
+        error_class: str | None = None,
     ) -> None:
-        message = f"internal error while recording the outcome: {type(exc).__name__}"
-        self.log.exception("post_crashed", post_id=claim.post_id)
+        """Record an outcome for a claim no PostAttempt could (or did) record."""
         try:
             await store.finish_failed(
                 claim,
-                status="needs_review",
-                reason="internal_error",
-                error=message + "; the platform may have the post: check the account",
-                error_class=type(exc).__name__,
+                status=status,
+                reason=reason,
+                error=message,
+                error_class=error_class,
                 http_status=None,
             )
         except psycopg.OperationalError:
             raise
         except psycopg.Error:
-            self.log.exception("post_crash_not_recorded", post_id=claim.post_id)
-        self._record(
-            summary, PostResult(claim.post_id, claim.row["platform"], "needs_review", message)
-        )
+            self.log.exception("post_outcome_not_recorded", post_id=claim.post_id)
+        self._record(summary, PostResult(claim.post_id, claim.row["platform"], status, message))
 
     def _record(self, summary: RunSummary, result: PostResult) -> None:
         summary.results.append(result)

@@ -39,3 +39,11 @@ class Refused(StudioPublishError):
     """The request was understood but the post's state does not allow it."""
 
     exit_code = EXIT_FAILED
+
+
+class UnknownPlatform(BadInput):
+    """A platform name the registry does not hold."""
+
+    def __init__(self, name: object, known: tuple[str, ...], field: str = "platform") -> None:
+        shown = str(name)[:40] if isinstance(name, str) else type(name).__name__
+        super().__init__(field, f"unsupported platform {shown!r} (one of {', '.join(known)})")

@@ -24,7 +24,7 @@ from studio_publish import db
 from studio_publish.output import human
 from studio_publish.status import (
     OVERDUE_GRACE_SECONDS,
-    TOKEN_EXPIRY_WARNING_DAYS,
+    accounts_needing_attention,
     held_posts_by_account,
 )
 
@@ -156,10 +156,7 @@ def _needs_review(conn: db.Connection) -> list[Problem]:
 def _accounts(conn: db.Connection, now: dt.datetime) -> list[Problem]:
     held = held_posts_by_account(conn)
     problems = []
-    rows = db.fetch_all(
-        conn, "accounts_needing_attention", {"expiry_days": TOKEN_EXPIRY_WARNING_DAYS}
-    )
-    for account in rows:
+    for account in accounts_needing_attention(conn):
         account_id = str(account["id"])
         name = f" {account['name']}" if account["name"] else ""
         label = f"account {account_id} ({account['platform']}{name})"

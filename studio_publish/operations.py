@@ -14,7 +14,9 @@ from studio_publish import db
 from studio_publish.attempt import PostResult, Refusal, admit
 from studio_publish.engine import Engine, RunSummary
 from studio_publish.errors import BadInput, Refused
+from studio_publish.platforms import registry
 from studio_publish.platforms.base import Platform
+from studio_publish.platforms.registry import spec_for
 from studio_publish.settings import Settings
 from studio_publish.store import Claim, EngineStore
 from studio_publish.timeparse import parse_age
@@ -84,7 +86,7 @@ def _would(row: db.Row, settings: Settings) -> str:
     if not row["has_token"]:
         return "wait: the account has no access token"
     if row["token_expired"]:
-        if row["platform"] == "tiktok" and row["has_refresh_token"]:
+        if row["platform"] in registry.refreshing() and row["has_refresh_token"]:
             return "refresh the expired token, then publish"
         return "wait: the access token has expired (re-authorise the account)"
     if row["platform_state"]:
@@ -175,8 +177,8 @@ def retry_failed(
 ) -> list[db.Row]:
     """Put failed posts back in line; needs_review posts only when named and confirmed."""
     post_ids = [validate_uuid(i, "--id") for i in ids] if ids else None
-    if platform is not None and platform not in ("instagram", "facebook", "tiktok"):
-        raise BadInput("--platform", "must be one of instagram, facebook, tiktok")
+    if platform is not None:
+        spec_for(platform, "--platform")
     account_id = validate_uuid(account, "--account") if account else None
     since_at: dt.datetime | None = None
     if since:

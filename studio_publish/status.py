@@ -7,6 +7,7 @@ from typing import Any
 
 from studio_publish import db
 from studio_publish.errors import BadInput
+from studio_publish.platforms import registry
 from studio_publish.validation import validate_uuid
 
 OVERDUE_GRACE_SECONDS = 300  # cron runs every minute: five minutes late means it is not running
@@ -41,12 +42,17 @@ def overview(
         "stuck": db.fetch_all(conn, "stuck_publishing", {**limit, "grace_seconds": 0}),
         "needs_review": db.fetch_all(conn, "needs_review", limit),
         "recent_failures": db.fetch_all(conn, "recent_failures", limit),
-        "accounts_needing_attention": db.fetch_all(
-            conn, "accounts_needing_attention", {"expiry_days": TOKEN_EXPIRY_WARNING_DAYS}
-        ),
+        "accounts_needing_attention": accounts_needing_attention(conn),
         "held_for_reauth": sum(held_posts_by_account(conn).values()),
-        "instagram_quota": db.fetch_all(conn, "instagram_quotas"),
+        "publishing_quota": db.fetch_all(conn, "publishing_quotas"),
     }
+
+
+def accounts_needing_attention(conn: db.Connection) -> list[db.Row]:
+    """Accounts to re-authorise, or whose token (the refresh token where run-due refreshes
+    access tokens) expires within TOKEN_EXPIRY_WARNING_DAYS."""
+    params = {"expiry_days": TOKEN_EXPIRY_WARNING_DAYS, "refreshing": registry.refreshing()}
+    return db.fetch_all(conn, "accounts_needing_attention", params)
 
 
 def held_posts_by_account(conn: db.Connection, account: str | None = None) -> dict[str, int]:

@@ -71,9 +71,9 @@ def show_overview(data: dict[str, Any]) -> None:
         data["accounts_needing_attention"],
     )
     print_table(
-        "Instagram publishing quota (rolling 24 hours, as last read)",
-        ["id", "name", "used", "total", "left_24h", "checked_at"],
-        data["instagram_quota"],
+        "Publishing quota (rolling 24 hours, as last read)",
+        ["id", "platform", "name", "used", "total", "left_24h", "checked_at"],
+        data["publishing_quota"],
     )
     print_table(
         "Next due",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio_publish.db import Row
-from studio_publish.platforms.base import Account, Media, Post
+from studio_publish.domain import Account, Media, Post
 from studio_publish.pool import ConnectionPool
 from studio_publish.queries import query
 from studio_publish.validation import StoredPost

@@ -13,7 +13,8 @@ import datetime as dt
 
 import httpx
 
-from studio_publish.platforms.base import Account, Decision, Platform, PlatformError
+from studio_publish.domain import Account
+from studio_publish.platforms.base import Decision, Platform, PlatformError
 from studio_publish.pool import ConnectionPool
 from studio_publish.queries import query
 from studio_publish.store import account_from_row

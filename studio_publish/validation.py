@@ -8,23 +8,23 @@ These are the only rules, checked at both doors:
   inserts rows straight into the table), before any platform call; the engine fails a row
   that breaks a rule with reason ``invalid`` and the message naming the column.
 
-The platform clients do not check the rules again: what reaches them passed these.
+The rules themselves are data, declared once per platform in its package's spec
+(``studio_publish/platforms/<name>/__init__.py``, see platforms/spec.py): post types and
+their item counts, media kinds and formats, where media may come from, caption limits and
+how they are counted, options and their values. This module applies them and names no
+platform. The platform clients do not check the rules again: what reaches them passed these.
 
 Decisions:
 - Media: an http(s) URL on a public host, or a file inside the media root (stored as its
-  resolved absolute path; Instagram, Facebook video and TikTok photos take URLs only); see
+  resolved absolute path) where the platform's MediaRule allows local files; see
   media_policy.py for what is refused and the two settings that allow more. The kind
   comes from the extension (of the URL's path, ignoring the query); ``image:`` or
   ``video:`` in front of an item says it outright (for URLs without an extension). An
   unknown extension without that prefix is refused rather than guessed: a wrong guess
   would fail only at publish time.
-- TYPE when left out: no media -> ``text`` on Facebook (refused elsewhere); one image ->
-  ``image``; one video -> ``reel`` on Instagram, ``video`` on Facebook and TikTok; several ->
-  ``carousel`` (on TikTok: a photo post, so images only).
-- TikTok ``privacy_level`` is required, with no default: PUBLIC_TO_EVERYONE could publish
-  something meant to be private, and SELF_ONLY could silently hide a post meant to be public.
-- Facebook multi-photo posts: 2 to 10 photos. The reference documents no maximum; 10 is what
-  Mixpost allows and keeps a publish to a bounded number of non-idempotent uploads.
+- TYPE when left out: the spec's ``default_types`` by what the post holds (no media, one
+  image, one video, several).
+- An option a spec marks ``required`` has no default: the user chooses.
 - A scheduled time more than a minute in the past is refused (timeparse.PAST_TOLERANCE).
 - Drafts pass every content rule too, so scheduling a draft later needs only a time.
 """
@@ -38,15 +38,17 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import astuple, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from studio_publish.errors import BadInput
 from studio_publish.media_policy import MediaPolicy, MediaRefused
+from studio_publish.platforms import spec
+from studio_publish.platforms.registry import spec_for
+from studio_publish.platforms.spec import OptionRule, PlatformSpec, TextRule
 from studio_publish.timeparse import parse_schedule_time, parse_zone
 
 __all__ = [
-    "PLATFORMS",
     "POST_TYPES",
     "OptionValue",
     "PostInput",
@@ -54,7 +56,6 @@ __all__ = [
     "ValidPost",
     "check_stored_post",
     "check_text",
-    "max_media_bytes",
     "parse_bool",
     "parse_option_strings",
     "split_kind_prefix",
@@ -62,124 +63,15 @@ __all__ = [
     "validate_uuid",
 ]
 
-PLATFORMS = ("instagram", "facebook", "tiktok")
-POST_TYPES = ("image", "video", "reel", "story", "carousel", "text")
-_NAMES = {"instagram": "Instagram", "facebook": "Facebook", "tiktok": "TikTok"}
+OptionValue = spec.OptionValue
+POST_TYPES = spec.POST_TYPES
 
-OptionValue = str | int | bool
-
-_TYPES_BY_PLATFORM: dict[str, frozenset[str]] = {
-    # Instagram: standalone VIDEO stopped working in 2023; videos are reels (1.2).
-    "instagram": frozenset({"image", "reel", "story", "carousel"}),
-    # Facebook stories need their own flow, which the client does not implement; a reel is
-    # published as a Page video.
-    "facebook": frozenset({"text", "image", "video", "carousel", "reel"}),
-    # TikTok: a video, or a photo post of 1 (image) to 35 (carousel) images (4.3).
-    "tiktok": frozenset({"image", "video", "carousel"}),
-}
-_TYPE_HINTS = {
-    ("instagram", "video"): "Instagram publishes videos as reels: use reel",
-    ("tiktok", "reel"): "TikTok posts are videos: use video",
-}
-_CAROUSEL_MAX = {"instagram": 10, "facebook": 10, "tiktok": 35}
-# The most items any post of a platform holds: a row with more is refused before its items
-# are read (a 10,000-item row must not cost 10,000 checks, let alone uploads).
-_MEDIA_MAX = _CAROUSEL_MAX
-
-# Bytes this tool reads for one item it uploads itself (the platform fetches URLs for the
-# rest). TikTok: 4 GB per video (https://developers.tiktok.com/doc/content-posting-api-media-
-# transfer-guide). Facebook photos: Meta recommends under 4 MB
-# (https://developers.facebook.com/docs/graph-api/reference/page/photos/); 10 MB is our
-# bound, beyond which an upload is refused rather than attempted.
-_MEDIA_MAX_BYTES: dict[tuple[str, str], int] = {
-    ("tiktok", "video"): 4 * 1024**3,
-    ("facebook", "image"): 10 * 1024**2,
-}
-_DEFAULT_MAX_BYTES = 100 * 1024**2
-
-
-def max_media_bytes(platform: str, kind: str) -> int:
-    """The most bytes the tool reads for one item of this kind it uploads to ``platform``."""
-    return _MEDIA_MAX_BYTES.get((platform, kind), _DEFAULT_MAX_BYTES)
-
-
-IMAGE_EXTENSIONS = frozenset(
-    {"jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp", "tif", "tiff", "avif"}
-)
-VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "webm", "m4v", "avi", "mkv", "mpeg", "mpg", "3gp"})
-# Formats each platform documents; an item whose extension is unknown (a kind prefix) passes.
-_PLATFORM_FORMATS: dict[tuple[str, str], frozenset[str]] = {
-    ("instagram", "image"): frozenset({"jpg", "jpeg"}),  # JPEG only (1.2)
-    ("instagram", "video"): frozenset({"mp4", "mov"}),  # MOV/MP4 (1.2)
-    ("facebook", "image"): frozenset({"jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff"}),  # 2
-    ("facebook", "video"): VIDEO_EXTENSIONS,
-    ("tiktok", "image"): frozenset({"jpg", "jpeg", "webp"}),  # WebP or JPEG (4.3)
-    ("tiktok", "video"): frozenset({"mp4", "webm", "mov"}),  # MP4/WebM/MOV (4.4)
-}
-
-INSTAGRAM_CAPTION_MAX = 2200
-INSTAGRAM_HASHTAGS_MAX = 30
-INSTAGRAM_MENTIONS_MAX = 20
-FACEBOOK_CAPTION_MAX = 63206
-TIKTOK_VIDEO_TITLE_MAX = 2200  # UTF-16 units (4.3; an older copy said 150)
-TIKTOK_PHOTO_TITLE_MAX = 90
-TIKTOK_PHOTO_DESCRIPTION_MAX = 4000
-TIKTOK_PRIVACY_LEVELS = (
-    "PUBLIC_TO_EVERYONE",
-    "MUTUAL_FOLLOW_FRIENDS",
-    "FOLLOWER_OF_CREATOR",
-    "SELF_ONLY",
-)
 
 # Every occurrence counts (Instagram's limit is on tags in the caption, repeats included).
 _HASHTAG = re.compile(r"(?<![\w&])#\w+")
 _MENTION = re.compile(r"(?<![\w@.])@[\w.]+")  # not the @ of an e-mail address
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _KIND_PREFIX = re.compile(r"(image|video):(?!//)(.+)", re.DOTALL)
-
-_PHOTO_TYPES = frozenset({"image", "carousel"})
-
-
-@dataclass(frozen=True)
-class _Option:
-    kind: Literal["bool", "int", "str", "url", "privacy"]
-    types: frozenset[str]  # the post types it applies to
-    minimum: int = 0
-    maximum: int | None = None
-
-
-def _opt(kind: Literal["bool", "int", "str", "url", "privacy"], *types: str, **kw: int) -> _Option:
-    return _Option(kind, frozenset(types), **kw)
-
-
-_ALL_TIKTOK = ("image", "carousel", "video")
-_OPTIONS: dict[str, dict[str, _Option]] = {
-    "instagram": {  # 1.2: share_to_feed and cover_url are for reels; thumb_offset too here
-        "share_to_feed": _opt("bool", "reel"),
-        "cover_url": _opt("url", "reel"),
-        "thumb_offset": _opt("int", "reel"),
-        "alt_text": _opt("str", "image", "carousel"),
-    },
-    "facebook": {
-        "link": _opt("url", "text"),  # /feed link post (2); photos go through attached_media
-    },
-    "tiktok": {  # 4.3
-        "privacy_level": _opt("privacy", *_ALL_TIKTOK),
-        "disable_comment": _opt("bool", *_ALL_TIKTOK),
-        "disable_duet": _opt("bool", "video"),
-        "disable_stitch": _opt("bool", "video"),
-        "video_cover_timestamp_ms": _opt("int", "video"),
-        "brand_content_toggle": _opt("bool", *_ALL_TIKTOK),
-        "brand_organic_toggle": _opt("bool", *_ALL_TIKTOK),
-        "is_aigc": _opt("bool", *_ALL_TIKTOK),
-        "auto_add_music": _opt("bool", "image", "carousel"),
-        "photo_cover_index": _opt("int", "image", "carousel"),
-        # The video's length, checked against 10 min via the API (4.4).
-        "duration_sec": _opt("int", "video", minimum=1, maximum=600),
-        # Photo posts only: a video's title is its caption.
-        "title": _opt("str", "image", "carousel"),
-    },
-}
 
 
 @dataclass
@@ -273,16 +165,6 @@ def parse_option_strings(items: list[str], field: str = "--option") -> dict[str,
     return options
 
 
-def _a(platform: str) -> str:
-    """ "an Instagram", "a TikTok": the platform's name with its article."""
-    name = _NAMES[platform]
-    return f"an {name}" if name[0] in "AEIOU" else f"a {name}"
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def check_text(value: str | None, field: str) -> None:
     """BadInput naming ``field`` for text no column or terminal takes.
 
@@ -321,9 +203,9 @@ def _extension(path: str) -> str | None:
 
 
 def _kind_of(ext: str | None) -> str | None:
-    if ext in IMAGE_EXTENSIONS:
+    if ext in spec.IMAGE_EXTENSIONS:
         return "image"
-    if ext in VIDEO_EXTENSIONS:
+    if ext in spec.VIDEO_EXTENSIONS:
         return "video"
     return None
 
@@ -378,130 +260,116 @@ def _item(location: str, hint: str | None, field: str, media: MediaPolicy, *, sh
     return _Item(url=url, kind=kind, ext=ext, remote=remote)
 
 
-def _check_item_for_platform(item: _Item, platform: str, field: str) -> None:
-    allowed = _PLATFORM_FORMATS[(platform, item.kind)]
-    if item.ext is not None and item.ext not in allowed:
-        listed = ", ".join(sorted(allowed))
+def _check_item_for_platform(item: _Item, platform: PlatformSpec, field: str) -> None:
+    rule = platform.media.get(item.kind)
+    name = platform.display_name
+    if rule is None:
+        raise BadInput(field, f"{item.url}: {name} takes no {item.kind}s")
+    if item.ext is not None and item.ext not in rule.formats:
+        listed = ", ".join(sorted(rule.formats))
         raise BadInput(
-            field,
-            f"{item.url}: {_NAMES[platform]} does not take .{item.ext} {item.kind}s ({listed})",
+            field, f"{item.url}: {name} does not take .{item.ext} {item.kind}s ({listed})"
         )
-    if platform == "instagram" and not item.remote:
-        # Meta fetches media from a public URL itself (1.2); images have no upload at all, and
-        # the resumable video upload (1.5) is not implemented by platforms/instagram.py.
-        raise BadInput(field, f"{item.url}: Instagram takes media only as public http(s) URLs")
-    if platform == "facebook" and item.kind == "video" and not item.remote:
-        # Local video needs the resumable upload, which platforms/facebook.py does not do.
-        raise BadInput(field, f"{item.url}: Facebook takes video only as public http(s) URLs")
-    if platform == "tiktok" and item.kind == "image" and not item.url.startswith("https://"):
-        # Photo posts are PULL_FROM_URL only, and TikTok pulls only over HTTPS (4.3, 4.4).
-        raise BadInput(field, f"{item.url}: TikTok takes photos only as https:// URLs")
+    if not item.remote and not rule.local_files:
+        # The platform fetches these from a public URL itself: there is no upload to make.
+        raise BadInput(field, f"{item.url}: {name} takes {item.kind}s only as public http(s) URLs")
+    if rule.https_only and not item.url.startswith("https://"):
+        raise BadInput(field, f"{item.url}: {name} takes {item.kind}s only as https:// URLs")
 
 
-def _infer_type(platform: str, items: list[_Item], field: str) -> str:
+def _infer_type(platform: PlatformSpec, items: list[_Item], field: str) -> str:
     if not items:
-        if platform == "facebook":
-            return "text"
-        raise BadInput(field, f"{_a(platform)} post needs at least one media item")
-    if len(items) > 1:
-        return "carousel"
-    if items[0].kind == "image":
-        return "image"
-    return "reel" if platform == "instagram" else "video"
+        shape = "text"
+    elif len(items) > 1:
+        shape = "carousel"
+    else:
+        shape = items[0].kind
+    inferred = platform.default_types.get(shape)
+    if inferred is None:
+        if not items:
+            raise BadInput(field, f"{platform.with_article()} post needs at least one media item")
+        raise BadInput(field, f"{platform.display_name} has no post of {len(items)} {shape}s")
+    return inferred
 
 
 def _check_media_for_type(
-    platform: str, post_type: str, items: list[_Item], fields: _Fields
+    platform: PlatformSpec, post_type: str, items: list[_Item], fields: _Fields
 ) -> None:
-    count = len(items)
-    kinds = {item.kind for item in items}
-    where = f"{_a(platform)} {post_type} post"
-    if post_type == "text":
+    rule = platform.post_types[post_type]
+    count, (fewest, most) = len(items), rule.items
+    where = f"{platform.with_article()} {post_type} post"
+    if most == 0:
         if items:
             raise BadInput(fields.media, f"{where} takes no media (use image, video or carousel)")
-    elif post_type in ("image", "video", "reel"):
-        needed = "image" if post_type == "image" else "video"
-        if count != 1 or kinds != {needed}:
+        return
+    if fewest == most == 1:
+        needed = next(iter(rule.kinds)) if len(rule.kinds) == 1 else "item"
+        if count != 1 or (items[0].kind not in rule.kinds):
             raise BadInput(fields.media, f"{where} needs exactly one {needed} (got {count} items)")
-    elif post_type == "story":
-        if count != 1:
-            raise BadInput(fields.media, f"{where} needs exactly one item (got {count})")
-    elif post_type == "carousel":
-        most = _CAROUSEL_MAX[platform]
-        if not 2 <= count <= most:
-            raise BadInput(fields.media, f"{where} needs 2 to {most} items (got {count})")
-        if platform in ("facebook", "tiktok") and kinds != {"image"}:
-            # Facebook attaches uploaded photos; TikTok photo posts are photos (2, 4.3).
-            raise BadInput(fields.media, f"{where} takes images only")
+        return
+    if not fewest <= count <= most:
+        raise BadInput(fields.media, f"{where} needs {fewest} to {most} items (got {count})")
+    if any(item.kind not in rule.kinds for item in items):
+        only = " and ".join(f"{kind}s" for kind in sorted(rule.kinds))
+        raise BadInput(fields.media, f"{where} takes {only} only")
 
 
 # --- caption and options ------------------------------------------------------------------
 
 
-def _check_caption(platform: str, post_type: str, caption: str, field: str) -> None:
-    if platform == "instagram":
-        if post_type == "story" and caption.strip():
-            # Stories have no caption (platforms/instagram.py sends none): refuse, not drop.
-            raise BadInput(field, "Instagram stories take no caption")
-        if len(caption) > INSTAGRAM_CAPTION_MAX:
-            raise BadInput(
-                field, f"{len(caption)} characters; Instagram allows {INSTAGRAM_CAPTION_MAX}"
-            )
-        tags = len(_HASHTAG.findall(caption))
-        if tags > INSTAGRAM_HASHTAGS_MAX:
-            raise BadInput(field, f"{tags} hashtags; Instagram allows {INSTAGRAM_HASHTAGS_MAX}")
-        mentions = len(_MENTION.findall(caption))
-        if mentions > INSTAGRAM_MENTIONS_MAX:
-            raise BadInput(
-                field, f"{mentions} @mentions; Instagram allows {INSTAGRAM_MENTIONS_MAX}"
-            )
-    elif platform == "facebook":
-        if len(caption) > FACEBOOK_CAPTION_MAX:
-            raise BadInput(
-                field, f"{len(caption)} characters; Facebook allows {FACEBOOK_CAPTION_MAX}"
-            )
-    else:
-        # The caption is a video's title, or a photo post's description (4.3).
-        limit = (
-            TIKTOK_PHOTO_DESCRIPTION_MAX if post_type in _PHOTO_TYPES else (TIKTOK_VIDEO_TITLE_MAX)
-        )
-        units = _utf16_len(caption)
-        if units > limit:
-            raise BadInput(
-                field, f"{units} UTF-16 units; TikTok allows {limit} for a {post_type} post"
-            )
+def _check_length(rule: TextRule, text: str, name: str, field: str, what: str = "") -> None:
+    """``text`` against ``rule``, counted as the platform counts (``what``: "title is ")."""
+    length = rule.length(text)
+    if length > rule.max_length:
+        raise BadInput(field, f"{what}{length} {rule.unit}; {name} allows {rule.max_length}")
+    for pattern, most, word in (
+        (_HASHTAG, rule.max_hashtags, "hashtags"),
+        (_MENTION, rule.max_mentions, "@mentions"),
+    ):
+        found = len(pattern.findall(text)) if most is not None else 0
+        if most is not None and found > most:
+            raise BadInput(field, f"{found} {word}; {name} allows {most}")
 
 
-def _convert_option(key: str, value: object, spec: _Option, field: str) -> OptionValue:
+def _check_caption(platform: PlatformSpec, post_type: str, caption: str, field: str) -> None:
+    rule = platform.post_types[post_type].caption
+    if rule is None:
+        if caption.strip():
+            raise BadInput(field, f"{platform.display_name} {post_type} posts take no caption")
+        return
+    _check_length(rule, caption, f"{platform.display_name} ({post_type})", field)
+
+
+def _convert_option(key: str, value: object, rule: OptionRule, field: str) -> OptionValue:
     """An option's value, from the text of a flag or file, or as JSON in a stored row."""
     if isinstance(value, bool):  # JSON true/false (bool before int: True is an int)
-        if spec.kind != "bool":
-            raise BadInput(field, f"{key}: must be {_KIND_WORDS[spec.kind]}, not true/false")
+        if rule.kind != "bool":
+            raise BadInput(field, f"{key}: must be {_KIND_WORDS[rule.kind]}, not true/false")
         return value
     if isinstance(value, int):
-        if spec.kind != "int":
-            raise BadInput(field, f"{key}: must be {_KIND_WORDS[spec.kind]}, not a number")
+        if rule.kind != "int":
+            raise BadInput(field, f"{key}: must be {_KIND_WORDS[rule.kind]}, not a number")
         value = str(value)
     if not isinstance(value, str):
-        raise BadInput(field, f"{key}: must be {_KIND_WORDS[spec.kind]}")
+        raise BadInput(field, f"{key}: must be {_KIND_WORDS[rule.kind]}")
     check_text(value, field)
-    if spec.kind == "bool":
+    if rule.kind == "bool":
         return parse_bool(value, field)
-    if spec.kind == "int":
+    if rule.kind == "int":
         text = value.strip()
         if not re.fullmatch(r"\d{1,12}", text):
             raise BadInput(field, f"{key}={value!r}: must be a whole number")
         number = int(text)
-        if number < spec.minimum or (spec.maximum is not None and number > spec.maximum):
-            top = "" if spec.maximum is None else f" to {spec.maximum}"
-            raise BadInput(field, f"{key}={number}: must be {spec.minimum}{top}")
+        if number < rule.minimum or (rule.maximum is not None and number > rule.maximum):
+            top = "" if rule.maximum is None else f" to {rule.maximum}"
+            raise BadInput(field, f"{key}={number}: must be {rule.minimum}{top}")
         return number
-    if spec.kind == "privacy":
+    if rule.kind == "choice":
         text = value.strip()
-        if text not in TIKTOK_PRIVACY_LEVELS:
-            raise BadInput(field, f"{key}={value!r}: one of {', '.join(TIKTOK_PRIVACY_LEVELS)}")
+        if text not in rule.choices:
+            raise BadInput(field, f"{key}={value!r}: one of {', '.join(rule.choices)}")
         return text
-    if spec.kind == "url":
+    if rule.kind == "url":
         text = value.strip()
         parts = urlsplit(text)
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
@@ -517,48 +385,40 @@ _KIND_WORDS = {
     "int": "a whole number",
     "str": "text",
     "url": "an http(s) URL",
-    "privacy": "a privacy level",
+    "choice": "one of the listed values",
 }
 
 
 def _validate_options(
-    platform: str,
+    platform: PlatformSpec,
     post_type: str,
     raw: Mapping[str, object],
     media_count: int,
     field: str,
 ) -> dict[str, OptionValue]:
-    known = _OPTIONS[platform]
+    known, name = platform.options, platform.display_name
     options: dict[str, OptionValue] = {}
     for key, value in raw.items():
         check_text(key, field)
-        spec = known.get(key)
-        if spec is None:
-            names = ", ".join(sorted(known))
-            raise BadInput(field, f"unknown option {key} for {_NAMES[platform]} (known: {names})")
-        if post_type not in spec.types:
-            kinds = ", ".join(sorted(spec.types))
-            raise BadInput(field, f"{key} is for {_NAMES[platform]} {kinds} posts, not {post_type}")
-        options[key] = _convert_option(key, value, spec, field)
-
-    if platform == "tiktok":
-        privacy = options.get("privacy_level")
-        if privacy is None:
-            levels = ", ".join(TIKTOK_PRIVACY_LEVELS)
-            raise BadInput(field, f"privacy_level is required for TikTok: one of {levels}")
-        # TikTok's content-sharing guidelines: branded content cannot be private (TT-guide).
-        if options.get("brand_content_toggle") is True and privacy == "SELF_ONLY":
-            raise BadInput(field, "brand_content_toggle=true cannot be used with SELF_ONLY")
-        cover = options.get("photo_cover_index")
-        if isinstance(cover, int) and cover >= media_count:
-            raise BadInput(field, f"photo_cover_index={cover}: the post has {media_count} photos")
-        title = options.get("title")
-        if isinstance(title, str) and _utf16_len(title) > TIKTOK_PHOTO_TITLE_MAX:
-            raise BadInput(
-                field,
-                f"title is {_utf16_len(title)} UTF-16 units; TikTok allows "
-                f"{TIKTOK_PHOTO_TITLE_MAX} for a photo post",
-            )
+        rule = known.get(key)
+        if rule is None:
+            names = ", ".join(sorted(known)) or "none"
+            raise BadInput(field, f"unknown option {key} for {name} (known: {names})")
+        if post_type not in rule.types:
+            kinds = ", ".join(sorted(rule.types))
+            raise BadInput(field, f"{key} is for {name} {kinds} posts, not {post_type}")
+        options[key] = converted = _convert_option(key, value, rule, field)
+        if rule.text is not None and isinstance(converted, str):
+            _check_length(rule.text, converted, f"{name} ({post_type})", field, f"{key} is ")
+        if rule.media_index and isinstance(converted, int) and converted >= media_count:
+            raise BadInput(field, f"{key}={converted}: the post has {media_count} media items")
+    for key, rule in known.items():
+        if rule.required and post_type in rule.types and key not in options:
+            choices = f": one of {', '.join(rule.choices)}" if rule.choices else ""
+            raise BadInput(field, f"{key} is required for {name}{choices}")
+    for check in platform.option_checks:
+        if (problem := check(options, media_count)) is not None:
+            raise BadInput(field, problem)
     return options
 
 
@@ -580,8 +440,7 @@ def validate_post(
     row from a file is named by its ``origin``.
     """
     fields = _fields(raw, field_prefix)
-    if platform not in PLATFORMS:
-        raise BadInput(fields.account, f"unsupported platform {platform!r}")
+    rules = spec_for(platform, fields.account)
 
     account_id = validate_uuid(raw.account_id, fields.account) if raw.account_id else None
 
@@ -599,7 +458,7 @@ def validate_post(
             raw.at, now=now, tz=raw.tz, field=fields.at, tz_field=fields.tz
         )
 
-    _check_media_count(platform, len(raw.media), fields.media)
+    _check_media_count(rules, len(raw.media), fields.media)
     items = [_read_item(given, fields.media, media) for given in raw.media]
     given_options = (
         parse_option_strings(raw.options, fields.options)
@@ -607,7 +466,7 @@ def validate_post(
         else raw.options
     )
     post_type, options = _check_content(
-        platform, raw.post_type, items, raw.caption, given_options, fields
+        rules, raw.post_type, items, raw.caption, given_options, fields
     )
     return ValidPost(
         platform=platform,
@@ -620,18 +479,20 @@ def validate_post(
     )
 
 
-def _check_media_count(platform: str, count: int, field: str) -> None:
-    most = _MEDIA_MAX[platform]
+def _check_media_count(platform: PlatformSpec, count: int, field: str) -> None:
+    most = platform.max_items
     if count > most:
+        widest = next(t for t, rule in platform.post_types.items() if rule.items[1] == most)
+        fewest = platform.post_types[widest].items[0]
         raise BadInput(
             field,
-            f"{_a(platform)} post takes at most {most} media items "
-            f"(2 to {most} in a carousel; got {count})",
+            f"{platform.with_article()} post takes at most {most} media items "
+            f"({fewest} to {most} in a {widest} post; got {count})",
         )
 
 
 def _check_content(
-    platform: str,
+    platform: PlatformSpec,
     given_type: str | None,
     items: list[_Item],
     caption: str,
@@ -650,20 +511,22 @@ def _check_content(
             raise BadInput(
                 fields.type, f"unknown type {given_type!r} (one of {', '.join(POST_TYPES)})"
             )
-        if post_type not in _TYPES_BY_PLATFORM[platform]:
-            hint = _TYPE_HINTS.get((platform, post_type))
-            allowed = ", ".join(sorted(_TYPES_BY_PLATFORM[platform]))
+        if post_type not in platform.post_types:
+            hint = platform.type_hints.get(post_type)
+            allowed = ", ".join(sorted(platform.post_types))
             raise BadInput(
                 fields.type,
-                f"{_NAMES[platform]} has no {post_type} posts ({hint or 'one of ' + allowed})",
+                f"{platform.display_name} has no {post_type} posts ({hint or 'one of ' + allowed})",
             )
     _check_media_for_type(platform, post_type, items, fields)
 
     check_text(caption, fields.caption)
     _check_caption(platform, post_type, caption, fields.caption)
     options = _validate_options(platform, post_type, given_options, len(items), fields.options)
-    if post_type == "text" and not caption.strip() and "link" not in options:
-        raise BadInput(fields.caption, "a text post needs a caption or a link option")
+    rule = platform.post_types[post_type]
+    if rule.needs_caption and not caption.strip() and rule.or_option not in options:
+        extra = f" or a {rule.or_option} option" if rule.or_option else ""
+        raise BadInput(fields.caption, f"a {post_type} post needs a caption{extra}")
     return post_type, options
 
 
@@ -699,8 +562,7 @@ def check_stored_post(row: Mapping[str, Any], *, platform: str, media: MediaPoli
     rule or holds a value of the wrong shape; the engine then fails the post as ``invalid``.
     """
     fields = _COLUMN_NAMES
-    if platform not in PLATFORMS:
-        raise BadInput("platform", f"unsupported platform {platform!r}")
+    rules = spec_for(platform)  # UnknownPlatform (a BadInput naming "platform")
     caption = row.get("caption")
     if caption is None:
         caption = ""
@@ -714,14 +576,14 @@ def check_stored_post(row: Mapping[str, Any], *, platform: str, media: MediaPoli
         stored_media = []
     if not isinstance(stored_media, list):
         raise BadInput(fields.media, 'must be a JSON list of {"url": ..., "kind": ...} objects')
-    _check_media_count(platform, len(stored_media), fields.media)
+    _check_media_count(rules, len(stored_media), fields.media)
     items = [_stored_item(value, i, media) for i, value in enumerate(stored_media)]
     options = row.get("options")
     if options is None:
         options = {}
     if not isinstance(options, dict):
         raise BadInput(fields.options, "must be a JSON object of option names and values")
-    post_type, checked = _check_content(platform, given_type, items, caption, options, fields)
+    post_type, checked = _check_content(rules, given_type, items, caption, options, fields)
     return StoredPost(
         post_type=post_type,
         caption=caption,

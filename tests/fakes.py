@@ -16,15 +16,13 @@ from pathlib import Path
 
 import httpx
 
+from studio_publish.domain import Account, Published, TokenGrant
 from studio_publish.platforms.base import (
-    Account,
     Decision,
     PlatformError,
     PublishContext,
-    Published,
     ReconcileStatus,
     Reconciliation,
-    TokenGrant,
 )
 
 

@@ -185,7 +185,7 @@ def test_every_post_type_goes_live_once(
         assert shown["status"] == "posted" and shown["platform_post_id"] and shown["permalink"]
     assert sandbox.stats()["violations"] == []  # no token ever in a URL
     assert tool.json("run-due")["claimed"] == 0  # nothing published twice
-    (quota,) = tool.json("status")["instagram_quota"]  # read before each Instagram publish
+    (quota,) = tool.json("status")["publishing_quota"]  # read before each Instagram publish
     assert quota["total"] == 50 and 0 <= quota["used"] < 4 and quota["checked_at"]
 
 

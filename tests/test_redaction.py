@@ -21,7 +21,7 @@ from pytest_httpx import HTTPXMock
 from studio_publish import attempt, operations
 from studio_publish.logs import configure_logging
 from studio_publish.platforms import transport
-from studio_publish.platforms.facebook import FacebookPlatform
+from studio_publish.platforms.facebook.client import FacebookPlatform
 from studio_publish.redaction import REDACTED, redact
 
 SECRET = "fb_PAGE_TOKEN"

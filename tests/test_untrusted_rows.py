@@ -442,6 +442,35 @@ def test_a_post_of_another_workspace_is_not_published_to_the_account(
     assert platforms.requests == []
 
 
+def test_a_row_for_a_platform_the_registry_does_not_hold_fails_alone(
+    db_url: str, conn: Conn, platforms: Platforms
+) -> None:
+    """No CHECK lists the platforms (the registry does): a row the web app wrote for one
+    studio-publish does not publish to is claimed, failed as invalid naming the platform,
+    and nothing is sent; the run's other posts go out."""
+    facebook = add_account(conn, "facebook")
+    conn.execute(
+        "INSERT INTO studio_social_accounts (workspace_id, platform, platform_account_id,"
+        " access_token) VALUES (%s, 'myspace', '42', 'token')",
+        [DEFAULT_WORKSPACE],
+    )
+    (myspace,) = (
+        conn.execute("SELECT id FROM studio_social_accounts WHERE platform = 'myspace'")
+        .fetchone()
+        .values()
+    )
+    unknown = insert(conn, str(myspace), "myspace", post_type="text")
+    on_facebook_account = insert(conn, facebook, "myspace", post_type="text")
+    fine = insert(conn, facebook, "facebook", post_type="text")
+    run(db_url)
+    for post_id in (unknown, on_facebook_account):
+        row = post(conn, post_id)
+        assert (row["status"], row["failure_reason"]) == ("failed", "invalid"), row
+        assert "unsupported platform 'myspace'" in row["last_publish_error"]
+    assert post(conn, fine)["status"] == "posted"
+    assert platforms.hosts() == {"graph.test"}
+
+
 def test_an_id_answered_by_the_platform_that_is_not_an_id_is_never_used(
     db_url: str, conn: Conn, httpx_mock: HTTPXMock
 ) -> None:

@@ -12,13 +12,14 @@ can only settle the post from what was saved.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+
+from studio_publish.domain import Account, Post, Published, TokenGrant
 
 
 class Decision(enum.StrEnum):
@@ -55,58 +56,6 @@ class PlatformError(Exception):
     def __str__(self) -> str:
         code = f" [{self.code}]" if self.code else ""
         return f"{self.message}{code}"
-
-
-@dataclass(frozen=True)
-class Media:
-    url: str  # an http(s) URL or a local file path
-    kind: str  # "image" or "video"
-
-    @property
-    def is_local(self) -> bool:
-        return not self.url.startswith(("http://", "https://"))
-
-
-@dataclass(frozen=True)
-class Account:
-    id: str
-    platform: str
-    platform_account_id: str
-    access_token: str
-    refresh_token: str | None = None
-    token_expires_at: dt.datetime | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:  # never show tokens, even in a traceback
-        return f"Account(id={self.id!r}, platform={self.platform!r})"
-
-
-@dataclass(frozen=True)
-class Post:
-    id: str
-    platform: str
-    post_type: str  # image, video, reel, story, carousel, text
-    caption: str
-    media: tuple[Media, ...]
-    options: Mapping[str, Any]
-    attempt: int
-    # When this attempt began, by the database clock: Facebook reconciliation looks for
-    # page posts created since then.
-    attempt_started_at: dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class Published:
-    platform_post_id: str
-    permalink: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    access_token: str
-    refresh_token: str | None
-    expires_at: dt.datetime | None
-    refresh_expires_at: dt.datetime | None = None
 
 
 class ReconcileStatus(enum.StrEnum):

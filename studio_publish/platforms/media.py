@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from studio_publish.domain import Media
 from studio_publish.media_policy import MediaPolicy, MediaRefused, PinnedUrl, host_of
-from studio_publish.platforms.base import Decision, Media, PlatformError
+from studio_publish.platforms.base import Decision, PlatformError
 from studio_publish.platforms.transport import send
 
 BLOCK_SIZE = 1024 * 1024  # bytes read from disk or the network at a time

@@ -72,11 +72,11 @@ LIMIT 1;
 
 -- name: accounts_needing_attention
 -- Accounts a person must act on: re-authorisation, or a token that expires soon.
--- expires_at is the expiry that matters: TikTok access tokens live hours and are refreshed
--- by run-due, so for TikTok it is the refresh token's.
+-- expires_at is the expiry that matters: where run-due refreshes access tokens (the
+-- platforms in %(refreshing)s, from the registry), it is the refresh token's.
 SELECT id, platform, name, state, state_reason, token_expires_at, expires_at
 FROM (
-    SELECT *, CASE WHEN platform = 'tiktok' AND refresh_token IS NOT NULL
+    SELECT *, CASE WHEN platform = ANY(%(refreshing)s::text[]) AND refresh_token IS NOT NULL
                    THEN refresh_token_expires_at ELSE token_expires_at END AS expires_at
     FROM studio_social_accounts
 ) accounts
@@ -99,13 +99,13 @@ FROM studio_publish_attempts
 WHERE post_id = %(id)s
 ORDER BY attempt_number, id;
 
--- name: instagram_quotas
--- The publishing quota each Instagram account had when run-due last read it.
-SELECT id, name, platform_account_id,
+-- name: publishing_quotas
+-- The publishing quota each account had when run-due last read it (platforms with one).
+SELECT id, platform, name, platform_account_id,
        (publishing_quota ->> 'used')::int AS used,
        (publishing_quota ->> 'total')::int AS total,
        (publishing_quota ->> 'total')::int - (publishing_quota ->> 'used')::int AS left_24h,
        (publishing_quota ->> 'checked_at')::timestamptz AS checked_at
 FROM studio_social_accounts
-WHERE platform = 'instagram' AND publishing_quota IS NOT NULL
-ORDER BY name, id;
+WHERE publishing_quota IS NOT NULL
+ORDER BY platform, name, id;

@@ -20,7 +20,8 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from studio_publish.platforms.base import Account, Media, Post, PublishContext
+from studio_publish.domain import Account, Media, Post
+from studio_publish.platforms.base import PublishContext
 from studio_publish.settings import Settings
 
 T = TypeVar("T")

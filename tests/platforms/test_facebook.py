@@ -25,9 +25,10 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
-from studio_publish.platforms.base import Decision, PlatformError, Published, ReconcileStatus
-from studio_publish.platforms.facebook import FacebookPlatform
-from studio_publish.platforms.graph_usage import UsageThrottle
+from studio_publish.domain import Published
+from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
+from studio_publish.platforms.facebook.client import FacebookPlatform
+from studio_publish.platforms.graph.usage import UsageThrottle
 
 PAGE = f"{GRAPH}/55"
 FEED, PHOTOS, VIDEOS, POSTS = f"{PAGE}/feed", f"{PAGE}/photos", f"{PAGE}/videos", f"{PAGE}/posts"

@@ -22,10 +22,10 @@ from platform_fakes import (
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
 from studio_publish.platforms.base import Decision, PlatformError
-from studio_publish.platforms.graph import GraphClient
-from studio_publish.platforms.graph_errors import GraphError
-from studio_publish.platforms.graph_usage import UsageThrottle
-from studio_publish.platforms.instagram import InstagramPlatform
+from studio_publish.platforms.graph.client import GraphClient
+from studio_publish.platforms.graph.errors import GraphError
+from studio_publish.platforms.graph.usage import UsageThrottle
+from studio_publish.platforms.instagram.client import InstagramPlatform
 from studio_publish.platforms.transport import OutcomeUnclear
 
 URL = f"{GRAPH}/1789/thing"

@@ -23,9 +23,10 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
-from studio_publish.platforms.base import Decision, PlatformError, Published, ReconcileStatus
-from studio_publish.platforms.graph_usage import UsageThrottle
-from studio_publish.platforms.instagram import InstagramPlatform
+from studio_publish.domain import Published
+from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
+from studio_publish.platforms.graph.usage import UsageThrottle
+from studio_publish.platforms.instagram.client import InstagramPlatform
 
 IG = f"{GRAPH}/1789"
 MEDIA, PUBLISH, LIMIT = f"{IG}/media", f"{IG}/media_publish", f"{IG}/content_publishing_limit"

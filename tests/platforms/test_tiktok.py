@@ -30,17 +30,12 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
-from studio_publish.platforms.base import (
-    Account,
-    Decision,
-    PlatformError,
-    Published,
-    ReconcileStatus,
-)
-from studio_publish.platforms.tiktok import TikTokPlatform
-from studio_publish.platforms.tiktok_api import fail_reason_error
-from studio_publish.platforms.tiktok_chunks import ChunkPlan
-from studio_publish.platforms.tiktok_upload import UploadIncomplete, upload_chunks
+from studio_publish.domain import Account, Published
+from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
+from studio_publish.platforms.tiktok.api import fail_reason_error
+from studio_publish.platforms.tiktok.chunks import ChunkPlan
+from studio_publish.platforms.tiktok.client import TikTokPlatform
+from studio_publish.platforms.tiktok.upload import UploadIncomplete, upload_chunks
 from studio_publish.platforms.transport import OutcomeUnclear
 
 CREATOR = f"{TIKTOK}/v2/post/publish/creator_info/query/"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from studio_publish.platforms.tiktok_chunks import (
+from studio_publish.platforms.tiktok.chunks import (
     MAX_CHUNK,
     MAX_FINAL_CHUNK,
     MIB,

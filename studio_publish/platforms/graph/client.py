@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 
-from studio_publish.platforms.base import Account, Decision, PlatformError, TokenGrant
+from studio_publish.domain import Account, TokenGrant
+from studio_publish.platforms.base import Decision, PlatformError
 from studio_publish.platforms.clock import Clock, utc_now
-from studio_publish.platforms.graph_errors import GraphError, graph_error
-from studio_publish.platforms.graph_usage import SHARED, UsageThrottle
+from studio_publish.platforms.graph.errors import GraphError, graph_error
+from studio_publish.platforms.graph.usage import SHARED, UsageThrottle
 from studio_publish.platforms.transport import OutcomeUnclear, json_body, send
 from studio_publish.settings import Settings
 

@@ -18,18 +18,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from studio_publish.domain import Post, Published
 from studio_publish.platforms.base import (
     Decision,
     PlatformError,
-    Post,
     PublishContext,
-    Published,
     ReconcileStatus,
     Reconciliation,
 )
 from studio_publish.platforms.clock import iso, parse_time
-from studio_publish.platforms.graph import GraphClient, GraphPlatform, not_found
-from studio_publish.platforms.graph_errors import QUOTA_WAIT, GraphError
+from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
+from studio_publish.platforms.graph.errors import QUOTA_WAIT, GraphError
 from studio_publish.platforms.polling import poll
 from studio_publish.platforms.transport import OutcomeUnclear
 

@@ -19,16 +19,13 @@ from typing import Any
 
 import httpx
 
+from studio_publish.domain import Account, Post, Published, TokenGrant
 from studio_publish.platforms.base import (
-    Account,
     Decision,
     PlatformError,
-    Post,
     PublishContext,
-    Published,
     ReconcileStatus,
     Reconciliation,
-    TokenGrant,
 )
 from studio_publish.platforms.clock import Clock, iso, utc_now
 from studio_publish.platforms.media import (
@@ -39,12 +36,12 @@ from studio_publish.platforms.media import (
     video_content_type,
 )
 from studio_publish.platforms.polling import poll
-from studio_publish.platforms.tiktok_api import TikTokApi, fail_reason_error
-from studio_publish.platforms.tiktok_chunks import ChunkPlan, plan_chunks
-from studio_publish.platforms.tiktok_upload import ChunkBody, UploadIncomplete, upload_chunks
+from studio_publish.platforms.tiktok import SPEC
+from studio_publish.platforms.tiktok.api import TikTokApi, fail_reason_error
+from studio_publish.platforms.tiktok.chunks import ChunkPlan, plan_chunks
+from studio_publish.platforms.tiktok.upload import ChunkBody, UploadIncomplete, upload_chunks
 from studio_publish.platforms.transport import OutcomeUnclear, json_body, redact, send
 from studio_publish.settings import Settings
-from studio_publish.validation import max_media_bytes
 
 CREATOR_INFO = "/v2/post/publish/creator_info/query/"
 VIDEO_INIT = "/v2/post/publish/video/init/"
@@ -258,7 +255,7 @@ class TikTokPlatform:
         ):
             return None
         timeout = self.settings.http_timeout_seconds
-        policy, most = self.settings.media_policy(), max_media_bytes("tiktok", "video")
+        policy, most = self.settings.media_policy(), SPEC.media["video"].max_bytes
         if media.is_local:
             path = local_path(media, policy, max_bytes=most)
             size = path.stat().st_size

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 
 from studio_publish.platforms.base import Decision, PlatformError
-from studio_publish.platforms.tiktok_chunks import ChunkPlan
+from studio_publish.platforms.tiktok.chunks import ChunkPlan
 from studio_publish.platforms.transport import OutcomeUnclear, send
 
 ChunkBody = Callable[[int, int], AsyncIterator[bytes]]

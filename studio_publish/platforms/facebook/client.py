@@ -20,21 +20,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+from studio_publish.domain import Media, Post, Published
 from studio_publish.platforms.base import (
     Decision,
-    Media,
     PlatformError,
-    Post,
     PublishContext,
-    Published,
     ReconcileStatus,
     Reconciliation,
 )
 from studio_publish.platforms.clock import iso, parse_time
-from studio_publish.platforms.graph import GraphClient, GraphPlatform
+from studio_publish.platforms.facebook import SPEC
+from studio_publish.platforms.graph.client import GraphClient, GraphPlatform
 from studio_publish.platforms.media import file_name, image_content_type, local_path
 from studio_publish.platforms.transport import OutcomeUnclear
-from studio_publish.validation import max_media_bytes
 
 FACEBOOK = "https://www.facebook.com"
 SEARCH_TRIES = 3  # right after an unclear answer, give the posts edge a moment to catch up
@@ -65,7 +63,7 @@ class FacebookPlatform(GraphPlatform):
     def _local_photo(self, item: Media) -> Path:
         """A photo file, checked again as it is read (media root, size cap)."""
         policy = self.settings.media_policy()
-        return local_path(item, policy, max_bytes=max_media_bytes("facebook", "image"))
+        return local_path(item, policy, max_bytes=SPEC.media["image"].max_bytes)
 
     async def publish(self, ctx: PublishContext) -> Published:
         graph = self.client(ctx.http, ctx.account)

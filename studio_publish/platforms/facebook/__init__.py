@@ -1,0 +1,67 @@
+"""Facebook Pages (Graph API, a Page access token): the platform's spec.
+
+Rules from the Page feed, photos and videos references:
+https://developers.facebook.com/docs/graph-api/reference/page/feed/,
+https://developers.facebook.com/docs/graph-api/reference/page/photos/ and
+https://developers.facebook.com/docs/video-api/guides/publishing/
+"""
+
+from __future__ import annotations
+
+from studio_publish.platforms.spec import (
+    IMAGES,
+    NO_MEDIA,
+    VIDEO_EXTENSIONS,
+    VIDEOS,
+    Demo,
+    DemoPost,
+    MediaRule,
+    PlatformSpec,
+    PostTypeRule,
+    TextRule,
+    option,
+)
+
+CAPTION = TextRule(63206)  # the longest post message Facebook takes
+CDN = "https://cdn.example.com/demo"
+
+
+SPEC = PlatformSpec(
+    name="facebook",
+    display_name="Facebook",
+    account_id_label="Facebook Page id",
+    post_types={
+        "text": PostTypeRule((0, 0), NO_MEDIA, CAPTION, needs_caption=True, or_option="link"),
+        "image": PostTypeRule((1, 1), IMAGES, CAPTION),
+        "video": PostTypeRule((1, 1), VIDEOS, CAPTION),
+        "reel": PostTypeRule((1, 1), VIDEOS, CAPTION),  # published as a Page video
+        # Uploaded unpublished, then attached to one feed post. The reference gives no
+        # maximum; 10 keeps a publish to a bounded number of non-idempotent uploads.
+        "carousel": PostTypeRule((2, 10), IMAGES, CAPTION),
+    },
+    media={
+        # Photos are uploaded from the media root or fetched by Facebook from a URL. Meta
+        # recommends under 4 MB; 10 MB is our bound, beyond which an upload is refused.
+        "image": MediaRule(
+            frozenset({"jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff"}),
+            local_files=True,
+            max_bytes=10 * 1024**2,
+        ),
+        # Videos by URL only: a local video needs the resumable upload, not implemented.
+        "video": MediaRule(VIDEO_EXTENSIONS),
+    },
+    options={"link": option("url", "text")},  # a /feed link post; photos use attached_media
+    default_types={"text": "text", "image": "image", "video": "video", "carousel": "carousel"},
+    api_base_setting="graph_api_base",
+    client="studio_publish.platforms.facebook.client:FacebookPlatform",
+    demo=Demo(
+        platform_account_id="102000000000001",
+        name="Demo Page",
+        posts=(
+            DemoPost("A text post with a link", (), ("link=https://example.com",)),
+            DemoPost("A photo on the Page", (f"{CDN}/page.jpg",)),
+            DemoPost("Three photos in one post", tuple(f"{CDN}/{n}.jpg" for n in "abc")),
+            DemoPost("A video by URL", (f"{CDN}/clip.mp4",)),
+        ),
+    ),
+)

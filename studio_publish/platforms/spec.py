@@ -1,0 +1,174 @@
+"""What a platform declares about itself, once: its posts' rules, its settings, its client.
+
+Each platform package (``studio_publish/platforms/<name>/``) builds one :class:`PlatformSpec`
+and the registry lists them. Everything that depends on a platform reads its spec:
+validation checks posts against ``post_types``, ``media`` and ``options`` at both doors
+(``schedule`` and the engine); the CLI offers ``registry.names()``; status reads
+``refreshes_tokens`` and ``quota``; the demo reads ``demo``. Nothing else names a platform.
+
+The specs are plain data, cheap to import: the client module is imported only when
+``make_client`` is called (by the engine).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from studio_publish.platforms.base import Platform
+    from studio_publish.settings import Settings
+
+MEDIA_KINDS = ("image", "video")
+# The media kinds a post type takes.
+NO_MEDIA, IMAGES, VIDEOS = frozenset[str](), frozenset({"image"}), frozenset({"video"})
+IMAGES_OR_VIDEOS = IMAGES | VIDEOS
+# Every post type any platform may take; a platform's spec says which of these it has.
+POST_TYPES = ("image", "video", "reel", "story", "carousel", "text")
+
+OptionValue = str | int | bool
+# An extra rule over a post's checked options and media count: a message, or None.
+OptionCheck = Callable[[Mapping[str, OptionValue], int], str | None]
+
+# The extensions that say what kind an item is; a platform's MediaRule narrows them.
+IMAGE_EXTENSIONS = frozenset(
+    {"jpg", "jpeg", "png", "webp", "gif", "heic", "heif", "bmp", "tif", "tiff", "avif"}
+)
+VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "webm", "m4v", "avi", "mkv", "mpeg", "mpg", "3gp"})
+
+# Bytes read for one item the tool uploads itself, where the platform documents no bound.
+DEFAULT_MAX_BYTES = 100 * 1024**2
+
+
+@dataclass(frozen=True)
+class MediaRule:
+    """How a platform takes one kind of media."""
+
+    formats: frozenset[str]  # the file extensions it documents
+    # The tool uploads a file from the media root itself; otherwise the platform fetches
+    # a public URL and local files are refused at `schedule`.
+    local_files: bool = False
+    https_only: bool = False  # the platform fetches URLs over TLS only
+    max_bytes: int = DEFAULT_MAX_BYTES  # the most the tool reads when it uploads one item
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """A limit on a text field: its length, counted as the platform counts it."""
+
+    max_length: int
+    unit: Literal["characters", "UTF-16 units", "UTF-8 bytes"] = "characters"
+    max_hashtags: int | None = None
+    max_mentions: int | None = None
+
+    def length(self, text: str) -> int:
+        if self.unit == "UTF-16 units":
+            return len(text.encode("utf-16-le")) // 2
+        if self.unit == "UTF-8 bytes":
+            return len(text.encode("utf-8"))
+        return len(text)
+
+
+@dataclass(frozen=True)
+class PostTypeRule:
+    """One post type of a platform: how many media items of which kinds, and its caption."""
+
+    items: tuple[int, int]  # fewest and most media items
+    kinds: frozenset[str]  # the media kinds it takes
+    caption: TextRule | None  # None: this type takes no caption (refused, never dropped)
+    # A post of this type needs a caption, or this option when it names one (a link post).
+    needs_caption: bool = False
+    or_option: str | None = None
+
+
+@dataclass(frozen=True)
+class OptionRule:
+    """One ``--option KEY=VALUE`` a platform takes, for some of its post types."""
+
+    kind: Literal["bool", "int", "str", "url", "choice"]
+    types: frozenset[str]  # the post types it applies to
+    minimum: int = 0
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()  # for kind "choice"
+    required: bool = False  # every post of these types must set it (no default is safe)
+    text: TextRule | None = None  # for kind "str": its length limit
+    media_index: bool = False  # an index into the post's media items
+
+
+def option(
+    kind: Literal["bool", "int", "str", "url", "choice"],
+    *types: str,
+    minimum: int = 0,
+    maximum: int | None = None,
+    choices: tuple[str, ...] = (),
+    required: bool = False,
+    text: TextRule | None = None,
+    media_index: bool = False,
+) -> OptionRule:
+    return OptionRule(
+        kind, frozenset(types), minimum, maximum, choices, required, text, media_index
+    )
+
+
+@dataclass(frozen=True)
+class DemoPost:
+    caption: str
+    media: tuple[str, ...]  # URLs, or LOCAL_VIDEO for a file the demo writes in its media root
+    options: tuple[str, ...] = ()  # KEY=VALUE
+    post_type: str | None = None
+
+
+LOCAL_VIDEO = "LOCAL_VIDEO"
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The sample account and posts `studio-publish demo` publishes to the sandbox."""
+
+    platform_account_id: str
+    name: str
+    posts: tuple[DemoPost, ...]
+    refresh_token: str | None = None
+    username: str | None = None
+    settings: Mapping[str, str] = field(default_factory=dict)  # e.g. a demo client key
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    name: str  # as stored in the platform columns and given to --platform
+    display_name: str
+    account_id_label: str  # what platform_account_id holds, for --help
+    post_types: Mapping[str, PostTypeRule]
+    media: Mapping[str, MediaRule]  # by kind: image, video
+    options: Mapping[str, OptionRule]
+    # The type a post gets when none is given, by what it holds: "text" (no media), "image",
+    # "video" (one of either) and "carousel" (several). A missing "text" means media is needed.
+    default_types: Mapping[str, str]
+    client: str  # "module:Class" of its client, imported only when a client is made
+    demo: Demo
+    type_hints: Mapping[str, str] = field(default_factory=dict)  # why a type is missing
+    option_checks: tuple[OptionCheck, ...] = ()
+    account_options: Mapping[str, str] = field(default_factory=dict)  # name -> meaning (bool)
+    # run-due refreshes expiring access tokens, so the refresh token's expiry is what counts.
+    refreshes_tokens: bool = False
+    # The account's publishing quota the client reads and run-due saves, for `status`.
+    quota: str | None = None
+    api_base_setting: str = ""  # the Settings field naming its API base URL
+
+    def make_client(self, settings: Settings) -> Platform:
+        """The platform's client; its module is imported here, so specs stay cheap to load."""
+        module, _, name = self.client.partition(":")
+        cls: Callable[[Settings], Platform] = getattr(importlib.import_module(module), name)
+        return cls(settings)
+
+    @property
+    def max_items(self) -> int:
+        """The most media items any post of this platform holds."""
+        return max(rule.items[1] for rule in self.post_types.values())
+
+    def with_article(self) -> str:
+        """ "an Instagram", "a TikTok": the name with its article, for messages."""
+        article = "an" if self.display_name[0] in "AEIOU" else "a"
+        return f"{article} {self.display_name}"

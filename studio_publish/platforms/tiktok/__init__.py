@@ -1,0 +1,102 @@
+"""TikTok (Content Posting API, Direct Post): the platform's spec.
+
+Rules from https://developers.tiktok.com/doc/content-posting-api-reference-direct-post
+(videos), https://developers.tiktok.com/doc/content-posting-api-reference-photo-post
+(photos) and https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide
+(formats, sizes, PULL_FROM_URL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from studio_publish.platforms.spec import (
+    IMAGES,
+    LOCAL_VIDEO,
+    VIDEOS,
+    Demo,
+    DemoPost,
+    MediaRule,
+    OptionValue,
+    PlatformSpec,
+    PostTypeRule,
+    TextRule,
+    option,
+)
+
+PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
+# The caption is a video's title, or a photo post's description, counted in UTF-16 units.
+VIDEO_TITLE = TextRule(2200, unit="UTF-16 units")
+PHOTO_DESCRIPTION = TextRule(4000, unit="UTF-16 units")
+PHOTO_TITLE = TextRule(90, unit="UTF-16 units")
+ALL = ("image", "carousel", "video")
+PHOTOS = ("image", "carousel")
+CDN = "https://cdn.example.com/demo"
+PUBLIC = "privacy_level=PUBLIC_TO_EVERYONE"
+
+
+def _branded_content_is_public(options: Mapping[str, OptionValue], media_count: int) -> str | None:
+    # TikTok's content-sharing guidelines: branded content cannot be private
+    # (https://developers.tiktok.com/doc/content-sharing-guidelines).
+    if options.get("brand_content_toggle") is True and options.get("privacy_level") == "SELF_ONLY":
+        return "brand_content_toggle=true cannot be used with SELF_ONLY"
+    return None
+
+
+SPEC = PlatformSpec(
+    name="tiktok",
+    display_name="TikTok",
+    account_id_label="TikTok open_id",
+    post_types={
+        "video": PostTypeRule((1, 1), VIDEOS, VIDEO_TITLE),
+        "image": PostTypeRule((1, 1), IMAGES, PHOTO_DESCRIPTION),  # a photo post of one
+        "carousel": PostTypeRule((2, 35), IMAGES, PHOTO_DESCRIPTION),
+    },
+    media={
+        # Photos are PULL_FROM_URL only, and TikTok pulls only over HTTPS.
+        "image": MediaRule(frozenset({"jpg", "jpeg", "webp"}), https_only=True),
+        # Videos are uploaded by the tool (FILE_UPLOAD), from the media root or a URL it
+        # downloads; 4 GB at most.
+        "video": MediaRule(
+            frozenset({"mp4", "webm", "mov"}), local_files=True, max_bytes=4 * 1024**3
+        ),
+    },
+    options={
+        # Required, with no default: PUBLIC_TO_EVERYONE could publish something meant to be
+        # private, and SELF_ONLY could silently hide a post meant to be public.
+        "privacy_level": option("choice", *ALL, choices=PRIVACY_LEVELS, required=True),
+        "disable_comment": option("bool", *ALL),
+        "disable_duet": option("bool", "video"),
+        "disable_stitch": option("bool", "video"),
+        "video_cover_timestamp_ms": option("int", "video"),
+        "brand_content_toggle": option("bool", *ALL),
+        "brand_organic_toggle": option("bool", *ALL),
+        "is_aigc": option("bool", *ALL),
+        "auto_add_music": option("bool", *PHOTOS),
+        "photo_cover_index": option("int", *PHOTOS, media_index=True),
+        # The video's length, checked against the creator's maximum (10 min at most).
+        "duration_sec": option("int", "video", minimum=1, maximum=600),
+        # Photo posts only: a video's title is its caption.
+        "title": option("str", *PHOTOS, text=PHOTO_TITLE),
+    },
+    option_checks=(_branded_content_is_public,),
+    default_types={"image": "image", "video": "video", "carousel": "carousel"},
+    type_hints={"reel": "TikTok posts are videos: use video"},
+    account_options={
+        "tiktok_pull_from_url": "TikTok fetches URL videos itself (verified domains only)"
+    },
+    refreshes_tokens=True,
+    api_base_setting="tiktok_api_base",
+    client="studio_publish.platforms.tiktok.client:TikTokPlatform",
+    demo=Demo(
+        platform_account_id="demo-open-id",
+        name="Demo TikTok",
+        refresh_token="demo-refresh-token",
+        username="studio_demo",
+        settings={"tiktok_client_key": "demo-client-key", "tiktok_client_secret": "demo-secret"},
+        posts=(
+            DemoPost("A video uploaded in chunks from a file", (LOCAL_VIDEO,), (PUBLIC,)),
+            DemoPost("A photo post", (f"{CDN}/p1.jpg", f"{CDN}/p2.jpg"), (PUBLIC,)),
+        ),
+    ),
+)
