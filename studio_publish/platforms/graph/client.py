@@ -1,4 +1,4 @@
-"""The Meta Graph API client shared by Instagram and Facebook Pages.
+"""The Meta Graph API client shared by the Meta platforms.
 
 The token travels only in the ``Authorization: Bearer`` header, never in a URL, so it
 cannot leak into logs, proxies or error messages that quote a URL.
@@ -28,9 +28,11 @@ class GraphClient:
         settings: Settings,
         account: Account,
         throttle: UsageThrottle = SHARED,
+        *,
+        base: str | None = None,
     ) -> None:
         self._http = http
-        self._base = settings.graph_api_base
+        self._base = base or settings.graph_api_base
         self._timeout = settings.http_timeout_seconds
         self._account = account
         self._throttle = throttle
@@ -86,7 +88,7 @@ class GraphClient:
 
 
 class GraphPlatform:
-    """What Instagram and Facebook share: settings, the throttle and Meta's token rules."""
+    """What the Meta platforms share: settings, the throttle and Meta's token rules."""
 
     def __init__(
         self, settings: Settings, *, throttle: UsageThrottle = SHARED, clock: Clock = utc_now
@@ -95,8 +97,13 @@ class GraphPlatform:
         self.throttle = throttle
         self.clock = clock
 
+    @property
+    def api_base(self) -> str:
+        """Where this platform's Graph calls go (Threads has a host of its own)."""
+        return self.settings.graph_api_base
+
     def client(self, http: httpx.AsyncClient, account: Account) -> GraphClient:
-        return GraphClient(http, self.settings, account, self.throttle)
+        return GraphClient(http, self.settings, account, self.throttle, base=self.api_base)
 
     @property
     def can_refresh_tokens(self) -> bool:

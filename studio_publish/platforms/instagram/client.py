@@ -1,312 +1,63 @@
 """Instagram publishing (Graph API with Facebook Login): containers, then media_publish.
 
-Saved ids (``ctx.save``), each before the next call:
-  ``ig_children``        carousel child container ids, in order, grown one at a time
-  ``ig_container_id``    the container to publish (the carousel parent for carousels)
-  ``ig_publish_sent_at`` ISO time, saved just before media_publish goes out
-  ``ig_media_id``        the published media id
-A spoilt container (ERROR, EXPIRED, or an error that asks for a new one) is dropped by
-saving these keys as None, so the next attempt starts over with fresh containers.
-
-media_publish is not idempotent, but the container's ``status_code`` tells whether it
-went out (PUBLISHED) or not (FINISHED): every resume reads it before publishing again.
+The flow and its saved ids (``ig_container_id``, ``ig_children``, ``ig_publish_sent_at``,
+``ig_media_id``) are Meta's container publishing (graph/containers.py); this module says
+what an Instagram container holds
+(https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media/).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from studio_publish.domain import Post
+from studio_publish.platforms.graph.containers import ContainerApi, ContainerPlatform
 
-from studio_publish.domain import Post, Published
-from studio_publish.platforms.base import (
-    Decision,
-    PlatformError,
-    PublishContext,
-    ReconcileStatus,
-    Reconciliation,
+API = ContainerApi(
+    name="Instagram",
+    key_prefix="ig",
+    create="media",
+    publish="media_publish",
+    quota="content_publishing_limit",
+    quota_code="9/2207042",
+    listing="media",
+    # status_code is the state; status carries the error subcode of an ERROR.
+    status_fields=("status_code", "status"),
+    text_field="caption",
 )
-from studio_publish.platforms.clock import iso, parse_time
-from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
-from studio_publish.platforms.graph.errors import QUOTA_WAIT, GraphError
-from studio_publish.platforms.polling import poll
-from studio_publish.platforms.transport import OutcomeUnclear
-
-IN_PROGRESS, FINISHED, PUBLISHED = "IN_PROGRESS", "FINISHED", "PUBLISHED"
-ERROR, EXPIRED = "ERROR", "EXPIRED"
-GONE = "GONE"  # our own marker: the saved container can no longer be read
-STILL_PROCESSING_WAIT = 60.0
-# How far before ig_publish_sent_at a media's timestamp may be (clock skew) and still match.
-MATCH_SLACK = dt.timedelta(minutes=2)
-
-_CONTAINER_KEYS = ("ig_container_id", "ig_children", "ig_publish_sent_at")
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    code: str  # status_code, or GONE
-    text: str = ""  # status: for ERROR, the error subcode
-
-
-def _fail(message: str) -> PlatformError:
-    return PlatformError(Decision.FAIL, message)
 
 
 def _with_caption(params: dict[str, str], caption: str) -> dict[str, str]:
     return {**params, "caption": caption} if caption else params
 
 
-def child_params(kind: str, url: str) -> dict[str, str]:
-    # Carousel children take no caption; video children are VIDEO (REELS cannot be children).
-    if kind == "video":
-        return {"media_type": "VIDEO", "video_url": url, "is_carousel_item": "true"}
-    return {"image_url": url, "is_carousel_item": "true"}
-
-
-def container_params(post: Post, children: list[str]) -> dict[str, str]:
-    """The parameters of the container that media_publish will publish."""
-    media = post.media[0]
-    if post.post_type == "carousel":
-        params = {"media_type": "CAROUSEL", "children": ",".join(children)}
-        return _with_caption(params, post.caption)
-    if post.post_type == "story":
-        key = "video_url" if media.kind == "video" else "image_url"
-        return {"media_type": "STORIES", key: media.url}
-    if post.post_type == "image":
-        return _with_caption({"image_url": media.url}, post.caption)
-    # Standalone VIDEO stopped working in 2023: a video post is a reel.
-    share = post.options.get("share_to_feed", True)
-    params = {"media_type": "REELS", "video_url": media.url}
-    params["share_to_feed"] = "true" if share not in (False, "false", "0", 0) else "false"
-    for key in ("cover_url", "thumb_offset"):
-        if post.options.get(key) not in (None, ""):
-            params[key] = str(post.options[key])
-    return _with_caption(params, post.caption)
-
-
-class InstagramPlatform(GraphPlatform):
+class InstagramPlatform(ContainerPlatform):
     name = "instagram"
+    api = API
 
-    # -- Platform ---------------------------------------------------------------------------
+    def child_params(self, kind: str, url: str) -> dict[str, str]:
+        # Carousel children take no caption; video children are VIDEO (REELS cannot be children).
+        if kind == "video":
+            return {"media_type": "VIDEO", "video_url": url, "is_carousel_item": "true"}
+        return {"image_url": url, "is_carousel_item": "true"}
 
-    async def prepare(self, ctx: PublishContext) -> None:
-        graph = self.client(ctx.http, ctx.account)
-        body = await graph.get(
-            f"{ctx.account.platform_account_id}/content_publishing_limit",
-            fields="quota_usage,config",
-        )
-        rows = body.get("data") or [{}]
-        usage, total = rows[0].get("quota_usage"), (rows[0].get("config") or {}).get("quota_total")
-        if isinstance(usage, int) and isinstance(total, int):
-            ctx.account_facts["publishing_quota"] = {"used": usage, "total": total}
-        if isinstance(usage, int) and isinstance(total, int) and usage >= total:
-            # The quota is a rolling 24 h window and the API does not say when a slot frees.
-            raise PlatformError(
-                Decision.WAIT,
-                f"Instagram publishing quota used up ({usage}/{total} in 24 h)",
-                code="9/2207042",
-                retry_after=QUOTA_WAIT,
-            )
+    def container_params(self, post: Post, children: list[str]) -> dict[str, str]:
+        """The parameters of the container that media_publish will publish."""
+        media = post.media[0]
+        if post.post_type == "carousel":
+            params = {"media_type": "CAROUSEL", "children": ",".join(children)}
+            return _with_caption(params, post.caption)
+        if post.post_type == "story":
+            key = "video_url" if media.kind == "video" else "image_url"
+            return {"media_type": "STORIES", key: media.url}
+        if post.post_type == "image":
+            return _with_caption({"image_url": media.url}, post.caption)
+        # Standalone VIDEO stopped working in 2023: a video post is a reel.
+        share = post.options.get("share_to_feed", True)
+        params = {"media_type": "REELS", "video_url": media.url}
+        params["share_to_feed"] = "true" if share not in (False, "false", "0", 0) else "false"
+        for key in ("cover_url", "thumb_offset"):
+            if post.options.get(key) not in (None, ""):
+                params[key] = str(post.options[key])
+        return _with_caption(params, post.caption)
 
-    async def publish(self, ctx: PublishContext) -> Published:
-        graph = self.client(ctx.http, ctx.account)
-        if ctx.saved.get("ig_media_id"):
-            return await self._with_permalink(graph, str(ctx.saved["ig_media_id"]))
-        container = ctx.saved.get("ig_container_id")
-        if container:
-            state = await self._status(graph, container)
-            if state.code == PUBLISHED:
-                return await self._live(ctx, graph, container)
-            if state.code == GONE and ctx.saved.get("ig_publish_sent_at"):
-                raise PlatformError(
-                    Decision.UNKNOWN, "the published container can no longer be read"
-                )
-            await self._settle(ctx, graph, container, state)
-        else:
-            children = await self._children(ctx, graph)
-            container = await self._create(ctx, graph, container_params(ctx.post, children))
-            await ctx.save(ig_container_id=container)
-            await self._settle(ctx, graph, container, ContainerState(IN_PROGRESS))
-        return await self._publish_container(ctx, graph, container)
-
-    async def reconcile(self, ctx: PublishContext) -> Reconciliation:
-        graph = self.client(ctx.http, ctx.account)
-        if ctx.saved.get("ig_media_id"):
-            published = await self._with_permalink(graph, str(ctx.saved["ig_media_id"]))
-            return Reconciliation(ReconcileStatus.LIVE, published, reason="media id saved")
-        container = ctx.saved.get("ig_container_id")
-        if not container:
-            return Reconciliation(ReconcileStatus.NOT_LIVE, reason="no container was published")
-        state = await self._status(graph, container)
-        if state.code == PUBLISHED:
-            published = await self._live(ctx, graph, container)
-            return Reconciliation(ReconcileStatus.LIVE, published, reason="container PUBLISHED")
-        if state.code == ERROR:
-            error = _fail(f"Instagram could not process the media: {state.text or 'ERROR'}")
-            return Reconciliation(ReconcileStatus.FAILED, error=error, reason="container ERROR")
-        if state.code == GONE and ctx.saved.get("ig_publish_sent_at"):
-            return Reconciliation(
-                ReconcileStatus.UNKNOWN, reason="media_publish was sent; container unreadable"
-            )
-        # FINISHED, IN_PROGRESS, EXPIRED or gone before publishing: not on Instagram.
-        return Reconciliation(ReconcileStatus.NOT_LIVE, reason=f"container {state.code}")
-
-    # -- containers -------------------------------------------------------------------------
-
-    async def _create(self, ctx: PublishContext, graph: GraphClient, params: dict[str, str]) -> str:
-        try:
-            body = await graph.post(f"{ctx.account.platform_account_id}/media", params)
-        except GraphError as exc:
-            if exc.new_container:
-                await self._drop_containers(ctx)
-            raise
-        return str(body["id"])
-
-    async def _children(self, ctx: PublishContext, graph: GraphClient) -> list[str]:
-        """Carousel children, reusing those an earlier attempt made; all FINISHED on return."""
-        if ctx.post.post_type != "carousel":
-            return []
-        children = list(ctx.saved.get("ig_children") or [])
-        for item in ctx.post.media[len(children) :]:
-            children.append(await self._create(ctx, graph, child_params(item.kind, item.url)))
-            await ctx.save(ig_children=list(children))
-        for child in children:  # created first, so Meta processes them side by side
-            await self._settle(ctx, graph, child, ContainerState(IN_PROGRESS))
-        return children
-
-    async def _status(self, graph: GraphClient, container: str) -> ContainerState:
-        try:
-            body = await graph.get(container, fields="status_code,status")
-        except GraphError as exc:
-            if not_found(exc):
-                return ContainerState(GONE)
-            raise
-        # OpenPost counts an empty status as FINISHED; a container that answers is ready.
-        return ContainerState(
-            str(body.get("status_code") or FINISHED), str(body.get("status") or "")
-        )
-
-    async def _settle(
-        self, ctx: PublishContext, graph: GraphClient, container: str, state: ContainerState
-    ) -> None:
-        """Wait until ``container`` is FINISHED; anything else raises with the right decision."""
-        if state.code == IN_PROGRESS:
-            state = await poll(
-                lambda: self._status(graph, container),
-                lambda current: current.code != IN_PROGRESS,
-                interval=self.settings.poll_interval_seconds,
-                timeout=self.settings.poll_timeout_seconds,
-            )
-        status = state.code
-        if status == FINISHED:
-            return
-        if status == IN_PROGRESS:
-            # Kept: the next attempt resumes polling the same container.
-            raise PlatformError(
-                Decision.WAIT,
-                "Instagram is still processing the media",
-                retry_after=STILL_PROCESSING_WAIT,
-            )
-        await self._drop_containers(ctx)
-        if status == ERROR:
-            detail = state.text or "no detail given"
-            raise PlatformError(
-                Decision.FAIL, f"Instagram could not process the media: {detail}", code=ERROR
-            )
-        if status == PUBLISHED:  # a child or parent published on its own: not expected
-            raise PlatformError(Decision.UNKNOWN, f"container {container} is already PUBLISHED")
-        # EXPIRED (not published within 24 h) or GONE: a new container next time.
-        raise PlatformError(Decision.RETRY, f"the Instagram container is {status}", code=status)
-
-    async def _drop_containers(self, ctx: PublishContext) -> None:
-        await ctx.save(**dict.fromkeys(_CONTAINER_KEYS))
-
-    # -- publishing -------------------------------------------------------------------------
-
-    async def _publish_container(
-        self, ctx: PublishContext, graph: GraphClient, container: str
-    ) -> Published:
-        await ctx.save(ig_publish_sent_at=iso(self.clock()))
-        try:
-            body = await graph.post(
-                f"{ctx.account.platform_account_id}/media_publish",
-                {"creation_id": container},
-                irreversible=True,
-            )
-        except OutcomeUnclear as unclear:
-            return await self._after_unclear_publish(ctx, graph, container, unclear)
-        except GraphError as exc:
-            if exc.new_container:
-                await self._drop_containers(ctx)
-            raise
-        media_id = str(body["id"])
-        await ctx.save(ig_media_id=media_id)
-        return await self._with_permalink(graph, media_id)
-
-    async def _after_unclear_publish(
-        self, ctx: PublishContext, graph: GraphClient, container: str, unclear: OutcomeUnclear
-    ) -> Published:
-        try:
-            status = (await self._status(graph, container)).code
-        except PlatformError:
-            status = ""
-        if status == PUBLISHED:
-            return await self._live(ctx, graph, container)
-        # Not published (or unreadable). Publishing again here, seconds later, is what could
-        # double-post; the next attempt reads the container again first, after a backoff.
-        raise PlatformError(
-            Decision.RETRY,
-            f"{unclear.message}; the container is {status or 'unreadable'}, will check again",
-            code=unclear.code,
-            http_status=unclear.http_status,
-        )
-
-    async def _live(self, ctx: PublishContext, graph: GraphClient, container: str) -> Published:
-        """A PUBLISHED container: find the media it became.
-
-        The container read does not give the media id, so the account's newest media are
-        matched on caption (stories: on time alone) since the publish was sent. When exactly
-        one matches it is the post; otherwise the container id is recorded as the post id,
-        without a permalink, rather than guessing.
-        """
-        try:
-            found = await self._find_media(ctx, graph)
-        except PlatformError:
-            found = None
-        if found is None:
-            return Published(platform_post_id=container)
-        media_id, permalink = found
-        await ctx.save(ig_media_id=media_id)
-        return Published(media_id, permalink or None)
-
-    async def _find_media(self, ctx: PublishContext, graph: GraphClient) -> tuple[str, str] | None:
-        story = ctx.post.post_type == "story"
-        # The earlier of the two: reconcile may run in a later attempt than the one that sent.
-        moments = [parse_time(ctx.saved.get("ig_publish_sent_at")), ctx.post.attempt_started_at]
-        since = min((m for m in moments if m is not None), default=None)
-        body = await graph.get(
-            f"{ctx.account.platform_account_id}/{'stories' if story else 'media'}",
-            fields="id,caption,permalink,timestamp",
-            limit=10,
-        )
-        matches = [item for item in body.get("data") or [] if _matches(item, ctx.post, since)]
-        if len(matches) != 1:
-            return None
-        return str(matches[0]["id"]), str(matches[0].get("permalink") or "")
-
-    async def _with_permalink(self, graph: GraphClient, media_id: str) -> Published:
-        # The post is live whatever happens here: a failed read only loses the link.
-        try:
-            body = await graph.get(media_id, fields="permalink")
-        except PlatformError:
-            return Published(media_id)
-        return Published(media_id, body.get("permalink") or None)
-
-
-def _matches(item: dict[str, Any], post: Post, since: dt.datetime | None) -> bool:
-    created = parse_time(item.get("timestamp"))
-    if since is not None and (created is None or created < since - MATCH_SLACK):
-        return False
-    if post.post_type == "story":
-        return True
-    return (item.get("caption") or "").strip() == post.caption.strip()
+    def listing(self, post: Post) -> str:
+        return "stories" if post.post_type == "story" else "media"

@@ -1,0 +1,329 @@
+"""Meta's container publishing, shared by the platforms that publish this way.
+
+Create a container for the media (one per carousel item, then the carousel), wait until
+Meta has processed it (FINISHED), publish it, and read what it became. Instagram
+(https://developers.facebook.com/docs/instagram-platform/content-publishing/) and Threads
+(https://developers.facebook.com/docs/threads/posts) publish this way; each platform's
+``ContainerApi`` names its edges and fields.
+
+Saved ids (``ctx.save``, each key prefixed by the platform's ``key_prefix``, e.g. ``ig_``),
+each before the next call:
+  ``children``        carousel child container ids, in order, grown one at a time
+  ``container_id``    the container to publish (the carousel parent for carousels)
+  ``publish_sent_at`` ISO time, saved just before the publish call goes out
+  ``media_id``        the published media id
+A spoilt container (ERROR, EXPIRED, or an error that asks for a new one) is dropped by
+saving these keys as None, so the next attempt starts over with fresh containers.
+
+The publish call is not idempotent, but the container's status tells whether it went out
+(PUBLISHED) or not (FINISHED): every resume reads it before publishing again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from studio_publish.domain import Post, Published
+from studio_publish.platforms.base import (
+    Decision,
+    PlatformError,
+    PublishContext,
+    ReconcileStatus,
+    Reconciliation,
+)
+from studio_publish.platforms.clock import iso, parse_time
+from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
+from studio_publish.platforms.graph.errors import QUOTA_WAIT, GraphError
+from studio_publish.platforms.polling import poll
+from studio_publish.platforms.transport import OutcomeUnclear
+
+
+@dataclass(frozen=True)
+class ContainerApi:
+    """Where a container platform's calls go, below ``/{account id}/``, and what it reads."""
+
+    name: str  # the platform's display name, for messages
+    key_prefix: str  # of the saved ids: "ig" saves ig_container_id, ...
+    create: str  # POST: a container
+    publish: str  # POST: publish a container (creation_id)
+    quota: str  # GET: the publishing limit (quota_usage, config.quota_total)
+    quota_code: str  # the code recorded when the quota is used up
+    listing: str  # GET: the account's newest media
+    status_fields: tuple[str, str]  # the container's status field, and its detail field
+    text_field: str  # the media's text field (caption, text)
+
+
+IN_PROGRESS, FINISHED, PUBLISHED = "IN_PROGRESS", "FINISHED", "PUBLISHED"
+ERROR, EXPIRED = "ERROR", "EXPIRED"
+GONE = "GONE"  # our own marker: the saved container can no longer be read
+STILL_PROCESSING_WAIT = 60.0
+# How far before publish_sent_at a media's timestamp may be (clock skew) and still match.
+MATCH_SLACK = dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    code: str  # IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED, or GONE
+    text: str = ""  # for ERROR, what went wrong (an error subcode or name)
+
+
+def _fail(message: str) -> PlatformError:
+    return PlatformError(Decision.FAIL, message)
+
+
+class ContainerPlatform(GraphPlatform):
+    """Publishing through containers: create, wait until FINISHED, publish, find the media.
+
+    A subclass says where (``api``) and what to send (``container_params``,
+    ``child_params``); this class keeps the saved-ids protocol of the module docstring.
+    """
+
+    api: ContainerApi
+
+    def container_params(self, post: Post, children: list[str]) -> dict[str, str]:
+        """The parameters of the container that the publish call will publish."""
+        raise NotImplementedError
+
+    def child_params(self, kind: str, url: str) -> dict[str, str]:
+        """The parameters of one carousel item's container."""
+        raise NotImplementedError
+
+    def listing(self, post: Post) -> str:
+        """The edge (below the account) that lists the account's newest media."""
+        return self.api.listing
+
+    def key(self, name: str) -> str:
+        return f"{self.api.key_prefix}_{name}"
+
+    async def _save(self, ctx: PublishContext, **ids: Any) -> None:
+        await ctx.save(**{self.key(name): value for name, value in ids.items()})
+
+    def _saved(self, ctx: PublishContext, name: str) -> Any:
+        return ctx.saved.get(self.key(name))
+
+    # -- Platform ---------------------------------------------------------------------------
+
+    async def prepare(self, ctx: PublishContext) -> None:
+        graph = self.client(ctx.http, ctx.account)
+        body = await graph.get(
+            f"{ctx.account.platform_account_id}/{self.api.quota}",
+            fields="quota_usage,config",
+        )
+        rows = body.get("data") or [{}]
+        usage, total = rows[0].get("quota_usage"), (rows[0].get("config") or {}).get("quota_total")
+        if isinstance(usage, int) and isinstance(total, int):
+            ctx.account_facts["publishing_quota"] = {"used": usage, "total": total}
+        if isinstance(usage, int) and isinstance(total, int) and usage >= total:
+            # The quota is a rolling 24 h window and the API does not say when a slot frees.
+            raise PlatformError(
+                Decision.WAIT,
+                f"{self.api.name} publishing quota used up ({usage}/{total} in 24 h)",
+                code=self.api.quota_code,
+                retry_after=QUOTA_WAIT,
+            )
+
+    async def publish(self, ctx: PublishContext) -> Published:
+        graph = self.client(ctx.http, ctx.account)
+        if self._saved(ctx, "media_id"):
+            return await self._with_permalink(graph, str(self._saved(ctx, "media_id")))
+        container = self._saved(ctx, "container_id")
+        if container:
+            state = await self._status(graph, container)
+            if state.code == PUBLISHED:
+                return await self._live(ctx, graph, container)
+            if state.code == GONE and self._saved(ctx, "publish_sent_at"):
+                raise PlatformError(
+                    Decision.UNKNOWN, "the published container can no longer be read"
+                )
+            await self._settle(ctx, graph, container, state)
+        else:
+            children = await self._children(ctx, graph)
+            container = await self._create(ctx, graph, self.container_params(ctx.post, children))
+            await self._save(ctx, container_id=container)
+            await self._settle(ctx, graph, container, ContainerState(IN_PROGRESS))
+        return await self._publish_container(ctx, graph, container)
+
+    async def reconcile(self, ctx: PublishContext) -> Reconciliation:
+        graph = self.client(ctx.http, ctx.account)
+        if self._saved(ctx, "media_id"):
+            published = await self._with_permalink(graph, str(self._saved(ctx, "media_id")))
+            return Reconciliation(ReconcileStatus.LIVE, published, reason="media id saved")
+        container = self._saved(ctx, "container_id")
+        if not container:
+            return Reconciliation(ReconcileStatus.NOT_LIVE, reason="no container was published")
+        state = await self._status(graph, container)
+        if state.code == PUBLISHED:
+            published = await self._live(ctx, graph, container)
+            return Reconciliation(ReconcileStatus.LIVE, published, reason="container PUBLISHED")
+        if state.code == ERROR:
+            error = _fail(f"{self.api.name} could not process the media: {state.text or 'ERROR'}")
+            return Reconciliation(ReconcileStatus.FAILED, error=error, reason="container ERROR")
+        if state.code == GONE and self._saved(ctx, "publish_sent_at"):
+            return Reconciliation(
+                ReconcileStatus.UNKNOWN, reason=f"{self.api.publish} was sent; container unreadable"
+            )
+        # FINISHED, IN_PROGRESS, EXPIRED or gone before publishing: not on Instagram.
+        return Reconciliation(ReconcileStatus.NOT_LIVE, reason=f"container {state.code}")
+
+    # -- containers -------------------------------------------------------------------------
+
+    async def _create(self, ctx: PublishContext, graph: GraphClient, params: dict[str, str]) -> str:
+        try:
+            body = await graph.post(f"{ctx.account.platform_account_id}/{self.api.create}", params)
+        except GraphError as exc:
+            if exc.new_container:
+                await self._drop_containers(ctx)
+            raise
+        return str(body["id"])
+
+    async def _children(self, ctx: PublishContext, graph: GraphClient) -> list[str]:
+        """Carousel children, reusing those an earlier attempt made; all FINISHED on return."""
+        if ctx.post.post_type != "carousel":
+            return []
+        children = list(self._saved(ctx, "children") or [])
+        for item in ctx.post.media[len(children) :]:
+            children.append(await self._create(ctx, graph, self.child_params(item.kind, item.url)))
+            await self._save(ctx, children=list(children))
+        for child in children:  # created first, so Meta processes them side by side
+            await self._settle(ctx, graph, child, ContainerState(IN_PROGRESS))
+        return children
+
+    async def _status(self, graph: GraphClient, container: str) -> ContainerState:
+        try:
+            code_field, text_field = self.api.status_fields
+            body = await graph.get(container, fields=f"{code_field},{text_field}")
+        except GraphError as exc:
+            if not_found(exc):
+                return ContainerState(GONE)
+            raise
+        # An empty status is counted as FINISHED: a container that answers is ready.
+        return ContainerState(
+            str(body.get(code_field) or FINISHED), str(body.get(text_field) or "")
+        )
+
+    async def _settle(
+        self, ctx: PublishContext, graph: GraphClient, container: str, state: ContainerState
+    ) -> None:
+        """Wait until ``container`` is FINISHED; anything else raises with the right decision."""
+        if state.code == IN_PROGRESS:
+            state = await poll(
+                lambda: self._status(graph, container),
+                lambda current: current.code != IN_PROGRESS,
+                interval=self.settings.poll_interval_seconds,
+                timeout=self.settings.poll_timeout_seconds,
+            )
+        status = state.code
+        if status == FINISHED:
+            return
+        if status == IN_PROGRESS:
+            # Kept: the next attempt resumes polling the same container.
+            raise PlatformError(
+                Decision.WAIT,
+                f"{self.api.name} is still processing the media",
+                retry_after=STILL_PROCESSING_WAIT,
+            )
+        await self._drop_containers(ctx)
+        if status == ERROR:
+            detail = state.text or "no detail given"
+            raise PlatformError(
+                Decision.FAIL, f"{self.api.name} could not process the media: {detail}", code=ERROR
+            )
+        if status == PUBLISHED:  # a child or parent published on its own: not expected
+            raise PlatformError(Decision.UNKNOWN, f"container {container} is already PUBLISHED")
+        # EXPIRED (not published within 24 h) or GONE: a new container next time.
+        raise PlatformError(
+            Decision.RETRY, f"the {self.api.name} container is {status}", code=status
+        )
+
+    async def _drop_containers(self, ctx: PublishContext) -> None:
+        await self._save(ctx, **dict.fromkeys(("container_id", "children", "publish_sent_at")))
+
+    # -- publishing -------------------------------------------------------------------------
+
+    async def _publish_container(
+        self, ctx: PublishContext, graph: GraphClient, container: str
+    ) -> Published:
+        await self._save(ctx, publish_sent_at=iso(self.clock()))
+        try:
+            body = await graph.post(
+                f"{ctx.account.platform_account_id}/{self.api.publish}",
+                {"creation_id": container},
+                irreversible=True,
+            )
+        except OutcomeUnclear as unclear:
+            return await self._after_unclear_publish(ctx, graph, container, unclear)
+        except GraphError as exc:
+            if exc.new_container:
+                await self._drop_containers(ctx)
+            raise
+        media_id = str(body["id"])
+        await self._save(ctx, media_id=media_id)
+        return await self._with_permalink(graph, media_id)
+
+    async def _after_unclear_publish(
+        self, ctx: PublishContext, graph: GraphClient, container: str, unclear: OutcomeUnclear
+    ) -> Published:
+        try:
+            status = (await self._status(graph, container)).code
+        except PlatformError:
+            status = ""
+        if status == PUBLISHED:
+            return await self._live(ctx, graph, container)
+        # Not published (or unreadable). Publishing again here, seconds later, is what could
+        # double-post; the next attempt reads the container again first, after a backoff.
+        raise PlatformError(
+            Decision.RETRY,
+            f"{unclear.message}; the container is {status or 'unreadable'}, will check again",
+            code=unclear.code,
+            http_status=unclear.http_status,
+        )
+
+    async def _live(self, ctx: PublishContext, graph: GraphClient, container: str) -> Published:
+        """A PUBLISHED container: find the media it became.
+
+        The container read does not give the media id, so the account's newest media are
+        matched on their text (for a post without one, on time alone) since the publish was
+        sent. When exactly one matches it is the post; otherwise the container id is
+        recorded as the post id, without a permalink, rather than guessing.
+        """
+        try:
+            found = await self._find_media(ctx, graph)
+        except PlatformError:
+            found = None
+        if found is None:
+            return Published(platform_post_id=container)
+        media_id, permalink = found
+        await self._save(ctx, media_id=media_id)
+        return Published(media_id, permalink or None)
+
+    async def _find_media(self, ctx: PublishContext, graph: GraphClient) -> tuple[str, str] | None:
+        # The earlier of the two: reconcile may run in a later attempt than the one that sent.
+        moments = [parse_time(self._saved(ctx, "publish_sent_at")), ctx.post.attempt_started_at]
+        since = min((m for m in moments if m is not None), default=None)
+        body = await graph.get(
+            f"{ctx.account.platform_account_id}/{self.listing(ctx.post)}",
+            fields=f"id,{self.api.text_field},permalink,timestamp",
+            limit=10,
+        )
+        matches = [item for item in body.get("data") or [] if self._matches(item, ctx.post, since)]
+        if len(matches) != 1:
+            return None
+        return str(matches[0]["id"]), str(matches[0].get("permalink") or "")
+
+    async def _with_permalink(self, graph: GraphClient, media_id: str) -> Published:
+        # The post is live whatever happens here: a failed read only loses the link.
+        try:
+            body = await graph.get(media_id, fields="permalink")
+        except PlatformError:
+            return Published(media_id)
+        return Published(media_id, body.get("permalink") or None)
+
+    def _matches(self, item: dict[str, Any], post: Post, since: dt.datetime | None) -> bool:
+        created = parse_time(item.get("timestamp"))
+        if since is not None and (created is None or created < since - MATCH_SLACK):
+            return False
+        if not post.caption.strip() and not item.get(self.api.text_field):
+            return True  # nothing to match on (a story): the time alone
+        return (item.get(self.api.text_field) or "").strip() == post.caption.strip()
