@@ -15,16 +15,16 @@ import httpx
 
 from studio_publish.domain import Account
 from studio_publish.platforms.base import Decision, Platform, PlatformError
+from studio_publish.platforms.registry import spec_for
 from studio_publish.pool import ConnectionPool
 from studio_publish.queries import query
 from studio_publish.store import account_from_row
 
-# Refresh this long before expiry, so a token never runs out in the middle of a publish.
-REFRESH_MARGIN = dt.timedelta(minutes=10)
-
 
 def needs_refresh(account: Account, now: dt.datetime) -> bool:
-    return account.token_expires_at is not None and account.token_expires_at <= now + REFRESH_MARGIN
+    """Whether the access token expires within its platform's ``refresh_margin``."""
+    margin = spec_for(account.platform).refresh_margin
+    return account.token_expires_at is not None and account.token_expires_at <= now + margin
 
 
 async def refresh_account_token(
@@ -55,10 +55,8 @@ async def refresh_account_token(
             return current
         if not force and not needs_refresh(current, now_row["now"]):
             return current
-        if not current.refresh_token:
-            raise PlatformError(
-                Decision.REAUTH, "the access token expired and there is no refresh token"
-            )
+        # Whether a refresh token is needed is the platform's to say: some refresh the
+        # access token itself.
         grant = await platform.refresh_token(current, http)
         await conn.execute(
             query("save_refreshed_tokens"),

@@ -12,6 +12,7 @@ The specs are plain data, cheap to import: the client module is imported only wh
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -153,6 +154,8 @@ class PlatformSpec:
     account_options: Mapping[str, str] = field(default_factory=dict)  # name -> meaning (bool)
     # run-due refreshes expiring access tokens, so the refresh token's expiry is what counts.
     refreshes_tokens: bool = False
+    # How long before the access token expires run-due refreshes it (when a post is due).
+    refresh_margin: dt.timedelta = dt.timedelta(minutes=10)
     # The account's publishing quota the client reads and run-due saves, for `status`.
     quota: str | None = None
     api_base_setting: str = ""  # the Settings field naming its API base URL

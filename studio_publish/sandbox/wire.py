@@ -1,4 +1,4 @@
-"""Request and response plumbing shared by the Graph and TikTok stand-ins.
+"""Request and response plumbing shared by the platform stand-ins (``standins/``).
 
 The handlers never touch sockets: they get a parsed :class:`Request` and return a
 :class:`Response` (or raise :class:`ApiError`, which carries one). That keeps them
@@ -11,7 +11,6 @@ import email.parser
 import email.policy
 import hashlib
 import json
-import secrets
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -70,13 +69,14 @@ Handler = Callable[[Request, str], Response]
 
 @dataclass(frozen=True)
 class Route:
-    """Where a request goes. ``handler(request, who)`` gets the account the call acts on:
-    the Graph node's owner (checked against the token) or the TikTok token's open_id."""
+    """Where a request goes. ``handler(request, who)`` gets the account the call acts on,
+    as the stand-in's ``authenticate`` found it (the node's owner, the token's user)."""
 
-    endpoint: str  # a name from knobs.ENDPOINTS
+    endpoint: str  # a name from the stand-in's ``endpoints`` (knobs.ENDPOINTS)
     handler: Handler
-    account: str | None = None  # Graph: the account the token must be valid for
+    account: str | None = None  # the account the token must be valid for, when the URL names one
     needs_auth: bool = True
+    stream: bool = False  # the handler reads the body itself, via Request.stream_body
 
 
 class ApiError(Exception):
@@ -85,57 +85,6 @@ class ApiError(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(f"HTTP {response.status}")
         self.response = response
-
-
-def log_id() -> str:
-    return secrets.token_hex(16).upper()
-
-
-def fbtrace_id() -> str:
-    return secrets.token_urlsafe(8)
-
-
-def graph_error(
-    code: int,
-    message: str,
-    *,
-    subcode: int | None = None,
-    type_: str = "OAuthException",
-    is_transient: bool = False,
-    http_status: int | None = None,
-    user_title: str | None = None,
-    user_msg: str | None = None,
-) -> ApiError:
-    """The documented Graph envelope. IG-err lists HTTP 400 for everything; the generic
-    codes 1 and 2 are reported arriving as 500, so those default to 500."""
-    error: dict[str, Any] = {
-        "message": message,
-        "type": type_,
-        "code": code,
-        "is_transient": is_transient,
-        "fbtrace_id": fbtrace_id(),
-    }
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    if user_title:
-        error["error_user_title"] = user_title
-    if user_msg:
-        error["error_user_msg"] = user_msg
-    status = http_status if http_status is not None else (500 if code in (1, 2) else 400)
-    return ApiError(Response(status, {"error": error}))
-
-
-def tiktok_error(http_status: int, code: str, message: str) -> ApiError:
-    return ApiError(tiktok_response(http_status, {}, code=code, message=message))
-
-
-def tiktok_response(
-    http_status: int, data: Mapping[str, Any], *, code: str = "ok", message: str = ""
-) -> Response:
-    return Response(
-        http_status,
-        {"data": dict(data), "error": {"code": code, "message": message, "log_id": log_id()}},
-    )
 
 
 def token_digest(token: str) -> str:
