@@ -55,21 +55,22 @@ class MediaRule:
     max_bytes: int = DEFAULT_MAX_BYTES  # the most the tool reads when it uploads one item
 
 
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 @dataclass(frozen=True)
 class TextRule:
     """A limit on a text field: its length, counted as the platform counts it."""
 
     max_length: int
-    unit: Literal["characters", "UTF-16 units", "UTF-8 bytes"] = "characters"
+    unit: str = "characters"  # what ``count`` counts, for messages
     max_hashtags: int | None = None
     max_mentions: int | None = None
+    count: Callable[[str], int] = len  # a platform that counts otherwise says how
 
     def length(self, text: str) -> int:
-        if self.unit == "UTF-16 units":
-            return len(text.encode("utf-16-le")) // 2
-        if self.unit == "UTF-8 bytes":
-            return len(text.encode("utf-8"))
-        return len(text)
+        return self.count(text)
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,14 @@ from studio_publish.platforms.spec import (
     PostTypeRule,
     TextRule,
     option,
+    utf16_units,
 )
 
 PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
 # The caption is a video's title, or a photo post's description, counted in UTF-16 units.
-VIDEO_TITLE = TextRule(2200, unit="UTF-16 units")
-PHOTO_DESCRIPTION = TextRule(4000, unit="UTF-16 units")
-PHOTO_TITLE = TextRule(90, unit="UTF-16 units")
+VIDEO_TITLE = TextRule(2200, unit="UTF-16 units", count=utf16_units)
+PHOTO_DESCRIPTION = TextRule(4000, unit="UTF-16 units", count=utf16_units)
+PHOTO_TITLE = TextRule(90, unit="UTF-16 units", count=utf16_units)
 ALL = ("image", "carousel", "video")
 PHOTOS = ("image", "carousel")
 CDN = "https://cdn.example.com/demo"
