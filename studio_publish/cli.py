@@ -130,12 +130,13 @@ def settings() -> Settings:
 def database(*, migrated: bool = True) -> Iterator[tuple[Connection, DatabaseTarget]]:
     """Connect to the configured (or embedded) database; exit 3 if unreachable or unmigrated."""
     from studio_publish import db
+    from studio_publish.migrations import require_migrated
 
     target = db.resolve_target(settings())
     conn = db.connect(target)
     try:
         if migrated:
-            db.require_migrated(conn)
+            require_migrated(conn)
         yield conn, target
     finally:
         conn.close()
@@ -784,8 +785,9 @@ def demo() -> None:
     """
     from studio_publish.demo import run_demo
     from studio_publish.output import print_line
+    from studio_publish.status_view import show_overview
 
-    summary = run_demo(print_line)
+    summary = run_demo(print_line, show_overview)
     if summary.failed or summary.count("posted") == 0:
         raise typer.Exit(1)
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import psycopg
 from psycopg.rows import dict_row
 
-from studio_publish.errors import DatabaseUnavailable, NotMigrated
+from studio_publish.errors import DatabaseUnavailable
 from studio_publish.queries import query
 from studio_publish.redaction import redact
 from studio_publish.settings import Settings
@@ -344,18 +344,3 @@ def database_now(conn: Connection) -> dt.datetime:
     assert row is not None
     now: dt.datetime = row["now"]
     return now
-
-
-def require_migrated(conn: Connection) -> None:
-    """Raise NotMigrated unless every migration shipped with this version is applied."""
-    from studio_publish.migrations import pending_migrations
-
-    try:
-        pending = pending_migrations(conn)
-    except psycopg.Error as exc:
-        raise DatabaseUnavailable(f"cannot read the schema: {first_line(exc)}") from None
-    if pending:
-        names = ", ".join(m.name for m in pending)
-        raise NotMigrated(
-            f"the database is not migrated (pending: {names}): run `studio-publish db migrate`"
-        )

@@ -14,6 +14,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from studio_publish import db
 from studio_publish.accounts import NewAccount, add_account
@@ -30,6 +31,7 @@ from studio_publish.status import overview
 from studio_publish.validation import PostInput
 
 Print = Callable[[str], None]
+ShowStatus = Callable[[dict[str, Any]], None]  # the CLI's renderer of `status`
 
 
 @contextlib.contextmanager
@@ -47,7 +49,7 @@ def embedded_database(folder: Path) -> Iterator[db.DatabaseTarget]:
             server.cleanup()
 
 
-def run_demo(say: Print) -> RunSummary:
+def run_demo(say: Print, show_status: ShowStatus) -> RunSummary:
     configure_logging("console", level=logging.WARNING)  # the story is told below, not in logs
     folder = Path(tempfile.mkdtemp(prefix="studio-publish-demo-"))
     try:
@@ -56,12 +58,14 @@ def run_demo(say: Print) -> RunSummary:
             embedded_database(folder / "postgres") as target,
             Sandbox(port=0, container_polls=1, tiktok_status_polls=1) as sandbox,
         ):
-            return _demo(say, folder, target, sandbox)
+            return _demo(say, show_status, folder, target, sandbox)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox) -> RunSummary:
+def _demo(
+    say: Print, show_status: ShowStatus, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox
+) -> RunSummary:
     media_root = folder / "media"  # local media is read from this folder only
     media_root.mkdir()
     # The sandbox's API bases (STUDIO_PUBLISH_GRAPH_API_BASE, ...), and what each platform's
@@ -116,9 +120,7 @@ def _demo(say: Print, folder: Path, target: db.DatabaseTarget, sandbox: Sandbox)
             f"{data['needs_review']} need review, in {data['seconds']:.1f}s\n"
         )
         say("$ studio-publish status")
-        from studio_publish.status_view import show_overview
-
-        show_overview(overview(conn, database=target.description))
+        show_status(overview(conn, database=target.description))
     finally:
         conn.close()
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from studio_publish import db, operations
 from studio_publish.errors import ConfigError, DatabaseUnavailable, NotMigrated, StudioPublishError
 from studio_publish.logs import configure_logging, get_logger
+from studio_publish.migrations import require_migrated
 from studio_publish.output import to_json
 from studio_publish.platforms.base import Platform
 from studio_publish.settings import Settings, load_settings
@@ -77,7 +78,7 @@ def respond(
     try:
         target = db.resolve_target(settings)
         with db.connect(target) as conn:
-            db.require_migrated(conn)  # the hook never migrates: `db migrate` does
+            require_migrated(conn)  # the hook never migrates: `db migrate` does
         summary = operations.run_due(hook_settings(settings), target, platforms=platforms)
     except (DatabaseUnavailable, NotMigrated) as exc:
         return 503, {"error": str(exc)}

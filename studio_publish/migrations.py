@@ -8,7 +8,10 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from studio_publish.db import Connection
+import psycopg
+
+from studio_publish.db import Connection, first_line
+from studio_publish.errors import DatabaseUnavailable, NotMigrated
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any fixed number: two `db migrate` at once must not both apply the same file.
@@ -85,3 +88,16 @@ def migrate(conn: Connection) -> list[Migration]:
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
     return applied
+
+
+def require_migrated(conn: Connection) -> None:
+    """Raise NotMigrated unless every migration shipped with this version is applied."""
+    try:
+        pending = pending_migrations(conn)
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(f"cannot read the schema: {first_line(exc)}") from None
+    if pending:
+        names = ", ".join(m.name for m in pending)
+        raise NotMigrated(
+            f"the database is not migrated (pending: {names}): run `studio-publish db migrate`"
+        )
