@@ -1,4 +1,5 @@
-"""A local stand-in for the Graph API and the TikTok Content Posting API.
+"""A local stand-in for the platforms' APIs: the Graph API (Instagram, Facebook Pages)
+and the TikTok Content Posting API, one stand-in a platform in ``standins/``.
 
 Start one in a test::
 
@@ -12,14 +13,17 @@ or from the command line with ``studio-publish sandbox --port N`` (:func:`serve`
 
 from studio_publish.sandbox.knobs import ENDPOINTS, Fault, Knobs
 from studio_publish.sandbox.ledger import Duplicate, Ledger, LedgerEntry
-from studio_publish.sandbox.server import DEFAULT_PORT, GRAPH_VERSION, Sandbox, serve
+from studio_publish.sandbox.server import DEFAULT_PORT, Sandbox, serve
+from studio_publish.sandbox.standins import STANDINS, StandIn
+from studio_publish.sandbox.standins.graph_common import GRAPH_VERSION
+from studio_publish.sandbox.standins.tiktok import chunk_plan_problem
 from studio_publish.sandbox.state import AccountSpec
-from studio_publish.sandbox.tiktok import chunk_plan_problem
 
 __all__ = [
     "DEFAULT_PORT",
     "ENDPOINTS",
     "GRAPH_VERSION",
+    "STANDINS",
     "AccountSpec",
     "Duplicate",
     "Fault",
@@ -27,6 +31,7 @@ __all__ = [
     "Ledger",
     "LedgerEntry",
     "Sandbox",
+    "StandIn",
     "chunk_plan_problem",
     "serve",
 ]

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from studio_publish.sandbox.server import Sandbox
 
 HELP = {
-    "GET /_sandbox/health": "liveness, and the two base URLs",
+    "GET /_sandbox/health": "liveness, and every stand-in's base URLs ({name}_base)",
     "GET /_sandbox/ledger[?platform=&account=]": "every post that went live, and duplicates",
     "GET /_sandbox/ledger/duplicates": "captions live more than once on one account",
     "GET /_sandbox/knobs": "current knobs",
@@ -27,7 +27,7 @@ HELP = {
     "GET /_sandbox/accounts": "registered accounts (never tokens)",
     "POST /_sandbox/accounts": "register {platform, account_id, access_tokens, ...}",
     "POST /_sandbox/refresh_tokens": "{open_id, refresh_token}: a valid TikTok refresh token",
-    "POST /_sandbox/containers/expire": "{id}: the IG container reports EXPIRED",
+    "POST /_sandbox/containers/expire": "{id}: the media container reports EXPIRED",
     "GET /_sandbox/stats": "calls per endpoint, faults fired, responses lost, violations",
     "POST /_sandbox/reset": "forget all state, the ledger and faults; knobs back to start",
 }
@@ -67,12 +67,8 @@ def _dispatch(sb: Sandbox, req: Request, sub: str) -> Any:
     if key in (("GET", ""), ("GET", "help")):
         return {"endpoints": HELP}
     if key == ("GET", "health"):
-        return {
-            "ok": True,
-            "url": sb.url,
-            "graph_base": sb.graph_base,
-            "tiktok_base": sb.tiktok_base,
-        }
+        bases = {f"{name}_base": base for name, base in sb.bases().items()}
+        return {"ok": True, "url": sb.url, **bases}
     if key == ("GET", "ledger"):
         platform, account = req.query.get("platform"), req.query.get("account")
         if platform or account:

@@ -13,41 +13,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-# Endpoint names used by faults, error_rate_endpoints and the call statistics.
-ENDPOINTS = (
-    "graph.media",  # POST /{ig-user-id}/media
-    "graph.media_publish",  # POST /{ig-user-id}/media_publish
-    "graph.container_status",  # GET /{container-id}
-    "graph.content_publishing_limit",  # GET /{ig-user-id}/content_publishing_limit
-    "graph.media_list",  # GET /{ig-user-id}/media
-    "graph.object",  # GET /{media-id|post-id|photo-id|video-id}
-    "graph.feed",  # POST /{page-id}/feed
-    "graph.photos",  # POST /{page-id}/photos
-    "graph.videos",  # POST /{page-id}/videos
-    "graph.posts",  # GET /{page-id}/posts (and /feed, /published_posts)
-    "tiktok.creator_info",
-    "tiktok.video_init",
-    "tiktok.inbox_video_init",
-    "tiktok.content_init",
-    "tiktok.upload",  # PUT upload_url
-    "tiktok.status",
-    "tiktok.token",
-)
+from studio_publish.sandbox.standins import STANDINS
+
+# Endpoint names used by faults, error_rate_endpoints and the call statistics, as the
+# discovered stand-ins declare them ("graph.media_publish", "tiktok.video_init", ...).
+ENDPOINTS = tuple(dict.fromkeys(name for standin in STANDINS for name in standin.endpoints))
 
 # The calls that make something happen on the platform. "lose_response_rate" applies to
 # these only: losing the answer to a read is harmless and would only add noise.
-ACTION_ENDPOINTS = frozenset(
-    {
-        "graph.media_publish",
-        "graph.feed",
-        "graph.photos",
-        "graph.videos",
-        "tiktok.video_init",
-        "tiktok.inbox_video_init",
-        "tiktok.content_init",
-        "tiktok.upload",
-    }
-)
+ACTION_ENDPOINTS = frozenset(name for standin in STANDINS for name in standin.actions)
 
 FaultKind = Literal["error", "rate_limit", "expired_token", "lose_response", "hang"]
 FAULT_KINDS: tuple[str, ...] = ("error", "rate_limit", "expired_token", "lose_response", "hang")

@@ -1,22 +1,24 @@
-"""The sandbox HTTP server: one ThreadingHTTPServer serving both platform stand-ins.
+"""The sandbox HTTP server: one ThreadingHTTPServer serving every platform stand-in.
 
 URL layout (``url`` is ``http://HOST:PORT``)::
 
-    {url}/graph/v25.0/...          Graph API        -> STUDIO_PUBLISH_GRAPH_API_BASE
-    {url}/tiktok/v2/...            TikTok API       -> STUDIO_PUBLISH_TIKTOK_API_BASE = {url}/tiktok
-    {url}/tiktok-upload/{id}       TikTok upload_url targets (returned by init)
-    {url}/_sandbox/...             control API (ledger, knobs, faults, accounts, reset)
+    {url}/{prefix}/...      the stand-ins declaring that prefix (``standins/``, one module
+                            a platform; each module's docstring lists its URLs)
+    {url}/_sandbox/...      control API (ledger, knobs, faults, accounts, reset)
+
+``env()`` gathers the settings that point studio-publish at them: each stand-in's
+``env(url)``, STUDIO_PUBLISH_{NAME}_API_BASE for each of its ``bases``.
 
 Every platform call goes through the same pipeline: count it, sleep the latency, refuse
 a token in the URL, apply a queued fault or the random error rate, check the token, run
-the handler, then maybe drop the response ("lost") after the work is done.
+the handler, then maybe drop the response ("lost") after the work is done. What differs
+by platform (routes, token checks, error shapes, usage headers) is the stand-in's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import json
 import signal
 import socket
 import sys
@@ -28,29 +30,23 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from studio_publish.sandbox import control
-from studio_publish.sandbox.graph import GraphApi
-from studio_publish.sandbox.knobs import ACTION_ENDPOINTS, Dice, Fault, FaultBook, Knobs
+from studio_publish.sandbox.knobs import Dice, Fault, FaultBook, Knobs
 from studio_publish.sandbox.ledger import Ledger
+from studio_publish.sandbox.standins import STANDINS, StandIn
 from studio_publish.sandbox.state import Accounts, AccountSpec, Ids
-from studio_publish.sandbox.tiktok import TikTokApi
 from studio_publish.sandbox.wire import (
     MAX_BODY_BYTES,
     ApiError,
     Request,
     Response,
     Route,
-    as_int,
-    graph_error,
-    log_id,
     parse_body,
     parse_query,
-    tiktok_error,
 )
 
-GRAPH_VERSION = "v25.0"
 DEFAULT_PORT = 8765
 _PIECE = 1024 * 1024  # upload bodies are read (and dropped) a megabyte at a time
 _DRAIN_LIMIT = 256 * 1024 * 1024  # the largest legal chunk is 128 MB
@@ -59,7 +55,6 @@ _DRAIN_LIMIT = 256 * 1024 * 1024  # the largest legal chunk is 128 MB
 _SECRET_PARAMS = frozenset(
     {"access_token", "refresh_token", "client_secret", "fb_exchange_token", "input_token"}
 )
-_GRAPH_TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613})
 
 
 class _Lost(Exception):
@@ -118,11 +113,14 @@ class _Stats:
 
 
 class Sandbox:
-    """A local stand-in for the Graph API and the TikTok Content Posting API.
+    """A local stand-in for the platforms' APIs: one :class:`StandIn` each, discovered.
 
     ``Sandbox(port=0, latency=0.2, container_polls=3, accounts=[...])`` takes any
     :class:`Knobs` field as a keyword. Use as a context manager, or ``start()``/``stop()``.
     """
+
+    # The stand-ins it serves (a subclass may serve others, e.g. in a test).
+    standin_types: ClassVar[tuple[type[StandIn], ...]] = STANDINS
 
     def __init__(
         self,
@@ -147,8 +145,13 @@ class Sandbox:
         self.faults = FaultBook()
         self.accounts = Accounts(self.knobs)
         self.ids = Ids()
-        self.graph = GraphApi(self.knobs, self.ledger, self.ids)
-        self.tiktok = TikTokApi(self.knobs, self.ledger, self.ids, self.accounts)
+        self.standins = tuple(
+            kind(self.knobs, self.ledger, self.ids, self.accounts) for kind in self.standin_types
+        )
+        self._by_prefix: dict[str, list[StandIn]] = {}
+        for standin in self.standins:
+            for prefix in standin.prefixes:
+                self._by_prefix.setdefault(prefix, []).append(standin)
         self.dice = Dice(self.knobs.seed)
         self._stats = _Stats()
         self._knob_lock = threading.Lock()
@@ -215,20 +218,25 @@ class Sandbox:
         host = self._host if self._host not in ("0.0.0.0", "", "::") else "127.0.0.1"
         return f"http://{host}:{self.port}"
 
+    def bases(self) -> dict[str, str]:
+        """Every stand-in's API base URLs by name ("graph", "tiktok", ...)."""
+        return {name: base for s in self.standins for name, base in s.bases(self.url).items()}
+
+    def base(self, name: str) -> str:
+        return self.bases()[name]
+
+    # The two bases callers have always had by name; a new platform's is base(name).
     @property
     def graph_base(self) -> str:
-        return f"{self.url}/graph/{GRAPH_VERSION}"
+        return self.base("graph")
 
     @property
     def tiktok_base(self) -> str:
-        return f"{self.url}/tiktok"
+        return self.base("tiktok")
 
     def env(self) -> dict[str, str]:
         """The settings that point studio-publish at this sandbox."""
-        return {
-            "STUDIO_PUBLISH_GRAPH_API_BASE": self.graph_base,
-            "STUDIO_PUBLISH_TIKTOK_API_BASE": self.tiktok_base,
-        }
+        return {name: value for s in self.standins for name, value in s.env(self.url).items()}
 
     # ---- knobs ------------------------------------------------------------------------
 
@@ -238,7 +246,7 @@ class Sandbox:
             raise ValueError(f"unknown knobs: {', '.join(sorted(unknown))}")
         with self._knob_lock:
             dataclasses.replace(self.knobs, **changes)  # validates before anything changes
-            # Mutated in place: the Graph, TikTok and token code hold this same object.
+            # Mutated in place: the stand-ins and the token code hold this same object.
             for name, value in changes.items():
                 setattr(self.knobs, name, value)
             if "seed" in changes:
@@ -294,7 +302,7 @@ class Sandbox:
         self.accounts.set_refresh_token(open_id, refresh_token)
 
     def expire_container(self, container_id: str) -> bool:
-        return self.graph.expire_container(container_id)
+        return any(standin.expire_container(container_id) for standin in self.standins)
 
     def reset(self) -> None:
         """Forget everything: state, ledger, faults, stats, accounts; knobs as constructed."""
@@ -305,8 +313,8 @@ class Sandbox:
         self.ledger.clear()
         self.faults.clear()
         self.accounts.clear()
-        self.graph.reset()
-        self.tiktok.reset()
+        for standin in self.standins:
+            standin.reset()
         self._stats = _Stats()
         self._load_initial()
 
@@ -315,22 +323,22 @@ class Sandbox:
 
     # ---- the request pipeline ---------------------------------------------------------
 
-    def _route(self, req: Request) -> Route | None:
+    def _route(self, req: Request) -> tuple[StandIn, Route] | None:
+        """The stand-in and route for a request: the first stand-in with the path's prefix
+        that routes it, else the first one's "not found" for its prefix."""
         parts = [p for p in req.path.split("/") if p]
-        if not parts:
-            return None
-        if parts[0] == "graph":
-            return self.graph.route(req, parts[1:])
-        if parts[0] == "tiktok":
-            return self.tiktok.route(req, parts[1:])
-        if parts[0] == "tiktok-upload" and len(parts) == 2 and req.method == "PUT":
-            return self.tiktok.upload_route()
+        standins = self._by_prefix.get(parts[0], []) if parts else []
+        for standin in standins:
+            if (route := standin.route(req, parts)) is not None:
+                return standin, route
+        for standin in standins:
+            if (route := standin.unrouted(req, parts)) is not None:
+                return standin, route
         return None
 
-    def _process(self, req: Request, route: Route) -> Response:
+    def _process(self, req: Request, standin: StandIn, route: Route) -> Response:
         """Everything after the body is read. Raises _Lost to drop the response."""
         endpoint = route.endpoint
-        graph = endpoint.startswith("graph")
         recent = self._stats.call(endpoint)
         knobs = self.knobs
         delay = knobs.latency + self.dice.uniform(knobs.latency_jitter)
@@ -339,7 +347,7 @@ class Sandbox:
         fault: Fault | None = None
         rate_limited = False
         try:
-            self._refuse_token_in_url(req, endpoint, graph)
+            self._refuse_token_in_url(req, standin, endpoint)
             fault = self.faults.take(endpoint)
             if fault is not None:
                 self._stats.fired(fault.kind)
@@ -347,13 +355,13 @@ class Sandbox:
                 if fault.kind in ("rate_limit", "expired_token") or (
                     fault.kind == "error" and not fault.after_action
                 ):
-                    raise _fault_error(fault, endpoint)
+                    raise standin.fault_error(fault, endpoint)
             elif fnmatch.fnmatchcase(endpoint, knobs.error_rate_endpoints) and self.dice.chance(
                 knobs.error_rate
             ):
                 self._stats.fired("random_error")
-                raise _fault_error(Fault(endpoint, "error"), endpoint)
-            who = self._authenticate(req, route, graph)
+                raise standin.fault_error(Fault(endpoint, "error"), endpoint)
+            who = standin.authenticate(req, route)
             response = route.handler(req, who)
         except ApiError as exc:
             response = exc.response
@@ -364,20 +372,19 @@ class Sandbox:
                 hang = fault.seconds if fault.seconds is not None else knobs.hang_seconds
             raise _Lost(hang)
         if fault is not None and fault.kind == "error" and fault.after_action:
-            response = _fault_error(fault, endpoint).response
+            response = standin.fault_error(fault, endpoint).response
         elif (
             fault is None
-            and endpoint in ACTION_ENDPOINTS
+            and endpoint in standin.actions
             and response.status < 300
             and self.dice.chance(knobs.lose_response_rate)
         ):
             self._stats.lost()
             raise _Lost()
-        if graph:
-            response.headers.update(self._usage_headers(route, recent, rate_limited))
+        response.headers.update(standin.usage_headers(route, recent, rate_limited))
         return response
 
-    def _refuse_token_in_url(self, req: Request, endpoint: str, graph: bool) -> None:
+    def _refuse_token_in_url(self, req: Request, standin: StandIn, endpoint: str) -> None:
         """Tokens belong in the Authorization header: a URL ends up in logs and traces."""
         token = req.bearer
         leaked = bool(_SECRET_PARAMS & req.query.keys()) or (
@@ -388,103 +395,17 @@ class Sandbox:
         if not leaked:
             return
         self._stats.violation(endpoint, "a token or secret was sent in the URL")
-        message = (
+        raise standin.request_error(
+            400,
             "(sandbox) A token or secret was sent in the URL. studio-publish must send tokens "
             "in the Authorization header (secrets in the body), so they never reach URLs, "
-            "proxies or logs."
+            "proxies or logs.",
         )
-        if graph:
-            raise graph_error(100, message, type_="OAuthException")
-        raise tiktok_error(400, "invalid_params", message)
-
-    def _authenticate(self, req: Request, route: Route, graph: bool) -> str:
-        if not route.needs_auth:
-            return ""
-        token = req.bearer
-        if graph:
-            if token is None:
-                raise graph_error(
-                    104,
-                    "An access token is required to request this resource "
-                    "(send Authorization: Bearer <token>).",
-                )
-            self.accounts.check_graph(token, route.account)
-            return route.account or ""
-        if token is None:
-            raise tiktok_error(
-                401,
-                "access_token_invalid",
-                "The access token is invalid or not found in the request.",
-            )
-        return self.accounts.tiktok_open_id(token)
-
-    def _usage_headers(self, route: Route, recent: int, limited: bool) -> dict[str, str]:
-        # Plausible numbers from the last minute's traffic, capped well under Meta's 100 so
-        # benchmarks are not slowed by clients backing off; the usage_percent knob (or a
-        # rate-limit fault) reports high usage on purpose.
-        if limited:
-            pct = 100
-        elif self.knobs.usage_percent is not None:
-            pct = self.knobs.usage_percent
-        else:
-            pct = min(40, 1 + recent // 200)
-        usage = {"call_count": pct, "total_cputime": pct // 2, "total_time": pct // 2}
-        headers = {"X-App-Usage": _json(usage)}
-        if route.account:
-            kind = "instagram" if route.endpoint.startswith("graph.media") else "pages"
-            regain = 5 if pct >= 100 else 0
-            buc = {route.account: [dict(usage, type=kind, estimated_time_to_regain_access=regain)]}
-            headers["X-Business-Use-Case-Usage"] = _json(buc)
-        return headers
 
     def _log(self, line: str) -> None:
         if self.log_requests:
             out = self._log_to or sys.stderr
             print(line, file=out, flush=True)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _fault_error(fault: Fault, endpoint: str) -> ApiError:
-    """The error a fault produces, in the shape of the endpoint's platform."""
-    if endpoint.startswith("graph"):
-        if fault.kind == "rate_limit":
-            return graph_error(4, "(#4) Application request limit reached", is_transient=True)
-        if fault.kind == "expired_token":
-            return graph_error(
-                190, "Error validating access token: Session has expired.", subcode=463
-            )
-        graph_code = as_int(fault.code) if fault.code is not None else None
-        graph_code = 2 if graph_code is None else graph_code
-        transient = fault.is_transient
-        if transient is None:
-            transient = graph_code in _GRAPH_TRANSIENT_CODES
-        return graph_error(
-            graph_code,
-            fault.message or "An unexpected error has occurred. Please retry your request later.",
-            subcode=fault.subcode,
-            is_transient=transient,
-            http_status=fault.http_status,
-        )
-    status: int
-    code: str
-    message: str
-    if fault.kind == "rate_limit":
-        status, code, message = 429, "rate_limit_exceeded", "API rate limit was exceeded."
-    elif fault.kind == "expired_token":
-        status, code = 401, "access_token_invalid"
-        message = "The access token is invalid or not found in the request."
-    else:
-        status = fault.http_status or 500
-        code = str(fault.code) if fault.code is not None else "internal_error"
-        message = fault.message or "Something went wrong. Please try again later."
-    if endpoint == "tiktok.token":  # the OAuth endpoint's own flat error shape
-        return ApiError(
-            Response(status, {"error": code, "error_description": message, "log_id": log_id()})
-        )
-    return tiktok_error(status, code, message)
 
 
 class _Server(ThreadingHTTPServer):
@@ -557,21 +478,21 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _respond(self, sandbox: Sandbox, req: Request) -> Response:
-        if req.path.startswith("/_sandbox"):
-            self._load_body(req, graph=False)
-            return control.handle(sandbox, req, req.path[len("/_sandbox") :])
-        route = sandbox._route(req)
-        if route is None:
-            self._load_body(req, graph=False)
-            return Response(404, {"error": f"the sandbox does not serve {req.method} {req.path}"})
-        if route.endpoint == "tiktok.upload":
+        control_api = req.path.startswith("/_sandbox")
+        found = None if control_api else sandbox._route(req)
+        standin, route = found if found is not None else (None, None)
+        if route is not None and route.stream:
             req.stream_body = self._stream_body
         else:
             try:
-                self._load_body(req, graph=route.endpoint.startswith("graph"))
+                self._load_body(req, standin)
             except ApiError as exc:
                 return exc.response
-        return sandbox._process(req, route)
+        if control_api:
+            return control.handle(sandbox, req, req.path[len("/_sandbox") :])
+        if standin is None or route is None:
+            return Response(404, {"error": f"the sandbox does not serve {req.method} {req.path}"})
+        return sandbox._process(req, standin, route)
 
     # ---- bodies -----------------------------------------------------------------------
 
@@ -581,18 +502,20 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return 0
 
-    def _load_body(self, req: Request, *, graph: bool) -> None:
+    def _load_body(self, req: Request, standin: StandIn | None) -> None:
+        """Read the whole body into req.params/json_body; a body too large or unparseable
+        is answered in the stand-in's error shape (the control API's without one)."""
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
         if not chunked and self._body_left > MAX_BODY_BYTES:
             self.close_connection = True
-            raise _body_error(graph, 413, "The request body is too large for the sandbox.")
+            raise _body_error(standin, 413, "The request body is too large for the sandbox.")
         body = self._read_chunked() if chunked else self.rfile.read(self._body_left)
         self._body_left = 0
         req.body_size = len(body)
         try:
             params, json_body = parse_body(self.headers.get("Content-Type", ""), body)
         except ValueError as exc:
-            raise _body_error(graph, 400, str(exc)) from None
+            raise _body_error(standin, 400, str(exc)) from None
         req.params = {**req.query, **params}
         req.json_body = json_body
 
@@ -649,10 +572,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # _handle logs (without the query string) when log_requests is on
 
 
-def _body_error(graph: bool, status: int, message: str) -> ApiError:
-    if graph:
-        return graph_error(100, f"(#100) {message}", http_status=status)
-    return tiktok_error(status, "invalid_params", message)
+def _body_error(standin: StandIn | None, status: int, message: str) -> ApiError:
+    if standin is None:
+        return ApiError(Response(status, {"error": message}))
+    return standin.request_error(status, message)
 
 
 def serve(

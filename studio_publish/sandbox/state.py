@@ -1,7 +1,10 @@
-"""Accounts, tokens and id generation shared by the Graph and TikTok stand-ins.
+"""Accounts, tokens and id generation shared by the platform stand-ins.
 
 Tokens are stored only as SHA-256 digests (see ``wire.token_digest``): the sandbox can
-check them, but nothing it prints, logs or returns can reveal one.
+check them, but nothing it prints, logs or returns can reveal one. A token belongs to a
+*realm*, declared by the stand-ins: platforms that share one (Instagram and Facebook
+share Graph's) accept each other's tokens. Which error a bad token gets is the stand-in's
+business (``StandIn.token_error``); this module only says what is wrong with it.
 """
 
 from __future__ import annotations
@@ -11,18 +14,23 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from studio_publish.sandbox.knobs import Knobs
-from studio_publish.sandbox.wire import graph_error, tiktok_error, token_digest
+from studio_publish.sandbox.standins import STANDINS
+from studio_publish.sandbox.wire import Grant, token_digest
 
-PLATFORMS = ("instagram", "facebook", "tiktok")
+# Every platform a discovered stand-in serves, and the token realm of each.
+PLATFORMS = tuple(platform for standin in STANDINS for platform in standin.platforms)
+_REALMS = {platform: standin.realm for standin in STANDINS for platform in standin.platforms}
 DEFAULT_PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY")
+
+TokenProblem = Literal["missing", "expired", "unknown"]
 
 
 def _realm(platform: str) -> str:
-    # Instagram and Facebook share the Graph API and its tokens.
-    return "tiktok" if platform == "tiktok" else "graph"
+    # An unknown platform is a realm of its own, with no accounts and no tokens.
+    return _REALMS.get(platform, platform)
 
 
 @dataclass
@@ -33,8 +41,8 @@ class AccountSpec:
     registering tokens for an account makes only those valid for it.
     """
 
-    platform: str  # instagram, facebook or tiktok
-    account_id: str  # IG user id, Page id, TikTok open_id
+    platform: str  # one of PLATFORMS
+    account_id: str  # the platform's id: IG user id, Page id, TikTok open_id...
     access_tokens: tuple[str, ...] = field(default=(), repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     username: str | None = None
@@ -80,12 +88,9 @@ class _Token:
 
 
 @dataclass(frozen=True)
-class TikTokGrant:
-    access_token: str
-    refresh_token: str
-    open_id: str
-    expires_in: int
-    refresh_expires_in: int
+class TokenCheck:
+    problem: TokenProblem | None  # None: the token is good for the call
+    account_id: str | None  # whom it was registered or issued for; None: unregistered
 
 
 class Ids:
@@ -127,6 +132,10 @@ class Accounts:
     def get(self, platform: str, account_id: str) -> AccountSpec | None:
         with self._lock:
             return self._accounts.get((_realm(platform), account_id))
+
+    def settings(self, platform: str, account_id: str) -> AccountSpec:
+        """The registered account, or the defaults an unregistered one gets."""
+        return self.get(platform, account_id) or AccountSpec(platform, account_id)
 
     def list(self) -> list[AccountSpec]:
         with self._lock:
@@ -175,44 +184,27 @@ class Accounts:
             return "unknown", None
         return "ok", owner
 
-    def check_graph(self, token: str, account_id: str | None) -> None:
-        """Raise the Graph error a real token problem would produce (190/463, 190/467)."""
+    def check(self, token: str, realm: str, account_id: str | None = None) -> TokenCheck:
+        """What is wrong with ``token`` for a call in ``realm``; with ``account_id`` (the
+        account the URL names), a token registered for another account is "unknown" when
+        that account has tokens of its own."""
         with self._lock:
-            state, owner = self._expired_or_unknown(token, "graph")
-            account = self._accounts.get(("graph", account_id)) if account_id else None
+            state, owner = self._expired_or_unknown(token, realm)
+            account = self._accounts.get((realm, account_id)) if account_id else None
+        owner_id = owner.account_id if owner is not None else None
         if state == "expired":
-            raise graph_error(
-                190,
-                "Error validating access token: Session has expired.",
-                subcode=463,
-            )
-        wrong_account = (
-            account is not None
-            and account.access_tokens
-            and (owner is None or owner.account_id != account_id)
-        )
+            return TokenCheck("expired", owner_id)
+        wrong_account = account is not None and account.access_tokens and owner_id != account_id
         if state == "unknown" or wrong_account:
-            raise graph_error(
-                190, "Invalid OAuth access token - Cannot parse access token", subcode=467
-            )
+            return TokenCheck("unknown", None)
+        return TokenCheck(None, owner_id)
 
-    def tiktok_open_id(self, token: str) -> str:
-        """The open_id a TikTok token belongs to, or the 401 TikTok answers."""
-        with self._lock:
-            state, owner = self._expired_or_unknown(token, "tiktok")
-        if state != "ok":
-            raise tiktok_error(
-                401,
-                "access_token_invalid",
-                "The access token is invalid or not found in the request.",
-            )
-        if owner is not None:
-            return owner.account_id
-        # Lenient mode: an unregistered token is its own account, named after its digest.
-        return "open-" + token_digest(token)[:16]
-
-    def refresh_tiktok(self, refresh_token: str) -> TikTokGrant | None:
-        """Rotate a refresh token: the old one stops working. None means invalid_grant."""
+    def rotate_refresh(
+        self, refresh_token: str, grant: Grant, *, realm: str, anonymous: str
+    ) -> str | None:
+        """Spend a refresh token for ``grant``'s new pair; the old one stops working.
+        Returns the account the pair is for, or None (the refresh token is invalid).
+        ``anonymous`` is the account of an unregistered refresh token (lenient mode)."""
         digest = token_digest(refresh_token)
         now = time.time()
         with self._lock:
@@ -222,15 +214,16 @@ class Accounts:
             if known is None:
                 if self._knobs.strict_tokens:
                     return None
-                known = ("open-" + digest[:16], None)
-            open_id, expires_at = known
+                known = (anonymous, None)
+            account_id, expires_at = known
             if expires_at is not None and now >= expires_at:
                 return None
             self._spent_refresh.add(digest)
-            access = "act." + secrets.token_urlsafe(24)
-            refresh = "rft." + secrets.token_urlsafe(24)
-            ttl = self._knobs.tiktok_access_token_ttl
-            refresh_ttl = self._knobs.tiktok_refresh_token_ttl
-            self._tokens[token_digest(access)] = _Token("tiktok", open_id, now + ttl)
-            self._refresh[token_digest(refresh)] = (open_id, now + refresh_ttl)
-        return TikTokGrant(access, refresh, open_id, ttl, refresh_ttl)
+            self._tokens[token_digest(grant.access_token)] = _Token(
+                realm, account_id, now + grant.expires_in
+            )
+            self._refresh[token_digest(grant.refresh_token)] = (
+                account_id,
+                now + grant.refresh_expires_in,
+            )
+        return account_id

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Bodies other than TikTok chunk uploads are read whole; anything bigger is refused so
-# a misdirected upload cannot exhaust memory.
+# Bodies other than streamed ones (Route.stream: chunk uploads) are read whole; anything
+# bigger is refused so a misdirected upload cannot exhaust memory.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
@@ -90,6 +90,16 @@ class ApiError(Exception):
 def token_digest(token: str) -> str:
     """Tokens are kept only as digests, so no state dump, repr or log can show one."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The pair a token refresh hands out, and how long each lives (seconds)."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_in: int
+    refresh_expires_in: int
 
 
 # ---- parameter parsing ------------------------------------------------------------

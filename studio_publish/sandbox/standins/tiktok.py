@@ -1,38 +1,61 @@
-"""The TikTok Content Posting API subset: creator_info, init, chunk upload, status, token.
+"""The TikTok stand-in: the Content Posting API subset (creator_info, init, chunk upload,
+status) and the token refresh.
 
-Shapes follow /work/shared/reference/platform-api.md section 4. A Direct Post counts as
-live (ledger entry) the moment TikTok has committed to it: when the last chunk arrives
-(201), or at init for PULL_FROM_URL. The status then reads PROCESSING_* for
+Shapes follow https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+https://developers.tiktok.com/doc/content-posting-api-reference-photo-post,
+https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide,
+https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status,
+https://developers.tiktok.com/doc/oauth-user-access-token-management and the error
+envelope of https://developers.tiktok.com/doc/tiktok-api-v2-error-handling. A Direct Post
+counts as live (ledger entry) the moment TikTok has committed to it: when the last chunk
+arrives (201), or at init for PULL_FROM_URL. The status then reads PROCESSING_* for
 ``tiktok_status_polls`` polls before PUBLISH_COMPLETE, as the real one lags behind.
+
+URLs (``url`` is ``http://HOST:PORT``), -> STUDIO_PUBLISH_TIKTOK_API_BASE = {url}/tiktok::
+
+    POST {url}/tiktok/v2/post/publish/creator_info/query/   tiktok.creator_info
+    POST {url}/tiktok/v2/post/publish/video/init/           tiktok.video_init
+    POST {url}/tiktok/v2/post/publish/inbox/video/init/     tiktok.inbox_video_init
+    POST {url}/tiktok/v2/post/publish/content/init/         tiktok.content_init
+    POST {url}/tiktok/v2/post/publish/status/fetch/         tiktok.status
+    POST {url}/tiktok/v2/oauth/token/                       tiktok.token
+    PUT  {url}/tiktok-upload/{upload-id}                    tiktok.upload (init's upload_url)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
+import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from studio_publish.sandbox.knobs import Knobs
-from studio_publish.sandbox.ledger import Ledger, LedgerEntry
-from studio_publish.sandbox.state import DEFAULT_PRIVACY_LEVELS, Accounts, Ids
+from studio_publish.sandbox.ledger import LedgerEntry
+from studio_publish.sandbox.standins.base import StandIn
 from studio_publish.sandbox.wire import (
     ApiError,
+    Grant,
     Request,
     Response,
     Route,
     as_int,
     as_str,
-    log_id,
-    tiktok_error,
-    tiktok_response,
+    token_digest,
 )
 
-# Chunk rules (TT-mtg). "5 MB" and "64 MB" are ambiguous between 10^6 and 2^20; the
-# sandbox takes the looser reading of each, so it only rejects plans that are wrong
-# under both readings.
+if TYPE_CHECKING:
+    from studio_publish.sandbox.knobs import Fault
+    from studio_publish.sandbox.state import TokenProblem
+
+PLATFORM = "tiktok"
+UPLOAD_PREFIX = "tiktok-upload"
+TOKEN_ENDPOINT = "tiktok.token"
+
+# Chunk rules (the media transfer guide above). "5 MB" and "64 MB" are ambiguous between
+# 10^6 and 2^20; the sandbox takes the looser reading of each, so it only rejects plans
+# that are wrong under both readings.
 MIN_CHUNK = 5_000_000
 MAX_CHUNK = 64 * 1024 * 1024
 MAX_FINAL_CHUNK = 128 * 1024 * 1024
@@ -48,6 +71,31 @@ PROCESSING_DOWNLOAD = "PROCESSING_DOWNLOAD"
 SEND_TO_USER_INBOX = "SEND_TO_USER_INBOX"
 PUBLISH_COMPLETE = "PUBLISH_COMPLETE"
 FAILED = "FAILED"
+
+
+def log_id() -> str:
+    return secrets.token_hex(16).upper()
+
+
+def tiktok_error(http_status: int, code: str, message: str) -> ApiError:
+    return ApiError(tiktok_response(http_status, {}, code=code, message=message))
+
+
+def tiktok_response(
+    http_status: int, data: Mapping[str, Any], *, code: str = "ok", message: str = ""
+) -> Response:
+    return Response(
+        http_status,
+        {"data": dict(data), "error": {"code": code, "message": message, "log_id": log_id()}},
+    )
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> ApiError:
+    # The OAuth endpoint has its own flat error shape, not the data/error envelope
+    # (https://developers.tiktok.com/doc/oauth-error-handling).
+    return ApiError(
+        Response(status, {"error": error, "error_description": description, "log_id": log_id()})
+    )
 
 
 def chunk_plan_problem(video_size: int, chunk_size: int, total_chunk_count: int) -> str | None:
@@ -109,21 +157,35 @@ class TikTokState:
     live_times: dict[str, list[float]] = field(default_factory=dict)  # open_id -> times
 
 
-class TikTokApi:
-    def __init__(self, knobs: Knobs, ledger: Ledger, ids: Ids, accounts: Accounts) -> None:
-        self.knobs = knobs
-        self.ledger = ledger
-        self.ids = ids
-        self.accounts = accounts
-        self.state = TikTokState()
-        self._lock = threading.RLock()
+class TikTokStandIn(StandIn):
+    platforms = (PLATFORM,)
+    prefixes = (PLATFORM, UPLOAD_PREFIX)
+    realm = PLATFORM
+    endpoints = (
+        "tiktok.creator_info",
+        "tiktok.video_init",
+        "tiktok.inbox_video_init",
+        "tiktok.content_init",
+        "tiktok.upload",
+        "tiktok.status",
+        TOKEN_ENDPOINT,
+    )
+    actions = frozenset(
+        {"tiktok.video_init", "tiktok.inbox_video_init", "tiktok.content_init", "tiktok.upload"}
+    )
 
     def reset(self) -> None:
         with self._lock:
-            self.state = TikTokState()
+            self._state = TikTokState()
 
-    def route(self, req: Request, parts: list[str]) -> Route:
-        path = "/".join(parts)
+    # ---- routing ----------------------------------------------------------------------
+
+    def route(self, req: Request, parts: list[str]) -> Route | None:
+        if parts[0] == UPLOAD_PREFIX:
+            if len(parts) == 2 and req.method == "PUT":
+                return Route("tiktok.upload", self.upload_chunk, needs_auth=False, stream=True)
+            return None
+        path = "/".join(parts[1:])
         table = {
             "v2/post/publish/creator_info/query": ("tiktok.creator_info", self.creator_info),
             "v2/post/publish/video/init": ("tiktok.video_init", self.video_init),
@@ -135,20 +197,52 @@ class TikTokApi:
             endpoint, handler = table[path]
             return Route(endpoint, handler)
         if req.method == "POST" and path == "v2/oauth/token":
-            return Route("tiktok.token", self.token, needs_auth=False)
-        return Route("tiktok.unknown", self._not_found, needs_auth=False)
+            return Route(TOKEN_ENDPOINT, self.token, needs_auth=False)
+        return None
 
-    def upload_route(self) -> Route:
-        return Route("tiktok.upload", self.upload_chunk, needs_auth=False)
+    def unrouted(self, req: Request, parts: list[str]) -> Route | None:
+        if parts[0] == UPLOAD_PREFIX:
+            return None
+        return Route("tiktok.unknown", _not_found, needs_auth=False)
 
-    def _not_found(self, req: Request, who: str) -> Response:
-        raise tiktok_error(404, "invalid_params", f"The sandbox does not serve {req.path}.")
+    # ---- tokens and errors ------------------------------------------------------------
+
+    def caller(self, route: Route, token: str, owner: str | None) -> str:
+        # Lenient mode: an unregistered token is its own account, named after its digest.
+        return owner or _anonymous(token)
+
+    def token_error(self, problem: TokenProblem) -> ApiError:
+        return tiktok_error(
+            401, "access_token_invalid", "The access token is invalid or not found in the request."
+        )
+
+    def request_error(self, status: int, message: str) -> ApiError:
+        return tiktok_error(status, "invalid_params", message)
+
+    def fault_error(self, fault: Fault, endpoint: str) -> ApiError:
+        status: int
+        code: str
+        message: str
+        if fault.kind == "rate_limit":
+            status, code, message = 429, "rate_limit_exceeded", "API rate limit was exceeded."
+        elif fault.kind == "expired_token":
+            status, code = 401, "access_token_invalid"
+            message = "The access token is invalid or not found in the request."
+        else:
+            status = fault.http_status or 500
+            code = str(fault.code) if fault.code is not None else "internal_error"
+            message = fault.message or "Something went wrong. Please try again later."
+        if endpoint == TOKEN_ENDPOINT:
+            return _oauth_error(code, message, status)
+        return tiktok_error(status, code, message)
+
+    def bases(self, url: str) -> dict[str, str]:
+        return {PLATFORM: f"{url}/{PLATFORM}"}
 
     # ---- creator info ---------------------------------------------------------------
 
     def _privacy_options(self, open_id: str) -> tuple[str, ...]:
-        spec = self.accounts.get("tiktok", open_id)
-        return spec.privacy_level_options if spec else DEFAULT_PRIVACY_LEVELS
+        return self.accounts.settings(PLATFORM, open_id).privacy_level_options
 
     def _over_daily_cap(self, open_id: str) -> bool:
         cap = self.knobs.tiktok_daily_post_cap
@@ -156,8 +250,8 @@ class TikTokApi:
             return False
         now = time.time()
         with self._lock:
-            times = [t for t in self.state.live_times.get(open_id, []) if now - t < 86400]
-            self.state.live_times[open_id] = times
+            times = [t for t in self._state.live_times.get(open_id, []) if now - t < 86400]
+            self._state.live_times[open_id] = times
             return len(times) >= cap
 
     def creator_info(self, req: Request, open_id: str) -> Response:
@@ -169,19 +263,19 @@ class TikTokApi:
                 code="spam_risk_too_many_posts",
                 message="The daily post cap for this creator is reached.",
             )
-        spec = self.accounts.get("tiktok", open_id)
-        username = (spec.username if spec else None) or f"sandbox_{open_id[-6:]}"
+        spec = self.accounts.settings(PLATFORM, open_id)
+        username = spec.username or f"sandbox_{open_id[-6:]}"
         return tiktok_response(
             200,
             {
                 "creator_avatar_url": "https://p16-sign.tiktokcdn.com/sandbox-avatar.jpeg",
                 "creator_username": username,
-                "creator_nickname": (spec.nickname if spec else None) or username.title(),
-                "privacy_level_options": list(self._privacy_options(open_id)),
+                "creator_nickname": spec.nickname or username.title(),
+                "privacy_level_options": list(spec.privacy_level_options),
                 "comment_disabled": False,
                 "duet_disabled": False,
                 "stitch_disabled": False,
-                "max_video_post_duration_sec": spec.max_video_post_duration_sec if spec else 600,
+                "max_video_post_duration_sec": spec.max_video_post_duration_sec,
             },
         )
 
@@ -279,10 +373,10 @@ class TikTokApi:
         )
         data: dict[str, Any] = {"publish_id": publish.publish_id}
         with self._lock:
-            self.state.publishes[publish.publish_id] = publish
+            self._state.publishes[publish.publish_id] = publish
             if source == "FILE_UPLOAD":
                 publish.upload_id = self.ids.next("8")
-                self.state.uploads[publish.upload_id] = publish.publish_id
+                self._state.uploads[publish.upload_id] = publish.publish_id
                 data["upload_url"] = f"http://{req.host}/tiktok-upload/{publish.upload_id}"
             else:
                 self._commit(publish)
@@ -330,7 +424,7 @@ class TikTokApi:
             created=time.time(),
         )
         with self._lock:
-            self.state.publishes[publish.publish_id] = publish
+            self._state.publishes[publish.publish_id] = publish
             self._commit(publish)
         return tiktok_response(200, {"publish_id": publish.publish_id})
 
@@ -346,10 +440,10 @@ class TikTokApi:
             return
         now = time.time()
         publish.post_id = str(7_000_000_000_000_000_000 + int(self.ids.next("")) % 10**18)
-        self.state.live_times.setdefault(publish.open_id, []).append(now)
+        self._state.live_times.setdefault(publish.open_id, []).append(now)
         self.ledger.record(
             LedgerEntry(
-                platform="tiktok",
+                platform=PLATFORM,
                 account=publish.open_id,
                 platform_post_id=publish.post_id,
                 kind=publish.kind,
@@ -364,8 +458,8 @@ class TikTokApi:
     def upload_chunk(self, req: Request, who: str) -> Response:
         upload_id = req.path.rstrip("/").rsplit("/", 1)[-1]
         with self._lock:
-            publish_id = self.state.uploads.get(upload_id)
-            publish = self.state.publishes.get(publish_id) if publish_id else None
+            publish_id = self._state.uploads.get(upload_id)
+            publish = self._state.publishes.get(publish_id) if publish_id else None
             if publish is None:
                 raise tiktok_error(404, "invalid_params", "No upload task for this upload_url.")
             if time.time() - publish.created > self.knobs.upload_url_ttl_seconds:
@@ -438,7 +532,7 @@ class TikTokApi:
         if not publish_id:
             raise _invalid("publish_id is required.")
         with self._lock:
-            publish = self.state.publishes.get(publish_id)
+            publish = self._state.publishes.get(publish_id)
             if publish is None:
                 raise tiktok_error(400, "invalid_publish_id", "The publish_id does not exist.")
             if publish.open_id != open_id:
@@ -493,15 +587,23 @@ class TikTokApi:
         refresh_token = as_str(p.get("refresh_token"))
         if not refresh_token:
             raise _oauth_error("invalid_request", "refresh_token is required.")
-        grant = self.accounts.refresh_tiktok(refresh_token)
-        if grant is None:
+        grant = Grant(
+            access_token="act." + secrets.token_urlsafe(24),
+            refresh_token="rft." + secrets.token_urlsafe(24),
+            expires_in=self.knobs.tiktok_access_token_ttl,
+            refresh_expires_in=self.knobs.tiktok_refresh_token_ttl,
+        )
+        open_id = self.accounts.rotate_refresh(
+            refresh_token, grant, realm=self.realm, anonymous=_anonymous(refresh_token)
+        )
+        if open_id is None:
             raise _oauth_error("invalid_grant", "Refresh token is invalid or expired.")
         return Response(
             200,
             {
                 "access_token": grant.access_token,
                 "expires_in": grant.expires_in,
-                "open_id": grant.open_id,
+                "open_id": open_id,
                 "refresh_token": grant.refresh_token,
                 "refresh_expires_in": grant.refresh_expires_in,
                 "scope": "user.info.basic,video.publish,video.upload",
@@ -510,8 +612,13 @@ class TikTokApi:
         )
 
 
-def _oauth_error(error: str, description: str) -> ApiError:
-    # The OAuth endpoint has its own flat error shape, not the data/error envelope.
-    return ApiError(
-        Response(400, {"error": error, "error_description": description, "log_id": log_id()})
-    )
+def _anonymous(token: str) -> str:
+    """The open_id of an unregistered token (lenient mode): named after its digest."""
+    return "open-" + token_digest(token)[:16]
+
+
+def _not_found(req: Request, who: str) -> Response:
+    raise tiktok_error(404, "invalid_params", f"The sandbox does not serve {req.path}.")
+
+
+STANDIN = TikTokStandIn

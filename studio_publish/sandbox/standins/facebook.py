@@ -1,0 +1,357 @@
+"""The Facebook stand-in: the Pages API subset for publishing to a Page.
+
+Shapes follow https://developers.facebook.com/docs/pages-api/posts and the Page edge
+references https://developers.facebook.com/docs/graph-api/reference/page/feed/,
+https://developers.facebook.com/docs/graph-api/reference/page/photos/ and
+https://developers.facebook.com/docs/video-api/guides/publishing/. Where the sandbox is
+deliberately stricter or looser than Meta it says so in a comment.
+
+URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Instagram (see
+``graph_common``), -> STUDIO_PUBLISH_GRAPH_API_BASE = {url}/graph/v25.0::
+
+    POST {url}/graph/v25.0/{page-id}/feed            graph.feed
+    POST {url}/graph/v25.0/{page-id}/photos          graph.photos
+    POST {url}/graph/v25.0/{page-id}/videos          graph.videos
+    GET  {url}/graph/v25.0/{page-id}/posts           graph.posts (also /feed, /published_posts)
+    GET  {url}/graph/v25.0/{post-photo-or-video-id}  graph.object
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from studio_publish.sandbox.ledger import LedgerEntry
+from studio_publish.sandbox.standins.graph_common import (
+    OBJECT,
+    Edges,
+    GraphStandIn,
+    answer,
+    fields,
+    graph_error,
+    graph_time,
+    not_found,
+    object_id,
+    paginate,
+    parse_time,
+    pick,
+)
+from studio_publish.sandbox.wire import (
+    Request,
+    Response,
+    Route,
+    UploadedFile,
+    as_bool,
+    as_list,
+    as_str,
+)
+
+PLATFORM = "facebook"
+MESSAGE_MAX = 63206
+_POST_FIELDS = {"id", "message", "created_time", "permalink_url", "is_published", "status_type"}
+
+
+@dataclass
+class PagePost:
+    id: str
+    page: str
+    message: str
+    created_time: str
+    created: float
+    permalink_url: str
+    published: bool
+    kind: str
+
+
+@dataclass
+class Photo:
+    id: str
+    page: str
+    caption: str
+    published: bool
+    created_time: str
+    post_id: str | None = None
+
+
+@dataclass
+class Video:
+    id: str
+    page: str
+    title: str
+    description: str
+    created_time: str
+    published: bool
+    post_id: str | None = None
+
+
+class FacebookStandIn(GraphStandIn):
+    platforms = (PLATFORM,)
+    endpoints = (
+        "graph.feed",
+        "graph.photos",
+        "graph.videos",
+        "graph.posts",
+        OBJECT,
+    )
+    actions = frozenset({"graph.feed", "graph.photos", "graph.videos"})
+    usage_type = "pages"
+
+    def reset(self) -> None:
+        with self._lock:
+            self._posts: dict[str, PagePost] = {}
+            self._photos: dict[str, Photo] = {}
+            self._videos: dict[str, Video] = {}
+
+    def edges(self) -> Edges:
+        return {
+            ("POST", "feed"): ("graph.feed", self.page_feed),
+            ("POST", "photos"): ("graph.photos", self.page_photo),
+            ("POST", "videos"): ("graph.videos", self.page_video),
+            ("GET", "posts"): ("graph.posts", self.page_posts),
+            ("GET", "feed"): ("graph.posts", self.page_posts),
+            ("GET", "published_posts"): ("graph.posts", self.page_posts),
+        }
+
+    def node(self, object_id: str) -> Route | None:
+        with self._lock:
+            node = (
+                self._posts.get(object_id)
+                or self._photos.get(object_id)
+                or self._videos.get(object_id)
+            )
+        return Route(OBJECT, self.read_node, account=node.page) if node else None
+
+    # ---- publishing -------------------------------------------------------------------
+
+    def page_feed(self, req: Request, page: str) -> Response:
+        p = req.params
+        message = as_str(p.get("message")) or ""
+        link = as_str(p.get("link")) or ""
+        attached = self._attached_media(p)
+        if not (message or link or attached):
+            raise graph_error(100, "(#100) Missing message or attachment")
+        if len(message) > MESSAGE_MAX:
+            raise graph_error(100, "(#100) The message is too long")
+        published = as_bool(p.get("published"), True)
+        scheduled = p.get("scheduled_publish_time")
+        now = time.time()
+        if scheduled not in (None, ""):
+            if published:
+                raise graph_error(
+                    100,
+                    "(#100) scheduled_publish_time requires published=false",
+                )
+            when = parse_time(scheduled) or 0.0
+            if not now + 600 <= when <= now + 30 * 86400:
+                raise graph_error(
+                    100,
+                    "(#100) The specified scheduled publish time is invalid: it must be between "
+                    "10 minutes and 30 days from now.",
+                )
+        with self._lock:
+            photos = []
+            for fbid in attached:
+                photo = self._photos.get(fbid)
+                if photo is None or photo.page != page:
+                    raise graph_error(
+                        100, f"(#100) attached_media: photo {fbid} does not exist on this Page"
+                    )
+                if photo.published:
+                    raise graph_error(
+                        100, f"(#100) attached_media: photo {fbid} is already published"
+                    )
+                photos.append(photo)
+            kind = "photos" if photos else ("link" if link else "text")
+            post = self._make_post(page, message, kind, published, now)
+            for photo in photos:
+                photo.published = published
+                photo.post_id = post.id
+            if published:
+                self._record_fb(post, tuple(ph.id for ph in photos))
+        body: dict[str, Any] = {"id": post.id}
+        # Postiz asks for fields on the POST itself; answering them costs nothing.
+        if "permalink_url" in (as_str(p.get("fields")) or ""):
+            body["permalink_url"] = post.permalink_url
+        return Response(200, body)
+
+    @staticmethod
+    def _attached_media(p: dict[str, Any]) -> list[str]:
+        """attached_media as a JSON list (or JSON string), or form attached_media[i] keys."""
+        items: list[Any] = list(as_list(p.get("attached_media")))
+        indexed = sorted(
+            (int(m.group(1)), value)
+            for key, value in p.items()
+            if (m := re.fullmatch(r"attached_media\[(\d+)\]", key))
+        )
+        items.extend(value for _, value in indexed)
+        ids: list[str] = []
+        for item in items:
+            if isinstance(item, str):
+                try:
+                    item = json.loads(item)
+                except ValueError:
+                    raise graph_error(100, "(#100) attached_media items must be JSON") from None
+            fbid = item.get("media_fbid") if isinstance(item, dict) else None
+            if not fbid:
+                raise graph_error(100, '(#100) attached_media items need a "media_fbid"')
+            ids.append(str(fbid))
+        return ids
+
+    def _make_post(
+        self, page: str, message: str, kind: str, published: bool, now: float
+    ) -> PagePost:
+        number = self.ids.next("1")
+        post = PagePost(
+            id=f"{page}_{number}",
+            page=page,
+            message=message,
+            created_time=graph_time(now),
+            created=now,
+            permalink_url=f"https://www.facebook.com/{page}/posts/{number}",
+            published=published,
+            kind=kind,
+        )
+        self._posts[post.id] = post
+        return post
+
+    def _record_fb(self, post: PagePost, source_ids: tuple[str, ...], post_id: str = "") -> None:
+        self.ledger.record(
+            LedgerEntry(
+                platform=PLATFORM,
+                account=post.page,
+                platform_post_id=post_id or post.id,
+                kind=post.kind,
+                caption=post.message,
+                created_at=dt.datetime.fromtimestamp(post.created, dt.UTC),
+                source_ids=source_ids,
+            )
+        )
+
+    def page_photo(self, req: Request, page: str) -> Response:
+        p = req.params
+        url = as_str(p.get("url"))
+        source = p.get("source")
+        if not url and not isinstance(source, UploadedFile):
+            raise graph_error(324, "(#324) Requires upload file: give url or a multipart source")
+        if url and not url.startswith(("http://", "https://")):
+            raise graph_error(100, "(#100) url should represent a valid URL")
+        # The documented parameter is caption; message appears in third-party code.
+        caption = as_str(p.get("caption")) or as_str(p.get("message")) or ""
+        published = as_bool(p.get("published"), True)
+        now = time.time()
+        with self._lock:
+            photo = Photo(
+                id=self.ids.next("1"),
+                page=page,
+                caption=caption,
+                published=published,
+                created_time=graph_time(now),
+            )
+            self._photos[photo.id] = photo
+            if not published:
+                # An unpublished photo is only material for a later /feed attached_media.
+                return Response(200, {"id": photo.id})
+            post = self._make_post(page, caption, "photo", True, now)
+            photo.post_id = post.id
+            self._record_fb(post, (photo.id,))
+        return Response(200, {"id": photo.id, "post_id": post.id})
+
+    def page_video(self, req: Request, page: str) -> Response:
+        p = req.params
+        file_url = as_str(p.get("file_url"))
+        if not file_url and not isinstance(p.get("source"), UploadedFile):
+            raise graph_error(100, "(#100) file_url or a multipart source is required")
+        if file_url and not file_url.startswith(("http://", "https://")):
+            raise graph_error(100, "(#100) file_url should represent a valid URL")
+        description = as_str(p.get("description")) or ""
+        published = as_bool(p.get("published"), True)
+        now = time.time()
+        with self._lock:
+            video = Video(
+                id=self.ids.next("1"),
+                page=page,
+                title=as_str(p.get("title")) or "",
+                description=description,
+                created_time=graph_time(now),
+                published=published,
+            )
+            self._videos[video.id] = video
+            if published:
+                # The video also shows as a Page post, so /posts reconciliation finds it;
+                # the client only ever gets (and the ledger keeps) the video id.
+                post = self._make_post(page, description, "video", True, now)
+                post.permalink_url = f"https://www.facebook.com/{page}/videos/{video.id}/"
+                video.post_id = post.id
+                self._record_fb(post, (post.id,), post_id=video.id)
+        return Response(200, {"id": video.id})
+
+    def page_posts(self, req: Request, page: str) -> Response:
+        names = fields(
+            req, _POST_FIELDS, "Post", ("id", "message", "created_time", "permalink_url")
+        )
+        since = parse_time(req.params.get("since"))
+        until = parse_time(req.params.get("until"))
+        with self._lock:
+            posts = [
+                post
+                for post in self._posts.values()
+                if post.page == page
+                and post.published
+                and (since is None or post.created >= since)
+                and (until is None or post.created <= until)
+            ]
+        posts.sort(key=lambda post: post.created, reverse=True)
+        records = [self._post_record(post) for post in posts]
+        return Response(200, paginate(req, [pick(r, names) for r in records]))
+
+    @staticmethod
+    def _post_record(post: PagePost) -> dict[str, Any]:
+        return {
+            "id": post.id,
+            "message": post.message,
+            "created_time": post.created_time,
+            "permalink_url": post.permalink_url,
+            "is_published": post.published,
+            "status_type": {"photo": "added_photos", "photos": "added_photos"}.get(
+                post.kind, "added_video" if post.kind == "video" else "mobile_status_update"
+            ),
+        }
+
+    # ---- nodes ------------------------------------------------------------------------
+
+    def read_node(self, req: Request, who: str) -> Response:
+        node_id = object_id(req)
+        with self._lock:
+            post = self._posts.get(node_id)
+            photo = self._photos.get(node_id)
+            video = self._videos.get(node_id)
+        if post is not None:
+            return answer(req, self._post_record(post), _POST_FIELDS, "Post")
+        if photo is not None:
+            photo_record: dict[str, Any] = {
+                "id": photo.id,
+                "name": photo.caption,
+                "created_time": photo.created_time,
+                "link": f"https://www.facebook.com/photo/?fbid={photo.id}",
+                "page_story_id": photo.post_id,
+            }
+            return answer(req, photo_record, set(photo_record), "Photo")
+        if video is not None:
+            video_record: dict[str, Any] = {
+                "id": video.id,
+                "title": video.title,
+                "description": video.description,
+                "created_time": video.created_time,
+                "permalink_url": f"/{video.page}/videos/{video.id}/",
+                "status": {"video_status": "ready", "processing_progress": 100},
+                "published": video.published,
+            }
+            return answer(req, video_record, set(video_record), "Video")
+        raise not_found(node_id)
+
+
+STANDIN = FacebookStandIn

@@ -1,0 +1,274 @@
+"""What the Graph API stand-ins (Instagram, Facebook Pages) share; not a platform itself.
+
+Both live on one host and one version (https://developers.facebook.com/docs/graph-api/),
+so they share a URL prefix, tokens (realm "graph"), the error envelope
+(https://developers.facebook.com/docs/graph-api/guides/error-handling), the usage headers
+(https://developers.facebook.com/docs/graph-api/overview/rate-limiting) and cursor paging
+(https://developers.facebook.com/docs/graph-api/results). URLs, under
+``{url}/graph/v25.0`` (the version segment is optional)::
+
+    /{node-id}/{edge}      the stand-in whose ``edges`` has (method, edge)
+    GET /{object-id}       the stand-in holding the object (``node``)
+    anything else          Graph's own errors: 100/33 for an unknown object or path
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import json
+import re
+import secrets
+import urllib.parse
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from studio_publish.sandbox.standins.base import StandIn
+from studio_publish.sandbox.wire import ApiError, Handler, Request, Response, Route, as_int, as_str
+
+if TYPE_CHECKING:
+    from studio_publish.sandbox.knobs import Fault, Knobs
+    from studio_publish.sandbox.ledger import Ledger
+    from studio_publish.sandbox.state import Accounts, Ids, TokenProblem
+
+GRAPH_VERSION = "v25.0"
+PREFIX = "graph"
+OBJECT = "graph.object"  # GET /{object-id}: every Graph stand-in's nodes, and unknown ids
+VERSION_RE = re.compile(r"^v\d+\.\d+$")
+# The codes Meta marks as temporary: retry later.
+_TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613})
+
+Edges = dict[tuple[str, str], tuple[str, Handler]]  # (method, edge) -> (endpoint, handler)
+
+
+def graph_error(
+    code: int,
+    message: str,
+    *,
+    subcode: int | None = None,
+    type_: str = "OAuthException",
+    is_transient: bool = False,
+    http_status: int | None = None,
+    user_title: str | None = None,
+    user_msg: str | None = None,
+) -> ApiError:
+    """The documented Graph envelope. Instagram's error table
+    (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes)
+    lists HTTP 400 for everything; the generic codes 1 and 2 are reported arriving as 500,
+    so those default to 500."""
+    error: dict[str, Any] = {
+        "message": message,
+        "type": type_,
+        "code": code,
+        "is_transient": is_transient,
+        "fbtrace_id": secrets.token_urlsafe(8),
+    }
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if user_title:
+        error["error_user_title"] = user_title
+    if user_msg:
+        error["error_user_msg"] = user_msg
+    status = http_status if http_status is not None else (500 if code in (1, 2) else 400)
+    return ApiError(Response(status, {"error": error}))
+
+
+def graph_time(unix: float) -> str:
+    """Graph's timestamp format: 2026-01-01T12:00:00+0000."""
+    return dt.datetime.fromtimestamp(unix, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def parse_time(value: Any) -> float | None:
+    """A unix timestamp or an ISO 8601 string (Graph's `since`/`until` take both)."""
+    text = as_str(value)
+    if not text:
+        return None
+    number = as_int(text)
+    if number is not None:
+        return float(number)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise graph_error(100, f"(#100) Invalid time value for since/until: {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def fields(req: Request, allowed: set[str], node: str, default: tuple[str, ...]) -> list[str]:
+    """The `fields` parameter; unknown fields are refused like Graph does."""
+    raw = as_str(req.params.get("fields"))
+    if not raw:
+        return list(default)
+    names = [f.strip() for f in raw.split(",") if f.strip()]
+    for name in names:
+        base = name.split("{", 1)[0].split(".", 1)[0]
+        if base not in allowed:
+            raise graph_error(
+                100, f"(#100) Tried accessing nonexisting field ({base}) on node type ({node})"
+            )
+    return [n.split("{", 1)[0].split(".", 1)[0] for n in names]
+
+
+def pick(record: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    out = {"id": record["id"]}
+    for name in names:
+        if name in record:
+            out[name] = record[name]
+    return out
+
+
+def answer(req: Request, record: dict[str, Any], allowed: set[str], node: str) -> Response:
+    """A node read: the fields asked for (of ``allowed``) from ``record``."""
+    return Response(200, pick(record, fields(req, allowed, node, ())))
+
+
+def not_found(object_id: str) -> ApiError:
+    return graph_error(
+        100,
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
+        "loaded due to missing permissions, or does not support this operation.",
+        subcode=33,
+        type_="GraphMethodException",
+    )
+
+
+def object_id(req: Request) -> str:
+    """The id in a ``GET /{object-id}`` path."""
+    return req.path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def paginate(req: Request, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Graph's cursor paging, with the offset as the cursor."""
+    limit = max(1, min(as_int(req.params.get("limit")) or 25, 100))
+    start = as_int(req.params.get("after")) or 0
+    page = records[start : start + limit]
+    body: dict[str, Any] = {"data": page}
+    if records:
+        cursors = {"before": str(start), "after": str(start + len(page))}
+        body["paging"] = {"cursors": cursors}
+        if start + limit < len(records):
+            # Meta's "next" is a full URL (with the token in it; ours never carries one).
+            query = {k: str(v) for k, v in req.query.items() if k not in ("after", "limit")}
+            query.update(limit=str(limit), after=str(start + len(page)))
+            next_url = f"http://{req.host}{req.path}?{urllib.parse.urlencode(query)}"
+            body["paging"]["next"] = next_url
+    return body
+
+
+def _graph_parts(parts: list[str]) -> list[str]:
+    """The path after the prefix and the (optional) version."""
+    rest = parts[1:]
+    return rest[1:] if rest and VERSION_RE.match(rest[0]) else rest
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class GraphStandIn(StandIn):
+    """A Graph API platform: subclasses declare their edges and their nodes."""
+
+    prefixes: ClassVar[tuple[str, ...]] = (PREFIX,)
+    realm: ClassVar[str] = "graph"
+    # The "type" of its X-Business-Use-Case-Usage entries (the rate-limiting page above).
+    usage_type: ClassVar[str]
+
+    def __init__(self, knobs: Knobs, ledger: Ledger, ids: Ids, accounts: Accounts) -> None:
+        super().__init__(knobs, ledger, ids, accounts)
+        self._edges = self.edges()
+
+    @abc.abstractmethod
+    def edges(self) -> Edges:
+        """The ``/{node-id}/{edge}`` calls it serves; the node id is the account."""
+
+    @abc.abstractmethod
+    def node(self, object_id: str) -> Route | None:
+        """The route for ``GET /{object-id}`` when it holds that object, else None."""
+
+    # ---- routing ----------------------------------------------------------------------
+
+    def route(self, req: Request, parts: list[str]) -> Route | None:
+        path = _graph_parts(parts)
+        if len(path) == 2:
+            found = self._edges.get((req.method, path[1]))
+            return Route(found[0], found[1], account=path[0]) if found else None
+        if len(path) == 1 and req.method == "GET":
+            return self.node(path[0])
+        return None
+
+    def unrouted(self, req: Request, parts: list[str]) -> Route:
+        if len(_graph_parts(parts)) == 1 and req.method == "GET":
+            return Route(OBJECT, _no_object, account=None)
+        return Route("graph.unknown", _unsupported, account=None)
+
+    # ---- tokens and errors ------------------------------------------------------------
+
+    def token_error(self, problem: TokenProblem) -> ApiError:
+        if problem == "missing":
+            return graph_error(
+                104,
+                "An access token is required to request this resource "
+                "(send Authorization: Bearer <token>).",
+            )
+        if problem == "expired":
+            return graph_error(
+                190, "Error validating access token: Session has expired.", subcode=463
+            )
+        return graph_error(
+            190, "Invalid OAuth access token - Cannot parse access token", subcode=467
+        )
+
+    def request_error(self, status: int, message: str) -> ApiError:
+        return graph_error(100, f"(#100) {message}", http_status=status)
+
+    def fault_error(self, fault: Fault, endpoint: str) -> ApiError:
+        if fault.kind == "rate_limit":
+            return graph_error(4, "(#4) Application request limit reached", is_transient=True)
+        if fault.kind == "expired_token":
+            return self.token_error("expired")
+        code = as_int(fault.code) if fault.code is not None else None
+        code = 2 if code is None else code
+        transient = fault.is_transient
+        if transient is None:
+            transient = code in _TRANSIENT_CODES
+        return graph_error(
+            code,
+            fault.message or "An unexpected error has occurred. Please retry your request later.",
+            subcode=fault.subcode,
+            is_transient=transient,
+            http_status=fault.http_status,
+        )
+
+    def usage_headers(self, route: Route, recent: int, limited: bool) -> dict[str, str]:
+        # Plausible numbers from the last minute's traffic, capped well under Meta's 100 so
+        # benchmarks are not slowed by clients backing off; the usage_percent knob (or a
+        # rate-limit fault) reports high usage on purpose.
+        if limited:
+            pct = 100
+        elif self.knobs.usage_percent is not None:
+            pct = self.knobs.usage_percent
+        else:
+            pct = min(40, 1 + recent // 200)
+        usage = {"call_count": pct, "total_cputime": pct // 2, "total_time": pct // 2}
+        headers = {"X-App-Usage": _json(usage)}
+        if route.account:
+            regain = 5 if pct >= 100 else 0
+            entry = dict(usage, type=self.usage_type, estimated_time_to_regain_access=regain)
+            headers["X-Business-Use-Case-Usage"] = _json({route.account: [entry]})
+        return headers
+
+    def bases(self, url: str) -> dict[str, str]:
+        return {PREFIX: f"{url}/{PREFIX}/{GRAPH_VERSION}"}
+
+
+def _no_object(req: Request, who: str) -> Response:
+    raise not_found(object_id(req))
+
+
+def _unsupported(req: Request, who: str) -> Response:
+    raise graph_error(
+        100,
+        f"Unsupported {req.method.lower()} request. The sandbox does not serve {req.path}.",
+        subcode=33,
+        type_="GraphMethodException",
+    )

@@ -1,0 +1,267 @@
+"""The sandbox's stand-ins: the discovery rule, and what a new platform's module gets."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import socket
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from studio_publish.sandbox import STANDINS, Sandbox, StandIn, knobs, state
+from studio_publish.sandbox.standins import discover
+
+AUTH = {"Authorization": "Bearer sample-token-abc123"}
+IG = "17841400000000001"
+PAGE = "104000000000001"
+
+
+# ---- the discovery rule ------------------------------------------------------------------
+
+
+def test_every_standin_is_named_after_its_platform_and_declares_its_endpoints() -> None:
+    assert STANDINS, "no stand-ins discovered"
+    for standin in STANDINS:
+        module = inspect.getmodule(standin)
+        assert module is not None and module.STANDIN is standin
+        assert module.__name__ == f"studio_publish.sandbox.standins.{standin.platforms[0]}"
+        assert standin.actions <= set(standin.endpoints)
+        for endpoint in standin.endpoints:
+            assert endpoint.split(".", 1)[0] in standin.prefixes, endpoint
+
+
+def test_knobs_and_accounts_are_derived_from_the_standins() -> None:
+    declared = {name for standin in STANDINS for name in standin.endpoints}
+    assert set(knobs.ENDPOINTS) == declared and len(knobs.ENDPOINTS) == len(declared)
+    assert {name for s in STANDINS for name in s.actions} == knobs.ACTION_ENDPOINTS
+    served = [platform for standin in STANDINS for platform in standin.platforms]
+    assert list(state.PLATFORMS) == served and len(set(served)) == len(served)
+    for standin in STANDINS:
+        for platform in standin.platforms:
+            assert state._realm(platform) == standin.realm
+            state.AccountSpec(platform, "some-account")  # accepted
+
+
+def test_the_sandbox_serves_every_standin() -> None:
+    sandbox = Sandbox()
+    assert tuple(type(s) for s in sandbox.standins) == STANDINS
+    with sandbox:
+        expected_env = {k: v for s in sandbox.standins for k, v in s.env(sandbox.url).items()}
+        assert sandbox.env() == expected_env
+        health = httpx.get(f"{sandbox.url}/_sandbox/health").json()
+        for name, base in sandbox.bases().items():
+            assert health[f"{name}_base"] == base
+            assert base.startswith(sandbox.url + "/")
+
+
+def test_each_standin_module_documents_its_urls() -> None:
+    sandbox = Sandbox()
+    for standin in sandbox.standins:
+        module = inspect.getmodule(type(standin))
+        doc = (module.__doc__ if module else None) or ""
+        for prefix in standin.prefixes:
+            assert f"{{url}}/{prefix}/" in doc, (type(standin).__name__, prefix)
+        for endpoint in standin.endpoints:
+            assert endpoint in doc, (type(standin).__name__, endpoint)
+        for setting in standin.env("{url}"):
+            assert setting in doc, (type(standin).__name__, setting)
+
+
+def _package(root: Path, name: str, modules: dict[str, str]) -> Path:
+    folder = root / name
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    for module, source in modules.items():
+        (folder / f"{module}.py").write_text(textwrap.dedent(source))
+    return folder
+
+
+ECHO = '''
+    """A toy platform for the tests: POST {url}/echo/v1/posts is echo.post."""
+
+    from studio_publish.sandbox.standins.base import StandIn
+    from studio_publish.sandbox.wire import ApiError, Response, Route
+
+
+    def _error(status, message):
+        return ApiError(Response(status, {"echo_error": message}))
+
+
+    class EchoStandIn(StandIn):
+        platforms = ("echo",)
+        prefixes = ("echo",)
+        realm = "echo"
+        endpoints = ("echo.post",)
+        actions = frozenset({"echo.post"})
+
+        def route(self, req, parts):
+            if parts[1:] == ["v1", "posts"] and req.method == "POST":
+                return Route("echo.post", self.post)
+            return None
+
+        def post(self, req, who):
+            return Response(200, {"id": self.ids.next("9"), "who": who, **req.params})
+
+        def token_error(self, problem):
+            return _error(401, problem)
+
+        def request_error(self, status, message):
+            return _error(status, message)
+
+        def fault_error(self, fault, endpoint):
+            return _error(fault.http_status or 503, fault.kind)
+
+        def bases(self, url):
+            return {"echo": f"{url}/echo/v1"}
+
+        def reset(self):
+            pass
+
+
+    STANDIN = EchoStandIn
+'''
+
+
+def test_discovery_takes_modules_exporting_standin_and_skips_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _package(tmp_path, "probe_standins_ok", {"echo": ECHO, "echo_common": "X = 1\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    [found] = discover([str(folder)], "probe_standins_ok")
+    assert found.__name__ == "EchoStandIn" and issubclass(found, StandIn)
+
+
+@pytest.mark.parametrize(
+    ("modules", "error"),
+    [
+        ({"threads": ECHO}, ValueError),  # not named after its platform
+        ({"echo": ECHO, "other": ECHO.replace('"echo",)', '"other", "echo")')}, ValueError),
+        ({"echo": "STANDIN = object\n"}, TypeError),
+    ],
+)
+def test_discovery_refuses_misdeclared_standins(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    modules: dict[str, str],
+    error: type[Exception],
+) -> None:
+    name = f"probe_standins_{error.__name__.lower()}_{len(modules)}"
+    folder = _package(tmp_path, name, modules)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(error):
+        discover([str(folder)], name)
+
+
+# ---- a new platform is one module -----------------------------------------------------------
+
+
+@pytest.fixture
+def with_echo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    folder = _package(tmp_path, "probe_standins_echo", {"echo": ECHO})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    [echo] = discover([str(folder)], "probe_standins_echo")
+
+    class EchoSandbox(Sandbox):
+        standin_types = (*STANDINS, echo)
+
+    with EchoSandbox() as sandbox:
+        yield sandbox
+
+
+def test_a_new_standin_gets_the_whole_pipeline(with_echo: Sandbox) -> None:
+    sandbox = with_echo
+    base = sandbox.env()["STUDIO_PUBLISH_ECHO_API_BASE"]
+    assert base == f"{sandbox.url}/echo/v1" == sandbox.base("echo")
+    assert httpx.get(f"{sandbox.url}/_sandbox/health").json()["echo_base"] == base
+    with httpx.Client(base_url=base, headers=AUTH, timeout=5) as echo:
+        ok = echo.post("/posts", data={"text": "hi"})
+        assert ok.status_code == 200 and (ok.json()["text"], ok.json()["who"]) == ("hi", "")
+        assert "x-app-usage" not in ok.headers  # usage headers are Graph's, not everyone's
+
+        assert httpx.post(f"{base}/posts").json() == {"echo_error": "missing"}
+        sandbox.expire_token(AUTH["Authorization"].split()[1])
+        assert echo.post("/posts").json() == {"echo_error": "expired"}
+
+    with httpx.Client(base_url=base, headers={"Authorization": "Bearer echo-token-1"}) as echo:
+        sandbox.inject("echo.*", http_status=502)
+        faulted = echo.post("/posts")
+        assert (faulted.status_code, faulted.json()) == (502, {"echo_error": "error"})
+        sandbox.lose_response("echo.post")
+        with pytest.raises(httpx.RemoteProtocolError):
+            echo.post("/posts")
+        leaked = echo.post("/posts", params={"access_token": "x"})
+        assert leaked.status_code == 400 and "Authorization header" in leaked.json()["echo_error"]
+        assert echo.get("/posts").status_code == 404  # not routed, no platform 404 declared
+
+    stats = sandbox.stats()
+    assert stats["calls"]["echo.post"] == 6 and stats["lost_responses"] == 1
+    # The platforms already there are untouched.
+    graph_auth = {"Authorization": "Bearer graph-token-1"}
+    with httpx.Client(base_url=sandbox.graph_base, headers=graph_auth) as graph:
+        assert graph.post(f"/{PAGE}/feed", data={"message": "x"}).status_code == 200
+
+
+# ---- what the stand-ins declare, seen over HTTP -----------------------------------------------
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(container_polls=0) as sb:
+        yield sb
+
+
+def _buc_type(response: httpx.Response) -> str:
+    [[entry]] = json.loads(response.headers["x-business-use-case-usage"]).values()
+    kind: str = entry["type"]
+    return kind
+
+
+def test_graph_usage_type_is_the_standins(sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=sandbox.graph_base, headers=AUTH) as graph:
+        assert _buc_type(graph.get(f"/{IG}/content_publishing_limit")) == "instagram"
+        assert _buc_type(graph.post(f"/{PAGE}/feed", data={"message": "x"})) == "pages"
+        missing = graph.get("/999999")  # nobody's object: Graph's not-found, app usage only
+        assert missing.json()["error"]["error_subcode"] == 33
+        assert "x-app-usage" in missing.headers
+        assert "x-business-use-case-usage" not in missing.headers
+
+
+def test_unserved_paths_get_the_prefixs_not_found(sandbox: Sandbox) -> None:
+    unknown_edge = httpx.post(f"{sandbox.graph_base}/{PAGE}/nope", headers=AUTH)
+    assert unknown_edge.status_code == 400
+    assert unknown_edge.json()["error"]["type"] == "GraphMethodException"
+    tiktok = httpx.post(f"{sandbox.tiktok_base}/v2/nope/", headers=AUTH)
+    assert tiktok.status_code == 404 and tiktok.json()["error"]["code"] == "invalid_params"
+    upload_get = httpx.get(f"{sandbox.url}/tiktok-upload/123")
+    assert upload_get.status_code == 404 and isinstance(upload_get.json()["error"], str)
+    nowhere = httpx.get(f"{sandbox.url}/elsewhere/v1/x")
+    assert nowhere.status_code == 404 and isinstance(nowhere.json()["error"], str)
+    assert sandbox.stats()["calls"] == {"graph.unknown": 1, "tiktok.unknown": 1}
+
+
+def _oversized(sandbox: Sandbox, path: str) -> tuple[int, Any]:
+    """A request announcing a body over the sandbox's limit (and sending none)."""
+    with socket.create_connection(("127.0.0.1", sandbox.port), timeout=5) as sock:
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 70000000\r\n\r\n"
+        sock.sendall(head.encode())
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status_line, _, rest = data.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+def test_body_errors_have_the_standins_shape(sandbox: Sandbox) -> None:
+    status, body = _oversized(sandbox, f"/graph/v25.0/{PAGE}/feed")
+    assert status == 413 and body["error"]["code"] == 100
+    status, body = _oversized(sandbox, "/tiktok/v2/post/publish/video/init/")
+    assert status == 413 and body["error"]["code"] == "invalid_params"
+    status, body = _oversized(sandbox, "/_sandbox/knobs")
+    assert status == 413 and "too large" in body["error"]
+    assert sandbox.stats()["server_errors"] == []
