@@ -132,7 +132,12 @@ def _demo(
             f"It lost {lost} answer on purpose: studio-publish read that post's container, "
             "found it PUBLISHED, and recorded it once instead of sending it again."
         )
-    say(NEXT_STEPS)
+    served = "http://127.0.0.1:8765"  # where `studio-publish sandbox --port 8765` serves
+    exports = "\n".join(
+        f"      export {name}={value.replace(sandbox.url, served)}"
+        for name, value in sandbox.env().items()
+    )
+    say(NEXT_STEPS.format(exports=exports))
     return summary
 
 
@@ -163,8 +168,7 @@ def _sample_accounts(conn: db.Connection, sandbox: Sandbox) -> dict[str, str]:
 NEXT_STEPS = """
 What to try next:
   studio-publish sandbox --port 8765        serve the sandbox yourself, then point the tool at it:
-      export STUDIO_PUBLISH_GRAPH_API_BASE=http://127.0.0.1:8765/graph/v25.0
-      export STUDIO_PUBLISH_TIKTOK_API_BASE=http://127.0.0.1:8765/tiktok
+{exports}
   studio-publish db migrate                 the embedded PostgreSQL, unless DATABASE_URL is set
   studio-publish accounts add --platform instagram --platform-account-id 1784 < token.txt
   studio-publish schedule --account ID --at +5m --caption "Hello" --media https://...

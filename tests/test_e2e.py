@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from studio_publish.platforms.registry import PLATFORMS
 from studio_publish.sandbox import Sandbox
 
 CDN = "https://cdn.example.com"
@@ -386,7 +387,10 @@ def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 posted" in result.stdout and "0 duplicates" in result.stdout
+    # One post of each type of every platform in the registry, each live exactly once.
+    posts = sum(len(spec.demo.posts) for spec in PLATFORMS.values())
+    assert f"{posts} posted" in result.stdout and f"{posts} posts live" in result.stdout
+    assert "0 duplicates" in result.stdout
     leftovers = subprocess.run(["pgrep", "-f", "studio-publish-demo-"], capture_output=True)
     assert leftovers.returncode == 1, "the demo left a process running"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from studio_publish.errors import UnknownPlatform
-from studio_publish.platforms import facebook, instagram, tiktok
+from studio_publish.platforms import facebook, instagram, threads, tiktok
 from studio_publish.platforms.spec import PlatformSpec
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
         instagram.SPEC,
         facebook.SPEC,
         tiktok.SPEC,
+        threads.SPEC,
     )
 }
 

@@ -66,3 +66,16 @@ def test_no_module_outside_the_platform_packages_names_a_platform() -> None:
             if pattern.search(line):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_every_platform_has_a_sandbox_stand_in_that_the_demo_reaches() -> None:
+    from studio_publish.sandbox import Sandbox
+    from studio_publish.sandbox.state import PLATFORMS as SERVED
+
+    assert set(registry.names()) <= set(SERVED)
+    settings = make_settings()
+    with Sandbox(port=0) as box:
+        pointed = {name.removeprefix("STUDIO_PUBLISH_").lower() for name in box.env()}
+    for name in registry.names():  # the sandbox's exports cover every platform's API base
+        setting = registry.spec_for(name).api_base_setting
+        assert setting in pointed and hasattr(settings, setting)
