@@ -19,8 +19,11 @@ import datetime as dt
 import json
 import re
 import secrets
+import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from studio_publish.sandbox.standins.base import StandIn
 from studio_publish.sandbox.wire import ApiError, Handler, Request, Response, Route, as_int, as_str
@@ -259,6 +262,60 @@ class GraphStandIn(StandIn):
 
     def bases(self, url: str) -> dict[str, str]:
         return {PREFIX: f"{url}/{PREFIX}/{GRAPH_VERSION}"}
+
+
+# ---- media containers (Instagram and Threads) --------------------------------------------
+
+IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED = (
+    "IN_PROGRESS",
+    "FINISHED",
+    "PUBLISHED",
+    "ERROR",
+    "EXPIRED",
+)
+
+
+class Staged(Protocol):
+    """A media container as the Graph stand-ins keep it."""
+
+    status: str
+    expired: bool
+    created: float
+    polls_left: int
+    fails: bool
+
+
+def container_status(c: Staged, knobs: Knobs, *, consume_poll: bool) -> str:
+    """A container's status now: IN_PROGRESS for the knob's number of polls (a status read
+    is a poll), then FINISHED (or ERROR when the knob said it fails), EXPIRED once expired
+    or past the container lifetime (24 hours for Instagram and Threads)."""
+    if c.status in (PUBLISHED, ERROR, EXPIRED):
+        return c.status
+    if c.expired or time.time() - c.created >= knobs.container_ttl_seconds:
+        c.status = EXPIRED
+        return c.status
+    if c.polls_left > 0:
+        if consume_poll:
+            c.polls_left -= 1
+        return IN_PROGRESS
+    c.status = ERROR if c.fails else FINISHED
+    return c.status
+
+
+def expire(containers: Mapping[str, Staged], container_id: str) -> bool:
+    """Make an unpublished container report EXPIRED; False when there is none by that id."""
+    container = containers.get(container_id)
+    if container is None or container.status == PUBLISHED:
+        return False
+    container.expired = True
+    return True
+
+
+def publishes_within(times: deque[float], now: float, duration: float) -> int:
+    """How many of an account's publishes fall in the moving window (a publishing limit)."""
+    while times and now - times[0] >= duration:
+        times.popleft()
+    return len(times)
 
 
 def _no_object(req: Request, who: str) -> Response:

@@ -28,10 +28,17 @@ from dataclasses import dataclass
 
 from studio_publish.sandbox.ledger import LedgerEntry
 from studio_publish.sandbox.standins.graph_common import (
+    ERROR,
+    EXPIRED,
+    FINISHED,
+    IN_PROGRESS,
     OBJECT,
+    PUBLISHED,
     Edges,
     GraphStandIn,
     answer,
+    container_status,
+    expire,
     fields,
     graph_error,
     graph_time,
@@ -39,6 +46,7 @@ from studio_publish.sandbox.standins.graph_common import (
     object_id,
     paginate,
     pick,
+    publishes_within,
 )
 from studio_publish.sandbox.wire import Request, Response, Route, as_bool, as_int, as_list, as_str
 
@@ -48,13 +56,6 @@ HASHTAGS_MAX = 30
 MENTIONS_MAX = 20
 CAROUSEL_MIN, CAROUSEL_MAX = 2, 10
 
-IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED = (
-    "IN_PROGRESS",
-    "FINISHED",
-    "PUBLISHED",
-    "ERROR",
-    "EXPIRED",
-)
 _STATUS_TEXT = {
     IN_PROGRESS: "In Progress: Media is still being processed.",
     FINISHED: "Finished: Media has been uploaded and it is ready to be published.",
@@ -231,32 +232,16 @@ class InstagramStandIn(GraphStandIn):
             raise graph_error(100, "The caption tags more than 20 accounts.", subcode=2207040)
 
     def _status(self, c: Container, *, consume_poll: bool) -> str:
-        """A container's status now; a status read counts as one poll."""
-        if c.status in (PUBLISHED, ERROR, EXPIRED):
-            return c.status
-        if c.expired or time.time() - c.created >= self.knobs.container_ttl_seconds:
-            c.status = EXPIRED
-            return c.status
-        if c.polls_left > 0:
-            if consume_poll:
-                c.polls_left -= 1
-            return IN_PROGRESS
-        c.status = ERROR if c.fails else FINISHED
-        return c.status
+        return container_status(c, self.knobs, consume_poll=consume_poll)
 
     def expire_container(self, container_id: str) -> bool:
         with self._lock:
-            container = self._containers.get(container_id)
-            if container is None or container.status == PUBLISHED:
-                return False
-            container.expired = True
-            return True
+            return expire(self._containers, container_id)
 
     def _quota_used(self, account: str, now: float) -> int:
-        times = self._publishes.setdefault(account, deque())
-        while times and now - times[0] >= self.knobs.quota_duration:
-            times.popleft()
-        return len(times)
+        return publishes_within(
+            self._publishes.setdefault(account, deque()), now, self.knobs.quota_duration
+        )
 
     def media_publish(self, req: Request, account: str) -> Response:
         creation_id = as_str(req.params.get("creation_id"))

@@ -30,9 +30,15 @@ from typing import ClassVar
 
 from studio_publish.sandbox.ledger import LedgerEntry
 from studio_publish.sandbox.standins.graph_common import (
+    ERROR,
+    FINISHED,
+    IN_PROGRESS,
+    PUBLISHED,
     Edges,
     GraphStandIn,
     answer,
+    container_status,
+    expire,
     fields,
     graph_error,
     graph_time,
@@ -40,6 +46,7 @@ from studio_publish.sandbox.standins.graph_common import (
     object_id,
     paginate,
     pick,
+    publishes_within,
 )
 from studio_publish.sandbox.wire import Grant, Request, Response, Route, as_bool, as_list, as_str
 
@@ -50,13 +57,6 @@ CAROUSEL_MIN, CAROUSEL_MAX = 2, 20
 QUOTA_TOTAL, QUOTA_DURATION = 250, 86400  # posts per moving 24 hours
 TOKEN_LIFETIME = 60 * 86400  # a long-lived token: 60 days from the refresh
 MEDIA_TYPES = ("TEXT", "IMAGE", "VIDEO", "CAROUSEL")
-IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED = (
-    "IN_PROGRESS",
-    "FINISHED",
-    "PUBLISHED",
-    "ERROR",
-    "EXPIRED",
-)
 
 
 @dataclass
@@ -186,25 +186,11 @@ class ThreadsStandIn(GraphStandIn):
         return Response(200, {"id": container.id})
 
     def _status(self, c: Container, *, consume_poll: bool) -> str:
-        if c.status in (PUBLISHED, ERROR, EXPIRED):
-            return c.status
-        if c.expired or time.time() - c.created >= self.knobs.container_ttl_seconds:
-            c.status = EXPIRED
-            return c.status
-        if c.polls_left > 0:
-            if consume_poll:
-                c.polls_left -= 1
-            return IN_PROGRESS
-        c.status = ERROR if c.fails else FINISHED
-        return c.status
+        return container_status(c, self.knobs, consume_poll=consume_poll)
 
     def expire_container(self, container_id: str) -> bool:
         with self._lock:
-            container = self._containers.get(container_id)
-            if container is None or container.status == PUBLISHED:
-                return False
-            container.expired = True
-            return True
+            return expire(self._containers, container_id)
 
     def read_container(self, req: Request, who: str) -> Response:
         container_id = object_id(req)
@@ -222,10 +208,7 @@ class ThreadsStandIn(GraphStandIn):
     # ---- publishing -------------------------------------------------------------------
 
     def _quota_used(self, account: str, now: float) -> int:
-        times = self._publishes.setdefault(account, deque())
-        while times and now - times[0] >= QUOTA_DURATION:
-            times.popleft()
-        return len(times)
+        return publishes_within(self._publishes.setdefault(account, deque()), now, QUOTA_DURATION)
 
     def publish(self, req: Request, account: str) -> Response:
         creation_id = as_str(req.params.get("creation_id"))
