@@ -60,6 +60,10 @@ def test_no_module_outside_the_platform_packages_names_a_platform() -> None:
     for path in PACKAGE.rglob("*"):
         if path.suffix not in (".py", ".sql") or PACKAGE / "sandbox" in path.parents:
             continue
+        # Migrations are history, applied once each (in a wheel they ship as migrations/):
+        # 0005 added the CHECK that named the platforms, 0007 dropped it.
+        if PACKAGE / "migrations" in path.parents:
+            continue
         if any(folder in path.parents for folder in allowed):
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
