@@ -194,7 +194,8 @@ def db_prune(
     as_json: JsonOption = False,
 ) -> None:
     """Delete old attempt, run and alert rows; never a post, never the latest run."""
-    from studio_publish.output import local_time, print_json, print_line
+    from studio_publish.formatting import local_time
+    from studio_publish.output import print_json, print_line
     from studio_publish.prune import prune
 
     with database() as (conn, _):

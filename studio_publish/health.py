@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio_publish import db
-from studio_publish.output import human
+from studio_publish.formatting import human
 from studio_publish.status import (
     OVERDUE_GRACE_SECONDS,
     accounts_needing_attention,

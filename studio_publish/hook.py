@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from studio_publish import db, operations
 from studio_publish.errors import ConfigError, DatabaseUnavailable, NotMigrated, StudioPublishError
+from studio_publish.formatting import to_json
 from studio_publish.logs import configure_logging, get_logger
 from studio_publish.migrations import require_migrated
-from studio_publish.output import to_json
 from studio_publish.platforms.base import Platform
 from studio_publish.settings import Settings, load_settings
 

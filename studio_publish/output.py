@@ -6,58 +6,17 @@ as rich markup, with control characters escaped (studio_publish.terminal_text).
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import json
 import os
 import sys
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from studio_publish.terminal_text import json_safe, printable
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, uuid.UUID | decimal.Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-def to_json(document: Any) -> str:
-    """Exact data, readable non-ASCII text; no DEL, C1 or bidi control left raw (json_safe)."""
-    return json_safe(json.dumps(document, default=_json_default, ensure_ascii=False))
+from studio_publish.formatting import human, to_json
+from studio_publish.terminal_text import printable
 
 
 def print_json(document: Any) -> None:
     sys.stdout.write(to_json(document) + "\n")
-
-
-def local_time(value: dt.datetime | None) -> str:
-    """A timestamp in the operator's zone (TZ), to the second."""
-    if value is None:
-        return "-"
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def human(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dt.datetime):
-        return local_time(value)
-    if isinstance(value, dt.timedelta):
-        seconds = int(value.total_seconds())
-        hours, rest = divmod(seconds, 3600)
-        return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
-    if isinstance(value, dict | list):
-        return to_json(value)
-    return str(value)
 
 
 def print_table(

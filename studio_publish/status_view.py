@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio_publish.output import human, print_line, print_table
+from studio_publish.formatting import human
+from studio_publish.output import print_line, print_table
 
 STATES = ("draft", "scheduled", "publishing", "failed", "needs_review")
 

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from test_status import WIDE, ago, ahead, insert_post
 
 from studio_publish.errors import BadInput
+from studio_publish.formatting import to_json
 from studio_publish.logs import configure_logging, get_logger
-from studio_publish.output import print_line, print_table, to_json
+from studio_publish.output import print_line, print_table
 from studio_publish.terminal_text import json_safe, printable
 
 Conn = psycopg.Connection[dict[str, Any]]
