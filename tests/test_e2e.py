@@ -378,6 +378,9 @@ def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
         for k, v in os.environ.items()
         if not k.startswith("STUDIO_PUBLISH_") and k != "DATABASE_URL"
     }
+    # The demo's folder goes under this test's own, so a demo another user or run has going
+    # on this machine is not taken for one this demo left behind.
+    env["TMPDIR"] = str(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "studio_publish", "demo"],
         env=env,
@@ -391,7 +394,9 @@ def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
     posts = sum(len(spec.demo.posts) for spec in PLATFORMS.values())
     assert f"{posts} posted" in result.stdout and f"{posts} posts live" in result.stdout
     assert "0 duplicates" in result.stdout
-    leftovers = subprocess.run(["pgrep", "-f", "studio-publish-demo-"], capture_output=True)
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"{tmp_path}/studio-publish-demo-"], capture_output=True
+    )
     assert leftovers.returncode == 1, "the demo left a process running"
 
 
