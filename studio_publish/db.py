@@ -79,6 +79,11 @@ def _private_runtime_dir() -> Path:
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = folder.stat()
+            if info.st_uid == os.getuid() and info.st_mode & 0o077:
+                # Ours, but open to others (made by an older version or by hand): close it
+                # rather than fall back to a folder in /tmp.
+                folder.chmod(0o700)
+                info = folder.stat()
         except OSError:
             continue
         if info.st_uid == os.getuid() and not info.st_mode & 0o077:

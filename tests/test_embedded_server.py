@@ -69,3 +69,22 @@ def test_db_stop_with_a_database_url_is_a_no_op(
 def test_status_with_a_database_url_names_no_embedded_server(cli: Cli) -> None:
     result = cli("status", "--json")
     assert result.json()["embedded_postgres"] is None
+
+
+def test_a_runtime_folder_of_ours_open_to_others_is_closed_not_replaced_by_tmp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pgserver's lock folder lives in ~/.cache/studio-publish/runtime; one left group- or
+    world-readable is made private again, and nothing is created in the temp folder."""
+    from studio_publish import db
+
+    home, temp = tmp_path / "home", tmp_path / "temp"
+    runtime = home / ".cache" / "studio-publish" / "runtime"
+    runtime.mkdir(parents=True)
+    runtime.chmod(0o755)
+    temp.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(db.tempfile, "gettempdir", lambda: str(temp))
+    assert db._private_runtime_dir() == runtime
+    assert runtime.stat().st_mode & 0o777 == 0o700
+    assert list(temp.iterdir()) == []
