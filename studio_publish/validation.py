@@ -326,8 +326,7 @@ def _check_length(rule: TextRule, text: str, name: str, field: str, what: str = 
         (_HASHTAG, rule.max_hashtags, "hashtags"),
         (_MENTION, rule.max_mentions, "@mentions"),
     ):
-        found = len(pattern.findall(text)) if most is not None else 0
-        if most is not None and found > most:
+        if most is not None and (found := len(pattern.findall(text))) > most:
             raise BadInput(field, f"{found} {word}; {name} allows {most}")
 
 

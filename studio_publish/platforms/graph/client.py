@@ -15,6 +15,7 @@ from studio_publish.platforms.base import Decision, PlatformError
 from studio_publish.platforms.clock import Clock, utc_now
 from studio_publish.platforms.graph.errors import GraphError, graph_error
 from studio_publish.platforms.graph.usage import SHARED, UsageThrottle
+from studio_publish.platforms.registry import spec_for
 from studio_publish.platforms.transport import OutcomeUnclear, json_body, send
 from studio_publish.settings import Settings
 
@@ -90,6 +91,8 @@ class GraphClient:
 class GraphPlatform:
     """What the Meta platforms share: settings, the throttle and Meta's token rules."""
 
+    name: str  # the platform's registry name: its spec says the rest
+
     def __init__(
         self, settings: Settings, *, throttle: UsageThrottle = SHARED, clock: Clock = utc_now
     ) -> None:
@@ -99,15 +102,17 @@ class GraphPlatform:
 
     @property
     def api_base(self) -> str:
-        """Where this platform's Graph calls go (Threads has a host of its own)."""
-        return self.settings.graph_api_base
+        """Where this platform's calls go: the setting its spec names (Threads has a host of
+        its own)."""
+        base: str = getattr(self.settings, spec_for(self.name).api_base_setting)
+        return base
 
     def client(self, http: httpx.AsyncClient, account: Account) -> GraphClient:
         return GraphClient(http, self.settings, account, self.throttle, base=self.api_base)
 
     @property
     def can_refresh_tokens(self) -> bool:
-        return False
+        return spec_for(self.name).refreshes_tokens  # declared once, in the spec
 
     async def refresh_token(self, account: Account, http: httpx.AsyncClient) -> TokenGrant:
         # Meta has no refresh grant: a long-lived user token lasts ~60 days, then the user

@@ -47,14 +47,6 @@ class ThreadsPlatform(ContainerPlatform):
     name = "threads"
     api = API
 
-    @property
-    def api_base(self) -> str:
-        return self.settings.threads_api_base
-
-    @property
-    def can_refresh_tokens(self) -> bool:
-        return True
-
     def child_params(self, kind: str, url: str) -> dict[str, str]:
         media = {"media_type": "VIDEO", "video_url": url} if kind == "video" else None
         return {**(media or {"media_type": "IMAGE", "image_url": url}), "is_carousel_item": "true"}
