@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from studio_publish import db as sp_db  # noqa: E402
 from studio_publish.migrations import migrate  # noqa: E402
 from studio_publish.queries import query  # noqa: E402
+from studio_publish.states import Move, guard  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PYTHON = sys.executable
@@ -788,10 +789,17 @@ PLANNED = [
     ("due_posts_preview", {"max_lateness": 43200, "limit": 500}, False),
     (
         "claim_due_posts",
-        {"limit": 64, "worker": "bench", "lease_seconds": 300, "run_id": None, "only_ids": None},
+        {
+            **guard(Move.CLAIM),
+            "limit": 64,
+            "worker": "bench",
+            "lease_seconds": 300,
+            "run_id": None,
+            "only_ids": None,
+        },
         True,
     ),
-    ("mark_missed", {"max_lateness": 43200, "only_ids": None}, True),
+    ("mark_missed", {**guard(Move.MISS), "max_lateness": 43200, "only_ids": None}, True),
     ("claim_abandoned", {"limit": 50, "worker": "bench", "lease_seconds": 300}, True),
     ("count_active_by_state", {}, False),
     ("count_posted_recently", {}, False),

@@ -28,14 +28,15 @@ from studio_publish.db import Row, first_line
 from studio_publish.pool import ConnectionPool
 from studio_publish.queries import query
 from studio_publish.settings import Settings
+from studio_publish.states import Outcome
 
 if TYPE_CHECKING:
     from studio_publish.attempt import PostResult
 
 POST_EVENTS = {
-    "failed": "post_failed",
-    "missed": "post_failed",
-    "needs_review": "post_needs_review",
+    Outcome.FAILED: "post_failed",
+    Outcome.MISSED: "post_failed",
+    Outcome.NEEDS_REVIEW: "post_needs_review",
 }
 ACCOUNT_EVENT = "account_needs_reauth"
 SEND_BATCH = 25  # alerts sent at once by one run; a backlog drains over the next runs

@@ -62,3 +62,11 @@ class TokenGrant:
     refresh_token: str | None
     expires_at: dt.datetime | None
     refresh_expires_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A publishing limit the platform reports for an account (e.g. 3 of 50 in 24 hours)."""
+
+    used: int
+    total: int

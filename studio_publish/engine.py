@@ -22,12 +22,13 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
+from studio_publish import outcomes
 from studio_publish.alerts import deliver_alerts
 from studio_publish.attempt import PostAttempt, PostResult
 from studio_publish.db import DatabaseTarget, first_line
@@ -37,6 +38,7 @@ from studio_publish.logs import get_logger
 from studio_publish.platforms.base import Platform
 from studio_publish.pool import ConnectionPool
 from studio_publish.settings import Settings
+from studio_publish.states import FailureReason, Outcome, Transition
 from studio_publish.store import Claim, EngineStore
 
 RESCUE_BATCH = 50
@@ -57,12 +59,12 @@ class RunSummary:
     def claimed(self) -> int:
         return len(self.claimed_ids)
 
-    def count(self, *outcomes: str) -> int:
-        return sum(1 for r in self.results if r.outcome in outcomes)
+    def count(self, *wanted: str) -> int:
+        return sum(1 for r in self.results if r.outcome in wanted)
 
     @property
     def failed(self) -> int:
-        return self.count("failed", "missed")
+        return self.count(Outcome.FAILED, Outcome.MISSED)
 
     @property
     def outcome(self) -> str:
@@ -75,10 +77,10 @@ class RunSummary:
         return {
             "claimed": self.claimed,
             "rescued": self.rescued,
-            "posted": self.count("posted"),
-            "retried": self.count("retry", "wait", "reauth"),
+            "posted": self.count(Outcome.POSTED),
+            "retried": self.count(Outcome.RETRY, Outcome.WAIT, Outcome.REAUTH),
             "failed": self.failed,
-            "needs_review": self.count("needs_review"),
+            "needs_review": self.count(Outcome.NEEDS_REVIEW),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,8 +90,8 @@ class RunSummary:
             "outcome": self.outcome,
             "seconds": round(self.seconds, 3),
             **self.counts(),
-            "missed": self.count("missed"),
-            "lease_lost": self.count("lease_lost"),
+            "missed": self.count(Outcome.MISSED),
+            "lease_lost": self.count(Outcome.LEASE_LOST),
             "error": self.error,
             "posts": [r.as_dict() for r in self.results],
         }
@@ -126,9 +128,13 @@ class Engine:
 
     # --- sessions -----------------------------------------------------------------------
 
-    async def _session(
-        self, summary: RunSummary, body: Callable[[EngineStore, HttpClients], Awaitable[None]]
-    ) -> RunSummary:
+    @contextlib.asynccontextmanager
+    async def _session(self, summary: RunSummary) -> AsyncIterator[tuple[EngineStore, HttpClients]]:
+        """A run: its pool, its run row and HTTP clients; the run row records how it ended.
+
+        A lost database ends the run with its posts still claimed (the next run takes them
+        up) and raises DatabaseUnavailable once the run's row says so.
+        """
         started = time.monotonic()
         pool = ConnectionPool(self.target, size=min(8, self.settings.concurrency + 2))
         try:
@@ -142,7 +148,7 @@ class Engine:
                 self.settings.concurrency, self.settings.http_timeout_seconds
             ) as http:
                 try:
-                    await body(store, http)
+                    yield store, http
                 except psycopg.OperationalError as exc:
                     summary.error = (
                         f"lost the database during the run: {first_line(exc)}; posts in "
@@ -172,29 +178,26 @@ class Engine:
         if summary.error:
             self.log.error("run_stopped", error=summary.error)
             raise DatabaseUnavailable(summary.error)
-        return summary
 
     # --- run-due ------------------------------------------------------------------------
 
     async def run_due(self, *, only_ids: list[str] | None = None) -> RunSummary:
         summary = RunSummary("run-due")
         deadline = time.monotonic() + self.settings.run_budget_seconds
-
-        async def body(store: EngineStore, http: HttpClients) -> None:
+        async with self._session(summary) as (store, http):
             await self._rescue(store, http, summary)
             for row in await store.mark_missed(self.settings.max_lateness_seconds, only_ids):
-                self._record(
+                self._collect(
                     summary,
                     PostResult(
                         str(row["id"]),
                         row["platform"],
-                        "missed",
+                        Outcome.MISSED,
                         "first found due too long after its time; retry-failed sends it",
                     ),
                 )
             await self._claim_and_publish(store, http, summary, deadline, only_ids)
-
-        return await self._session(summary, body)
+        return summary
 
     async def _claim_and_publish(
         self,
@@ -213,7 +216,7 @@ class Engine:
                 summary.claimed_ids.update(c.post_id for c in claims)
                 for claim in claims:
                     task = asyncio.create_task(
-                        self._settle(store, http, claim, summary, rescue=False)
+                        self._attempt(store, http, claim, summary, rescue=False)
                     )
                     in_flight[task] = claim
                 if not in_flight:
@@ -248,28 +251,26 @@ class Engine:
 
     # --- publish one post -----------------------------------------------------------------
 
-    async def publish_claimed_now(
-        self, claim_post: Callable[[EngineStore, int], Awaitable[Claim | None]]
-    ) -> RunSummary:
-        """Publish one post claimed by ``claim_post`` (the `publish` command), and wait."""
+    async def publish_now(self, post_id: str) -> RunSummary:
+        """Claim one post whatever its time (the `publish` command), publish it, and wait.
+
+        ``claimed`` is 0 when the post could not be claimed (its state or account said no).
+        """
         summary = RunSummary("publish")
-
-        async def body(store: EngineStore, http: HttpClients) -> None:
-            claim = await claim_post(store, summary.run_id or 0)
-            if claim is None:
-                return
-            summary.claimed_ids.add(claim.post_id)
-            heartbeat = asyncio.create_task(self._heartbeat(store, lambda: [claim]))
-            try:
-                await self._settle(store, http, claim, summary, rescue=False)
-            finally:
-                heartbeat.cancel()
-
-        return await self._session(summary, body)
+        async with self._session(summary) as (store, http):
+            claim = await store.claim_now(post_id, summary.run_id or 0)
+            if claim is not None:
+                summary.claimed_ids.add(claim.post_id)
+                heartbeat = asyncio.create_task(self._heartbeat(store, lambda: [claim]))
+                try:
+                    await self._attempt(store, http, claim, summary, rescue=False)
+                finally:
+                    heartbeat.cancel()
+        return summary
 
     # --- one claimed post ---------------------------------------------------------------
 
-    async def _settle(
+    async def _attempt(
         self,
         store: EngineStore,
         http: HttpClients,
@@ -278,12 +279,14 @@ class Engine:
         *,
         rescue: bool,
     ) -> None:
+        """One attempt at one claimed post; what it came to joins the run's summary."""
         try:
             platform = self.platform(claim.row["platform"])
         except UnknownPlatform as exc:
             # Rows are written by SQL too, and the registry, not a CHECK, says which
             # platforms exist: such a row fails alone, visibly, with nothing sent.
-            await self._finish_unattempted(store, claim, summary, "failed", "invalid", str(exc))
+            transition = outcomes.failed(FailureReason.INVALID, str(exc))
+            self._collect(summary, await self._record_unattempted(store, claim, transition))
             return
         attempt = PostAttempt(
             settings=self.settings,
@@ -293,55 +296,37 @@ class Engine:
             claim=claim,
             platform=platform,
             log=self.log,
-            record=lambda result: self._record(summary, result),
         )
         try:
-            await attempt.run(rescue=rescue)
+            result = await attempt.run(rescue=rescue)
         except psycopg.OperationalError:
-            raise  # the database is gone: the run ends, the next one settles the post
+            raise  # the database is gone: the run ends, the next one takes the post up
         except Exception as exc:
             # attempt.run records every outcome itself; this is a bug in recording one.
             # The post must still end visibly, and the run goes on with the others.
             self.log.exception("post_crashed", post_id=claim.post_id)
-            message = f"internal error while recording the outcome: {type(exc).__name__}"
-            await self._finish_unattempted(
-                store,
-                claim,
-                summary,
-                "needs_review",
-                "internal_error",
-                message + "; the platform may have the post: check the account",
+            transition = outcomes.needs_review(
+                FailureReason.INTERNAL_ERROR,
+                f"internal error while recording the outcome: {type(exc).__name__}; the "
+                "platform may have the post: check the account",
                 error_class=type(exc).__name__,
             )
+            result = await self._record_unattempted(store, claim, transition)
+        self._collect(summary, result)
 
-    async def _finish_unattempted(
-        self,
-        store: EngineStore,
-        claim: Claim,
-        summary: RunSummary,
-        status: str,
-        reason: str,
-        message: str,
-        *,
-        error_class: str | None = None,
-    ) -> None:
+    async def _record_unattempted(
+        self, store: EngineStore, claim: Claim, transition: Transition
+    ) -> PostResult:
         """Record an outcome for a claim no PostAttempt could (or did) record."""
         try:
-            await store.finish_failed(
-                claim,
-                status=status,
-                reason=reason,
-                error=message,
-                error_class=error_class,
-                http_status=None,
-            )
+            await store.finish(claim, transition)
         except psycopg.OperationalError:
             raise
         except psycopg.Error:
             self.log.exception("post_outcome_not_recorded", post_id=claim.post_id)
-        self._record(summary, PostResult(claim.post_id, claim.row["platform"], status, message))
+        return PostResult.of(claim, transition)
 
-    def _record(self, summary: RunSummary, result: PostResult) -> None:
+    def _collect(self, summary: RunSummary, result: PostResult) -> None:
         summary.results.append(result)
         if self.on_result:
             self.on_result(result)
@@ -349,13 +334,13 @@ class Engine:
     # --- rescue -------------------------------------------------------------------------
 
     async def _rescue(self, store: EngineStore, http: HttpClients, summary: RunSummary) -> None:
-        """Settle posts whose run died (their lease ran out) before claiming new work."""
+        """Take up posts whose run died (their lease ran out) before claiming new work."""
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 
-        async def settle(claim: Claim) -> None:
+        async def take_up(claim: Claim) -> None:
             async with semaphore:
-                await self._settle(store, http, claim, summary, rescue=True)
+                await self._attempt(store, http, claim, summary, rescue=True)
 
         while claims := await store.claim_abandoned(RESCUE_BATCH):
             summary.rescued += len(claims)
-            await asyncio.gather(*(settle(c) for c in claims))
+            await asyncio.gather(*(take_up(c) for c in claims))

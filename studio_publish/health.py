@@ -22,6 +22,7 @@ from typing import Any
 
 from studio_publish import db
 from studio_publish.formatting import human
+from studio_publish.states import PostState
 from studio_publish.status import (
     OVERDUE_GRACE_SECONDS,
     accounts_needing_attention,
@@ -96,7 +97,7 @@ def _cron(conn: db.Connection, now: dt.datetime) -> list[Problem]:
     waiting = sum(
         row["posts"]
         for row in db.fetch_all(conn, "count_active_by_state")
-        if row["status"] in ("scheduled", "publishing")
+        if row["status"] in (PostState.SCHEDULED, PostState.PUBLISHING)
     )
     if waiting and run is None:
         problems.append(Problem("cron", f"cron: run-due never ran, with {_posts(waiting)} waiting"))

@@ -11,14 +11,14 @@ from typing import Any
 import psycopg
 
 from studio_publish import db
-from studio_publish.attempt import PostResult, Refusal, admit
+from studio_publish.attempt import PostResult, admit
 from studio_publish.engine import Engine, RunSummary
 from studio_publish.errors import BadInput, Refused
 from studio_publish.platforms import registry
 from studio_publish.platforms.base import Platform
 from studio_publish.platforms.registry import spec_for
 from studio_publish.settings import Settings
-from studio_publish.store import Claim, EngineStore
+from studio_publish.states import Move, Outcome, Transition, allows, guard, refusal
 from studio_publish.timeparse import parse_age
 from studio_publish.validation import validate_uuid
 
@@ -80,9 +80,9 @@ def _would(row: db.Row, settings: Settings) -> str:
         "workspace_id": row["account_workspace_id"],
         "platform_account_id": row["platform_account_id"],
     }
-    refusal = admit(row, account, platform=row["platform"], media=settings.media_policy())
-    if isinstance(refusal, Refusal):  # the engine's own door, so the preview cannot drift
-        return f"{refusal.status} as {refusal.reason}: {refusal.message}"
+    refused = admit(row, account, platform=row["platform"], media=settings.media_policy())
+    if isinstance(refused, Transition):  # the engine's own door, so the preview cannot drift
+        return f"{refused.outcome} as {refused.reason}: {refused.message}"
     if not row["has_token"]:
         return "wait: the account has no access token"
     if row["token_expired"]:
@@ -106,17 +106,7 @@ class PublishOutcome:
 
     @property
     def posted(self) -> bool:
-        return self.result is not None and self.result.outcome == "posted"
-
-
-_REFUSALS = {
-    "publishing": "it is being published by another process right now",
-    "needs_review": (
-        "its last outcome is unknown: check the platform, then "
-        "`retry-failed --id {id} --confirm-not-live` if it is not live"
-    ),
-    "cancelled": "it was cancelled",
-}
+        return self.result is not None and self.result.outcome is Outcome.POSTED
 
 
 def publish_post(
@@ -134,18 +124,16 @@ def publish_post(
     if post is None:
         raise BadInput("POST_ID", f"no post with id {post_id}")
     copy_of = None
-    if post["status"] == "posted":
-        if not force:
-            where = post["permalink"] or post["platform_post_id"]
-            raise Refused(f"post {post_id} is already live ({where}); --force publishes a new copy")
-        copy = db.fetch_one(conn, "copy_post_for_republish", {"id": post_id})
+    if force and allows(Move.REPUBLISH, post["status"]):
+        copy = db.fetch_one(
+            conn, "copy_post_for_republish", {**guard(Move.REPUBLISH), "id": post_id}
+        )
         if copy is None:
             raise Refused(f"post {post_id} was fetched from the platform, not scheduled here")
         copy_of, post_id = post_id, str(copy["id"])
-    elif post["status"] in _REFUSALS:
-        raise Refused(
-            f"post {post_id} is not published: " + _REFUSALS[post["status"]].format(id=post_id)
-        )
+    elif not allows(Move.PUBLISH_NOW, post["status"]):
+        where = post["permalink"] or post["platform_post_id"]
+        raise Refused(refusal(Move.PUBLISH_NOW, post["status"], post_id, where=where))
     elif post["account_state"] is None:
         raise Refused(f"post {post_id} is not published: its account no longer exists")
     elif post["account_state"] != "active":
@@ -154,15 +142,13 @@ def publish_post(
             f"post {post_id} is not published: its account is {post['account_state']}{reason}"
         )
 
-    async def claim(store: EngineStore, run_id: int) -> Claim | None:
-        return await store.claim_now(post_id, run_id)
-
     engine = Engine(settings, target, platforms=platforms)
-    summary = asyncio.run(engine.publish_claimed_now(claim))
+    summary = asyncio.run(engine.publish_now(post_id))
     if summary.claimed == 0:
+        # Between our read and the claim, another process moved it.
         current = db.fetch_one(conn, "get_post", {"id": post_id})
         state = current["status"] if current else "gone"
-        raise Refused(f"post {post_id} could not be claimed: it is {state}")
+        raise Refused(refusal(Move.PUBLISH_NOW, state, post_id, where=""))
     return PublishOutcome(post_id, summary, copy_of)
 
 
@@ -189,10 +175,18 @@ def retry_failed(
         rows = db.fetch_all(
             conn,
             "retry_failed_posts",
-            {"ids": post_ids, "platform": platform, "account": account_id, "since": since_at},
+            {
+                **guard(Move.RETRY_FAILED),
+                "ids": post_ids,
+                "platform": platform,
+                "account": account_id,
+                "since": since_at,
+            },
         )
         if confirm_not_live and post_ids:
-            rows += db.fetch_all(conn, "confirm_not_live", {"ids": post_ids})
+            rows += db.fetch_all(
+                conn, "confirm_not_live", {**guard(Move.CONFIRM_NOT_LIVE), "ids": post_ids}
+            )
         # A named post that cannot be retried refuses the whole command (rolled back).
         done = {str(r["id"]) for r in rows}
         for post_id in post_ids or []:
@@ -205,12 +199,8 @@ def _explain_not_retried(conn: db.Connection, post_id: str, confirmed: bool) -> 
     post = db.fetch_one(conn, "get_post", {"id": post_id})
     if post is None:
         raise BadInput("--id", f"no post with id {post_id}")
-    if post["status"] == "needs_review" and not confirmed:
-        raise Refused(
-            f"post {post_id} needs review: it may be live. Check the platform; if it is not "
-            f"there, run `retry-failed --id {post_id} --confirm-not-live`"
-        )
-    raise Refused(f"post {post_id} is {post['status']}: only failed posts are retried")
+    move = Move.CONFIRM_NOT_LIVE if confirmed else Move.RETRY_FAILED
+    raise Refused(refusal(move, post["status"], post_id))
 
 
 def confirm_live(
@@ -225,7 +215,12 @@ def confirm_live(
         row = db.fetch_one(
             conn,
             "confirm_live",
-            {"id": post_id, "platform_post_id": platform_post_id, "permalink": permalink},
+            {
+                **guard(Move.CONFIRM_LIVE),
+                "id": post_id,
+                "platform_post_id": platform_post_id,
+                "permalink": permalink,
+            },
         )
     except psycopg.errors.UniqueViolation:
         raise BadInput(
@@ -236,4 +231,4 @@ def confirm_live(
     post = db.fetch_one(conn, "get_post", {"id": post_id})
     if post is None:
         raise BadInput("POST_ID", f"no post with id {post_id}")
-    raise Refused(f"post {post_id} is {post['status']}: only a needs_review post can be confirmed")
+    raise Refused(refusal(Move.CONFIRM_LIVE, post["status"], post_id))

@@ -12,6 +12,7 @@ from studio_publish import db
 from studio_publish.errors import BadInput, Refused
 from studio_publish.media_policy import MediaPolicy
 from studio_publish.postfile import read_post_file
+from studio_publish.states import Move, PostState, allows, guard, refusal
 from studio_publish.timeparse import parse_schedule_time
 from studio_publish.validation import PostInput, ValidPost, validate_post, validate_uuid
 
@@ -26,7 +27,7 @@ class PlannedPost:
 
     @property
     def status(self) -> str:
-        return "draft" if self.post.scheduled_for is None else "scheduled"
+        return PostState.DRAFT if self.post.scheduled_for is None else PostState.SCHEDULED
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -119,18 +120,18 @@ def reschedule_post(
     current = db.fetch_one(conn, "get_post", {"id": post_id})
     if current is None:
         raise BadInput("POST_ID", f"no post with id {post_id}")
-    refused = Refused(
-        f"post {post_id} is {current['status']}: only a draft, scheduled or failed post "
-        "can be rescheduled"
-    )
+    refused = Refused(refusal(Move.RESCHEDULE, current["status"], post_id))
+    if current["origin"] != "scheduler":
+        refused = Refused(f"post {post_id} was fetched from the platform, not scheduled here")
     if dry_run:
-        # The same guard as the reschedule_post query: a dry run must not promise a move
-        # the real run refuses.
-        movable = current["status"] in ("draft", "scheduled", "failed")
-        if not movable or current["origin"] != "scheduler":
+        # The reschedule_post query's guard, from the same table: a dry run must not
+        # promise a move the real run refuses.
+        if not allows(Move.RESCHEDULE, current["status"]) or current["origin"] != "scheduler":
             raise refused
-        return {"id": current["id"], "status": "scheduled", "scheduled_for": when}
-    row = db.fetch_one(conn, "reschedule_post", {"id": post_id, "scheduled_for": when})
+        return {"id": current["id"], "status": PostState.SCHEDULED, "scheduled_for": when}
+    row = db.fetch_one(
+        conn, "reschedule_post", {**guard(Move.RESCHEDULE), "id": post_id, "scheduled_for": when}
+    )
     if row is None:
         raise refused
     return row
@@ -138,17 +139,10 @@ def reschedule_post(
 
 def cancel_post(conn: db.Connection, post_id: str) -> db.Row:
     post_id = validate_uuid(post_id, "POST_ID")
-    row = db.fetch_one(conn, "cancel_post", {"id": post_id})
+    row = db.fetch_one(conn, "cancel_post", {**guard(Move.CANCEL), "id": post_id})
     if row is not None:
         return row
     current = db.fetch_one(conn, "get_post", {"id": post_id})
     if current is None:
         raise BadInput("POST_ID", f"no post with id {post_id}")
-    reason = {
-        "publishing": "it is being published right now",
-        "posted": "it is already live",
-        "cancelled": "it is already cancelled",
-        "failed": "it has failed; nothing will publish it unless retried",
-        "needs_review": "its outcome is unknown; review it first",
-    }.get(current["status"], f"it is {current['status']}")
-    raise Refused(f"post {post_id} cannot be cancelled: {reason}")
+    raise Refused(refusal(Move.CANCEL, current["status"], post_id))

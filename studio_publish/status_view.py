@@ -6,8 +6,10 @@ from typing import Any
 
 from studio_publish.formatting import human
 from studio_publish.output import print_line, print_table
+from studio_publish.states import PostState
 
-STATES = ("draft", "scheduled", "publishing", "failed", "needs_review")
+# The states a post waits or stops in (posted ones are counted over the last 24 hours).
+STATES = tuple(str(s) for s in PostState if s not in (PostState.POSTED, PostState.CANCELLED))
 
 
 def show_overview(data: dict[str, Any]) -> None:

@@ -7,10 +7,42 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio_publish.db import Row
-from studio_publish.domain import Account, Media, Post
+from studio_publish.domain import Account, Media, Post, Quota
 from studio_publish.pool import ConnectionPool
 from studio_publish.queries import query
+from studio_publish.states import Move, PostState, Transition, guard
 from studio_publish.validation import StoredPost
+
+# Which move records a claimed post's next state.
+_MOVE_TO = {
+    PostState.POSTED: Move.POST,
+    PostState.SCHEDULED: Move.RETRY_LATER,
+    PostState.FAILED: Move.FAIL,
+    PostState.NEEDS_REVIEW: Move.FAIL,
+}
+
+
+def finish_params(post_id: str, claim_token: str, transition: Transition) -> dict[str, Any]:
+    """The parameters of the finish_attempt query for ``transition``."""
+    state = transition.state
+    assert state is not None, f"{transition.outcome} is not recorded on the post"
+    published = transition.published
+    return {
+        **guard(_MOVE_TO[state]),
+        "to_state": str(state),
+        "id": post_id,
+        "claim": claim_token,
+        "outcome": str(transition.outcome),
+        "reason": str(transition.reason) if transition.reason else None,
+        "error": transition.message or None,
+        "error_class": transition.error_class,
+        "http_status": transition.http_status,
+        "delay_seconds": transition.delay_seconds,
+        "give_back": transition.give_back_attempt,
+        "platform_post_id": published.platform_post_id if published else None,
+        "permalink": published.permalink if published else None,
+        "ids": json.dumps({"platform_post_id": published.platform_post_id} if published else {}),
+    }
 
 
 class LeaseLost(Exception):
@@ -26,6 +58,11 @@ class Claim:
     attempt: int
     account_id: str
     row: Row
+
+    @property
+    def db_now(self) -> Any:
+        """The database's clock when the post was claimed (the claim stamps updated_at)."""
+        return self.row["updated_at"]
 
     def to_post(self, content: StoredPost) -> Post:
         """The post a client is given: the row's content after validation.check_stored_post."""
@@ -63,6 +100,17 @@ def account_from_row(row: Row) -> Account:
     )
 
 
+@dataclass(frozen=True)
+class ClaimIds:
+    """The saved ids of one claimed post, kept by the store and fenced by its claim."""
+
+    store: EngineStore
+    claim: Claim
+
+    async def save_ids(self, ids: dict[str, Any]) -> None:
+        await self.store.save_ids(self.claim, ids)
+
+
 class EngineStore:
     def __init__(self, pool: ConnectionPool, *, lease_seconds: int, worker: str) -> None:
         self.pool = pool
@@ -92,12 +140,16 @@ class EngineStore:
     # claiming
 
     async def mark_missed(self, max_lateness: int, only_ids: list[str] | None) -> list[Row]:
-        return await self._all("mark_missed", {"max_lateness": max_lateness, "only_ids": only_ids})
+        return await self._all(
+            "mark_missed",
+            {**guard(Move.MISS), "max_lateness": max_lateness, "only_ids": only_ids},
+        )
 
     async def claim_due(self, limit: int, run_id: int, only_ids: list[str] | None) -> list[Claim]:
         rows = await self._all(
             "claim_due_posts",
             {
+                **guard(Move.CLAIM),
                 "limit": limit,
                 "worker": self.worker,
                 "lease_seconds": self.lease_seconds,
@@ -111,6 +163,7 @@ class EngineStore:
         row = await self._one(
             "claim_post_now",
             {
+                **guard(Move.PUBLISH_NOW),
                 "id": post_id,
                 "worker": self.worker,
                 "lease_seconds": self.lease_seconds,
@@ -148,69 +201,13 @@ class EngineStore:
         if row is None:
             raise LeaseLost(claim.post_id)
 
-    async def finish_posted(
-        self, claim: Claim, *, platform_post_id: str, permalink: str | None, note: str | None
-    ) -> bool:
-        row = await self._one(
-            "finish_posted",
-            {
-                "id": claim.post_id,
-                "claim": claim.token,
-                "platform_post_id": platform_post_id,
-                "permalink": permalink,
-                "note": note,
-                "ids": json.dumps({"platform_post_id": platform_post_id}),
-            },
-        )
-        return row is not None
+    async def finish(self, claim: Claim, transition: Transition) -> bool:
+        """Record what became of a claimed post: one statement, fenced by the claim.
 
-    async def finish_scheduled(
-        self,
-        claim: Claim,
-        *,
-        delay_seconds: float,
-        give_back_attempt: bool,
-        outcome: str,
-        error: str | None,
-        error_class: str | None,
-        http_status: int | None,
-    ) -> bool:
+        False when the claim is gone (another run took the post over): nothing changed.
+        """
         row = await self._one(
-            "finish_scheduled",
-            {
-                "id": claim.post_id,
-                "claim": claim.token,
-                "delay_seconds": delay_seconds,
-                "give_back_attempt": give_back_attempt,
-                "outcome": outcome,
-                "error": error,
-                "error_class": error_class,
-                "http_status": http_status,
-            },
-        )
-        return row is not None
-
-    async def finish_failed(
-        self,
-        claim: Claim,
-        *,
-        status: str,
-        reason: str,
-        error: str,
-        error_class: str | None,
-        http_status: int | None,
-    ) -> bool:
-        row = await self._one(
-            "finish_failed",
-            {
-                "id": claim.post_id,
-                "claim": claim.token,
-                "status": status,
-                "reason": reason,
-                "error": error,
-                "error_class": error_class,
-                "http_status": http_status,
-            },
+            "finish_attempt", finish_params(claim.post_id, claim.token, transition)
         )
         return row is not None
 
@@ -229,5 +226,6 @@ class EngineStore:
         row = await self._one("mark_account_needs_reauth", {"id": account_id, "reason": reason})
         return row is not None
 
-    async def save_publishing_quota(self, account_id: str, quota: dict[str, Any]) -> None:
-        await self._all("save_publishing_quota", {"id": account_id, "quota": json.dumps(quota)})
+    async def save_publishing_quota(self, account_id: str, quota: Quota) -> None:
+        document = {"used": quota.used, "total": quota.total}
+        await self._all("save_publishing_quota", {"id": account_id, "quota": json.dumps(document)})

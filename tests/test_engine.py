@@ -347,7 +347,10 @@ def test_late_write_after_lease_lost_changes_nothing(
 
 
 def test_guarded_finish_refuses_a_stale_claim(db_url: str, conn: Conn) -> None:
+    from studio_publish.domain import Published
+    from studio_publish.outcomes import posted
     from studio_publish.queries import query
+    from studio_publish.store import finish_params
 
     post_id = add_post(conn, add_account(conn))
     conn.execute(
@@ -355,10 +358,9 @@ def test_guarded_finish_refuses_a_stale_claim(db_url: str, conn: Conn) -> None:
         "lease_expires_at = now() + interval '1 minute' WHERE id = %s",
         [post_id],
     )
-    stale = {"id": post_id, "claim": "00000000-0000-0000-0000-000000000001"}
+    stale = "00000000-0000-0000-0000-000000000001"
     finished = conn.execute(
-        query("finish_posted"),
-        {**stale, "platform_post_id": "x", "permalink": None, "note": None, "ids": "{}"},
+        query("finish_attempt"), finish_params(post_id, stale, posted(Published("x", None)))
     )
     assert finished.rowcount == 0
     assert post(conn, post_id)["status"] == "publishing"

@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 from test_transitions import STATES, Conn, insert_post, read_post, shared_conn
 
+from studio_publish import outcomes
+from studio_publish.domain import Published
 from studio_publish.queries import parse_queries, query
+from studio_publish.states import MOVES, FailureReason, Move, Outcome, Transition, guard
+from studio_publish.store import finish_params
 
 __all__ = ["shared_conn"]  # the module-scoped database fixture, shared with test_transitions
 
@@ -21,23 +25,31 @@ NOW = dt.datetime.now(dt.UTC)
 Params = Callable[[uuid.UUID, Any], dict[str, Any]]
 
 
-def claim_fenced(extra: dict[str, Any]) -> Params:
-    return lambda post_id, claim: {"id": post_id, "claim": claim, **extra}
+def finishing(transition: Transition) -> Params:
+    return lambda post_id, claim: finish_params(post_id, claim, transition)
 
 
-# name: (states it may move a post out of, the state it leads to, its parameters,
-#        what a post needs to qualify beyond its state (e.g. being due))
+# label: (states it may move a post out of (the spec's state machine), the state it leads
+#         to, its parameters, what a post needs to qualify beyond its state (e.g. being due)).
+# A label is the query's name, or "query:case" for a query that goes to several states.
 GUARDED: dict[str, tuple[frozenset[str], str, Params, dict[str, Any]]] = {
     "claim_post_now": (
         frozenset({"scheduled", "draft", "failed"}),
         "publishing",
-        lambda post_id, _: {"id": post_id, "worker": "t", "lease_seconds": 60, "run_id": None},
+        lambda post_id, _: {
+            **guard(Move.PUBLISH_NOW),
+            "id": post_id,
+            "worker": "t",
+            "lease_seconds": 60,
+            "run_id": None,
+        },
         {},
     ),
     "claim_due_posts": (
         frozenset({"scheduled"}),
         "publishing",
         lambda post_id, _: {
+            **guard(Move.CLAIM),
             "only_ids": [post_id],
             "limit": 5,
             "worker": "t",
@@ -49,63 +61,96 @@ GUARDED: dict[str, tuple[frozenset[str], str, Params, dict[str, Any]]] = {
     "mark_missed": (
         frozenset({"scheduled"}),
         "failed",
-        lambda post_id, _: {"only_ids": [post_id], "max_lateness": 3600},
+        lambda post_id, _: {**guard(Move.MISS), "only_ids": [post_id], "max_lateness": 3600},
         {"scheduled_for": NOW - dt.timedelta(days=2), "next_attempt_at": None},
     ),
-    "finish_posted": (
+    "finish_attempt:posted": (
         frozenset({"publishing"}),
         "posted",
-        claim_fenced({"platform_post_id": None, "permalink": None, "note": None, "ids": "{}"}),
+        # a platform post id of its own: each is unique across posts
+        lambda post_id, claim: finish_params(
+            post_id, claim, outcomes.posted(Published(f"p-{post_id}"))
+        ),
         {},
     ),
-    "finish_scheduled": (
+    "finish_attempt:retry": (
         frozenset({"publishing"}),
         "scheduled",
-        claim_fenced(
-            {
-                "delay_seconds": 60,
-                "give_back_attempt": False,
-                "outcome": "retry",
-                "error": "x",
-                "error_class": None,
-                "http_status": None,
-            }
-        ),
+        finishing(Transition(Outcome.RETRY, "x", delay_seconds=60)),
         {},
     ),
-    "finish_failed": (
+    "finish_attempt:failed": (
         frozenset({"publishing"}),
         "failed",
-        claim_fenced(
-            {
-                "status": "failed",
-                "reason": "platform",
-                "error": "x",
-                "error_class": None,
-                "http_status": None,
-            }
-        ),
+        finishing(outcomes.failed(FailureReason.PLATFORM, "x")),
+        {},
+    ),
+    "finish_attempt:needs_review": (
+        frozenset({"publishing"}),
+        "needs_review",
+        finishing(outcomes.needs_review(FailureReason.UNKNOWN_OUTCOME, "x")),
         {},
     ),
     "retry_failed_posts": (
         frozenset({"failed"}),
         "scheduled",
-        lambda post_id, _: {"ids": [post_id], "platform": None, "account": None, "since": None},
+        lambda post_id, _: {
+            **guard(Move.RETRY_FAILED),
+            "ids": [post_id],
+            "platform": None,
+            "account": None,
+            "since": None,
+        },
         {},
     ),
     "confirm_not_live": (
         frozenset({"needs_review"}),
         "scheduled",
-        lambda post_id, _: {"ids": [post_id]},
+        lambda post_id, _: {**guard(Move.CONFIRM_NOT_LIVE), "ids": [post_id]},
         {},
     ),
     "confirm_live": (
         frozenset({"needs_review"}),
         "posted",
-        lambda post_id, _: {"id": post_id, "platform_post_id": None, "permalink": None},
+        lambda post_id, _: {
+            **guard(Move.CONFIRM_LIVE),
+            "id": post_id,
+            "platform_post_id": None,
+            "permalink": None,
+        },
         {},
     ),
 }
+# The move (studio_publish/states.py) whose guard each query is given.
+MOVE_OF = {
+    "claim_post_now": Move.PUBLISH_NOW,
+    "claim_due_posts": Move.CLAIM,
+    "mark_missed": Move.MISS,
+    "finish_attempt:posted": Move.POST,
+    "finish_attempt:retry": Move.RETRY_LATER,
+    "finish_attempt:failed": Move.FAIL,
+    "finish_attempt:needs_review": Move.FAIL,
+    "retry_failed_posts": Move.RETRY_FAILED,
+    "confirm_not_live": Move.CONFIRM_NOT_LIVE,
+    "confirm_live": Move.CONFIRM_LIVE,
+}
+
+
+def query_name(label: str) -> str:
+    return label.split(":")[0]
+
+
+def test_the_transition_table_agrees_with_the_spec_for_engine_sql() -> None:
+    for label, (allowed, target, _, _) in GUARDED.items():
+        rule = MOVES[MOVE_OF[label]]
+        assert {str(s) for s in rule.sources} == set(allowed), label
+        assert target in {str(s) for s in rule.targets}, label
+
+
+def test_every_move_is_checked_against_its_query() -> None:
+    # REPUBLISH makes a new post (copy_post_for_republish inserts); posts.sql holds the rest.
+    checked = set(MOVE_OF.values()) | {Move.RESCHEDULE, Move.CANCEL, Move.REPUBLISH}
+    assert checked == set(Move)
 
 
 def state_changing_queries() -> set[str]:
@@ -120,8 +165,9 @@ def state_changing_queries() -> set[str]:
 
 def test_every_state_changing_query_in_engine_sql_is_checked_here() -> None:
     found = state_changing_queries()
-    assert {"claim_due_posts", "finish_posted", "confirm_live"} <= found
-    assert found <= set(GUARDED), f"add {sorted(found - set(GUARDED))} to GUARDED"
+    assert {"claim_due_posts", "finish_attempt", "confirm_live"} <= found
+    labelled = {query_name(label) for label in GUARDED}
+    assert found <= labelled, f"add {sorted(found - labelled)} to GUARDED"
 
 
 def make_post(conn: Conn, state: str, name: str) -> uuid.UUID:
@@ -136,7 +182,7 @@ def make_post(conn: Conn, state: str, name: str) -> uuid.UUID:
 
 
 def run(conn: Conn, name: str, post_id: uuid.UUID, claim: Any) -> int:
-    return conn.execute(query(name), GUARDED[name][2](post_id, claim)).rowcount
+    return conn.execute(query(query_name(name)), GUARDED[name][2](post_id, claim)).rowcount
 
 
 ILLEGAL = [(n, s) for n, (allowed, *_) in GUARDED.items() for s in STATES if s not in allowed]
@@ -166,10 +212,10 @@ def test_a_legal_engine_move_changes_that_post(shared_conn: Conn, name: str, sta
 
 
 @pytest.mark.parametrize(
-    "name", ["finish_posted", "finish_scheduled", "finish_failed", "save_platform_ids"]
+    "name", [*(label for label in GUARDED if label.startswith("finish_")), "save_platform_ids"]
 )
 def test_a_write_with_another_claim_token_changes_nothing(shared_conn: Conn, name: str) -> None:
-    post_id = make_post(shared_conn, "publishing", "finish_posted")
+    post_id = make_post(shared_conn, "publishing", "finish_attempt:posted")
     before = read_post(shared_conn, post_id)
     params: dict[str, Any] = (
         {"id": post_id, "claim": uuid.uuid4(), "ids": "{}", "lease_seconds": 60}
@@ -177,5 +223,5 @@ def test_a_write_with_another_claim_token_changes_nothing(shared_conn: Conn, nam
         else GUARDED[name][2](post_id, uuid.uuid4())
     )
 
-    assert shared_conn.execute(query(name), params).rowcount == 0
+    assert shared_conn.execute(query(query_name(name)), params).rowcount == 0
     assert read_post(shared_conn, post_id) == before

@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 
 from studio_publish.migrations import available_migrations, migrate
 from studio_publish.queries import query
+from studio_publish.states import Move, guard
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "Sup3rS3cretPassw0rd"
@@ -389,7 +390,11 @@ def test_the_apps_existing_posts_are_never_due(
             # Nor through the CLI's own reschedule query.
             changed = conn.execute(
                 query("reschedule_post"),
-                {"id": row["id"], "scheduled_for": dt.datetime.now(dt.UTC)},
+                {
+                    **guard(Move.RESCHEDULE),
+                    "id": row["id"],
+                    "scheduled_for": dt.datetime.now(dt.UTC),
+                },
             ).rowcount
             assert changed == 0
         assert conn.execute("SELECT * FROM studio_social_posts ORDER BY id").fetchall() == before

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from studio_publish.outcomes import RetryPolicy, after_error
 from studio_publish.platforms.base import Decision, PlatformError
-from studio_publish.retry import DEFAULT_WAIT_SECONDS, backoff_seconds, plan_for
+from studio_publish.retry import DEFAULT_WAIT_SECONDS, backoff_seconds
+from studio_publish.states import Transition
 
 attempts = st.integers(min_value=1, max_value=10_000)
 bases = st.floats(min_value=0.001, max_value=10_000, allow_nan=False)
@@ -41,22 +44,58 @@ def test_full_jitter_spreads_retries() -> None:
     assert min(delays) < 60 and max(delays) > 420  # spread over [0, 480]
 
 
-def plan(decision: Decision, attempt: int = 1, **kw: object) -> object:
-    error = PlatformError(decision, "x", **kw)  # type: ignore[arg-type]
-    return plan_for(
-        error, attempt=attempt, max_attempts=5, base=60, maximum=3600, rng=random.Random(1)
-    )
+POLICY = RetryPolicy(max_attempts=5, base_seconds=60, max_seconds=3600)
 
 
-def test_plan_for_each_decision() -> None:
-    retry = plan(Decision.RETRY)
-    assert (retry.status, retry.outcome, retry.give_back_attempt) == ("scheduled", "retry", False)
-    assert plan(Decision.RETRY, attempt=5).status == "failed"
-    assert plan(Decision.RETRY, retry_after=900).delay_seconds >= 900
-    wait = plan(Decision.WAIT)
+def decide(decision: Decision, attempt: int = 1, **kw: Any) -> Transition:
+    error = PlatformError(decision, "x", **kw)
+    return after_error(error, attempt=attempt, policy=POLICY, rng=random.Random(1))
+
+
+def test_each_decision_leads_to_its_state() -> None:
+    retry = decide(Decision.RETRY)
+    assert (retry.state, retry.outcome, retry.give_back_attempt) == ("scheduled", "retry", False)
+    last = decide(Decision.RETRY, attempt=5)
+    assert (last.state, last.reason) == ("failed", "max_attempts")
+    assert "gave up after 5 attempts" in last.message
+    assert decide(Decision.RETRY, retry_after=900).delay_seconds >= 900
+    wait = decide(Decision.WAIT)
     assert wait.give_back_attempt and wait.delay_seconds == DEFAULT_WAIT_SECONDS
-    assert plan(Decision.WAIT, retry_after=30).delay_seconds == 30
-    reauth = plan(Decision.REAUTH)
-    assert reauth.reauth and reauth.give_back_attempt and reauth.status == "scheduled"
-    assert plan(Decision.FAIL).status == "failed"
-    assert plan(Decision.UNKNOWN).status == "needs_review"
+    assert decide(Decision.WAIT, retry_after=30).delay_seconds == 30
+    for needs_a_person in (Decision.REAUTH, Decision.REFRESH_TOKEN):
+        reauth = decide(needs_a_person)
+        assert reauth.mark_reauth and reauth.give_back_attempt and reauth.state == "scheduled"
+    assert (decide(Decision.FAIL).state, decide(Decision.FAIL).reason) == ("failed", "platform")
+    assert decide(Decision.INVALID).reason == "invalid"
+    unknown = decide(Decision.UNKNOWN)
+    assert (unknown.state, unknown.reason) == ("needs_review", "unknown_outcome")
+
+
+def test_every_outcome_recorded_on_a_post_leaves_it_in_a_state_the_table_allows() -> None:
+    from studio_publish.states import MOVES, Move, Outcome
+
+    finishing = (
+        MOVES[Move.POST].targets | MOVES[Move.RETRY_LATER].targets | MOVES[Move.FAIL].targets
+    )
+    for outcome in Outcome:
+        if outcome in (Outcome.LEASE_LOST,):
+            assert outcome.state is None  # another run decides
+        else:
+            assert outcome.state in finishing | MOVES[Move.MISS].targets
+
+
+@given(
+    decision=st.sampled_from(list(Decision)),
+    attempt=st.integers(min_value=1, max_value=10),
+    retry_after=st.none() | st.floats(min_value=0, max_value=1e6, allow_nan=False),
+)
+def test_every_decision_ends_in_a_visible_state(
+    decision: Decision, attempt: int, retry_after: float | None
+) -> None:
+    transition = decide(decision, attempt, retry_after=retry_after)
+    assert transition.state is not None
+    assert transition.message
+    if transition.state in ("failed", "needs_review"):
+        assert transition.reason is not None
+    else:
+        assert transition.reason is None and transition.delay_seconds >= 0

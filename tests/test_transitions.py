@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 
 from studio_publish.migrations import migrate
 from studio_publish.queries import parse_queries, query
+from studio_publish.states import MOVES, Move, guard
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -34,10 +35,21 @@ GUARDED: dict[str, tuple[frozenset[str], str, Callable[[], dict[str, Any]]]] = {
     "reschedule_post": (
         frozenset({"draft", "scheduled", "failed"}),
         "scheduled",
-        lambda: {"scheduled_for": FUTURE},
+        lambda: {**guard(Move.RESCHEDULE), "scheduled_for": FUTURE},
     ),
-    "cancel_post": (frozenset({"draft", "scheduled"}), "cancelled", no_params),
+    "cancel_post": (frozenset({"draft", "scheduled"}), "cancelled", lambda: guard(Move.CANCEL)),
 }
+# The move (studio_publish/states.py) whose guard each query is given.
+MOVE_OF = {"reschedule_post": Move.RESCHEDULE, "cancel_post": Move.CANCEL}
+
+
+def test_the_transition_table_agrees_with_the_spec_for_posts_sql() -> None:
+    for name, (allowed, target, _) in GUARDED.items():
+        rule = MOVES[MOVE_OF[name]]
+        assert ({str(s) for s in rule.sources}, {str(s) for s in rule.targets}) == (
+            set(allowed),
+            {target},
+        )
 
 
 def state_changing_queries() -> set[str]:
@@ -171,7 +183,10 @@ def test_a_legal_move_changes_exactly_that_post(shared_conn: Conn, name: str, st
 def test_reschedule_starts_a_fresh_set_of_attempts(conn: Conn) -> None:
     post_id = insert_post(conn, "failed")
 
-    conn.execute(query("reschedule_post"), {"id": post_id, "scheduled_for": FUTURE})
+    conn.execute(
+        query("reschedule_post"),
+        {**guard(Move.RESCHEDULE), "id": post_id, "scheduled_for": FUTURE},
+    )
 
     post = read_post(conn, post_id)
     assert post["status"] == "scheduled"
@@ -184,7 +199,7 @@ def test_reschedule_starts_a_fresh_set_of_attempts(conn: Conn) -> None:
 def test_a_cancelled_post_is_never_due(conn: Conn) -> None:
     post_id = insert_post(conn, "scheduled", scheduled_for=dt.datetime.now(dt.UTC))
 
-    conn.execute(query("cancel_post"), {"id": post_id})
+    conn.execute(query("cancel_post"), {**guard(Move.CANCEL), "id": post_id})
 
     post = read_post(conn, post_id)
     assert post["status"] == "cancelled"

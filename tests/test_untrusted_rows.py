@@ -628,14 +628,14 @@ def test_a_crash_while_recording_ends_the_post_in_review_and_the_run_row(
     account = add_account(conn, "instagram")
     broken = add_post(conn, account, caption="broken")
     others = add_posts(conn, account, 2)
-    real_finish = EngineStore.finish_posted
+    real_finish = EngineStore.finish
 
-    async def finish_posted(self: EngineStore, claim: Any, **kw: Any) -> bool:
-        if claim.post_id == broken:
+    async def finish(self: EngineStore, claim: Any, transition: Any) -> bool:
+        if claim.post_id == broken and transition.published is not None:
             raise RuntimeError("a bug in recording")
-        return await real_finish(self, claim, **kw)
+        return await real_finish(self, claim, transition)
 
-    monkeypatch.setattr(EngineStore, "finish_posted", finish_posted)
+    monkeypatch.setattr(EngineStore, "finish", finish)
     operations.run_due(engine_settings(), target(db_url), platforms={"instagram": fake})
     row = post(conn, broken)
     assert (row["status"], row["failure_reason"]) == ("needs_review", "internal_error")

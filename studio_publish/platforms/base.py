@@ -5,7 +5,9 @@ The engine knows nothing of Instagram, Facebook or TikTok. It hands a client a
 attempts, and a way to save new ones) and gets back either a :class:`Published`
 result or a :class:`PlatformError` whose :class:`Decision` says what to do next.
 
-Every platform id a client receives must be passed to ``ctx.save(...)`` *before*
+The ids a post's attempts saved are its *saved ids* (``ctx.saved_ids``; the post's
+``platform_state`` column). Every platform id a client receives must be passed to
+``ctx.save(...)`` *before*
 the client makes its next call: a process can die at any line, and the next run
 can only settle the post from what was saved.
 """
@@ -13,13 +15,12 @@ can only settle the post from what was saved.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
-from studio_publish.domain import Account, Post, Published, TokenGrant
+from studio_publish.domain import Account, Post, Published, Quota, TokenGrant
 
 
 class Decision(enum.StrEnum):
@@ -74,7 +75,12 @@ class Reconciliation:
     reason: str = ""
 
 
-SaveIds = Callable[..., Awaitable[None]]
+class SavedIdsStore(Protocol):
+    """Where a claimed post's saved ids are kept: the engine's store, fenced by the claim."""
+
+    async def save_ids(self, ids: dict[str, Any]) -> None:
+        """Persist ``ids`` on the post; raises LeaseLost if this run's claim is gone."""
+        ...
 
 
 @dataclass
@@ -83,12 +89,13 @@ class PublishContext:
     account: Account
     http: httpx.AsyncClient
     # Platform ids saved by this and earlier attempts (container ids, publish_id, ...).
-    saved: dict[str, Any]
-    # Persists ids on the post (fenced by the claim); raises LeaseLost if the claim is gone.
-    save_ids: SaveIds
+    saved_ids: dict[str, Any]
+    ids_store: SavedIdsStore
+    # The account's publishing limit, when prepare() read it: the engine saves it on the
+    # account for `status` to show (a limit that is used up most of all).
+    quota: Quota | None = None
     # Facts about the account a client learns during this attempt, e.g. TikTok's creator
-    # info read by prepare() for publish() to reuse. The engine saves "publishing_quota"
-    # ({"used": 3, "total": 50}) on the account for `status` to show.
+    # info read by prepare() for publish() to reuse.
     account_facts: dict[str, Any] = field(default_factory=dict)
 
     async def save(self, **ids: Any) -> None:
@@ -104,10 +111,10 @@ class PublishContext:
                 raise PlatformError(
                     Decision.UNKNOWN, f"the platform answered a {key} that is unusable: {problem}"
                 )
-        await self.save_ids(**ids)
-        self.saved.update(ids)
+        await self.ids_store.save_ids(ids)
+        self.saved_ids.update(ids)
         for key in [k for k, v in ids.items() if v is None]:
-            del self.saved[key]
+            del self.saved_ids[key]
 
 
 class Platform(Protocol):
@@ -123,7 +130,7 @@ class Platform(Protocol):
         ...
 
     async def publish(self, ctx: PublishContext) -> Published:
-        """Publish the post, resuming from ``ctx.saved`` where an earlier attempt stopped.
+        """Publish the post, resuming from ``ctx.saved_ids`` where an earlier attempt stopped.
 
         Saves each platform id with ``ctx.save`` the moment it arrives. After an unclear
         answer to an irreversible call it must find out what happened before doing
@@ -132,7 +139,7 @@ class Platform(Protocol):
         ...
 
     async def reconcile(self, ctx: PublishContext) -> Reconciliation:
-        """Find out what became of an earlier attempt from ``ctx.saved``. Never publishes."""
+        """Find out what became of an earlier attempt from ``ctx.saved_ids``. Never publishes."""
         ...
 
     async def refresh_token(self, account: Account, http: httpx.AsyncClient) -> TokenGrant:

@@ -17,12 +17,12 @@ WHERE id = %(id)s;
 -- scheduled -> failed (missed): first found due long after its time, e.g. cron was down.
 -- Only a post never tried (next_attempt_at is NULL): retries and retry-failed set it.
 UPDATE studio_social_posts
-SET status = 'failed', failure_reason = 'missed',
+SET status = %(to_state)s, failure_reason = 'missed',
     last_publish_error = 'not published: first found due ' ||
         date_trunc('second', now() - scheduled_for) || ' after its time (more than ' ||
         make_interval(secs => %(max_lateness)s) || '); retry-failed sends it',
     updated_at = now()
-WHERE status = 'scheduled'
+WHERE status = ANY(%(from_states)s::text[])
   AND next_attempt_at IS NULL
   AND scheduled_for < now() - make_interval(secs => %(max_lateness)s)
   AND (%(only_ids)s::uuid[] IS NULL OR id = ANY(%(only_ids)s::uuid[]))
@@ -35,7 +35,7 @@ WITH due AS MATERIALIZED (
     SELECT p.id
     FROM studio_social_posts p
     LEFT JOIN studio_social_accounts a ON a.id = p.social_account_id
-    WHERE p.status = 'scheduled'
+    WHERE p.status = ANY(%(from_states)s::text[])
       AND greatest(p.scheduled_for, p.next_attempt_at) <= now()
       -- Posts of an account needing a person wait unclaimed. A post with no account at
       -- all is claimed, so that it fails visibly instead of waiting forever.
@@ -46,12 +46,12 @@ WITH due AS MATERIALIZED (
     FOR UPDATE OF p SKIP LOCKED
 ), claimed AS (
     UPDATE studio_social_posts p
-    SET status = 'publishing', claim_token = gen_random_uuid(), claimed_by = %(worker)s,
+    SET status = %(to_state)s, claim_token = gen_random_uuid(), claimed_by = %(worker)s,
         lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
         attempt_count = p.attempt_count + 1, attempt_started_at = now(),
         last_publish_attempt_at = now(), updated_at = now()
     FROM due
-    WHERE p.id = due.id AND p.status = 'scheduled'
+    WHERE p.id = due.id AND p.status = ANY(%(from_states)s::text[])
     RETURNING p.*
 ), attempt AS (
     INSERT INTO studio_publish_attempts (post_id, run_id, attempt_number, started_at)
@@ -63,11 +63,11 @@ SELECT * FROM claimed;
 -- scheduled, draft or failed -> publishing: `publish POST_ID`, whatever its time.
 WITH claimed AS (
     UPDATE studio_social_posts p
-    SET status = 'publishing', claim_token = gen_random_uuid(), claimed_by = %(worker)s,
+    SET status = %(to_state)s, claim_token = gen_random_uuid(), claimed_by = %(worker)s,
         lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
         attempt_count = p.attempt_count + 1, attempt_started_at = now(),
         last_publish_attempt_at = now(), failure_reason = NULL, updated_at = now()
-    WHERE p.id = %(id)s AND p.status IN ('scheduled', 'draft', 'failed')
+    WHERE p.id = %(id)s AND p.status = ANY(%(from_states)s::text[])
       AND EXISTS (SELECT 1 FROM studio_social_accounts a
                   WHERE a.id = p.social_account_id AND a.state = 'active')
     RETURNING p.*
@@ -126,65 +126,40 @@ SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
 WHERE status = 'publishing' AND claim_token = ANY(%(claims)s::uuid[])
 RETURNING id;
 
--- name: finish_posted
--- publishing -> posted.
+-- name: finish_attempt
+-- publishing -> posted, scheduled (retry later, wait, or hold for re-authorisation), failed
+-- or needs_review: what studio_publish/outcomes.py decided, recorded on the post and its
+-- attempt row in one statement. give_back returns the attempt when the failure was not
+-- the post's doing. The guard (from_states, to_states) comes from states.MOVES.
 WITH done AS (
     UPDATE studio_social_posts
-    SET status = 'posted', platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
-        published_at = now(), posted_at = coalesce(posted_at, now()), claim_token = NULL,
-        lease_expires_at = NULL, claimed_by = NULL, next_attempt_at = NULL,
-        failure_reason = NULL, updated_at = now()
-    WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
-    RETURNING id, attempt_count
-), attempt AS (
-    UPDATE studio_publish_attempts t
-    SET finished_at = now(), outcome = 'posted', error_class = NULL,
-        error_message = %(note)s, platform_ids = t.platform_ids || %(ids)s::jsonb
-    FROM done
-    WHERE t.post_id = done.id AND t.attempt_number = done.attempt_count
-    RETURNING t.id
-)
--- The post's row, whether or not its attempt row still exists (db prune).
-SELECT id FROM done;
-
--- name: finish_scheduled
--- publishing -> scheduled: retry later, wait for a quota window, or hold for re-authorisation.
--- %(give_back_attempt)s returns the attempt when the failure was not the post's doing.
-WITH done AS (
-    UPDATE studio_social_posts
-    SET status = 'scheduled', next_attempt_at = now() + make_interval(secs => %(delay_seconds)s),
-        attempt_count = attempt_count - CASE WHEN %(give_back_attempt)s THEN 1 ELSE 0 END,
-        last_publish_error = %(error)s, claim_token = NULL, lease_expires_at = NULL,
-        claimed_by = NULL, updated_at = now()
-    WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
-    RETURNING id, attempt_count + CASE WHEN %(give_back_attempt)s THEN 1 ELSE 0 END AS attempt
+    SET status = %(to_state)s,
+        platform_post_id = CASE WHEN %(to_state)s = 'posted' THEN %(platform_post_id)s
+                                ELSE platform_post_id END,
+        permalink = CASE WHEN %(to_state)s = 'posted' THEN %(permalink)s ELSE permalink END,
+        published_at = CASE WHEN %(to_state)s = 'posted' THEN now() ELSE published_at END,
+        posted_at = CASE WHEN %(to_state)s = 'posted' THEN coalesce(posted_at, now())
+                         ELSE posted_at END,
+        next_attempt_at = CASE WHEN %(to_state)s = 'scheduled'
+                               THEN now() + make_interval(secs => %(delay_seconds)s) END,
+        attempt_count = attempt_count - CASE WHEN %(give_back)s THEN 1 ELSE 0 END,
+        failure_reason = CASE WHEN %(to_state)s = 'scheduled' THEN failure_reason
+                              ELSE %(reason)s END,
+        last_publish_error = CASE WHEN %(to_state)s = 'posted' THEN last_publish_error
+                                  ELSE %(error)s END,
+        error_message = CASE WHEN %(to_state)s IN ('failed', 'needs_review') THEN %(error)s
+                             ELSE error_message END,
+        claim_token = NULL, lease_expires_at = NULL, claimed_by = NULL, updated_at = now()
+    WHERE id = %(id)s AND status = ANY(%(from_states)s::text[]) AND claim_token = %(claim)s
+      AND %(to_state)s = ANY(%(to_states)s::text[])
+    RETURNING id, attempt_count + CASE WHEN %(give_back)s THEN 1 ELSE 0 END AS attempt
 ), attempt AS (
     UPDATE studio_publish_attempts t
     SET finished_at = now(), outcome = %(outcome)s, error_class = %(error_class)s,
-        error_message = %(error)s, http_status = %(http_status)s
+        error_message = %(error)s, http_status = %(http_status)s,
+        platform_ids = t.platform_ids || %(ids)s::jsonb
     FROM done
     WHERE t.post_id = done.id AND t.attempt_number = done.attempt
-    RETURNING t.id
-)
--- The post's row, whether or not its attempt row still exists (db prune).
-SELECT id FROM done;
-
--- name: finish_failed
--- publishing -> failed (for good), or -> needs_review (the outcome is unknown).
-WITH done AS (
-    UPDATE studio_social_posts
-    SET status = %(status)s, failure_reason = %(reason)s, last_publish_error = %(error)s,
-        error_message = %(error)s, claim_token = NULL, lease_expires_at = NULL,
-        claimed_by = NULL, next_attempt_at = NULL, updated_at = now()
-    WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
-      AND %(status)s IN ('failed', 'needs_review')
-    RETURNING id, attempt_count
-), attempt AS (
-    UPDATE studio_publish_attempts t
-    SET finished_at = now(), outcome = %(status)s, error_class = %(error_class)s,
-        error_message = %(error)s, http_status = %(http_status)s
-    FROM done
-    WHERE t.post_id = done.id AND t.attempt_number = done.attempt_count
     RETURNING t.id
 )
 -- The post's row, whether or not its attempt row still exists (db prune).
@@ -227,18 +202,18 @@ INSERT INTO studio_social_posts
     (workspace_id, social_account_id, platform, post_type, caption, media, options,
      scheduled_for, status, republished_from)
 SELECT workspace_id, social_account_id, platform, post_type, caption, media, options,
-       now(), 'scheduled', id
+       now(), %(to_state)s, id
 FROM studio_social_posts
-WHERE id = %(id)s AND status = 'posted' AND origin = 'scheduler'
+WHERE id = %(id)s AND status = ANY(%(from_states)s::text[]) AND origin = 'scheduler'
 RETURNING id;
 
 -- name: retry_failed_posts
 -- failed -> scheduled, due now, with a fresh set of attempts. The saved platform ids are
 -- cleared: a failed post is known not to be live (they stay in the attempt history).
 UPDATE studio_social_posts
-SET status = 'scheduled', next_attempt_at = now(), attempt_count = 0, failure_reason = NULL,
+SET status = %(to_state)s, next_attempt_at = now(), attempt_count = 0, failure_reason = NULL,
     platform_state = '{}'::jsonb, updated_at = now()
-WHERE status = 'failed'
+WHERE status = ANY(%(from_states)s::text[])
   AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))
   AND (%(platform)s::text IS NULL OR platform = %(platform)s)
   AND (%(account)s::uuid IS NULL OR social_account_id = %(account)s)
@@ -248,9 +223,9 @@ RETURNING id, platform;
 -- name: confirm_not_live
 -- needs_review -> scheduled: a person checked the platform and the post is not there.
 UPDATE studio_social_posts
-SET status = 'scheduled', next_attempt_at = now(), attempt_count = 0, failure_reason = NULL,
+SET status = %(to_state)s, next_attempt_at = now(), attempt_count = 0, failure_reason = NULL,
     platform_state = '{}'::jsonb, updated_at = now()
-WHERE id = ANY(%(ids)s::uuid[]) AND status = 'needs_review'
+WHERE id = ANY(%(ids)s::uuid[]) AND status = ANY(%(from_states)s::text[])
 RETURNING id, platform;
 
 -- name: due_posts_preview
@@ -287,8 +262,8 @@ WHERE id = %(id)s;
 -- name: confirm_live
 -- needs_review -> posted: a person found the post live on the platform.
 UPDATE studio_social_posts
-SET status = 'posted', platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
+SET status = %(to_state)s, platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
     published_at = coalesce(published_at, now()), posted_at = coalesce(posted_at, now()),
     failure_reason = NULL, updated_at = now()
-WHERE id = %(id)s AND status = 'needs_review'
+WHERE id = %(id)s AND status = ANY(%(from_states)s::text[])
 RETURNING id, status, platform_post_id, permalink;

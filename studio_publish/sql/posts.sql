@@ -1,4 +1,6 @@
--- Every state change names the state it comes from, so an illegal one changes zero rows.
+-- Every state change names the states it may come from (from_states) and the state it goes
+-- to (to_state), both given from studio_publish/states.py MOVES: an illegal one changes zero
+-- rows.
 
 -- name: insert_post
 INSERT INTO studio_social_posts
@@ -23,15 +25,15 @@ WHERE p.id = %(id)s;
 -- are cleared so the next attempt starts afresh. A scheduled post keeps them: it may be
 -- waiting to resume an earlier attempt.
 UPDATE studio_social_posts
-SET status = 'scheduled', scheduled_for = %(scheduled_for)s, next_attempt_at = NULL,
+SET status = %(to_state)s, scheduled_for = %(scheduled_for)s, next_attempt_at = NULL,
     attempt_count = 0, failure_reason = NULL, updated_at = now(),
     platform_state = CASE WHEN status = 'failed' THEN '{}'::jsonb ELSE platform_state END
-WHERE id = %(id)s AND status IN ('draft', 'scheduled', 'failed') AND origin = 'scheduler'
+WHERE id = %(id)s AND status = ANY(%(from_states)s::text[]) AND origin = 'scheduler'
 RETURNING id, status, scheduled_for;
 
 -- name: cancel_post
 -- draft or scheduled -> cancelled.
 UPDATE studio_social_posts
-SET status = 'cancelled', next_attempt_at = NULL, updated_at = now()
-WHERE id = %(id)s AND status IN ('draft', 'scheduled')
+SET status = %(to_state)s, next_attempt_at = NULL, updated_at = now()
+WHERE id = %(id)s AND status = ANY(%(from_states)s::text[])
 RETURNING id, status;

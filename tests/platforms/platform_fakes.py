@@ -128,12 +128,12 @@ def body_json(request: httpx.Request) -> Any:
 
 @dataclass
 class Saver:
-    """Stands in for the engine's ctx.save (which writes to PostgreSQL); records each call."""
+    """Stands in for the engine's store of saved ids (PostgreSQL); records each call."""
 
     log: list[str] = field(default_factory=list)  # shared with FakeApi: proves save-before-call
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    async def __call__(self, **ids: Any) -> None:
+    async def save_ids(self, ids: dict[str, Any]) -> None:
         self.calls.append(dict(ids))
         self.log.extend(f"save {key}={value!r}" for key, value in ids.items())
 
@@ -181,14 +181,14 @@ def make_ctx(
         post=post,
         account=account,
         http=httpx.AsyncClient(),  # replaced inside run()
-        saved=dict(saved or {}),
-        save_ids=Saver(log=api.log if api else []),
+        saved_ids=dict(saved or {}),
+        ids_store=Saver(log=api.log if api else []),
     )
 
 
 def saver(ctx: PublishContext) -> Saver:
-    assert isinstance(ctx.save_ids, Saver)
-    return ctx.save_ids
+    assert isinstance(ctx.ids_store, Saver)
+    return ctx.ids_store
 
 
 def run(action: Callable[[PublishContext], Awaitable[T]], ctx: PublishContext) -> T:

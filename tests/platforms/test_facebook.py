@@ -139,7 +139,7 @@ def test_unclear_feed_then_found_is_live(api: FakeApi, failure: Any) -> None:
     ctx = ctx_for(api, "text", [])
     assert run(platform().publish, ctx) == Published("55_7", LINK)
     assert api.count("POST", FEED) == 1
-    assert ctx.saved["fb_post_id"] == "55_7"
+    assert ctx.saved_ids["fb_post_id"] == "55_7"
     params = api.calls("GET", POSTS)[0].url.params
     assert params["fields"] == "id,message,created_time,permalink_url"
     assert int(params["since"]) <= int(NOW.timestamp())
@@ -153,7 +153,7 @@ def test_unclear_feed_not_found_is_unknown(api: FakeApi) -> None:
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.UNKNOWN
     assert api.count("POST", FEED) == 1
-    assert ctx.saved["fb_publish_sent_at"]  # kept: the next attempt must look, not post
+    assert ctx.saved_ids["fb_publish_sent_at"]  # kept: the next attempt must look, not post
     assert_token_safe(api, str(caught.value))
 
 
@@ -180,7 +180,7 @@ def test_clear_refusal_clears_the_sent_marker(api: FakeApi) -> None:
     with pytest.raises(PlatformError) as caught:
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.FAIL
-    assert "fb_publish_sent_at" not in ctx.saved
+    assert "fb_publish_sent_at" not in ctx.saved_ids
 
 
 @pytest.mark.parametrize(

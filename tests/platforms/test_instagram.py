@@ -130,7 +130,7 @@ def test_container_error_fails_with_status_text_and_drops_it(api: FakeApi) -> No
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.FAIL
     assert "2207026" in caught.value.message
-    assert "ig_container_id" not in ctx.saved
+    assert "ig_container_id" not in ctx.saved_ids
     assert api.count("POST", PUBLISH) == 0
 
 
@@ -140,7 +140,7 @@ def test_expired_container_is_dropped_and_retried(api: FakeApi) -> None:
     with pytest.raises(PlatformError) as caught:
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.RETRY
-    assert "ig_container_id" not in ctx.saved
+    assert "ig_container_id" not in ctx.saved_ids
 
 
 def test_slow_processing_waits_and_keeps_the_container(api: FakeApi) -> None:
@@ -150,7 +150,7 @@ def test_slow_processing_waits_and_keeps_the_container(api: FakeApi) -> None:
     with pytest.raises(PlatformError) as caught:
         run(platform(poll_timeout_seconds=0.05).publish, ctx)
     assert caught.value.decision is Decision.WAIT
-    assert ctx.saved["ig_container_id"] == "c1"
+    assert ctx.saved_ids["ig_container_id"] == "c1"
     assert api.count("GET", f"{GRAPH}/c1") >= 2
 
 
@@ -195,7 +195,7 @@ def test_unclear_publish_then_published_container_is_live(api: FakeApi, failure:
     ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
     assert run(platform().publish, ctx) == Published("m9", "https://ig/p/9")
     assert api.count("POST", PUBLISH) == 1
-    assert ctx.saved["ig_media_id"] == "m9"
+    assert ctx.saved_ids["ig_media_id"] == "m9"
 
 
 def test_unclear_publish_with_ambiguous_media_records_the_container(api: FakeApi) -> None:
@@ -217,7 +217,7 @@ def test_unclear_publish_with_finished_container_retries_later_without_republish
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.RETRY
     assert api.count("POST", PUBLISH) == 1
-    assert ctx.saved["ig_container_id"] == "c1"  # FINISHED: safe to publish next attempt
+    assert ctx.saved_ids["ig_container_id"] == "c1"  # FINISHED: safe to publish next attempt
     assert_token_safe(api, str(caught.value))
 
 
@@ -258,7 +258,7 @@ def test_publish_errors(
     with pytest.raises(PlatformError) as caught:
         run(platform().publish, ctx)
     assert caught.value.decision is decision
-    assert ("ig_container_id" not in ctx.saved) is dropped
+    assert ("ig_container_id" not in ctx.saved_ids) is dropped
 
 
 def test_prepare_checks_quota(api: FakeApi) -> None:

@@ -30,7 +30,7 @@ from platform_fakes import (
 )
 from platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
-from studio_publish.domain import Published
+from studio_publish.domain import Published, Quota
 from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
 from studio_publish.platforms.graph.usage import UsageThrottle
 from studio_publish.platforms.threads.client import ThreadsPlatform
@@ -123,7 +123,7 @@ def test_the_publishing_limit_is_read_and_waited_on(api: FakeApi) -> None:
         run(platform().prepare, ctx)
     assert caught.value.decision is Decision.WAIT
     assert "Threads publishing quota used up (250/250" in caught.value.message
-    assert ctx.account_facts["publishing_quota"] == {"used": 250, "total": 250}
+    assert ctx.quota == Quota(used=250, total=250)
     assert api.calls("GET", LIMIT)[0].url.params["fields"] == "quota_usage,config"
 
 
@@ -135,18 +135,18 @@ def test_a_container_in_error_fails_with_its_error_message(api: FakeApi) -> None
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.FAIL
     assert "FAILED_DOWNLOADING_VIDEO" in caught.value.message
-    assert ctx.saved.get("th_container_id") is None  # dropped: a new one next time
+    assert ctx.saved_ids.get("th_container_id") is None  # dropped: a new one next time
     assert api.count("POST", PUBLISH) == 0
 
 
 def test_an_expired_container_is_replaced_on_the_next_attempt(api: FakeApi) -> None:
     api.on("GET", f"{BASE}/old", status("EXPIRED"))
     ctx = ctx_for("text", [], api)
-    ctx.saved["th_container_id"] = "old"
+    ctx.saved_ids["th_container_id"] = "old"
     with pytest.raises(PlatformError) as caught:
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.RETRY
-    assert "th_container_id" not in ctx.saved
+    assert "th_container_id" not in ctx.saved_ids
     assert api.count("POST", PUBLISH) == 0
 
 
@@ -193,7 +193,7 @@ def test_reconcile_reads_the_container(
     api.on("GET", f"{BASE}/c1", status(container))
     api.on("GET", f"{USER}/threads", ok({"data": []}))
     ctx = ctx_for("text", [], api)
-    ctx.saved.update(th_container_id="c1", th_publish_sent_at=NOW.isoformat())
+    ctx.saved_ids.update(th_container_id="c1", th_publish_sent_at=NOW.isoformat())
     assert run(platform().reconcile, ctx).status is expected
 
 

@@ -309,7 +309,7 @@ def test_init_error_mapping(
     assert caught.value.code == code
     if decision is Decision.WAIT:
         assert caught.value.retry_after and caught.value.retry_after > 0
-    assert "tiktok_init_sent_at" not in ctx.saved  # a clear refusal: nothing was created
+    assert "tiktok_init_sent_at" not in ctx.saved_ids  # a clear refusal: nothing was created
 
 
 def test_daily_cap_waits_until_tomorrow(api: FakeApi) -> None:
@@ -357,8 +357,8 @@ def test_failed_status_is_mapped_and_the_publish_id_abandoned(api: FakeApi) -> N
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.FAIL
     assert "duration_check_failed" in caught.value.message
-    assert "tiktok_publish_id" not in ctx.saved
-    assert ctx.saved["tiktok_abandoned_publish_id"] == "v_pub_1"
+    assert "tiktok_publish_id" not in ctx.saved_ids
+    assert ctx.saved_ids["tiktok_abandoned_publish_id"] == "v_pub_1"
 
 
 @pytest.mark.parametrize(
@@ -372,7 +372,7 @@ def test_unclear_init_is_unknown_and_never_resent(api: FakeApi, video: Path, fai
     with pytest.raises(PlatformError) as caught:
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.UNKNOWN
-    assert ctx.saved["tiktok_init_sent_at"]
+    assert ctx.saved_ids["tiktok_init_sent_at"]
     with pytest.raises(PlatformError) as again:  # the next attempt does not init again
         run(platform().publish, ctx)
     assert again.value.decision is Decision.UNKNOWN
@@ -387,7 +387,7 @@ def test_init_not_sent_is_plain_retry(api: FakeApi, video: Path) -> None:
     with pytest.raises(PlatformError) as caught:
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.RETRY
-    assert "tiktok_init_sent_at" not in ctx.saved
+    assert "tiktok_init_sent_at" not in ctx.saved_ids
 
 
 def test_saved_publish_id_resumes_with_status_only(api: FakeApi) -> None:
@@ -404,7 +404,7 @@ def test_still_processing_waits_and_keeps_the_publish_id(api: FakeApi) -> None:
     with pytest.raises(PlatformError) as caught:
         run(platform(poll_timeout_seconds=0.05).publish, ctx)
     assert caught.value.decision is Decision.WAIT
-    assert ctx.saved["tiktok_publish_id"] == "v_pub_1"
+    assert ctx.saved_ids["tiktok_publish_id"] == "v_pub_1"
 
 
 def test_expired_upload_url_abandons_the_publish_id_and_retries(api: FakeApi, video: Path) -> None:
@@ -415,8 +415,8 @@ def test_expired_upload_url_abandons_the_publish_id_and_retries(api: FakeApi, vi
     with pytest.raises(PlatformError) as caught:
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.RETRY
-    assert "tiktok_publish_id" not in ctx.saved
-    assert ctx.saved["tiktok_abandoned_publish_id"] == "v_pub_1"
+    assert "tiktok_publish_id" not in ctx.saved_ids
+    assert ctx.saved_ids["tiktok_abandoned_publish_id"] == "v_pub_1"
     assert "secret-upload" not in caught.value.message
 
 

@@ -67,9 +67,9 @@ class FacebookPlatform(GraphPlatform):
 
     async def publish(self, ctx: PublishContext) -> Published:
         graph = self.client(ctx.http, ctx.account)
-        if ctx.saved.get("fb_post_id"):
-            return await self._with_permalink(graph, str(ctx.saved["fb_post_id"]))
-        if ctx.saved.get("fb_publish_sent_at"):
+        if ctx.saved_ids.get("fb_post_id"):
+            return await self._with_permalink(graph, str(ctx.saved_ids["fb_post_id"]))
+        if ctx.saved_ids.get("fb_publish_sent_at"):
             # An earlier attempt may have posted: look before doing anything else.
             found = await self._find(ctx, graph, tries=1)
             if found:
@@ -99,10 +99,10 @@ class FacebookPlatform(GraphPlatform):
 
     async def reconcile(self, ctx: PublishContext) -> Reconciliation:
         graph = self.client(ctx.http, ctx.account)
-        if ctx.saved.get("fb_post_id"):
-            published = await self._with_permalink(graph, str(ctx.saved["fb_post_id"]))
+        if ctx.saved_ids.get("fb_post_id"):
+            published = await self._with_permalink(graph, str(ctx.saved_ids["fb_post_id"]))
             return Reconciliation(ReconcileStatus.LIVE, published, reason="post id saved")
-        if not ctx.saved.get("fb_publish_sent_at"):
+        if not ctx.saved_ids.get("fb_publish_sent_at"):
             return Reconciliation(ReconcileStatus.NOT_LIVE, reason="the post was never sent")
         found = await self._find(ctx, graph, tries=1)
         if found:
@@ -124,7 +124,7 @@ class FacebookPlatform(GraphPlatform):
             return await self._go_live(ctx, graph, path, data, files=files)
 
     async def _unpublished_photos(self, ctx: PublishContext, graph: GraphClient) -> list[str]:
-        photo_ids = list(ctx.saved.get("fb_photo_ids") or [])
+        photo_ids = list(ctx.saved_ids.get("fb_photo_ids") or [])
         path = f"{ctx.account.platform_account_id}/photos"
         for item in ctx.post.media[len(photo_ids) :]:
             data = {"published": "false"}
@@ -199,7 +199,7 @@ class FacebookPlatform(GraphPlatform):
         if not post.caption.strip():
             return None  # nothing to match on: an empty-caption post cannot be told apart
         # The earlier of the two: reconcile may run in a later attempt than the one that sent.
-        moments = [post.attempt_started_at, parse_time(ctx.saved.get("fb_publish_sent_at"))]
+        moments = [post.attempt_started_at, parse_time(ctx.saved_ids.get("fb_publish_sent_at"))]
         since = min((m for m in moments if m is not None), default=None)
         params: dict[str, str | int] = {}
         if since is not None:

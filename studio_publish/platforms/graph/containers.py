@@ -25,7 +25,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from studio_publish.domain import Post, Published
+from studio_publish.domain import Post, Published, Quota
 from studio_publish.platforms.base import (
     Decision,
     PlatformError,
@@ -101,7 +101,7 @@ class ContainerPlatform(GraphPlatform):
         await ctx.save(**{self.key(name): value for name, value in ids.items()})
 
     def _saved(self, ctx: PublishContext, name: str) -> Any:
-        return ctx.saved.get(self.key(name))
+        return ctx.saved_ids.get(self.key(name))
 
     # -- Platform ---------------------------------------------------------------------------
 
@@ -114,7 +114,7 @@ class ContainerPlatform(GraphPlatform):
         rows = body.get("data") or [{}]
         usage, total = rows[0].get("quota_usage"), (rows[0].get("config") or {}).get("quota_total")
         if isinstance(usage, int) and isinstance(total, int):
-            ctx.account_facts["publishing_quota"] = {"used": usage, "total": total}
+            ctx.quota = Quota(used=usage, total=total)
         if isinstance(usage, int) and isinstance(total, int) and usage >= total:
             # The quota is a rolling 24 h window and the API does not say when a slot frees.
             raise PlatformError(
@@ -137,12 +137,12 @@ class ContainerPlatform(GraphPlatform):
                 raise PlatformError(
                     Decision.UNKNOWN, "the published container can no longer be read"
                 )
-            await self._settle(ctx, graph, container, state)
+            await self._wait_until_ready(ctx, graph, container, state)
         else:
             children = await self._children(ctx, graph)
             container = await self._create(ctx, graph, self.container_params(ctx.post, children))
             await self._save(ctx, container_id=container)
-            await self._settle(ctx, graph, container, ContainerState(IN_PROGRESS))
+            await self._wait_until_ready(ctx, graph, container, ContainerState(IN_PROGRESS))
         return await self._publish_container(ctx, graph, container)
 
     async def reconcile(self, ctx: PublishContext) -> Reconciliation:
@@ -187,7 +187,7 @@ class ContainerPlatform(GraphPlatform):
             children.append(await self._create(ctx, graph, self.child_params(item.kind, item.url)))
             await self._save(ctx, children=list(children))
         for child in children:  # created first, so Meta processes them side by side
-            await self._settle(ctx, graph, child, ContainerState(IN_PROGRESS))
+            await self._wait_until_ready(ctx, graph, child, ContainerState(IN_PROGRESS))
         return children
 
     async def _status(self, graph: GraphClient, container: str) -> ContainerState:
@@ -203,7 +203,7 @@ class ContainerPlatform(GraphPlatform):
             str(body.get(code_field) or FINISHED), str(body.get(text_field) or "")
         )
 
-    async def _settle(
+    async def _wait_until_ready(
         self, ctx: PublishContext, graph: GraphClient, container: str, state: ContainerState
     ) -> None:
         """Wait until ``container`` is FINISHED; anything else raises with the right decision."""

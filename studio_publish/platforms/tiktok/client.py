@@ -165,10 +165,10 @@ class TikTokPlatform:
 
     async def publish(self, ctx: PublishContext) -> Published:
         api = self._api(ctx)
-        publish_id = ctx.saved.get("tiktok_publish_id")
+        publish_id = ctx.saved_ids.get("tiktok_publish_id")
         if publish_id:
             return await self._finish(ctx, api, str(publish_id), username=None)
-        if ctx.saved.get("tiktok_init_sent_at"):
+        if ctx.saved_ids.get("tiktok_init_sent_at"):
             raise PlatformError(
                 Decision.UNKNOWN,
                 "an earlier TikTok init got no answer and TikTok offers no way to look it up",
@@ -195,9 +195,9 @@ class TikTokPlatform:
         return await self._finish(ctx, api, publish_id, username=creator.username)
 
     async def reconcile(self, ctx: PublishContext) -> Reconciliation:
-        publish_id = ctx.saved.get("tiktok_publish_id")
+        publish_id = ctx.saved_ids.get("tiktok_publish_id")
         if not publish_id:
-            if ctx.saved.get("tiktok_init_sent_at"):
+            if ctx.saved_ids.get("tiktok_init_sent_at"):
                 return Reconciliation(
                     ReconcileStatus.UNKNOWN, reason="init was sent but no publish_id came back"
                 )
