@@ -15,6 +15,7 @@ import pytest
 
 from studio_publish.sandbox import STANDINS, Sandbox, StandIn, knobs, state
 from studio_publish.sandbox.standins import discover
+from studio_publish.sandbox.standins.containers import ContainerStandIn, Flow
 
 AUTH = {"Authorization": "Bearer sample-token-abc123"}
 IG = "17841400000000001"
@@ -265,3 +266,84 @@ def test_body_errors_have_the_standins_shape(sandbox: Sandbox) -> None:
     status, body = _oversized(sandbox, "/_sandbox/knobs")
     assert status == 413 and "too large" in body["error"]
     assert sandbox.stats()["server_errors"] == []
+
+
+# ---- the container flow Instagram and Threads share -----------------------------------------
+
+CONTAINER_STANDINS = [s for s in STANDINS if issubclass(s, ContainerStandIn)]
+# What each container platform needs to create an image container, and its status field.
+IMAGE = {
+    "instagram": ({"image_url": "https://cdn.example/a.jpg"}, "status_code"),
+    "threads": ({"media_type": "IMAGE", "image_url": "https://cdn.example/a.jpg"}, "status"),
+}
+
+
+def test_flow_endpoints_are_named_after_the_calls_unless_named_otherwise() -> None:
+    flow = Flow("x", "posts", "posts_publish", "posts_limit", listing="x.posts")
+    assert flow.endpoints == (
+        "x.create", "x.publish", "x.container_status", "x.publishing_limit", "x.posts",
+        "x.object",
+    )  # fmt: skip
+    assert {s.platforms[0] for s in CONTAINER_STANDINS} == set(IMAGE)
+    for standin in CONTAINER_STANDINS:
+        assert set(standin.flow.endpoints) <= set(standin.endpoints)
+        assert standin.actions == {standin.flow.publish}
+
+
+@pytest.mark.parametrize("standin", CONTAINER_STANDINS, ids=lambda s: s.platforms[0])
+def test_the_container_lifecycle_is_the_same_on_every_container_platform(
+    standin: type[ContainerStandIn],
+) -> None:
+    platform, flow = standin.platforms[0], standin.flow
+    params, status_field = IMAGE[platform]
+    with (
+        Sandbox(container_polls=1) as sandbox,
+        httpx.Client(base_url=sandbox.base(standin.prefixes[0]), headers=AUTH) as api,
+    ):
+
+        def status(container_id: str) -> str:
+            body = api.get(f"/{container_id}", params={"fields": status_field}).json()
+            value: str = body[status_field]
+            return value
+
+        def publish(container_id: str) -> httpx.Response:
+            return api.post(f"/{IG}/{flow.publish_edge}", data={"creation_id": container_id})
+
+        created = api.post(f"/{IG}/{flow.edge}", data=params).json()["id"]
+        assert created.startswith(standin.container_ids)
+        too_early = publish(created).json()["error"]
+        assert too_early["code"] == standin.refusals.not_ready["IN_PROGRESS"].code
+        assert [status(created), status(created)] == ["IN_PROGRESS", "FINISHED"]
+        published = publish(created)
+        media_id = published.json()["id"]
+        assert published.status_code == 200 and media_id.startswith(standin.media_ids)
+        again = publish(created).json()["error"]
+        assert again["code"] == 100 and "already been published" in again["message"]
+        assert status(created) == "PUBLISHED" and not sandbox.expire_container(created)
+
+        assert api.get(f"/{media_id}").json() == {"id": media_id}
+        assert [m["id"] for m in api.get(f"/{IG}/{flow.edge}").json()["data"]] == [media_id]
+        assert api.get(f"/{IG}/{flow.limit_edge}").json()["data"][0]["quota_usage"] == 1
+        [entry] = sandbox.ledger.entries(platform)
+        assert (entry.platform_post_id, entry.source_ids) == (media_id, (created,))
+
+        # A carousel's children go live with it; the failure knob and expiry end in ERROR
+        # and EXPIRED, and neither publishes.
+        sandbox.set_knobs(container_polls=0)
+        item = {**params, "is_carousel_item": "true"}
+        children = [api.post(f"/{IG}/{flow.edge}", data=item).json()["id"] for _ in range(2)]
+        carousel = {"media_type": "CAROUSEL", "children": ",".join(children)}
+        album = api.post(f"/{IG}/{flow.edge}", data=carousel).json()["id"]
+        assert publish(album).status_code == 200
+        assert [status(c) for c in children] == ["PUBLISHED", "PUBLISHED"]
+        sandbox.set_knobs(container_failures=1)
+        failed = api.post(f"/{IG}/{flow.edge}", data=params).json()["id"]
+        expired = api.post(f"/{IG}/{flow.edge}", data=params).json()["id"]
+        assert sandbox.expire_container(expired)
+        assert [status(failed), status(expired)] == ["ERROR", "EXPIRED"]
+        assert publish(failed).status_code == publish(expired).status_code == 400
+        assert len(sandbox.ledger.entries(platform)) == 2
+
+    # Each call is counted under the endpoint name the stand-in's Flow gives it.
+    calls = sandbox.stats()["calls"]
+    assert [calls[name] for name in flow.endpoints] == [6, 6, 7, 1, 1, 1]

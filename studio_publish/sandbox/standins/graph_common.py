@@ -10,6 +10,8 @@ so they share a URL prefix, tokens (realm "graph"), the error envelope
     /{node-id}/{edge}      the stand-in whose ``edges`` has (method, edge)
     GET /{object-id}       the stand-in holding the object (``node``)
     anything else          Graph's own errors: 100/33 for an unknown object or path
+
+The media container flow that Instagram and Threads publish through is ``containers``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ import datetime as dt
 import json
 import re
 import secrets
-import time
 import urllib.parse
-from collections import deque
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import Set
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from studio_publish.sandbox.standins.base import StandIn
 from studio_publish.sandbox.wire import ApiError, Handler, Request, Response, Route, as_int, as_str
@@ -97,7 +98,7 @@ def parse_time(value: Any) -> float | None:
     return moment.timestamp()
 
 
-def fields(req: Request, allowed: set[str], node: str, default: tuple[str, ...]) -> list[str]:
+def fields(req: Request, allowed: Set[str], node: str, default: tuple[str, ...]) -> list[str]:
     """The `fields` parameter; unknown fields are refused like Graph does."""
     raw = as_str(req.params.get("fields"))
     if not raw:
@@ -120,9 +121,38 @@ def pick(record: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return out
 
 
-def answer(req: Request, record: dict[str, Any], allowed: set[str], node: str) -> Response:
+def answer(req: Request, record: dict[str, Any], allowed: Set[str], node: str) -> Response:
     """A node read: the fields asked for (of ``allowed``) from ``record``."""
     return Response(200, pick(record, fields(req, allowed, node, ())))
+
+
+@dataclass(frozen=True)
+class Node:
+    """A Graph node type as a read sees it: its name (Graph's "nonexisting field" error says
+    it), the fields one may ask for and those answered when none are asked for."""
+
+    name: str
+    fields: Set[str]
+    default: tuple[str, ...] = ()
+
+    def asked(self, req: Request) -> list[str]:
+        return fields(req, self.fields, self.name, self.default)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A Graph error kept as its arguments: each refusal is a fresh error (its own
+    fbtrace_id)."""
+
+    code: int
+    message: str
+    subcode: int | None = None
+    is_transient: bool = False
+
+    def error(self) -> ApiError:
+        return graph_error(
+            self.code, self.message, subcode=self.subcode, is_transient=self.is_transient
+        )
 
 
 def not_found(object_id: str) -> ApiError:
@@ -262,60 +292,6 @@ class GraphStandIn(StandIn):
 
     def bases(self, url: str) -> dict[str, str]:
         return {PREFIX: f"{url}/{PREFIX}/{GRAPH_VERSION}"}
-
-
-# ---- media containers (Instagram and Threads) --------------------------------------------
-
-IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED = (
-    "IN_PROGRESS",
-    "FINISHED",
-    "PUBLISHED",
-    "ERROR",
-    "EXPIRED",
-)
-
-
-class Staged(Protocol):
-    """A media container as the Graph stand-ins keep it."""
-
-    status: str
-    expired: bool
-    created: float
-    polls_left: int
-    fails: bool
-
-
-def container_status(c: Staged, knobs: Knobs, *, consume_poll: bool) -> str:
-    """A container's status now: IN_PROGRESS for the knob's number of polls (a status read
-    is a poll), then FINISHED (or ERROR when the knob said it fails), EXPIRED once expired
-    or past the container lifetime (24 hours for Instagram and Threads)."""
-    if c.status in (PUBLISHED, ERROR, EXPIRED):
-        return c.status
-    if c.expired or time.time() - c.created >= knobs.container_ttl_seconds:
-        c.status = EXPIRED
-        return c.status
-    if c.polls_left > 0:
-        if consume_poll:
-            c.polls_left -= 1
-        return IN_PROGRESS
-    c.status = ERROR if c.fails else FINISHED
-    return c.status
-
-
-def expire(containers: Mapping[str, Staged], container_id: str) -> bool:
-    """Make an unpublished container report EXPIRED; False when there is none by that id."""
-    container = containers.get(container_id)
-    if container is None or container.status == PUBLISHED:
-        return False
-    container.expired = True
-    return True
-
-
-def publishes_within(times: deque[float], now: float, duration: float) -> int:
-    """How many of an account's publishes fall in the moving window (a publishing limit)."""
-    while times and now - times[0] >= duration:
-        times.popleft()
-    return len(times)
 
 
 def _no_object(req: Request, who: str) -> Response:
