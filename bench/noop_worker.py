@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from studio_publish import db, operations
+from studio_publish import operations
 from studio_publish.domain import Account, Published, TokenGrant
 from studio_publish.logs import configure_logging
 from studio_publish.platforms.base import (
@@ -36,6 +36,7 @@ from studio_publish.platforms.base import (
     Reconciliation,
 )
 from studio_publish.settings import load_settings
+from studio_publish.store import db
 
 
 @dataclass

@@ -43,10 +43,10 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 sys.path.insert(0, str(ROOT))
 
-from studio_publish import db as sp_db  # noqa: E402
-from studio_publish.migrations import migrate  # noqa: E402
-from studio_publish.queries import query  # noqa: E402
 from studio_publish.states import Move, guard  # noqa: E402
+from studio_publish.store import db as sp_db  # noqa: E402
+from studio_publish.store.migrations import migrate  # noqa: E402
+from studio_publish.store.queries import query  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PYTHON = sys.executable
@@ -883,8 +883,8 @@ def median_time(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float]]
 
 def bench_history(b: Bench) -> None:
     from studio_publish import operations
-    from studio_publish import status as report
     from studio_publish.logs import configure_logging
+    from studio_publish.reporting import status as report
     from studio_publish.settings import Settings
 
     configure_logging("json")

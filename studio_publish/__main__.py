@@ -1,3 +1,3 @@
-from studio_publish.cli import main
+from studio_publish.cli.app import main
 
 main()

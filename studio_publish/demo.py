@@ -16,19 +16,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from studio_publish import db
 from studio_publish.accounts import NewAccount, add_account
-from studio_publish.engine import RunSummary
+from studio_publish.engine.run import RunSummary
 from studio_publish.logs import configure_logging
-from studio_publish.migrations import migrate
 from studio_publish.operations import run_due
 from studio_publish.platforms.registry import PLATFORMS
 from studio_publish.platforms.spec import LOCAL_VIDEO
-from studio_publish.posts import schedule_post
+from studio_publish.reporting.status import overview
 from studio_publish.sandbox import Sandbox
+from studio_publish.scheduling.posts import schedule_post
+from studio_publish.scheduling.validation import PostInput
 from studio_publish.settings import Settings
-from studio_publish.status import overview
-from studio_publish.validation import PostInput
+from studio_publish.store import db
+from studio_publish.store.migrations import migrate
 
 Print = Callable[[str], None]
 ShowStatus = Callable[[dict[str, Any]], None]  # the CLI's renderer of `status`

@@ -32,13 +32,14 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from studio_publish import db, operations
+from studio_publish import operations
 from studio_publish.errors import ConfigError, DatabaseUnavailable, NotMigrated, StudioPublishError
 from studio_publish.formatting import to_json
 from studio_publish.logs import configure_logging, get_logger
-from studio_publish.migrations import require_migrated
 from studio_publish.platforms.base import Platform
 from studio_publish.settings import Settings, load_settings
+from studio_publish.store import db
+from studio_publish.store.migrations import require_migrated
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer

@@ -10,17 +10,17 @@ from typing import Any
 
 import psycopg
 
-from studio_publish import db
-from studio_publish.attempt import PostResult, admit
-from studio_publish.engine import Engine, RunSummary
+from studio_publish.engine.attempt import PostResult, admit
+from studio_publish.engine.run import Engine, RunSummary
 from studio_publish.errors import BadInput, Refused
 from studio_publish.platforms import registry
 from studio_publish.platforms.base import Platform
 from studio_publish.platforms.registry import spec_for
+from studio_publish.scheduling.timeparse import parse_age
+from studio_publish.scheduling.validation import validate_uuid
 from studio_publish.settings import Settings
 from studio_publish.states import Move, Outcome, Transition, allows, guard, refusal
-from studio_publish.timeparse import parse_age
-from studio_publish.validation import validate_uuid
+from studio_publish.store import db
 
 PREVIEW_LIMIT = 500
 

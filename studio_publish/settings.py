@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     def _libpq_url(cls, value: str | None) -> str | None:
         if not value:
             return None
-        from studio_publish.db import url_problem
+        from studio_publish.store.db import url_problem
 
         # libpq's own message quotes the URL, password included: url_problem() leaves out
         # what it quotes, and anything that may be the password.

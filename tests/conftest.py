@@ -21,7 +21,7 @@ import pytest
 from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
-from studio_publish.cli import app
+from studio_publish.cli.app import app
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,7 +51,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    from studio_publish.db import import_pgserver
+    from studio_publish.store.db import import_pgserver
 
     pgserver = import_pgserver()
     with warnings.catch_warnings():
@@ -75,7 +75,7 @@ def throwaway_database(server_url: str, *, migrated: bool = True) -> Iterator[st
     url = database_url(server_url, name)
     try:
         if migrated:
-            from studio_publish.migrations import migrate
+            from studio_publish.store.migrations import migrate
 
             with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
                 migrate(conn)
@@ -95,7 +95,7 @@ def empty_db_url(pg_server_url: str) -> Iterator[str]:
 @pytest.fixture
 def db_url(empty_db_url: str) -> str:
     """A new database with every migration applied."""
-    from studio_publish.migrations import migrate
+    from studio_publish.store.migrations import migrate
 
     with psycopg.connect(empty_db_url, autocommit=True, row_factory=dict_row) as conn:
         migrate(conn)

@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from studio_publish.db import DatabaseTarget
 from studio_publish.settings import Settings
+from studio_publish.store.db import DatabaseTarget
 
 Conn = psycopg.Connection[dict[str, Any]]
 

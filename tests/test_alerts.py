@@ -17,7 +17,7 @@ from engine_support import Conn, add_account, add_post, engine_settings, post, t
 from fakes import FakePlatform, error
 
 from studio_publish import operations
-from studio_publish.engine import RunSummary
+from studio_publish.engine.run import RunSummary
 from studio_publish.platforms.base import Decision
 
 TOKEN = "secret-access-token-1234"  # engine_support.add_account's token
@@ -254,7 +254,7 @@ def test_an_unsent_alert_is_sent_by_a_later_run(
 def test_an_unreachable_webhook_gives_up_after_the_last_attempt(
     db_url: str, conn: Conn, fake: FakePlatform
 ) -> None:
-    from studio_publish.alerts import MAX_SEND_ATTEMPTS
+    from studio_publish.engine.alerts import MAX_SEND_ATTEMPTS
 
     add_post(conn, add_account(conn))
     fake.errors = [error(Decision.FAIL, "nope")]

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from conftest import make_runner
 
-from studio_publish import db
 from studio_publish.errors import ConfigError
 from studio_publish.settings import load_settings
+from studio_publish.store import db
 
 PASSWORD = "se/cr@etPW"
 # What a wrong split of the URL would leave lying around.

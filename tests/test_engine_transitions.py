@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from test_transitions import STATES, Conn, insert_post, read_post, shared_conn
 
-from studio_publish import outcomes
 from studio_publish.domain import Published
-from studio_publish.queries import parse_queries, query
+from studio_publish.engine import outcomes
 from studio_publish.states import MOVES, FailureReason, Move, Outcome, Transition, guard
-from studio_publish.store import finish_params
+from studio_publish.store.engine_store import finish_params
+from studio_publish.store.queries import parse_queries, query
 
 __all__ = ["shared_conn"]  # the module-scoped database fixture, shared with test_transitions
 
@@ -154,7 +154,7 @@ def test_every_move_is_checked_against_its_query() -> None:
 
 
 def state_changing_queries() -> set[str]:
-    text = (resources.files("studio_publish") / "sql" / "engine.sql").read_text("utf-8")
+    text = (resources.files("studio_publish") / "store" / "sql" / "engine.sql").read_text("utf-8")
     found = set()
     for name, sql in parse_queries(text, "engine.sql").items():
         code = "\n".join(line.split("--")[0] for line in sql.splitlines())

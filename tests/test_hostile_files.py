@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
 from studio_publish.errors import BadInput
-from studio_publish.postfile import MAX_LINE_CHARS, read_post_file
-from studio_publish.validation import PostInput
+from studio_publish.scheduling.postfile import MAX_LINE_CHARS, read_post_file
+from studio_publish.scheduling.validation import PostInput
 
 A1 = "11111111-1111-4111-8111-111111111111"
 

@@ -19,9 +19,9 @@ import pytest
 from conftest import Cli, make_runner
 from psycopg.rows import dict_row
 
-from studio_publish.migrations import available_migrations, migrate
-from studio_publish.queries import query
 from studio_publish.states import Move, guard
+from studio_publish.store.migrations import available_migrations, migrate
+from studio_publish.store.queries import query
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "Sup3rS3cretPassw0rd"

@@ -19,7 +19,7 @@ from studio_publish.errors import BadInput
 from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms import registry
 from studio_publish.platforms.spec import POST_TYPES, OptionRule, PlatformSpec, PostTypeRule
-from studio_publish.validation import PostInput, check_stored_post, validate_post
+from studio_publish.scheduling.validation import PostInput, check_stored_post, validate_post
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CDN = "https://cdn.example.com/media"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from studio_publish.db import DatabaseTarget
-from studio_publish.pool import ConnectionPool
+from studio_publish.store.db import DatabaseTarget
+from studio_publish.store.pool import ConnectionPool
 
 
 def test_many_waiters_share_at_most_size_connections(db_url: str) -> None:

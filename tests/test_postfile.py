@@ -1,4 +1,4 @@
-"""Bulk post files, CSV and JSON Lines (studio_publish.postfile)."""
+"""Bulk post files, CSV and JSON Lines (studio_publish.scheduling.postfile)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from studio_publish.errors import BadInput
 from studio_publish.media_policy import MediaPolicy
-from studio_publish.postfile import read_post_file
-from studio_publish.validation import PostInput, validate_post
+from studio_publish.scheduling.postfile import read_post_file
+from studio_publish.scheduling.validation import PostInput, validate_post
 
 A1 = "11111111-1111-4111-8111-111111111111"
 A2 = "22222222-2222-4222-8222-222222222222"

@@ -142,7 +142,7 @@ def test_a_dry_run_counts_and_deletes_nothing(
 def test_prune_in_batches(
     cli: Cli, conn: Conn, history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("studio_publish.prune.BATCH", 1)
+    monkeypatch.setattr("studio_publish.reporting.prune.BATCH", 1)
 
     result = cli("db", "prune", "--older-than", "90d", "--json")
 

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_httpx import HTTPXMock
 
-from studio_publish import attempt, operations
+from studio_publish import operations
+from studio_publish.engine import attempt
 from studio_publish.logs import configure_logging
 from studio_publish.platforms import transport
 from studio_publish.platforms.facebook.client import FacebookPlatform

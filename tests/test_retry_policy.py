@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from studio_publish.outcomes import RetryPolicy, after_error
+from studio_publish.engine.outcomes import RetryPolicy, after_error
+from studio_publish.engine.retry import DEFAULT_WAIT_SECONDS, backoff_seconds
 from studio_publish.platforms.base import Decision, PlatformError
-from studio_publish.retry import DEFAULT_WAIT_SECONDS, backoff_seconds
 from studio_publish.states import Transition
 
 attempts = st.integers(min_value=1, max_value=10_000)

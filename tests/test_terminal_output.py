@@ -23,10 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_status import WIDE, ago, ahead, insert_post
 
+from studio_publish.cli.output import print_line, print_table
 from studio_publish.errors import BadInput
 from studio_publish.formatting import to_json
 from studio_publish.logs import configure_logging, get_logger
-from studio_publish.output import print_line, print_table
 from studio_publish.terminal_text import json_safe, printable
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -283,7 +283,7 @@ def test_json_gives_back_exactly_what_is_stored(cli: Cli, conn: Conn) -> None:
 def test_an_error_message_is_one_escaped_line(
     cli: Cli, conn: Conn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from studio_publish import status
+    from studio_publish.reporting import status
 
     def refuse(*_: Any) -> Any:
         raise BadInput("POST_ID", "caption [/bold] \x1b[2J\x9b\u202e\nerror: forged line")

@@ -1,4 +1,4 @@
-"""WHEN, age and zone parsing (studio_publish.timeparse)."""
+"""WHEN, age and zone parsing (studio_publish.scheduling.timeparse)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from studio_publish.errors import BadInput
-from studio_publish.timeparse import (
+from studio_publish.scheduling.timeparse import (
     PAST_TOLERANCE,
     parse_age,
     parse_schedule_time,

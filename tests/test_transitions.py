@@ -15,9 +15,9 @@ import pytest
 from conftest import Cli, database_url
 from psycopg.rows import dict_row
 
-from studio_publish.migrations import migrate
-from studio_publish.queries import parse_queries, query
 from studio_publish.states import MOVES, Move, guard
+from studio_publish.store.migrations import migrate
+from studio_publish.store.queries import parse_queries, query
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -53,7 +53,9 @@ def test_the_transition_table_agrees_with_the_spec_for_posts_sql() -> None:
 
 
 def state_changing_queries() -> set[str]:
-    text = (resources.files("studio_publish") / "sql" / "posts.sql").read_text(encoding="utf-8")
+    text = (resources.files("studio_publish") / "store" / "sql" / "posts.sql").read_text(
+        encoding="utf-8"
+    )
     found = set()
     for name, sql in parse_queries(text, "posts.sql").items():
         code = "\n".join(line.split("--")[0] for line in sql.splitlines())

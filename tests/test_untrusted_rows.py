@@ -622,7 +622,7 @@ def test_an_unexpected_exception_is_recorded_on_its_post_and_the_run_goes_on(
 def test_a_crash_while_recording_ends_the_post_in_review_and_the_run_row(
     db_url: str, conn: Conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from studio_publish.store import EngineStore
+    from studio_publish.store.engine_store import EngineStore
 
     fake = FakePlatform("instagram", tmp_path / "ledger")
     account = add_account(conn, "instagram")

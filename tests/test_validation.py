@@ -1,4 +1,4 @@
-"""Post validation against the platforms' rules (studio_publish.validation)."""
+"""Post validation against the platforms' rules (studio_publish.scheduling.validation)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from studio_publish.errors import EXIT_BAD_INPUT, BadInput
 from studio_publish.media_policy import MediaPolicy
-from studio_publish.validation import (
+from studio_publish.scheduling.validation import (
     PostInput,
     ValidPost,
     check_stored_post,

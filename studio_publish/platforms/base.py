@@ -104,7 +104,7 @@ class PublishContext:
         An id is used in later API paths, so one that is not shaped like an id (a platform
         answered something else) is never saved or used: a person looks at the post.
         """
-        from studio_publish.validation import platform_id_problem
+        from studio_publish.ids import platform_id_problem
 
         for key, value in ids.items():
             if (problem := platform_id_problem(value)) is not None:

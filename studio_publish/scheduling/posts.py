@@ -8,13 +8,13 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from studio_publish import db
 from studio_publish.errors import BadInput, Refused
 from studio_publish.media_policy import MediaPolicy
-from studio_publish.postfile import read_post_file
+from studio_publish.scheduling.postfile import read_post_file
+from studio_publish.scheduling.timeparse import parse_schedule_time
+from studio_publish.scheduling.validation import PostInput, ValidPost, validate_post, validate_uuid
 from studio_publish.states import Move, PostState, allows, guard, refusal
-from studio_publish.timeparse import parse_schedule_time
-from studio_publish.validation import PostInput, ValidPost, validate_post, validate_uuid
+from studio_publish.store import db
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ import httpx
 from studio_publish.domain import Account
 from studio_publish.platforms.base import Decision, Platform, PlatformError
 from studio_publish.platforms.registry import spec_for
-from studio_publish.pool import ConnectionPool
-from studio_publish.queries import query
-from studio_publish.store import account_from_row
+from studio_publish.store.engine_store import account_from_row
+from studio_publish.store.pool import ConnectionPool
+from studio_publish.store.queries import query
 
 
 def needs_refresh(account: Account, now: dt.datetime) -> bool:

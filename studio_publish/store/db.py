@@ -17,9 +17,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from studio_publish.errors import DatabaseUnavailable
-from studio_publish.queries import query
 from studio_publish.redaction import redact
 from studio_publish.settings import Settings
+from studio_publish.store.queries import query
 
 Row = dict[str, Any]
 Connection = psycopg.Connection[Row]

@@ -1,7 +1,7 @@
 """One claimed post: find out what becomes of it, then record that once.
 
 ``PostAttempt.run`` asks the platform (publishing the post, or asking what became of an
-earlier attempt), turns the answer into a :class:`~studio_publish.outcomes.Transition` with
+earlier attempt), turns the answer into a :class:`~studio_publish.engine.outcomes.Transition` with
 the pure functions in ``outcomes``, and records it with one store call. Every write is fenced
 by the claim: if this run lost the post, nothing is changed, and what the attempt learned is
 kept in its history row.
@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 
-from studio_publish import outcomes
-from studio_publish.db import Row, first_line
+from studio_publish.engine import outcomes
+from studio_publish.engine.tokens import needs_refresh, refresh_account_token
 from studio_publish.errors import BadInput
+from studio_publish.ids import platform_id_problem
 from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import (
     Decision,
@@ -29,15 +30,16 @@ from studio_publish.platforms.base import (
     Reconciliation,
 )
 from studio_publish.redaction import redact
+from studio_publish.scheduling.validation import StoredPost, check_saved_ids, check_stored_post
 from studio_publish.settings import Settings
 from studio_publish.states import FailureReason, Outcome, Transition
-from studio_publish.store import Claim, ClaimIds, EngineStore, LeaseLost, account_from_row
-from studio_publish.tokens import needs_refresh, refresh_account_token
-from studio_publish.validation import (
-    StoredPost,
-    check_saved_ids,
-    check_stored_post,
-    platform_id_problem,
+from studio_publish.store.db import Row, first_line
+from studio_publish.store.engine_store import (
+    Claim,
+    ClaimIds,
+    EngineStore,
+    LeaseLost,
+    account_from_row,
 )
 
 T = TypeVar("T")

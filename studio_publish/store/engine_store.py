@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from studio_publish.db import Row
 from studio_publish.domain import Account, Media, Post, Quota
-from studio_publish.pool import ConnectionPool
-from studio_publish.queries import query
 from studio_publish.states import Move, PostState, Transition, guard
-from studio_publish.validation import StoredPost
+from studio_publish.store.db import Row
+from studio_publish.store.pool import ConnectionPool
+from studio_publish.store.queries import query
+
+if TYPE_CHECKING:  # the checked content of a row; the store only carries it
+    from studio_publish.scheduling.validation import StoredPost
 
 # Which move records a claimed post's next state.
 _MOVE_TO = {

@@ -1,4 +1,4 @@
-"""Named SQL queries, kept in ``studio_publish/sql/*.sql``.
+"""Named SQL queries, kept in ``studio_publish/store/sql/*.sql``.
 
 Each query starts with a ``-- name: <query_name>`` line; the lines after it, up to the
 next name, are the query. Parameters use psycopg's ``%(name)s`` style. State changes are
@@ -42,7 +42,7 @@ def parse_queries(text: str, source: str = "<sql>") -> dict[str, str]:
 @functools.cache
 def _all_queries() -> dict[str, str]:
     found: dict[str, str] = {}
-    folder = resources.files("studio_publish") / "sql"
+    folder = resources.files("studio_publish") / "store" / "sql"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".sql"):
             parsed = parse_queries(entry.read_text(encoding="utf-8"), entry.name)

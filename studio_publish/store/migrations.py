@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psycopg
 
-from studio_publish.db import Connection, first_line
 from studio_publish.errors import DatabaseUnavailable, NotMigrated
+from studio_publish.store.db import Connection, first_line
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any fixed number: two `db migrate` at once must not both apply the same file.
@@ -39,7 +39,7 @@ def migrations_folder() -> Traversable:
     packaged = resources.files("studio_publish") / "migrations"
     if packaged.is_dir():
         return packaged
-    checkout = Path(__file__).resolve().parent.parent / "sql"
+    checkout = Path(__file__).resolve().parents[2] / "sql"
     if checkout.is_dir():
         return checkout
     raise FileNotFoundError("the sql/ migrations folder is missing from this installation")

@@ -1,4 +1,4 @@
--- Alerts for the webhook (see sql/0002_alerts.sql and studio_publish/alerts.py).
+-- Alerts for the webhook (see sql/0002_alerts.sql and studio_publish/engine/alerts.py).
 
 -- name: alert_subjects
 -- What an alert says about the posts of a run's results: their account and reason.

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 import psycopg
 
-from studio_publish.db import DatabaseTarget, Row, connect_async
+from studio_publish.store.db import DatabaseTarget, Row, connect_async
 
 
 class ConnectionPool:

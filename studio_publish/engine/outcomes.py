@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass, replace
 
 from studio_publish.domain import Published
+from studio_publish.engine.retry import DEFAULT_WAIT_SECONDS, backoff_seconds
 from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus, Reconciliation
-from studio_publish.retry import DEFAULT_WAIT_SECONDS, backoff_seconds
 from studio_publish.states import FailureReason, Outcome, Transition
 
 # How soon to look again at a post the platform is still processing (a TikTok upload).

@@ -128,7 +128,7 @@ RETURNING id;
 
 -- name: finish_attempt
 -- publishing -> posted, scheduled (retry later, wait, or hold for re-authorisation), failed
--- or needs_review: what studio_publish/outcomes.py decided, recorded on the post and its
+-- or needs_review: what studio_publish/engine/outcomes.py decided, recorded on the post and its
 -- attempt row in one statement. give_back returns the attempt when the failure was not
 -- the post's doing. The guard (from_states, to_states) comes from states.MOVES.
 WITH done AS (

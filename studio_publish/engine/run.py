@@ -28,18 +28,18 @@ from typing import Any
 
 import psycopg
 
-from studio_publish import outcomes
-from studio_publish.alerts import deliver_alerts
-from studio_publish.attempt import PostAttempt, PostResult
-from studio_publish.db import DatabaseTarget, first_line
+from studio_publish.engine import outcomes
+from studio_publish.engine.alerts import deliver_alerts
+from studio_publish.engine.attempt import PostAttempt, PostResult
+from studio_publish.engine.http_clients import HttpClients
 from studio_publish.errors import DatabaseUnavailable, UnknownPlatform
-from studio_publish.http_clients import HttpClients
 from studio_publish.logs import get_logger
 from studio_publish.platforms.base import Platform
-from studio_publish.pool import ConnectionPool
 from studio_publish.settings import Settings
 from studio_publish.states import FailureReason, Outcome, Transition
-from studio_publish.store import Claim, EngineStore
+from studio_publish.store.db import DatabaseTarget, first_line
+from studio_publish.store.engine_store import Claim, EngineStore
+from studio_publish.store.pool import ConnectionPool
 
 RESCUE_BATCH = 50
 

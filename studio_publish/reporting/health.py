@@ -20,14 +20,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio_publish import db
 from studio_publish.formatting import human
-from studio_publish.states import PostState
-from studio_publish.status import (
+from studio_publish.reporting.status import (
     OVERDUE_GRACE_SECONDS,
     accounts_needing_attention,
     held_posts_by_account,
 )
+from studio_publish.states import PostState
+from studio_publish.store import db
 
 CRON_STALE_SECONDS = 300
 # A run still unfinished this long after it started crashed or was killed: its row says

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio_publish import db
 from studio_publish.errors import BadInput
 from studio_publish.platforms import registry
-from studio_publish.validation import validate_uuid
+from studio_publish.scheduling.validation import validate_uuid
+from studio_publish.store import db
 
 OVERDUE_GRACE_SECONDS = 300  # cron runs every minute: five minutes late means it is not running
 TOKEN_EXPIRY_WARNING_DAYS = 7

@@ -10,10 +10,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from studio_publish import db
-from studio_publish.alerts import MAX_SEND_ATTEMPTS
+from studio_publish.engine.alerts import MAX_SEND_ATTEMPTS
 from studio_publish.errors import BadInput
-from studio_publish.timeparse import parse_age
+from studio_publish.scheduling.timeparse import parse_age
+from studio_publish.store import db
 
 TABLES = {"attempts": "prune_attempts", "runs": "prune_runs", "alerts": "prune_alerts"}
 # Rows per DELETE: each statement stays well inside the session's statement_timeout.
@@ -32,11 +32,11 @@ class PruneResult:
 
 def prune(conn: db.Connection, older_than: str, *, dry_run: bool = False) -> PruneResult:
     """Delete (or with dry_run, count) the history rows that started before now - older_than."""
-    age = parse_age(older_than, field="--older-than")
+    age = parse_age(older_than, field="older_than")
     try:
         cutoff = db.database_now(conn) - age
     except OverflowError:
-        raise BadInput("--older-than", f"{older_than!r} reaches back before year 1") from None
+        raise BadInput("older_than", f"{older_than!r} reaches back before year 1") from None
     counts = {table: _prune(conn, name, cutoff, dry_run) for table, name in TABLES.items()}
     return PruneResult(cutoff, dry_run, counts)
 

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from studio_publish.db import Row, first_line
-from studio_publish.pool import ConnectionPool
-from studio_publish.queries import query
 from studio_publish.settings import Settings
 from studio_publish.states import Outcome
+from studio_publish.store.db import Row, first_line
+from studio_publish.store.pool import ConnectionPool
+from studio_publish.store.queries import query
 
 if TYPE_CHECKING:
-    from studio_publish.attempt import PostResult
+    from studio_publish.engine.attempt import PostResult
 
 POST_EVENTS = {
     Outcome.FAILED: "post_failed",

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from studio_publish.accounts import NewTokens
-    from studio_publish.db import Connection, DatabaseTarget
     from studio_publish.settings import Settings
+    from studio_publish.store.db import Connection, DatabaseTarget
 
 
 class _Commands(TyperGroup):
@@ -46,7 +46,7 @@ class _Commands(TyperGroup):
             from studio_publish.terminal_text import printable
 
             if ctx.meta.get("studio_publish.json"):
-                from studio_publish.output import print_json
+                from studio_publish.cli.output import print_json
 
                 field = exc.field if isinstance(exc, BadInput) else None
                 print_json({"error": {"code": exc.exit_code, "message": str(exc), "field": field}})
@@ -129,8 +129,8 @@ def settings() -> Settings:
 @contextmanager
 def database(*, migrated: bool = True) -> Iterator[tuple[Connection, DatabaseTarget]]:
     """Connect to the configured (or embedded) database; exit 3 if unreachable or unmigrated."""
-    from studio_publish import db
-    from studio_publish.migrations import require_migrated
+    from studio_publish.store import db
+    from studio_publish.store.migrations import require_migrated
 
     target = db.resolve_target(settings())
     conn = db.connect(target)
@@ -148,8 +148,8 @@ def database(*, migrated: bool = True) -> Iterator[tuple[Connection, DatabaseTar
 @db_app.command("migrate")
 def db_migrate(as_json: JsonOption = False) -> None:
     """Apply the pending migrations from sql/, in order, each once. Safe to run again."""
-    from studio_publish.migrations import migrate
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.store.migrations import migrate
 
     with database(migrated=False) as (conn, target):
         applied = migrate(conn)
@@ -165,8 +165,8 @@ def db_migrate(as_json: JsonOption = False) -> None:
 @db_app.command("stop")
 def db_stop(as_json: JsonOption = False) -> None:
     """Stop the embedded PostgreSQL, when it is running (it stays up between commands)."""
-    from studio_publish import db
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.store import db
 
     loaded = settings()
     if loaded.database_url:  # nothing of ours runs: a no-op, so scripts may call it anyway
@@ -194,9 +194,9 @@ def db_prune(
     as_json: JsonOption = False,
 ) -> None:
     """Delete old attempt, run and alert rows; never a post, never the latest run."""
+    from studio_publish.cli.output import print_json, print_line
     from studio_publish.formatting import local_time
-    from studio_publish.output import print_json, print_line
-    from studio_publish.prune import prune
+    from studio_publish.reporting.prune import prune
 
     with database() as (conn, _):
         result = prune(conn, older_than, dry_run=dry_run)
@@ -237,9 +237,9 @@ def tokens_from_input(
     tz: str | None,
 ) -> NewTokens:
     """The tokens given to `accounts add` or `accounts reauth`, with their expiry times."""
-    from studio_publish import db
     from studio_publish.accounts import NewTokens
-    from studio_publish.timeparse import parse_when
+    from studio_publish.scheduling.timeparse import parse_when
+    from studio_publish.store import db
 
     now = db.database_now(conn)
 
@@ -281,7 +281,7 @@ def accounts_add(
         add_account,
         parse_account_options,
     )
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
 
     with database() as (conn, _):
         tokens = tokens_from_input(
@@ -314,7 +314,7 @@ def accounts_add(
 def accounts_list(as_json: JsonOption = False) -> None:
     """Accounts with platform, name, token expiry and state. Never a token."""
     from studio_publish.accounts import list_accounts
-    from studio_publish.output import print_json, print_table
+    from studio_publish.cli.output import print_json, print_table
 
     with database() as (conn, _):
         rows = list_accounts(conn)
@@ -339,7 +339,7 @@ def accounts_reauth(
 ) -> None:
     """Store an account's new token(s) and make it active: its held posts go out next run."""
     from studio_publish.accounts import reauth_account
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
 
     with database() as (conn, _):
         tokens = tokens_from_input(
@@ -365,7 +365,7 @@ def accounts_reauth(
 
 def require_utf8(*arguments: tuple[str, str | list[str] | None]) -> None:
     """BadInput naming the flag whose value is not UTF-8 text, before anything else runs."""
-    from studio_publish.validation import check_text
+    from studio_publish.scheduling.validation import check_text
 
     for flag, given in arguments:
         for value in [given] if isinstance(given, str) else given or []:
@@ -399,9 +399,9 @@ def schedule(
     as_json: JsonOption = False,
 ) -> None:
     """Create a scheduled post (or a draft), reschedule one, or schedule a file of posts."""
-    from studio_publish import posts
-    from studio_publish.output import print_json, print_line, print_table
-    from studio_publish.validation import PostInput
+    from studio_publish.cli.output import print_json, print_line, print_table
+    from studio_publish.scheduling import posts
+    from studio_publish.scheduling.validation import PostInput
 
     require_utf8(
         ("POST_ID", post_id),
@@ -452,8 +452,8 @@ def cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a draft or scheduled post so that it is never published."""
-    from studio_publish.output import print_json, print_line
-    from studio_publish.posts import cancel_post
+    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.scheduling.posts import cancel_post
 
     with database() as (conn, _):
         row = cancel_post(conn, post_id)
@@ -477,15 +477,15 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """The queue at a glance, or one post with its attempt history."""
-    from studio_publish import status as report
-    from studio_publish.output import print_json
+    from studio_publish.cli.output import print_json
+    from studio_publish.reporting import status as report
 
     if check:
         if post_id:
             raise BadInput("--check", "checks the whole queue: leave out POST_ID")
         status_check(as_json)
         return
-    from studio_publish import db
+    from studio_publish.store import db
 
     with database() as (conn, target):
         embedded_dir = db.embedded_data_dir(settings()) if target.embedded else None
@@ -497,7 +497,7 @@ def status(
     if as_json:
         print_json(data)
         return
-    from studio_publish.status_view import show_overview, show_post  # rich: only for people
+    from studio_publish.cli.status_view import show_overview, show_post  # rich: only for people
 
     if post_id:
         show_post(data)
@@ -506,8 +506,8 @@ def status(
 
 
 def status_check(as_json: bool) -> None:
-    from studio_publish.health import check_health
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.reporting.health import check_health
     from studio_publish.terminal_text import printable
 
     with database() as (conn, _):
@@ -528,7 +528,7 @@ def status_check(as_json: bool) -> None:
 
 def print_run(summary: Any, as_json: bool) -> None:
     """One summary line: JSON when asked or under cron, a sentence on a terminal."""
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
     from studio_publish.terminal_text import printable
 
     data = summary.as_dict()
@@ -583,7 +583,7 @@ def run_due(
 ) -> None:
     """Publish every post that is due, then exit. Cron runs this every minute."""
     from studio_publish import operations
-    from studio_publish.output import print_json, print_table
+    from studio_publish.cli.output import print_json, print_table
 
     with database() as (conn, target):
         if dry_run:
@@ -628,7 +628,7 @@ def publish(
 ) -> None:
     """Publish one post now, whatever its time, and wait for the outcome."""
     from studio_publish import operations
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
     from studio_publish.terminal_text import printable
 
     with database() as (conn, target):
@@ -686,7 +686,7 @@ def retry_failed(
 ) -> None:
     """Put failed posts back in line for the next run-due (or publish them --now)."""
     from studio_publish import operations
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
 
     with database() as (conn, target):
         rows = operations.retry_failed(
@@ -724,7 +724,7 @@ def confirm_live(
 ) -> None:
     """Record a needs_review post as posted: you checked, and it is live on the platform."""
     from studio_publish import operations
-    from studio_publish.output import print_json, print_line
+    from studio_publish.cli.output import print_json, print_line
 
     with database() as (conn, _):
         row = operations.confirm_live(
@@ -784,9 +784,9 @@ def demo() -> None:
 
     Needs the `embedded` extra.
     """
+    from studio_publish.cli.output import print_line
+    from studio_publish.cli.status_view import show_overview
     from studio_publish.demo import run_demo
-    from studio_publish.output import print_line
-    from studio_publish.status_view import show_overview
 
     summary = run_demo(print_line, show_overview)
     if summary.failed or summary.count("posted") == 0:

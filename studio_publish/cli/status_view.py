@@ -1,11 +1,11 @@
-"""Rendering `status` on a terminal (the data comes from studio_publish.status)."""
+"""Rendering `status` on a terminal (the data comes from studio_publish.reporting.status)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from studio_publish.cli.output import print_line, print_table
 from studio_publish.formatting import human
-from studio_publish.output import print_line, print_table
 from studio_publish.states import PostState
 
 # The states a post waits or stops in (posted ones are counted over the last 24 hours).

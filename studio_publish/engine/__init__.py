@@ -1,0 +1,1 @@
+"""The publishing engine: claims due posts, publishes them, records why."""

@@ -1,0 +1,25 @@
+"""Platform ids: the engine saves them and puts them into API paths, so each is checked first."""
+
+from __future__ import annotations
+
+import re
+
+# A platform id goes into API paths (``/{container_id}``): only the characters ids and the
+# engine's ISO times are made of, so no ``/``, ``?`` or ``..`` can steer a call elsewhere.
+_PLATFORM_ID = re.compile(r"[A-Za-z0-9_.:+~-]{1,256}")
+SAVED_LIST_MAX = 64  # the longest id list saved is a carousel's children (35)
+
+
+def platform_id_problem(value: object) -> str | None:
+    """Why a saved platform id (a string, a number, a list of them, None) is unsafe, else None."""
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    if len(values) > SAVED_LIST_MAX:
+        return f"a list of {len(values)} ids"
+    for item in values:
+        if not isinstance(item, str | int | float):  # bool is an int: a marker is fine
+            return f"{type(item).__name__} where an id belongs"
+        if isinstance(item, str) and (item == ".." or not _PLATFORM_ID.fullmatch(item)):
+            return f"{item[:40]!r} is not an id"
+    return None

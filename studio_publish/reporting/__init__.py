@@ -1,0 +1,1 @@
+"""What comes out of it: status, health checks, housekeeping."""

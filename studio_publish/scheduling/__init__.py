@@ -1,0 +1,1 @@
+"""What goes into the table: posts checked against the platform rules."""

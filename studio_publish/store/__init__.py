@@ -1,0 +1,1 @@
+"""PostgreSQL: connections, named queries, migrations and the engine's store."""
