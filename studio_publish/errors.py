@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 EXIT_OK = 0
 EXIT_FAILED = 1  # the work ran but a post failed or was refused
 EXIT_BAD_INPUT = 2  # bad input or configuration: nothing was written
@@ -15,32 +13,14 @@ class StudioPublishError(Exception):
 
 
 class BadInput(StudioPublishError):
-    """Bad input, named by its field in the library's own terms. Nothing was written.
-
-    ``field`` is a domain name (``at``, ``platform_account_id``, ``post_id``), optionally
-    followed by where in it the problem is (``file line 3: caption``); never a CLI flag:
-    the CLI shows each name as the flag or argument the user typed (cli.FLAGS).
-
-    ``problem`` may refer to other fields as ``{name}`` for each name in ``mentions``
-    (``"required unless {draft}"``): ``problem`` reads them as their names, and
-    `problem_naming` lets a caller spell them its own way.
-    """
+    """Bad input: the message names the field. Nothing was written."""
 
     exit_code = EXIT_BAD_INPUT
 
-    def __init__(self, field: str, problem: str, *, mentions: tuple[str, ...] = ()) -> None:
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
         self.field = field
-        self.template = problem
-        self.mentions = mentions
-        self.problem = self.problem_naming(lambda name: name)
-        super().__init__(f"{field}: {self.problem}")
-
-    def problem_naming(self, name: Callable[[str], str]) -> str:
-        """The problem, with each mentioned field written as ``name(field)``."""
-        text = self.template
-        for mention in self.mentions:
-            text = text.replace(f"{{{mention}}}", name(mention))
-        return text
+        self.problem = problem
 
 
 class ConfigError(StudioPublishError):
