@@ -13,7 +13,12 @@ from studio_publish.errors import BadInput, Refused
 from studio_publish.ids import platform_id_problem
 from studio_publish.platforms.registry import spec_for
 from studio_publish.reporting.status import held_posts_by_account
-from studio_publish.scheduling.validation import check_text, parse_bool, validate_uuid
+from studio_publish.scheduling.timeparse import parse_when
+from studio_publish.scheduling.validation import (
+    check_text,
+    parse_bool,
+    validate_uuid,
+)
 from studio_publish.store import db
 
 DEFAULT_WORKSPACE = "00000000-0000-0000-0000-000000000000"
@@ -36,26 +41,26 @@ class NewAccount:
 
 
 def validate_account(account: NewAccount) -> None:
-    spec_for(account.platform, "--platform")
+    spec_for(account.platform)
     if not account.platform_account_id.strip():
-        raise BadInput("--platform-account-id", "must not be empty")
+        raise BadInput("platform_account_id", "must not be empty")
     try:
         uuid.UUID(account.workspace_id)
     except ValueError:
-        raise BadInput("--workspace", "must be a UUID") from None
-    check_text(account.platform_account_id, "--platform-account-id")
+        raise BadInput("workspace", "must be a UUID") from None
+    check_text(account.platform_account_id, "platform_account_id")
     # It goes into API paths (/{page_id}/feed): only the characters ids are made of.
     if (problem := platform_id_problem(account.platform_account_id.strip())) is not None:
-        raise BadInput("--platform-account-id", problem)
-    check_text(account.name, "--name")
+        raise BadInput("platform_account_id", problem)
+    check_text(account.name, "name")
     validate_tokens(account.access_token, account.refresh_token)
 
 
 def validate_tokens(access_token: str, refresh_token: str | None) -> None:
     if not access_token.strip():
-        raise BadInput("access token", "is empty (give it on standard input or --access-token-env)")
-    check_text(access_token, "access token")
-    check_text(refresh_token, "refresh token")
+        raise BadInput("access_token", "is empty")
+    check_text(access_token, "access_token")
+    check_text(refresh_token, "refresh_token")
 
 
 def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
@@ -92,9 +97,33 @@ class NewTokens:
         return "NewTokens(...)"
 
 
+def new_tokens(
+    conn: db.Connection,
+    *,
+    access_token: str,
+    refresh_token: str | None = None,
+    token_expires_at: str | None = None,
+    refresh_token_expires_at: str | None = None,
+    tz: str | None = None,
+) -> NewTokens:
+    """The tokens as given (to `accounts add` or `accounts reauth`), with their expiry times
+    read as WHEN values on the database's clock (``tz`` for times without an offset)."""
+    now = db.database_now(conn)
+
+    def when(text: str | None, field: str) -> dt.datetime | None:
+        return parse_when(text, now=now, tz=tz, field=field) if text else None
+
+    return NewTokens(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        token_expires_at=when(token_expires_at, "token_expires_at"),
+        refresh_token_expires_at=when(refresh_token_expires_at, "refresh_token_expires_at"),
+    )
+
+
 def reauth_account(conn: db.Connection, account_id: str, tokens: NewTokens) -> db.Row:
     """Store new tokens and make the account active again, so its held posts go out."""
-    account_id = validate_uuid(account_id, "ACCOUNT_ID")
+    account_id = validate_uuid(account_id, "account_id")
     validate_tokens(tokens.access_token, tokens.refresh_token)
     held = held_posts_by_account(conn, account_id).get(account_id, 0)
     row = db.fetch_one(
@@ -112,7 +141,7 @@ def reauth_account(conn: db.Connection, account_id: str, tokens: NewTokens) -> d
         return {**row, "released_posts": held}
     current = db.fetch_one(conn, "get_account_platform", {"id": account_id})
     if current is None:
-        raise BadInput("ACCOUNT_ID", f"no account with id {account_id}")
+        raise BadInput("account_id", f"no account with id {account_id}")
     raise Refused(f"account {account_id} is {current['state']}: it is not re-authorised")
 
 
@@ -122,14 +151,14 @@ def list_accounts(conn: db.Connection) -> list[db.Row]:
 
 def parse_account_options(platform: str, pairs: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` pairs for an account: the platform spec's ``account_options`` (booleans)."""
-    known = spec_for(platform, "--platform").account_options
+    known = spec_for(platform).account_options
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise BadInput("--option", f"{pair!r} is not KEY=VALUE")
+            raise BadInput("options", f"{pair!r} is not KEY=VALUE")
         if key not in known:
             names = ", ".join(sorted(known)) or "none"
-            raise BadInput("--option", f"unknown account option {key!r} (known: {names})")
-        options[key] = parse_bool(value, "--option")
+            raise BadInput("options", f"unknown account option {key!r} (known: {names})")
+        options[key] = parse_bool(value, "options")
     return options

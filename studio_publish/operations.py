@@ -16,6 +16,7 @@ from studio_publish.errors import BadInput, Refused
 from studio_publish.platforms import registry
 from studio_publish.platforms.base import Platform
 from studio_publish.platforms.registry import spec_for
+from studio_publish.scheduling.posts import get_post_or_raise
 from studio_publish.scheduling.timeparse import parse_age
 from studio_publish.scheduling.validation import validate_uuid
 from studio_publish.settings import Settings
@@ -119,10 +120,8 @@ def publish_post(
     platforms: Mapping[str, Platform] | None = None,
 ) -> PublishOutcome:
     """Publish one post now through the same engine and guards; waits for the outcome."""
-    post_id = validate_uuid(post_id, "POST_ID")
-    post = db.fetch_one(conn, "get_post", {"id": post_id})
-    if post is None:
-        raise BadInput("POST_ID", f"no post with id {post_id}")
+    post_id = validate_uuid(post_id, "post_id")
+    post = get_post_or_raise(conn, post_id)
     copy_of = None
     if force and allows(Move.REPUBLISH, post["status"]):
         copy = db.fetch_one(
@@ -162,15 +161,15 @@ def retry_failed(
     confirm_not_live: bool = False,
 ) -> list[db.Row]:
     """Put failed posts back in line; needs_review posts only when named and confirmed."""
-    post_ids = [validate_uuid(i, "--id") for i in ids] if ids else None
+    post_ids = [validate_uuid(i, "id") for i in ids] if ids else None
     if platform is not None:
-        spec_for(platform, "--platform")
-    account_id = validate_uuid(account, "--account") if account else None
+        spec_for(platform)
+    account_id = validate_uuid(account, "account") if account else None
     since_at: dt.datetime | None = None
     if since:
-        since_at = db.database_now(conn) - parse_age(since, field="--since")
+        since_at = db.database_now(conn) - parse_age(since)
     if confirm_not_live and not post_ids:
-        raise BadInput("--confirm-not-live", "needs the posts named with --id")
+        raise BadInput("confirm_not_live", "needs the posts named with {id}", refers_to=("id",))
     with conn.transaction():
         rows = db.fetch_all(
             conn,
@@ -196,9 +195,7 @@ def retry_failed(
 
 
 def _explain_not_retried(conn: db.Connection, post_id: str, confirmed: bool) -> None:
-    post = db.fetch_one(conn, "get_post", {"id": post_id})
-    if post is None:
-        raise BadInput("--id", f"no post with id {post_id}")
+    post = get_post_or_raise(conn, post_id, field="id")
     move = Move.CONFIRM_NOT_LIVE if confirmed else Move.RETRY_FAILED
     raise Refused(refusal(move, post["status"], post_id))
 
@@ -207,8 +204,8 @@ def confirm_live(
     conn: db.Connection, post_id: str, *, platform_post_id: str | None, permalink: str | None
 ) -> db.Row:
     """A person found a needs_review post live: record it as posted, so nothing resends it."""
-    post_id = validate_uuid(post_id, "POST_ID")
-    for value, field in ((platform_post_id, "--platform-post-id"), (permalink, "--permalink")):
+    post_id = validate_uuid(post_id, "post_id")
+    for value, field in ((platform_post_id, "platform_post_id"), (permalink, "permalink")):
         if value is not None and (not value.strip() or "\x00" in value):
             raise BadInput(field, "must be a non-empty text without NUL bytes")
     try:
@@ -224,11 +221,9 @@ def confirm_live(
         )
     except psycopg.errors.UniqueViolation:
         raise BadInput(
-            "--platform-post-id", f"{platform_post_id} is already recorded on another post"
+            "platform_post_id", f"{platform_post_id} is already recorded on another post"
         ) from None
     if row is not None:
         return row
-    post = db.fetch_one(conn, "get_post", {"id": post_id})
-    if post is None:
-        raise BadInput("POST_ID", f"no post with id {post_id}")
+    post = get_post_or_raise(conn, post_id)
     raise Refused(refusal(Move.CONFIRM_LIVE, post["status"], post_id))

@@ -43,16 +43,16 @@ def line(**fields: Any) -> str:
 DEEP = 200_000
 HOSTILE_JSONL: list[tuple[str, bytes, str]] = [
     # (id, line 2 of the file, the field named)
-    ("deep-array", b"[" * DEEP + b"]" * DEEP, "--file line 2"),
-    ("deep-object", b'{"a":' * DEEP + b"1" + b"}" * DEEP, "--file line 2"),
-    ("deep-array-short", b"[" * 100_000 + b"]" * 100_000, "--file line 2"),
-    ("deep-object-short", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "--file line 2"),
+    ("deep-array", b"[" * DEEP + b"]" * DEEP, "file line 2"),
+    ("deep-object", b'{"a":' * DEEP + b"1" + b"}" * DEEP, "file line 2"),
+    ("deep-array-short", b"[" * 100_000 + b"]" * 100_000, "file line 2"),
+    ("deep-object-short", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "file line 2"),
     (
         "deep-options",
         f'{{"account": "{A1}", "options": {{"a": {"[" * 5000}{"]" * 5000}}}}}'.encode(),
-        "--file line 2",
+        "file line 2",
     ),
-    ("deep-unclosed", b"[" * DEEP, "--file line 2"),
+    ("deep-unclosed", b"[" * DEEP, "file line 2"),
     ("huge-exponent", line(options={"n": 1}).replace("1}", "1e999999}").encode(), "options"),
     ("minus-huge-exponent", line().replace('"ok"', "-1e999999").encode(), "caption"),
     ("huge-int", line(options={"n": 1}).replace("1}", "9" * 5000 + "}").encode(), "options"),
@@ -69,16 +69,16 @@ HOSTILE_JSONL: list[tuple[str, bytes, str]] = [
     ("surrogate-option-key", line(options={"\ud800": "x"}).encode(), "options"),
     ("surrogate-option-value", line(options={"title": "\ud800"}).encode(), "options"),
     ("surrogate-account", line(account="\ud800").encode(), "account"),
-    ("surrogate-key", line().replace('"draft"', '"\\ud800"').encode(), "--file line 2"),
-    ("surrogate-unknown-key-value", line(colour="\ud800").encode(), "--file line 2"),
-    ("raw-nul", line().replace("ok", "o\x00k").encode(), "--file line 2"),
-    ("raw-control", line().replace("ok", "o\x1bk").encode(), "--file line 2"),
-    ("bom-mid-file", b"\xef\xbb\xbf" + line().encode(), "--file line 2"),
-    ("invalid-utf8", line().encode().replace(b"ok", b"o\xffk"), "--file line 2"),
-    ("encoded-surrogate", line().encode().replace(b"ok", b"\xed\xa0\x80"), "--file line 2"),
-    ("overlong-utf8", line().encode().replace(b"ok", b"\xc0\xaf"), "--file line 2"),
-    ("truncated-utf8", line().encode().replace(b"ok", b"\xe2\x82"), "--file line 2"),
-    ("long-line", line(caption="x" * MAX_LINE_CHARS).encode(), "--file line 2"),
+    ("surrogate-key", line().replace('"draft"', '"\\ud800"').encode(), "file line 2"),
+    ("surrogate-unknown-key-value", line(colour="\ud800").encode(), "file line 2"),
+    ("raw-nul", line().replace("ok", "o\x00k").encode(), "file line 2"),
+    ("raw-control", line().replace("ok", "o\x1bk").encode(), "file line 2"),
+    ("bom-mid-file", b"\xef\xbb\xbf" + line().encode(), "file line 2"),
+    ("invalid-utf8", line().encode().replace(b"ok", b"o\xffk"), "file line 2"),
+    ("encoded-surrogate", line().encode().replace(b"ok", b"\xed\xa0\x80"), "file line 2"),
+    ("overlong-utf8", line().encode().replace(b"ok", b"\xc0\xaf"), "file line 2"),
+    ("truncated-utf8", line().encode().replace(b"ok", b"\xe2\x82"), "file line 2"),
+    ("long-line", line(caption="x" * MAX_LINE_CHARS).encode(), "file line 2"),
     ("long-account", line(account="1" * 100_000).encode(), "account"),
 ]
 
@@ -96,23 +96,23 @@ def test_hostile_jsonl_is_bad_input_naming_the_line(
 
     error = refused(path)
 
-    expected = field if field.startswith("--file") else f"--file line 2: {field}"
+    expected = field if field.startswith("file") else f"file line 2: {field}"
     assert error.field == expected, str(error)
     assert len(str(error)) < 400, str(error)[:400]  # one readable line, not the input back
     str(error).encode("utf-8")  # printable as it is
 
 
 HOSTILE_CSV: list[tuple[str, bytes, str]] = [
-    ("invalid-utf8", f"{A1},caf\xe9".encode("latin-1"), "--file line 2"),
-    ("encoded-surrogate", f"{A1},".encode() + b"\xed\xa0\x80", "--file line 2"),
-    ("options-deep", f'{A1},x,"{"[" * 100_000}"'.encode(), "--file line 2: options"),
-    ("options-huge-int", f'{A1},x,"{{""n"": {"9" * 5000}}}"'.encode(), "--file line 2: options"),
-    ("options-huge-float", f'{A1},x,"{{""n"": 1e999999}}"'.encode(), "--file line 2: options"),
-    ("options-nan", f'{A1},x,"{{""n"": NaN}}"'.encode(), "--file line 2: options"),
-    ("options-surrogate", f'{A1},x,"{{""t"": ""\\ud800""}}"'.encode(), "--file line 2: options"),
-    ("options-twice", f'{A1},x,"{{""t"": 1, ""t"": 2}}"'.encode(), "--file line 2: options"),
-    ("long-cell", f"{A1},{'x' * 200_000}".encode(), "--file line 2"),
-    ("long-account", f"{'1' * 100_000},x".encode(), "--file line 2: account"),
+    ("invalid-utf8", f"{A1},caf\xe9".encode("latin-1"), "file line 2"),
+    ("encoded-surrogate", f"{A1},".encode() + b"\xed\xa0\x80", "file line 2"),
+    ("options-deep", f'{A1},x,"{"[" * 100_000}"'.encode(), "file line 2: options"),
+    ("options-huge-int", f'{A1},x,"{{""n"": {"9" * 5000}}}"'.encode(), "file line 2: options"),
+    ("options-huge-float", f'{A1},x,"{{""n"": 1e999999}}"'.encode(), "file line 2: options"),
+    ("options-nan", f'{A1},x,"{{""n"": NaN}}"'.encode(), "file line 2: options"),
+    ("options-surrogate", f'{A1},x,"{{""t"": ""\\ud800""}}"'.encode(), "file line 2: options"),
+    ("options-twice", f'{A1},x,"{{""t"": 1, ""t"": 2}}"'.encode(), "file line 2: options"),
+    ("long-cell", f"{A1},{'x' * 200_000}".encode(), "file line 2"),
+    ("long-account", f"{'1' * 100_000},x".encode(), "file line 2: account"),
 ]
 
 
@@ -138,7 +138,7 @@ def test_a_utf16_file_is_refused_with_a_hint(tmp_path: Path, name: str) -> None:
 
     error = refused(path)
 
-    assert error.field == "--file line 1"
+    assert error.field == "file line 1"
     assert "UTF-8" in error.problem
 
 
@@ -250,7 +250,7 @@ def read_or_refuse(path: Path, content: bytes) -> None:
     try:
         posts = read_post_file(path)
     except BadInput as exc:
-        assert exc.field.startswith("--file"), exc.field
+        assert exc.field.startswith("file"), exc.field
         str(exc).encode("utf-8")  # an error message never carries a lone surrogate
         return
     assert posts and all(isinstance(post, PostInput) for post in posts)

@@ -23,8 +23,8 @@ from studio_publish.scheduling.validation import PostInput, check_stored_post, v
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CDN = "https://cdn.example.com/media"
-# Which flag (schedule) and which column (a stored row) each kind of field is named by.
-FLAG = {"media": "--media", "caption": "--caption", "options": "--option", "type": "--type"}
+# Which field (schedule) and which column (a stored row) each kind of field is named by.
+FIELD = {"media": "media", "caption": "caption", "options": "options", "type": "type"}
 COLUMN = {"media": "media", "caption": "caption", "options": "options", "type": "post_type"}
 
 
@@ -215,7 +215,7 @@ def test_rule_at_both_doors(case: Case, policy: MediaPolicy) -> None:
         assert claimed is None, str(claimed)
         return
     assert scheduled is not None and claimed is not None, "a door let a broken rule through"
-    assert scheduled.field == FLAG[case.field], str(scheduled)
+    assert scheduled.field == FIELD[case.field], str(scheduled)
     assert claimed.field.split("[")[0] == COLUMN[case.field], str(claimed)
     # The same rule speaks at both doors: the same problem, named for each door.
     assert scheduled.problem == claimed.problem

@@ -38,16 +38,16 @@ def bad(path: Path, field: str) -> str:
 
 @pytest.mark.parametrize("name", ["posts.txt", "posts.json", "posts"])
 def test_unknown_format(tmp_path: Path, name: str) -> None:
-    assert "unknown format" in bad(write(tmp_path, name, "{}"), "--file")
+    assert "unknown format" in bad(write(tmp_path, name, "{}"), "file")
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    assert "no such file" in bad(tmp_path / "nope.csv", "--file")
+    assert "no such file" in bad(tmp_path / "nope.csv", "file")
 
 
 def test_folder(tmp_path: Path) -> None:
     (tmp_path / "dir.csv").mkdir()
-    bad(tmp_path / "dir.csv", "--file")
+    bad(tmp_path / "dir.csv", "file")
 
 
 @pytest.mark.parametrize(
@@ -55,13 +55,13 @@ def test_folder(tmp_path: Path) -> None:
     [("a.csv", ""), ("a.csv", "account,at\n\n"), ("a.jsonl", "\n  \n"), ("a.ndjson", "")],
 )
 def test_empty_file(tmp_path: Path, name: str, text: str) -> None:
-    assert "no posts" in bad(write(tmp_path, name, text), "--file")
+    assert "no posts" in bad(write(tmp_path, name, text), "file")
 
 
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_bytes(b"account,caption\n" + A1.encode() + b",caf\xe9\n")
-    assert "UTF-8" in bad(path, "--file line 2")
+    assert "UTF-8" in bad(path, "file line 2")
 
 
 # --- CSV ----------------------------------------------------------------------------------
@@ -81,14 +81,14 @@ def test_csv_rows(tmp_path: Path) -> None:
             at="+1h",
             caption="hello",
             media=["https://x.com/a.jpg", "https://x.com/b.jpg"],
-            origin="--file line 2",
+            origin="file line 2",
         ),
         PostInput(
             account_id=A2,
             draft=True,
             caption="two\nlines",
             post_type="text",
-            origin="--file line 3",
+            origin="file line 3",
         ),
         PostInput(
             account_id=A1,
@@ -96,7 +96,7 @@ def test_csv_rows(tmp_path: Path) -> None:
             media=["https://x.com/v.mp4"],
             tz="Europe/Berlin",
             options={"privacy_level": "SELF_ONLY"},
-            origin="--file line 5",  # the quoted caption above spans two lines
+            origin="file line 5",  # the quoted caption above spans two lines
         ),
     ]
 
@@ -113,7 +113,7 @@ def test_csv_row_error_names_the_line_and_column(tmp_path: Path) -> None:
     (_, raw) = read_post_file(write(tmp_path, "p.csv", text))
     with pytest.raises(BadInput) as info:
         validate_post(raw, platform="facebook", now=NOW, media=MediaPolicy())
-    assert info.value.field == "--file line 4: at"
+    assert info.value.field == "file line 4: at"
 
 
 def test_csv_options_column_json(tmp_path: Path) -> None:
@@ -127,16 +127,16 @@ def test_csv_options_column_json(tmp_path: Path) -> None:
 
 def test_csv_options_column_bad_json(tmp_path: Path) -> None:
     text = f"account,options\n{A1},{{nope\n"
-    assert "JSON" in bad(write(tmp_path, "p.csv", text), "--file line 2: options")
+    assert "JSON" in bad(write(tmp_path, "p.csv", text), "file line 2: options")
 
 
 def test_csv_option_in_both_places(tmp_path: Path) -> None:
     text = f'account,options,option.title\n{A1},"{{""title"": ""a""}}",b\n'
-    bad(write(tmp_path, "p.csv", text), "--file line 2: option.title")
+    bad(write(tmp_path, "p.csv", text), "file line 2: option.title")
 
 
 def test_csv_unknown_column(tmp_path: Path) -> None:
-    problem = bad(write(tmp_path, "p.csv", f"account,when\n{A1},now\n"), "--file line 1")
+    problem = bad(write(tmp_path, "p.csv", f"account,when\n{A1},now\n"), "file line 1")
     assert "'when'" in problem
 
 
@@ -145,24 +145,24 @@ def test_csv_unknown_column(tmp_path: Path) -> None:
     ["account,at,at", "account,account_id", "at,caption", "account,,at", "account,option."],
 )
 def test_csv_bad_header(tmp_path: Path, header: str) -> None:
-    bad(write(tmp_path, "p.csv", f"{header}\n{A1},x,y\n"), "--file line 1")
+    bad(write(tmp_path, "p.csv", f"{header}\n{A1},x,y\n"), "file line 1")
 
 
 def test_csv_missing_account(tmp_path: Path) -> None:
     text = f"account,caption\n{A1},a\n,b\n"
-    assert "required" in bad(write(tmp_path, "p.csv", text), "--file line 3: account")
+    assert "required" in bad(write(tmp_path, "p.csv", text), "file line 3: account")
 
 
 def test_csv_bad_account(tmp_path: Path) -> None:
-    bad(write(tmp_path, "p.csv", "account,caption\nabc,b\n"), "--file line 2: account")
+    bad(write(tmp_path, "p.csv", "account,caption\nabc,b\n"), "file line 2: account")
 
 
 def test_csv_bad_draft(tmp_path: Path) -> None:
-    bad(write(tmp_path, "p.csv", f"account,draft\n{A1},maybe\n"), "--file line 2: draft")
+    bad(write(tmp_path, "p.csv", f"account,draft\n{A1},maybe\n"), "file line 2: draft")
 
 
 def test_csv_too_many_cells(tmp_path: Path) -> None:
-    bad(write(tmp_path, "p.csv", f"account,caption\n{A1},a,b\n"), "--file line 2")
+    bad(write(tmp_path, "p.csv", f"account,caption\n{A1},a,b\n"), "file line 2")
 
 
 def test_csv_blank_trailing_cells_and_short_rows(tmp_path: Path) -> None:
@@ -172,7 +172,7 @@ def test_csv_blank_trailing_cells_and_short_rows(tmp_path: Path) -> None:
 
 
 def test_csv_unterminated_quote(tmp_path: Path) -> None:
-    bad(write(tmp_path, "p.csv", f'account,caption\n{A1},"open\n'), "--file line 2")
+    bad(write(tmp_path, "p.csv", f'account,caption\n{A1},"open\n'), "file line 2")
 
 
 def test_csv_relative_media_from_the_files_folder(tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_jsonl_rows(tmp_path: Path) -> None:
             at="+1h",
             caption="hi",
             media=["https://x.com/a.jpg"],
-            origin="--file line 2",
+            origin="file line 2",
         ),
         PostInput(
             account_id=A2,
@@ -221,7 +221,7 @@ def test_jsonl_rows(tmp_path: Path) -> None:
             post_type="carousel",
             options={"privacy_level": "SELF_ONLY", "disable_comment": "true", "n": "3"},
             draft=True,
-            origin="--file line 3",
+            origin="file line 3",
         ),
     ]
 
@@ -241,7 +241,7 @@ def test_jsonl_error_names_the_line(tmp_path: Path) -> None:
     posts = read_post_file(write(tmp_path, "p.jsonl", text))
     with pytest.raises(BadInput) as info:
         validate_post(posts[1], platform="facebook", now=NOW, media=MediaPolicy())
-    assert info.value.field == "--file line 3: caption"
+    assert info.value.field == "file line 3: caption"
 
 
 def with_account(**fields: object) -> str:
@@ -251,21 +251,21 @@ def with_account(**fields: object) -> str:
 @pytest.mark.parametrize(
     ("line", "field"),
     [
-        ("{nope", "--file line 2"),
-        ("[1, 2]", "--file line 2"),
-        (with_account(colour="red"), "--file line 2"),
-        (f'{{"account": "{A1}", "account": "{A2}"}}', "--file line 2"),
-        (with_account(account_id=A2), "--file line 2"),
-        ('{"caption": "no account"}', "--file line 2: account"),
-        ('{"account": "x"}', "--file line 2: account"),
-        (with_account(at=1767225600), "--file line 2: at"),
-        (with_account(caption=5), "--file line 2: caption"),
-        (with_account(draft="yes"), "--file line 2: draft"),
-        (with_account(media=5), "--file line 2: media"),
-        (with_account(media=[5]), "--file line 2: media"),
-        (with_account(media=[{"url": "u", "kind": "gif"}]), "--file line 2: media"),
-        (with_account(options=[]), "--file line 2: options"),
-        (with_account(options={"a": [1]}), "--file line 2: options"),
+        ("{nope", "file line 2"),
+        ("[1, 2]", "file line 2"),
+        (with_account(colour="red"), "file line 2"),
+        (f'{{"account": "{A1}", "account": "{A2}"}}', "file line 2"),
+        (with_account(account_id=A2), "file line 2"),
+        ('{"caption": "no account"}', "file line 2: account"),
+        ('{"account": "x"}', "file line 2: account"),
+        (with_account(at=1767225600), "file line 2: at"),
+        (with_account(caption=5), "file line 2: caption"),
+        (with_account(draft="yes"), "file line 2: draft"),
+        (with_account(media=5), "file line 2: media"),
+        (with_account(media=[5]), "file line 2: media"),
+        (with_account(media=[{"url": "u", "kind": "gif"}]), "file line 2: media"),
+        (with_account(options=[]), "file line 2: options"),
+        (with_account(options={"a": [1]}), "file line 2: options"),
     ],
 )
 def test_jsonl_bad_lines(tmp_path: Path, line: str, field: str) -> None:
@@ -277,5 +277,5 @@ def test_jsonl_nul_in_caption_is_refused_by_validation(tmp_path: Path) -> None:
     (raw,) = read_post_file(
         write(tmp_path, "p.jsonl", jsonl({"account": A1, "draft": True, "caption": "a\0"}))
     )
-    with pytest.raises(BadInput, match=r"^--file line 1: caption: contains a NUL byte"):
+    with pytest.raises(BadInput, match=r"^file line 1: caption: contains a NUL byte"):
         validate_post(raw, platform="facebook", now=NOW, media=MediaPolicy())

@@ -68,15 +68,15 @@ def test_draft_has_no_time() -> None:
 
 
 def test_draft_and_at_are_exclusive() -> None:
-    assert "--draft" in bad("instagram", "--at", draft=True, media=[JPG])
+    assert "draft" in bad("instagram", "at", draft=True, media=[JPG])
 
 
 def test_at_required_unless_draft() -> None:
-    assert bad("instagram", "--at", at=None, media=[JPG]) == "required unless --draft"
+    assert bad("instagram", "at", at=None, media=[JPG]) == "required unless draft"
 
 
 def test_at_in_the_past_is_refused() -> None:
-    assert "past" in bad("instagram", "--at", at="2026-06-01T11:58:00Z", media=[JPG])
+    assert "past" in bad("instagram", "at", at="2026-06-01T11:58:00Z", media=[JPG])
 
 
 def test_at_slightly_past_is_accepted() -> None:
@@ -85,35 +85,35 @@ def test_at_slightly_past_is_accepted() -> None:
 
 
 def test_at_without_offset_needs_tz() -> None:
-    bad("instagram", "--at", at="2026-12-01T09:00", media=[JPG])
+    bad("instagram", "at", at="2026-12-01T09:00", media=[JPG])
     got = ok("instagram", at="2026-12-01T09:00", tz="Europe/Berlin", media=[JPG])
     assert got.scheduled_for == datetime(2026, 12, 1, 8, tzinfo=UTC)
 
 
 def test_unknown_tz_names_tz_even_for_drafts() -> None:
-    bad("instagram", "--tz", at="2026-12-01T09:00", tz="Nowhere/City", media=[JPG])
-    bad("instagram", "--tz", at=None, draft=True, tz="Nowhere/City", media=[JPG])
+    bad("instagram", "tz", at="2026-12-01T09:00", tz="Nowhere/City", media=[JPG])
+    bad("instagram", "tz", at=None, draft=True, tz="Nowhere/City", media=[JPG])
 
 
 def test_bad_account_id() -> None:
-    bad("instagram", "--account", account_id="not-a-uuid", media=[JPG])
+    bad("instagram", "account", account_id="not-a-uuid", media=[JPG])
 
 
 def test_unknown_platform() -> None:
-    bad("myspace", "--account", media=[JPG])
+    bad("myspace", "account", media=[JPG])
 
 
 # --- field names and prefixes -------------------------------------------------------------
 
 
 def test_field_prefix() -> None:
-    bad("instagram", "row 3: --caption", prefix="row 3: ", media=[JPG], caption="#a " * 31)
+    bad("instagram", "row 3: caption", prefix="row 3: ", media=[JPG], caption="#a " * 31)
 
 
 def test_origin_names_file_columns() -> None:
-    problem = bad("instagram", "--file line 7: at", at=None, media=[JPG], origin="--file line 7")
+    problem = bad("instagram", "file line 7: at", at=None, media=[JPG], origin="file line 7")
     assert problem == "required unless draft"
-    bad("instagram", "--file line 7: media", media=["nope.jpg"], origin="--file line 7")
+    bad("instagram", "file line 7: media", media=["nope.jpg"], origin="file line 7")
 
 
 # --- NUL bytes ----------------------------------------------------------------------------
@@ -122,13 +122,13 @@ def test_origin_names_file_columns() -> None:
 @pytest.mark.parametrize(
     ("field", "kw"),
     [
-        ("--caption", {"caption": "a\x00b", "media": [JPG]}),
-        ("--media", {"media": ["https://x.com/a\x00.jpg"]}),
-        ("--option", {"media": [JPG], "options": {"alt_text": "a\x00"}}),
-        ("--option", {"media": [JPG], "options": ["alt_te\x00xt=a"]}),
-        ("--type", {"media": [JPG], "post_type": "image\x00"}),
-        ("--at", {"media": [JPG], "at": "now\x00"}),
-        ("--tz", {"media": [JPG], "tz": "UTC\x00"}),
+        ("caption", {"caption": "a\x00b", "media": [JPG]}),
+        ("media", {"media": ["https://x.com/a\x00.jpg"]}),
+        ("options", {"media": [JPG], "options": {"alt_text": "a\x00"}}),
+        ("options", {"media": [JPG], "options": ["alt_te\x00xt=a"]}),
+        ("type", {"media": [JPG], "post_type": "image\x00"}),
+        ("at", {"media": [JPG], "at": "now\x00"}),
+        ("tz", {"media": [JPG], "tz": "UTC\x00"}),
     ],
 )
 def test_nul_bytes_name_the_field(field: str, kw: dict[str, Any]) -> None:
@@ -146,18 +146,18 @@ def test_local_file_is_stored_absolute(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_missing_file() -> None:
-    assert "no such file" in bad("facebook", "--media", media=["/no/such/photo.jpg"])
+    assert "no such file" in bad("facebook", "media", media=["/no/such/photo.jpg"])
 
 
 def test_folder_is_not_a_file(tmp_path: Path) -> None:
     folder = tmp_path / "x.jpg"
     folder.mkdir()
-    assert "not a regular file" in bad("facebook", "--media", media=[str(folder)])
+    assert "not a regular file" in bad("facebook", "media", media=[str(folder)])
 
 
 @pytest.mark.parametrize("item", ["ftp://x.com/a.jpg", "https:///a.jpg", "https://x.com/a b.jpg"])
 def test_bad_urls(item: str) -> None:
-    bad("facebook", "--media", media=[item])
+    bad("facebook", "media", media=[item])
 
 
 def test_kind_from_extension_ignores_query() -> None:
@@ -166,40 +166,40 @@ def test_kind_from_extension_ignores_query() -> None:
 
 
 def test_unknown_extension_needs_a_kind_prefix() -> None:
-    problem = bad("facebook", "--media", media=["https://picsum.photos/200"])
+    problem = bad("facebook", "media", media=["https://picsum.photos/200"])
     assert "image:" in problem
     got = ok("facebook", media=["image:https://picsum.photos/200"])
     assert got.media == [{"url": "https://picsum.photos/200", "kind": "image"}]
 
 
 def test_kind_prefix_contradicting_extension() -> None:
-    bad("facebook", "--media", media=["video:https://x.com/a.jpg"])
+    bad("facebook", "media", media=["video:https://x.com/a.jpg"])
 
 
 def test_empty_media_item() -> None:
-    bad("facebook", "--media", media=["  "])
+    bad("facebook", "media", media=["  "])
 
 
 def test_instagram_images_are_jpeg_only() -> None:
-    assert "jpg" in bad("instagram", "--media", media=[PNG])
+    assert "jpg" in bad("instagram", "media", media=[PNG])
 
 
 @pytest.mark.parametrize("name", ["a.jpg", "clip.mp4"])
 def test_instagram_local_files_refused(tmp_path: Path, name: str) -> None:
     local = tmp_path / name
     local.write_bytes(b"x")
-    assert "URL" in bad("instagram", "--media", media=[str(local)])
+    assert "URL" in bad("instagram", "media", media=[str(local)])
 
 
 def test_tiktok_photos_need_https(tmp_path: Path) -> None:
-    bad("tiktok", "--media", media=["http://x.com/a.jpg"], options=TT)
+    bad("tiktok", "media", media=["http://x.com/a.jpg"], options=TT)
     photo = tmp_path / "a.jpg"
     photo.write_bytes(b"x")
-    assert "https" in bad("tiktok", "--media", media=[str(photo)], options=TT)
+    assert "https" in bad("tiktok", "media", media=[str(photo)], options=TT)
 
 
 def test_tiktok_photo_formats() -> None:
-    bad("tiktok", "--media", media=["https://x.com/a.png"], options=TT)
+    bad("tiktok", "media", media=["https://x.com/a.png"], options=TT)
     assert ok("tiktok", media=["https://x.com/a.webp"], options=TT).post_type == "image"
 
 
@@ -229,11 +229,11 @@ def test_type_inferred(platform: str, media: list[str], expected: str) -> None:
 
 @pytest.mark.parametrize("platform", ["instagram", "tiktok"])
 def test_no_media_outside_facebook(platform: str) -> None:
-    bad(platform, "--media", caption="hi", options=TT if platform == "tiktok" else {})
+    bad(platform, "media", caption="hi", options=TT if platform == "tiktok" else {})
 
 
 def test_unknown_type() -> None:
-    assert "one of" in bad("facebook", "--type", post_type="poll", caption="hi")
+    assert "one of" in bad("facebook", "type", post_type="poll", caption="hi")
 
 
 @pytest.mark.parametrize(
@@ -242,11 +242,11 @@ def test_unknown_type() -> None:
 )
 def test_type_not_on_platform(platform: str, post_type: str) -> None:
     options = TT if platform == "tiktok" else {}
-    bad(platform, "--type", post_type=post_type, media=[MP4], caption="x", options=options)
+    bad(platform, "type", post_type=post_type, media=[MP4], caption="x", options=options)
 
 
 def test_instagram_video_hint() -> None:
-    assert "reel" in bad("instagram", "--type", post_type="video", media=[MP4])
+    assert "reel" in bad("instagram", "type", post_type="video", media=[MP4])
 
 
 def test_type_is_case_insensitive() -> None:
@@ -256,20 +256,20 @@ def test_type_is_case_insensitive() -> None:
 def test_instagram_carousel_limits() -> None:
     assert ok("instagram", media=[JPG, MP4]).post_type == "carousel"
     assert ok("instagram", media=[JPG] * 10).post_type == "carousel"
-    assert "2 to 10" in bad("instagram", "--media", media=[JPG] * 11)
-    assert "2 to 10" in bad("instagram", "--media", post_type="carousel", media=[JPG])
+    assert "2 to 10" in bad("instagram", "media", media=[JPG] * 11)
+    assert "2 to 10" in bad("instagram", "media", post_type="carousel", media=[JPG])
 
 
 def test_facebook_multi_photo_limits() -> None:
     assert ok("facebook", media=[PNG] * 10).post_type == "carousel"
-    bad("facebook", "--media", media=[PNG] * 11)
-    assert "images only" in bad("facebook", "--media", media=[PNG, MP4])
+    bad("facebook", "media", media=[PNG] * 11)
+    assert "images only" in bad("facebook", "media", media=[PNG, MP4])
 
 
 def test_tiktok_photo_post_limits() -> None:
     assert ok("tiktok", media=[JPG] * 35, options=TT).post_type == "carousel"
-    assert "2 to 35" in bad("tiktok", "--media", media=[JPG] * 36, options=TT)
-    bad("tiktok", "--media", media=[JPG, MP4], options=TT)
+    assert "2 to 35" in bad("tiktok", "media", media=[JPG] * 36, options=TT)
+    bad("tiktok", "media", media=[JPG, MP4], options=TT)
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ def test_tiktok_photo_post_limits() -> None:
 )
 def test_media_count_and_kind_per_type(platform: str, post_type: str, media: list[str]) -> None:
     options = TT if platform == "tiktok" else {}
-    bad(platform, "--media", post_type=post_type, media=media, caption="x", options=options)
+    bad(platform, "media", post_type=post_type, media=media, caption="x", options=options)
 
 
 def test_story_takes_one_image_or_video() -> None:
@@ -298,7 +298,7 @@ def test_story_takes_one_image_or_video() -> None:
 
 
 def test_instagram_story_takes_no_caption() -> None:
-    bad("instagram", "--caption", post_type="story", media=[JPG], caption="hello")
+    bad("instagram", "caption", post_type="story", media=[JPG], caption="hello")
 
 
 # --- captions -----------------------------------------------------------------------------
@@ -306,28 +306,28 @@ def test_instagram_story_takes_no_caption() -> None:
 
 def test_instagram_caption_length() -> None:
     ok("instagram", media=[JPG], caption="x" * 2200)
-    assert "2201" in bad("instagram", "--caption", media=[JPG], caption="x" * 2201)
+    assert "2201" in bad("instagram", "caption", media=[JPG], caption="x" * 2201)
 
 
 def test_instagram_hashtags() -> None:
     ok("instagram", media=[JPG], caption=" ".join(f"#t{i}" for i in range(30)))
-    problem = bad("instagram", "--caption", media=[JPG], caption="#a" + " #b" * 30)
+    problem = bad("instagram", "caption", media=[JPG], caption="#a" + " #b" * 30)
     assert "31 hashtags" in problem
 
 
 def test_instagram_mentions() -> None:
     ok("instagram", media=[JPG], caption=" ".join(f"@u{i}" for i in range(20)) + " me@mail.com")
-    problem = bad("instagram", "--caption", media=[JPG], caption="@a " * 21)
+    problem = bad("instagram", "caption", media=[JPG], caption="@a " * 21)
     assert "21 @mentions" in problem
 
 
 def test_facebook_caption_length() -> None:
     ok("facebook", caption="x" * 63206)
-    bad("facebook", "--caption", caption="x" * 63207)
+    bad("facebook", "caption", caption="x" * 63207)
 
 
 def test_facebook_text_needs_caption_or_link() -> None:
-    assert "link" in bad("facebook", "--caption", caption="  ")
+    assert "link" in bad("facebook", "caption", caption="  ")
     got = ok("facebook", options={"link": "https://example.com/x"})
     assert got.post_type == "text" and got.options == {"link": "https://example.com/x"}
 
@@ -335,19 +335,19 @@ def test_facebook_text_needs_caption_or_link() -> None:
 def test_tiktok_video_title_counts_utf16_units() -> None:
     emoji = "\U0001f600"  # two UTF-16 units
     ok("tiktok", media=[MP4], options=TT, caption=emoji * 1100)
-    problem = bad("tiktok", "--caption", media=[MP4], options=TT, caption=emoji * 1100 + "x")
+    problem = bad("tiktok", "caption", media=[MP4], options=TT, caption=emoji * 1100 + "x")
     assert "2201 UTF-16" in problem
 
 
 def test_tiktok_photo_description_limit() -> None:
     ok("tiktok", media=[JPG], options=TT, caption="x" * 4000)
-    bad("tiktok", "--caption", media=[JPG], options=TT, caption="x" * 4001)
+    bad("tiktok", "caption", media=[JPG], options=TT, caption="x" * 4001)
 
 
 def test_tiktok_photo_title_limit() -> None:
     ok("tiktok", media=[JPG], options={**TT, "title": "t" * 90})
-    assert "90" in bad("tiktok", "--option", media=[JPG], options={**TT, "title": "t" * 91})
-    bad("tiktok", "--option", media=[MP4], options={**TT, "title": "t"})  # video: the caption
+    assert "90" in bad("tiktok", "options", media=[JPG], options={**TT, "title": "t" * 91})
+    bad("tiktok", "options", media=[MP4], options={**TT, "title": "t"})  # video: the caption
 
 
 # --- options ------------------------------------------------------------------------------
@@ -388,24 +388,24 @@ def test_option_value_keeps_equals_signs() -> None:
 
 @pytest.mark.parametrize("item", ["privacy_level", "=x", " =x"])
 def test_option_without_equals(item: str) -> None:
-    assert "KEY=VALUE" in bad("tiktok", "--option", media=[MP4], options=[item])
+    assert "KEY=VALUE" in bad("tiktok", "options", media=[MP4], options=[item])
 
 
 def test_option_given_twice() -> None:
-    with pytest.raises(BadInput, match=r"^--option: alt_text is given twice"):
+    with pytest.raises(BadInput, match=r"^options: alt_text is given twice"):
         parse_option_strings(["alt_text=a", "alt_text=b"])
 
 
 def test_unknown_option() -> None:
-    problem = bad("instagram", "--option", media=[JPG], options={"colour": "red"})
+    problem = bad("instagram", "options", media=[JPG], options={"colour": "red"})
     assert problem.startswith("unknown option colour for Instagram")
-    bad("facebook", "--option", caption="x", options={"privacy_level": "SELF_ONLY"})
+    bad("facebook", "options", caption="x", options={"privacy_level": "SELF_ONLY"})
 
 
 def test_option_for_another_type() -> None:
-    assert "reel" in bad("instagram", "--option", media=[JPG], options={"share_to_feed": "true"})
-    bad("facebook", "--option", media=[PNG], options={"link": "https://x.com"})
-    bad("tiktok", "--option", media=[JPG], options={**TT, "disable_duet": "true"})
+    assert "reel" in bad("instagram", "options", media=[JPG], options={"share_to_feed": "true"})
+    bad("facebook", "options", media=[PNG], options={"link": "https://x.com"})
+    bad("tiktok", "options", media=[JPG], options={**TT, "disable_duet": "true"})
 
 
 @pytest.mark.parametrize(
@@ -419,28 +419,28 @@ def test_option_for_another_type() -> None:
     ],
 )
 def test_bad_option_values(options: dict[str, str]) -> None:
-    bad("tiktok", "--option", media=[MP4], options={**TT, **options})
+    bad("tiktok", "options", media=[MP4], options={**TT, **options})
 
 
 def test_bad_url_option() -> None:
-    bad("facebook", "--option", caption="x", options={"link": "example.com"})
+    bad("facebook", "options", caption="x", options={"link": "example.com"})
 
 
 def test_empty_string_option() -> None:
-    bad("instagram", "--option", media=[JPG], options={"alt_text": " "})
+    bad("instagram", "options", media=[JPG], options={"alt_text": " "})
 
 
 def test_tiktok_privacy_level_required() -> None:
-    problem = bad("tiktok", "--option", media=[MP4])
+    problem = bad("tiktok", "options", media=[MP4])
     assert "privacy_level is required" in problem and "SELF_ONLY" in problem
 
 
 def test_tiktok_privacy_level_must_be_known() -> None:
-    bad("tiktok", "--option", media=[MP4], options={"privacy_level": "FRIENDS"})
+    bad("tiktok", "options", media=[MP4], options={"privacy_level": "FRIENDS"})
 
 
 def test_tiktok_branded_content_cannot_be_private() -> None:
-    bad("tiktok", "--option", media=[MP4], options={**TT, "brand_content_toggle": "true"})
+    bad("tiktok", "options", media=[MP4], options={**TT, "brand_content_toggle": "true"})
     got = ok(
         "tiktok",
         media=[MP4],
@@ -451,14 +451,14 @@ def test_tiktok_branded_content_cannot_be_private() -> None:
 
 def test_tiktok_photo_cover_index() -> None:
     ok("tiktok", media=[JPG, JPG2], options={**TT, "photo_cover_index": "1"})
-    bad("tiktok", "--option", media=[JPG, JPG2], options={**TT, "photo_cover_index": "2"})
+    bad("tiktok", "options", media=[JPG, JPG2], options={**TT, "photo_cover_index": "2"})
 
 
 # --- ids ----------------------------------------------------------------------------------
 
 
 def test_validate_uuid() -> None:
-    assert validate_uuid(f" {ACCOUNT} ", "--account") == ACCOUNT.lower()
+    assert validate_uuid(f" {ACCOUNT} ", "account") == ACCOUNT.lower()
     for text in ["", "123", ACCOUNT.replace("-", ""), "{" + ACCOUNT + "}", ACCOUNT + "0"]:
         with pytest.raises(BadInput, match=r"^POST_ID: "):
             validate_uuid(text, "POST_ID")

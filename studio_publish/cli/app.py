@@ -20,11 +20,65 @@ from studio_publish.errors import BadInput, StudioPublishError
 from studio_publish.platforms.registry import PLATFORMS
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from studio_publish.accounts import NewTokens
     from studio_publish.settings import Settings
     from studio_publish.store.db import Connection, DatabaseTarget
+
+
+# How the CLI names each field the library's errors name: the flag or argument it is typed
+# as. (The tokens come from standard input or an environment variable, never from argv.)
+FLAGS = {
+    "platform": "--platform",
+    "platform_account_id": "--platform-account-id",
+    "workspace": "--workspace",
+    "name": "--name",
+    "options": "--option",
+    "access_token": "access token",
+    "refresh_token": "refresh token",
+    "access_token_env": "--access-token-env",
+    "refresh_token_env": "--refresh-token-env",
+    "token_expires_at": "--token-expires-at",
+    "refresh_token_expires_at": "--refresh-token-expires-at",
+    "account_id": "ACCOUNT_ID",
+    "post_id": "POST_ID",
+    "account": "--account",
+    "at": "--at",
+    "tz": "--tz",
+    "draft": "--draft",
+    "caption": "--caption",
+    "media": "--media",
+    "type": "--type",
+    "file": "--file",
+    "id": "--id",
+    "since": "--since",
+    "confirm_not_live": "--confirm-not-live",
+    "platform_post_id": "--platform-post-id",
+    "permalink": "--permalink",
+    "check": "--check",
+    "older_than": "--older-than",
+    "port": "--port",
+    "error_rate": "--error-rate",
+}
+# How to fix a problem when the fix is a way of giving input that only the CLI has.
+HINTS = {("access_token", "is empty"): "give it on standard input or --access-token-env"}
+
+
+def shown(field: str) -> str:
+    """A field as the user knows it: its flag or argument (``at`` is ``--at``), keeping any
+    place in it (``file line 3: caption`` is ``--file line 3: caption``)."""
+    name, space, place = field.partition(" ")
+    return FLAGS.get(name, name) + space + place
+
+
+def error_text(exc: StudioPublishError) -> tuple[str, str | None]:
+    """An error's message and field as the user sees them: in the CLI's names."""
+    if not isinstance(exc, BadInput):
+        return str(exc), None
+    problem = exc.problem_naming(shown)
+    if hint := HINTS.get((exc.field, problem)):
+        problem = f"{problem} ({hint})"
+    field = shown(exc.field)
+    return f"{field}: {problem}", field
 
 
 class _Commands(TyperGroup):
@@ -32,7 +86,7 @@ class _Commands(TyperGroup):
 
     With --json the error is also one JSON document on stdout (the spec's Additions):
     ``{"error": {"code": 2, "message": "...", "field": "--at"}}``, so a script that reads
-    stdout learns why as well as that.
+    stdout learns why as well as that. This is the one place errors become output.
     """
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -45,12 +99,12 @@ class _Commands(TyperGroup):
         except StudioPublishError as exc:
             from studio_publish.terminal_text import printable
 
+            message, field = error_text(exc)
             if ctx.meta.get("studio_publish.json"):
                 from studio_publish.cli.output import print_json
 
-                field = exc.field if isinstance(exc, BadInput) else None
-                print_json({"error": {"code": exc.exit_code, "message": str(exc), "field": field}})
-            typer.echo(f"error: {printable(str(exc))}", err=True)
+                print_json({"error": {"code": exc.exit_code, "message": message, "field": field}})
+            typer.echo(f"error: {printable(message)}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -148,41 +202,38 @@ def database(*, migrated: bool = True) -> Iterator[tuple[Connection, DatabaseTar
 @db_app.command("migrate")
 def db_migrate(as_json: JsonOption = False) -> None:
     """Apply the pending migrations from sql/, in order, each once. Safe to run again."""
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
     from studio_publish.store.migrations import migrate
 
     with database(migrated=False) as (conn, target):
         applied = migrate(conn)
     names = [m.name for m in applied]
-    if as_json:
-        print_json({"database": target.description, "applied": names})
-    elif names:
-        print_line(f"Applied {len(names)} migration(s) to {target.description}: {', '.join(names)}")
-    else:
-        print_line(f"{target.description} is up to date.")
+    where = target.description
+    text = f"Applied {len(names)} migration(s) to {where}: {', '.join(names)}"
+    if not names:
+        text = f"{where} is up to date."
+    emit({"database": where, "applied": names}, as_json, text)
 
 
 @db_app.command("stop")
 def db_stop(as_json: JsonOption = False) -> None:
     """Stop the embedded PostgreSQL, when it is running (it stays up between commands)."""
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
     from studio_publish.store import db
 
     loaded = settings()
     if loaded.database_url:  # nothing of ours runs: a no-op, so scripts may call it anyway
-        if as_json:
-            print_json({"data_dir": None, "stopped": False})
-        else:
-            print_line("DATABASE_URL is set: there is no embedded PostgreSQL to stop.")
+        text = "DATABASE_URL is set: there is no embedded PostgreSQL to stop."
+        emit({"data_dir": None, "stopped": False}, as_json, text)
         return
     data_dir = db.embedded_data_dir(loaded)
     stopped = db.stop_embedded(data_dir)
-    if as_json:
-        print_json({"data_dir": str(data_dir), "stopped": stopped})
-    elif stopped:
-        print_line(f"Stopped the embedded PostgreSQL in {data_dir}.")
-    else:
-        print_line(f"The embedded PostgreSQL in {data_dir} is not running.")
+    text = (
+        f"Stopped the embedded PostgreSQL in {data_dir}."
+        if stopped
+        else f"The embedded PostgreSQL in {data_dir} is not running."
+    )
+    emit({"data_dir": str(data_dir), "stopped": stopped}, as_json, text)
 
 
 @db_app.command("prune")
@@ -194,63 +245,55 @@ def db_prune(
     as_json: JsonOption = False,
 ) -> None:
     """Delete old attempt, run and alert rows; never a post, never the latest run."""
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
     from studio_publish.formatting import local_time
     from studio_publish.reporting.prune import prune
 
     with database() as (conn, _):
         result = prune(conn, older_than, dry_run=dry_run)
-    if as_json:
-        print_json(result.as_dict())
-        return
     counts = ", ".join(f"{n} {table}" for table, n in result.counts.items())
     verb = "Would delete" if dry_run else "Deleted"
-    print_line(f"{verb} history from before {local_time(result.cutoff)}: {counts}.")
+    text = f"{verb} history from before {local_time(result.cutoff)}: {counts}."
+    emit(result.as_dict(), as_json, text)
 
 
 # --- accounts ---------------------------------------------------------------------------
 
 
-def read_secret(env_var: str | None, what: str, *, required: bool) -> str | None:
-    """A token from the named environment variable, or else from standard input."""
+def read_secret(env_var: str | None, field: str, *, required: bool) -> str | None:
+    """A token (``field``) from the named environment variable, or else from standard input:
+    its first line, as given (the library strips and checks it)."""
     if env_var:
         value = os.environ.get(env_var)
         if not value:
-            raise BadInput(f"--{what}-env", f"environment variable {env_var} is not set or empty")
+            raise BadInput(f"{field}_env", f"environment variable {env_var} is not set or empty")
         return value
     if not required:
         return None
     if sys.stdin.isatty():
         import getpass
 
-        return getpass.getpass(f"{what.replace('-', ' ')}: ")
-    return sys.stdin.readline().strip()
+        return getpass.getpass(f"{FLAGS[field]}: ")
+    return sys.stdin.readline()
 
 
 def tokens_from_input(
     conn: Connection,
-    *,
-    access_token_env: str | None,
-    refresh_token_env: str | None,
-    token_expires_at: str | None,
-    refresh_token_expires_at: str | None,
+    env_vars: tuple[str | None, str | None],
+    expires_at: tuple[str | None, str | None],
     tz: str | None,
 ) -> NewTokens:
-    """The tokens given to `accounts add` or `accounts reauth`, with their expiry times."""
-    from studio_publish.accounts import NewTokens
-    from studio_publish.scheduling.timeparse import parse_when
-    from studio_publish.store import db
+    """The tokens given to `accounts add` or `accounts reauth` (access, refresh), read from
+    their environment variables or stdin, with their expiry times."""
+    from studio_publish.accounts import new_tokens
 
-    now = db.database_now(conn)
-
-    def when(text: str | None, field: str) -> dt.datetime | None:
-        return parse_when(text, now=now, tz=tz, field=field) if text else None
-
-    return NewTokens(
-        access_token=read_secret(access_token_env, "access-token", required=True) or "",
-        refresh_token=read_secret(refresh_token_env, "refresh-token", required=False),
-        token_expires_at=when(token_expires_at, "--token-expires-at"),
-        refresh_token_expires_at=when(refresh_token_expires_at, "--refresh-token-expires-at"),
+    return new_tokens(
+        conn,
+        access_token=read_secret(env_vars[0], "access_token", required=True) or "",
+        refresh_token=read_secret(env_vars[1], "refresh_token", required=False),
+        token_expires_at=expires_at[0],
+        refresh_token_expires_at=expires_at[1],
+        tz=tz,
     )
 
 
@@ -281,17 +324,12 @@ def accounts_add(
         add_account,
         parse_account_options,
     )
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
 
     with database() as (conn, _):
-        tokens = tokens_from_input(
-            conn,
-            access_token_env=access_token_env,
-            refresh_token_env=refresh_token_env,
-            token_expires_at=token_expires_at,
-            refresh_token_expires_at=refresh_token_expires_at,
-            tz=tz,
-        )
+        env_vars = (access_token_env, refresh_token_env)
+        expires_at = (token_expires_at, refresh_token_expires_at)
+        tokens = tokens_from_input(conn, env_vars, expires_at, tz)
         account = NewAccount(
             platform=platform,
             platform_account_id=platform_account_id,
@@ -304,25 +342,19 @@ def accounts_add(
             options=parse_account_options(platform, option or []),
         )
         row = add_account(conn, account)
-    if as_json:
-        print_json(row)
-    else:
-        print_line(str(row["id"]))
+    emit(row, as_json, str(row["id"]))
 
 
 @accounts_app.command("list")
 def accounts_list(as_json: JsonOption = False) -> None:
     """Accounts with platform, name, token expiry and state. Never a token."""
     from studio_publish.accounts import list_accounts
-    from studio_publish.cli.output import print_json, print_table
+    from studio_publish.cli.output import emit
+    from studio_publish.cli.render import show_accounts
 
     with database() as (conn, _):
         rows = list_accounts(conn)
-    if as_json:
-        print_json(rows)
-    else:
-        columns = ["id", "platform", "platform_account_id", "name", "token_expires_at", "state"]
-        print_table("Accounts", columns, rows, empty="none yet (add one with `accounts add`)")
+    emit(rows, as_json, show_accounts)
 
 
 @accounts_app.command("reauth")
@@ -339,37 +371,29 @@ def accounts_reauth(
 ) -> None:
     """Store an account's new token(s) and make it active: its held posts go out next run."""
     from studio_publish.accounts import reauth_account
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
 
     with database() as (conn, _):
-        tokens = tokens_from_input(
-            conn,
-            access_token_env=access_token_env,
-            refresh_token_env=refresh_token_env,
-            token_expires_at=token_expires_at,
-            refresh_token_expires_at=refresh_token_expires_at,
-            tz=tz,
-        )
-        row = reauth_account(conn, account_id, tokens)
-    if as_json:
-        print_json(row)
-    else:
-        print_line(
-            f"Account {row['id']} ({row['platform']}) is active again: "
-            f"{row['released_posts']} held post(s) go out at the next run-due."
-        )
+        env_vars = (access_token_env, refresh_token_env)
+        expires_at = (token_expires_at, refresh_token_expires_at)
+        row = reauth_account(conn, account_id, tokens_from_input(conn, env_vars, expires_at, tz))
+    text = (
+        f"Account {row['id']} ({row['platform']}) is active again: "
+        f"{row['released_posts']} held post(s) go out at the next run-due."
+    )
+    emit(row, as_json, text)
 
 
 # --- posts ------------------------------------------------------------------------------
 
 
 def require_utf8(*arguments: tuple[str, str | list[str] | None]) -> None:
-    """BadInput naming the flag whose value is not UTF-8 text, before anything else runs."""
+    """BadInput naming the field whose value is not UTF-8 text, before anything else runs."""
     from studio_publish.scheduling.validation import check_text
 
-    for flag, given in arguments:
+    for field, given in arguments:
         for value in [given] if isinstance(given, str) else given or []:
-            check_text(value, flag)
+            check_text(value, field)
 
 
 @app.command()
@@ -399,30 +423,31 @@ def schedule(
     as_json: JsonOption = False,
 ) -> None:
     """Create a scheduled post (or a draft), reschedule one, or schedule a file of posts."""
-    from studio_publish.cli.output import print_json, print_line, print_table
+    from studio_publish.cli.output import emit
+    from studio_publish.cli.render import show_planned
     from studio_publish.scheduling import posts
     from studio_publish.scheduling.validation import PostInput
 
     require_utf8(
-        ("POST_ID", post_id),
-        ("--account", account),
-        ("--at", at),
-        ("--caption", caption),
-        ("--media", media),
-        ("--type", post_type),
-        ("--option", option),
-        ("--tz", tz),
+        ("post_id", post_id),
+        ("account", account),
+        ("at", at),
+        ("caption", caption),
+        ("media", media),
+        ("type", post_type),
+        ("options", option),
+        ("tz", tz),
     )  # --file is a path: any bytes may name a file
     with database() as (conn, _):
         if file is not None:
             if post_id or account or at or draft or media or caption or post_type or option:
-                raise BadInput("--file", "cannot be combined with single-post options")
+                raise BadInput("file", "cannot be combined with single-post options")
             rows = posts.schedule_file(conn, file, settings().media_policy(), dry_run=dry_run)
         elif post_id is not None:
             if not at:
-                raise BadInput("--at", "is required to reschedule a post")
+                raise BadInput("at", "is required to reschedule a post")
             if account or draft or media or caption or post_type or option:
-                raise BadInput("POST_ID", "rescheduling takes only --at (and --tz)")
+                raise BadInput("post_id", "rescheduling takes only --at (and --tz)")
             rows = [posts.reschedule_post(conn, post_id, at, tz=tz, dry_run=dry_run)]
         else:
             raw = PostInput(
@@ -436,14 +461,8 @@ def schedule(
                 tz=tz,
             )
             rows = posts.schedule_post(conn, raw, settings().media_policy(), dry_run=dry_run)
-    if as_json:
-        print_json({"dry_run": dry_run, "posts": rows} if dry_run or file else rows[0])
-    elif dry_run:
-        columns = ["platform", "post_type", "status", "scheduled_for", "caption"]
-        print_table(f"Valid: {len(rows)} post(s) would be written (dry run)", columns, rows)
-    else:
-        for row in rows:
-            print_line(str(row["id"]))
+    document = {"dry_run": dry_run, "posts": rows} if dry_run or file else rows[0]
+    emit(document, as_json, show_planned if dry_run else "\n".join(str(r["id"]) for r in rows))
 
 
 @app.command()
@@ -452,15 +471,12 @@ def cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a draft or scheduled post so that it is never published."""
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
     from studio_publish.scheduling.posts import cancel_post
 
     with database() as (conn, _):
         row = cancel_post(conn, post_id)
-    if as_json:
-        print_json(row)
-    else:
-        print_line(f"Cancelled {row['id']}.")
+    emit(row, as_json, f"Cancelled {row['id']}.")
 
 
 @app.command()
@@ -477,12 +493,13 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """The queue at a glance, or one post with its attempt history."""
-    from studio_publish.cli.output import print_json
+    from studio_publish.cli.output import emit
+    from studio_publish.cli.status_view import show_overview, show_post
     from studio_publish.reporting import status as report
 
     if check:
         if post_id:
-            raise BadInput("--check", "checks the whole queue: leave out POST_ID")
+            raise BadInput("check", "checks the whole queue: leave out POST_ID")
         status_check(as_json)
         return
     from studio_publish.store import db
@@ -494,84 +511,22 @@ def status(
             if post_id
             else report.overview(conn, database=target.description, embedded_dir=embedded_dir)
         )
-    if as_json:
-        print_json(data)
-        return
-    from studio_publish.cli.status_view import show_overview, show_post  # rich: only for people
-
-    if post_id:
-        show_post(data)
-    else:
-        show_overview(data)
+    emit(data, as_json, show_post if post_id else show_overview)
 
 
 def status_check(as_json: bool) -> None:
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
+    from studio_publish.cli.render import show_health
     from studio_publish.reporting.health import check_health
-    from studio_publish.terminal_text import printable
 
     with database() as (conn, _):
         health = check_health(conn)
-    if as_json:
-        print_json(health.as_dict())
-    else:
-        for problem in health.problems:
-            print_line(printable(problem.line))
-        if health.ok:
-            print_line("OK")
+    emit(health.as_dict(), as_json, lambda _: show_health(health))
     if not health.ok:
         raise typer.Exit(1)
 
 
 # --- publishing -------------------------------------------------------------------------
-
-
-def print_run(summary: Any, as_json: bool) -> None:
-    """One summary line: JSON when asked or under cron, a sentence on a terminal."""
-    from studio_publish.cli.output import print_json, print_line
-    from studio_publish.terminal_text import printable
-
-    data = summary.as_dict()
-    if as_json or not sys.stdout.isatty():
-        print_json(data)
-        return
-    print_line(
-        f"{data['command']}: {data['posted']} posted, {data['retried']} to retry, "
-        f"{data['failed']} failed ({data['missed']} missed), {data['needs_review']} need review, "
-        f"{data['rescued']} rescued, in {data['seconds']:.1f}s"
-    )
-    for post in data["posts"]:
-        if post["outcome"] != "posted":
-            print_line(
-                printable(
-                    f"  {post['post_id']} {post['platform']}: {post['outcome']}: {post['message']}"
-                )
-            )
-
-
-@contextmanager
-def live_progress(enabled: bool) -> Iterator[Any]:
-    """A live count of outcomes while run-due works on a terminal; a no-op under cron."""
-    if not enabled:
-        yield None
-        return
-    from collections import Counter
-
-    from rich.live import Live
-
-    counts: Counter[str] = Counter()
-
-    def render() -> str:
-        done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-        return f"publishing... {done or 'nothing finished yet'}"
-
-    with Live(render(), transient=True, refresh_per_second=8) as live:
-
-        def on_result(result: Any) -> None:
-            counts[result.outcome] += 1
-            live.update(render())
-
-        yield on_result
 
 
 @app.command("run-due")
@@ -583,25 +538,12 @@ def run_due(
 ) -> None:
     """Publish every post that is due, then exit. Cron runs this every minute."""
     from studio_publish import operations
-    from studio_publish.cli.output import print_json, print_table
+    from studio_publish.cli.output import emit
+    from studio_publish.cli.render import live_progress, print_run, show_due
 
     with database() as (conn, target):
         if dry_run:
-            preview = operations.preview_due(conn, settings())
-            if as_json:
-                print_json(preview)
-            else:
-                print_table(
-                    "Due now (dry run: nothing claimed or sent)",
-                    ["id", "platform", "post_type", "due_at", "attempt_count", "would"],
-                    preview["due"],
-                    empty="nothing is due",
-                )
-                print_table(
-                    "Abandoned by a run that stopped",
-                    ["id", "platform", "lease_expires_at", "would"],
-                    preview["abandoned"],
-                )
+            emit(operations.preview_due(conn, settings()), as_json, show_due)
             return
     live = sys.stderr.isatty() and not as_json
     loaded = settings()
@@ -613,7 +555,7 @@ def run_due(
         configure_logging(loaded.log_format, level=logging.WARNING)
     with live_progress(live) as on_result:
         summary = operations.run_due(loaded, target, on_result=on_result)
-    print_run(summary, as_json)
+    print_run(summary.as_dict(), as_json)
     if summary.failed:
         raise typer.Exit(1)
 
@@ -628,36 +570,19 @@ def publish(
 ) -> None:
     """Publish one post now, whatever its time, and wait for the outcome."""
     from studio_publish import operations
-    from studio_publish.cli.output import print_json, print_line
-    from studio_publish.terminal_text import printable
+    from studio_publish.cli.output import emit
+    from studio_publish.cli.render import show_published
 
     with database() as (conn, target):
         outcome = operations.publish_post(settings(), target, conn, post_id, force=force)
     result = outcome.result
-    if as_json:
-        print_json(
-            {
-                "post_id": outcome.post_id,
-                "copy_of": outcome.copy_of,
-                "posted": outcome.posted,
-                "result": result.as_dict() if result else None,
-            }
-        )
-    else:
-        if outcome.copy_of:
-            print_line(
-                f"Published a NEW COPY {outcome.post_id} of post {outcome.copy_of} (--force)."
-            )
-        if result is None:
-            print_line(f"{outcome.post_id}: nothing happened")
-        elif outcome.posted:
-            link = result.permalink or ""
-            posted = f"{outcome.post_id}: posted as {result.platform_post_id} {link}".rstrip()
-            print_line(printable(posted))
-        else:
-            print_line(
-                printable(f"{outcome.post_id}: not posted ({result.outcome}): {result.message}")
-            )
+    document = {
+        "post_id": outcome.post_id,
+        "copy_of": outcome.copy_of,
+        "posted": outcome.posted,
+        "result": result.as_dict() if result else None,
+    }
+    emit(document, as_json, show_published)
     if not outcome.posted:
         raise typer.Exit(1)
 
@@ -686,7 +611,8 @@ def retry_failed(
 ) -> None:
     """Put failed posts back in line for the next run-due (or publish them --now)."""
     from studio_publish import operations
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
+    from studio_publish.cli.render import show_requeued
 
     with database() as (conn, target):
         rows = operations.retry_failed(
@@ -699,14 +625,7 @@ def retry_failed(
         )
     ids = [str(r["id"]) for r in rows]
     summary = operations.run_due(settings(), target, only_ids=ids) if now and ids else None
-    if as_json:
-        print_json({"requeued": ids, "run": summary.as_dict() if summary else None})
-    else:
-        print_line(
-            f"Put {len(ids)} post(s) back in line" + (": publishing them now." if summary else ".")
-        )
-        if summary:
-            print_run(summary, False)
+    emit({"requeued": ids, "run": summary.as_dict() if summary else None}, as_json, show_requeued)
     if summary and summary.failed:
         raise typer.Exit(1)
 
@@ -724,16 +643,13 @@ def confirm_live(
 ) -> None:
     """Record a needs_review post as posted: you checked, and it is live on the platform."""
     from studio_publish import operations
-    from studio_publish.cli.output import print_json, print_line
+    from studio_publish.cli.output import emit
 
     with database() as (conn, _):
         row = operations.confirm_live(
             conn, post_id, platform_post_id=platform_post_id, permalink=permalink
         )
-    if as_json:
-        print_json(row)
-    else:
-        print_line(f"Recorded {row['id']} as posted; nothing will publish it again.")
+    emit(row, as_json, f"Recorded {row['id']} as posted; nothing will publish it again.")
 
 
 # --- sandbox and demo -------------------------------------------------------------------
@@ -761,9 +677,9 @@ def sandbox(
     from studio_publish.sandbox import serve
 
     if not 0 <= port <= 65535:
-        raise BadInput("--port", "must be between 0 and 65535")
+        raise BadInput("port", "must be between 0 and 65535")
     if not 0 <= error_rate <= 1:
-        raise BadInput("--error-rate", "must be between 0 and 1")
+        raise BadInput("error_rate", "must be between 0 and 1")
     serve(
         host,
         port,

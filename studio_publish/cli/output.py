@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from studio_publish.formatting import human, to_json
@@ -17,6 +17,17 @@ from studio_publish.terminal_text import printable
 
 def print_json(document: Any) -> None:
     sys.stdout.write(to_json(document) + "\n")
+
+
+def emit(document: Any, as_json: bool, text: str | Callable[[Any], object]) -> None:
+    """A command's result: ``document`` as one JSON document with --json; else ``text``, a
+    line of ours (see `print_line`) or a function that shows ``document`` to a person."""
+    if as_json:
+        print_json(document)
+    elif isinstance(text, str):
+        print_line(text)
+    else:
+        text(document)
 
 
 def print_table(

@@ -32,11 +32,11 @@ class PruneResult:
 
 def prune(conn: db.Connection, older_than: str, *, dry_run: bool = False) -> PruneResult:
     """Delete (or with dry_run, count) the history rows that started before now - older_than."""
-    age = parse_age(older_than, field="--older-than")
+    age = parse_age(older_than, field="older_than")
     try:
         cutoff = db.database_now(conn) - age
     except OverflowError:
-        raise BadInput("--older-than", f"{older_than!r} reaches back before year 1") from None
+        raise BadInput("older_than", f"{older_than!r} reaches back before year 1") from None
     counts = {table: _prune(conn, name, cutoff, dry_run) for table, name in TABLES.items()}
     return PruneResult(cutoff, dry_run, counts)
 

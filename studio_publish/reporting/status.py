@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio_publish.errors import BadInput
 from studio_publish.platforms import registry
+from studio_publish.scheduling.posts import get_post_or_raise
 from studio_publish.scheduling.validation import validate_uuid
 from studio_publish.store import db
 
@@ -62,10 +62,8 @@ def held_posts_by_account(conn: db.Connection, account: str | None = None) -> di
 
 
 def post_detail(conn: db.Connection, post_id: str) -> dict[str, Any]:
-    post_id = validate_uuid(post_id, "POST_ID")
-    post = db.fetch_one(conn, "get_post", {"id": post_id})
-    if post is None:
-        raise BadInput("POST_ID", f"no post with id {post_id}")
+    post_id = validate_uuid(post_id, "post_id")
+    post = get_post_or_raise(conn, post_id)
     # The engine's fencing token is an internal detail, not something to act on.
     post.pop("claim_token", None)
     return {"post": post, "attempts": db.fetch_all(conn, "post_attempts", {"id": post_id})}

@@ -1,8 +1,8 @@
 """Reading a bulk post file (``schedule --file``) into raw :class:`PostInput` rows.
 
 This only reads and shapes the rows; `validation.validate_post` checks each one against its
-account's platform. Every error names the line (``--file line 3: caption``) so a person can
-fix the file; the CLI writes all rows or none.
+account's platform. Every error names the line (``file line 3: caption``, which the CLI shows
+as ``--file line 3: caption``) so a person can fix the file; the CLI writes all rows or none.
 
 Formats, chosen by extension: ``.csv``, or ``.jsonl``/``.ndjson`` (JSON Lines). UTF-8, with
 or without a byte-order mark.
@@ -53,7 +53,7 @@ from studio_publish.scheduling.validation import (
 
 __all__ = ["read_post_file"]
 
-FIELD = "--file"
+FIELD = "file"  # the field errors are named by; the CLI shows it as --file
 # The same names in both formats (CSV adds option.KEY columns).
 _KEYS = ("account", "account_id", "at", "caption", "media", "type", "options", "draft", "tz")
 _OPTION_COLUMN = "option."

@@ -46,24 +46,21 @@ def plan_posts(
     conn: db.Connection, inputs: list[PostInput], media: MediaPolicy
 ) -> list[PlannedPost]:
     """Validate every input against its account's platform; raises on the first bad one."""
-    # A row of a file names itself ("--file line 3: account"); a single post uses flags.
-    prefixes = [f"{raw.origin}: " if raw.origin else "" for raw in inputs]
-    account_field = ["account" if raw.origin else "--account" for raw in inputs]
+    # A row of a file names itself ("file line 3: account"); a single post is "account".
+    account_field = [f"{raw.origin}: account" if raw.origin else "account" for raw in inputs]
     account_ids = []
-    for raw, prefix, name in zip(inputs, prefixes, account_field, strict=True):
+    for raw, name in zip(inputs, account_field, strict=True):
         if not raw.account_id:
-            raise BadInput(f"{prefix}{name}", "is required")
-        account_ids.append(validate_uuid(raw.account_id, f"{prefix}{name}"))
+            raise BadInput(name, "is required")
+        account_ids.append(validate_uuid(raw.account_id, name))
     rows = db.fetch_all(conn, "get_account_platforms", {"ids": sorted(set(account_ids))})
     platforms = {str(r["id"]): r["platform"] for r in rows}
     now = db.database_now(conn)
     planned = []
-    for raw, account_id, prefix, name in zip(
-        inputs, account_ids, prefixes, account_field, strict=True
-    ):
+    for raw, account_id, name in zip(inputs, account_ids, account_field, strict=True):
         platform = platforms.get(account_id)
         if platform is None:
-            raise BadInput(f"{prefix}{name}", f"no account with id {account_id}")
+            raise BadInput(name, f"no account with id {account_id}")
         post = validate_post(raw, platform=platform, now=now, media=media)
         planned.append(PlannedPost(account_id, platform, post))
     return planned
@@ -88,7 +85,7 @@ def insert_planned(conn: db.Connection, planned: list[PlannedPost]) -> list[db.R
                 },
             )
             if row is None:  # the account was deleted between validation and insert
-                raise BadInput("--account", f"no account with id {item.account_id}")
+                raise BadInput("account", f"no account with id {item.account_id}")
             rows.append(row)
     return rows
 
@@ -112,14 +109,20 @@ def schedule_file(
     return insert_planned(conn, planned)
 
 
+def get_post_or_raise(conn: db.Connection, post_id: str, *, field: str = "post_id") -> db.Row:
+    """The post with this (validated) id, or BadInput naming ``field`` when there is none."""
+    post = db.fetch_one(conn, "get_post", {"id": post_id})
+    if post is None:
+        raise BadInput(field, f"no post with id {post_id}")
+    return post
+
+
 def reschedule_post(
     conn: db.Connection, post_id: str, at: str, *, tz: str | None = None, dry_run: bool = False
 ) -> db.Row:
-    post_id = validate_uuid(post_id, "POST_ID")
-    when = parse_schedule_time(at, now=db.database_now(conn), tz=tz, field="--at")
-    current = db.fetch_one(conn, "get_post", {"id": post_id})
-    if current is None:
-        raise BadInput("POST_ID", f"no post with id {post_id}")
+    post_id = validate_uuid(post_id, "post_id")
+    when = parse_schedule_time(at, now=db.database_now(conn), tz=tz)
+    current = get_post_or_raise(conn, post_id)
     refused = Refused(refusal(Move.RESCHEDULE, current["status"], post_id))
     if current["origin"] != "scheduler":
         refused = Refused(f"post {post_id} was fetched from the platform, not scheduled here")
@@ -138,11 +141,9 @@ def reschedule_post(
 
 
 def cancel_post(conn: db.Connection, post_id: str) -> db.Row:
-    post_id = validate_uuid(post_id, "POST_ID")
+    post_id = validate_uuid(post_id, "post_id")
     row = db.fetch_one(conn, "cancel_post", {**guard(Move.CANCEL), "id": post_id})
     if row is not None:
         return row
-    current = db.fetch_one(conn, "get_post", {"id": post_id})
-    if current is None:
-        raise BadInput("POST_ID", f"no post with id {post_id}")
+    current = get_post_or_raise(conn, post_id)
     raise Refused(refusal(Move.CANCEL, current["status"], post_id))

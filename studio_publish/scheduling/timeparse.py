@@ -1,12 +1,12 @@
-"""Parsing of WHEN values (``--at``), ages (``--since``, ``--older-than``) and time zones.
+"""Parsing of WHEN values (a post's ``at``), ages (``since``, ``older_than``) and time zones.
 
 Every result is timezone-aware and in UTC, so it compares directly with the database's
 ``now()`` (which the CLI passes in as ``now``: one clock for the whole system).
 
 WHEN formats:
 - ISO 8601 with a UTC offset: ``2026-12-01T09:00:00+01:00``, ``...Z``; a space may stand for
-  the ``T``. An offset in the text wins over ``--tz``.
-- ISO 8601 without an offset: refused unless a zone is given (``--tz Europe/Berlin``), then read
+  the ``T``. An offset in the text wins over ``tz``.
+- ISO 8601 without an offset: refused unless a zone is given (``tz="Europe/Berlin"``), then read
   as wall-clock time there. A time that does not exist there (skipped by a DST jump forward) is
   refused. A time that exists twice (the hour repeated when clocks go back) means the *first*
   occurrence (the DST one, Python's ``fold=0``): posting an hour early beats an hour late, and
@@ -43,7 +43,7 @@ _DURATION = re.compile(r"(?:\d+[smhdw])+")
 _DURATION_HELP = "write NUMBER+UNIT with units s, m, h, d, w (e.g. 30m, 2h, 90d, 2w, 1h30m)"
 
 
-def parse_zone(name: str, *, field: str = "--tz") -> ZoneInfo:
+def parse_zone(name: str, *, field: str = "tz") -> ZoneInfo:
     """An IANA zone such as ``Europe/Berlin``; anything else is BadInput naming ``field``."""
     key = name.strip()
     if not key:
@@ -70,7 +70,7 @@ def _duration(text: str, *, field: str) -> timedelta:
         raise BadInput(field, f"{text!r} is too long a duration") from None
 
 
-def parse_age(text: str, *, field: str = "--since") -> timedelta:
+def parse_age(text: str, *, field: str = "since") -> timedelta:
     """``30m``, ``2h``, ``90d``, ``2w`` (also ``45s``, ``1d12h``): a positive duration."""
     if "\x00" in text:
         raise BadInput(field, "contains a NUL byte")
@@ -104,8 +104,8 @@ def parse_when(
     *,
     now: datetime,
     tz: str | None = None,
-    field: str = "--at",
-    tz_field: str = "--tz",
+    field: str = "at",
+    tz_field: str = "tz",
 ) -> datetime:
     """Read a WHEN value (see the module doc) into an aware UTC datetime.
 
@@ -145,7 +145,8 @@ def parse_when(
         if zone is None:
             raise BadInput(
                 field,
-                f"{value!r} has no UTC offset; add one (+01:00 or Z) or give --tz ZONE",
+                f"{value!r} has no UTC offset; add one (+01:00 or Z) or give {{tz}} ZONE",
+                refers_to=("tz",),
             )
         return _local_to_utc(parsed, zone, text=value, field=field)
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC equivalent
@@ -157,8 +158,8 @@ def parse_schedule_time(
     *,
     now: datetime,
     tz: str | None = None,
-    field: str = "--at",
-    tz_field: str = "--tz",
+    field: str = "at",
+    tz_field: str = "tz",
 ) -> datetime:
     """``parse_when`` for a time a post is to be published at: refused if more than
     :data:`PAST_TOLERANCE` before ``now`` (up to that, the post is simply due at once)."""

@@ -3,7 +3,8 @@
 These are the only rules, checked at both doors:
 
 * `validate_post` turns a raw :class:`PostInput` (CLI flags or one row of a bulk file) into a
-  :class:`ValidPost` ready for the database, or raises ``BadInput`` naming the flag or column.
+  :class:`ValidPost` ready for the database, or raises ``BadInput`` naming the field (the
+  CLI shows it as its flag) or the file's line and column.
 * `check_stored_post` checks a row as the engine claimed it, whoever wrote it (the web app
   inserts rows straight into the table), before any platform call; the engine fails a row
   that breaks a rule with reason ``invalid`` and the message naming the column.
@@ -87,8 +88,8 @@ class PostInput:
     post_type: str | None = None
     options: dict[str, str] | list[str] = field(default_factory=dict)  # or "KEY=VALUE" strings
     tz: str | None = None
-    # Where a bulk row came from, e.g. "--file line 3". When set, errors name the file's
-    # columns ("--file line 3: caption") instead of the CLI flags ("--caption").
+    # Where a bulk row came from, e.g. "file line 3". When set, errors name the file's
+    # line and column ("file line 3: caption") instead of the bare field ("caption").
     origin: str | None = None
 
 
@@ -111,7 +112,7 @@ class ValidPost:
 
 @dataclass(frozen=True)
 class _Fields:
-    """The name each input goes by in error messages."""
+    """The name each input goes by in error messages: a field, or a file's column."""
 
     account: str
     at: str
@@ -123,16 +124,13 @@ class _Fields:
     tz: str
 
 
-_FILE_NAMES = _Fields("account", "at", "draft", "caption", "media", "type", "options", "tz")
-_FLAG_NAMES = _Fields(
-    "--account", "--at", "--draft", "--caption", "--media", "--type", "--option", "--tz"
-)
+# The fields of a post, also the columns of a bulk file.
+_NAMES = _Fields("account", "at", "draft", "caption", "media", "type", "options", "tz")
 
 
 def _fields(raw: PostInput, field_prefix: str) -> _Fields:
     prefix = field_prefix or (f"{raw.origin}: " if raw.origin else "")
-    names = _FILE_NAMES if raw.origin else _FLAG_NAMES
-    return _Fields(*(prefix + name for name in astuple(names)))
+    return _Fields(*(prefix + name for name in astuple(_NAMES)))
 
 
 def validate_uuid(text: str, field: str) -> str:
@@ -152,7 +150,7 @@ def parse_bool(text: str, field: str) -> bool:
     raise BadInput(field, f"{text!r} is not true or false")
 
 
-def parse_option_strings(items: list[str], field: str = "--option") -> dict[str, str]:
+def parse_option_strings(items: list[str], field: str = "options") -> dict[str, str]:
     """``["KEY=VALUE", ...]`` -> dict; a missing ``=``, empty key or repeated key is refused."""
     options: dict[str, str] = {}
     for item in items:
@@ -445,15 +443,19 @@ def validate_post(
     account_id = validate_uuid(raw.account_id, fields.account) if raw.account_id else None
 
     scheduled_for: datetime | None = None
-    draft_name = _FILE_NAMES.draft if raw.origin else _FLAG_NAMES.draft
+    # A file row names its draft column; a single post refers to the draft field, which a
+    # caller names its own way (the CLI: --draft).
+    draft, refers = (_NAMES.draft, ()) if raw.origin else ("{draft}", ("draft",))
     if raw.draft:
         if raw.at is not None:
-            raise BadInput(fields.at, f"cannot be given with {draft_name}: a draft has no time")
+            raise BadInput(
+                fields.at, f"cannot be given with {draft}: a draft has no time", refers_to=refers
+            )
         if raw.tz is not None:
             parse_zone(raw.tz, field=fields.tz)  # unused for a draft, but a typo is a typo
     else:
         if raw.at is None:
-            raise BadInput(fields.at, f"required unless {draft_name}")
+            raise BadInput(fields.at, f"required unless {draft}", refers_to=refers)
         scheduled_for = parse_schedule_time(
             raw.at, now=now, tz=raw.tz, field=fields.at, tz_field=fields.tz
         )
