@@ -2,6 +2,10 @@
 
 TEST_DATABASE_URL names a server to use (CI uses the machine's); without it the tests
 start the embedded PostgreSQL in a temporary folder and stop it at the end.
+
+tests/unit needs none of this (tests/unit/conftest.py refuses a database there);
+tests/integration talks to the database, the CLI and the sandbox. Shared helpers are in
+tests/support.
 """
 
 from __future__ import annotations
@@ -9,19 +13,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from typer.testing import CliRunner
-
-from studio_publish.cli.app import app
+from support.cli import Cli, make_runner
+from support.database import throwaway_database
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,29 +62,6 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-def database_url(server_url: str, dbname: str) -> str:
-    return psycopg.conninfo.make_conninfo(server_url, dbname=dbname)
-
-
-@contextmanager
-def throwaway_database(server_url: str, *, migrated: bool = True) -> Iterator[str]:
-    """A new database (with every migration applied, unless told not to), dropped after."""
-    name = f"studio_publish_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url(server_url, name)
-    try:
-        if migrated:
-            from studio_publish.store.migrations import migrate
-
-            with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-                migrate(conn)
-        yield url
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
 def empty_db_url(pg_server_url: str) -> Iterator[str]:
     """A new, empty database, dropped after the test."""
@@ -108,35 +85,6 @@ def conn(db_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
         yield connection
 
 
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-    args: tuple[str, ...] = ()
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.stdout)
-
-    def assert_error_stdout(self) -> None:
-        """A failure prints nothing on stdout, or with --json the spec's error document."""
-        if "--json" not in self.args:
-            assert self.stdout == "", self.stdout
-            return
-        error = self.json()["error"]
-        assert error["code"] == self.exit_code, error
-        assert set(error) == {"code", "message", "field"}, error
-        from studio_publish.terminal_text import printable
-
-        # The same message as the one line on stderr.
-        assert self.stderr.strip().endswith(f"error: {printable(error['message'])}"), error
-
-
-Cli = Callable[..., CliResult]
-
-
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """No setting leaks in from the developer's environment or a .env file."""
@@ -154,18 +102,6 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Cli:
     """Run the CLI in-process as a user would, against the test database."""
     monkeypatch.setenv("DATABASE_URL", db_url)
     return make_runner()
-
-
-def make_runner() -> Cli:
-    runner = CliRunner()
-
-    def invoke(
-        *args: str, input: str | None = None, env: dict[str, str] | None = None
-    ) -> CliResult:
-        result = runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
-        return CliResult(result.exit_code, result.stdout, result.stderr, tuple(args))
-
-    return invoke
 
 
 @pytest.fixture

@@ -1,0 +1,102 @@
+"""The command line's own manners: --version, -h, usage lines as the README has them, and
+errors as one JSON document with --json."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from importlib.metadata import version
+
+import pytest
+from support.cli import Cli, make_runner
+
+COMMANDS = [
+    [],
+    ["schedule"],
+    ["cancel"],
+    ["run-due"],
+    ["publish"],
+    ["retry-failed"],
+    ["status"],
+    ["confirm-live"],
+    ["demo"],
+    ["sandbox"],
+    ["db"],
+    ["db", "migrate"],
+    ["db", "prune"],
+    ["accounts"],
+    ["accounts", "add"],
+    ["accounts", "list"],
+    ["accounts", "reauth"],
+]
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = make_runner()("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"studio-publish {version('studio-publish')}"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_h_is_help_for_every_command(command: list[str]) -> None:
+    short = make_runner()(*command, "-h")
+    long = make_runner()(*command, "--help")
+    assert short.exit_code == long.exit_code == 0, short.stderr
+    assert short.stdout == long.stdout
+    assert "Usage: " in short.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "argument"),
+    [
+        (["schedule"], "POST_ID"),
+        (["cancel"], "POST_ID"),
+        (["publish"], "POST_ID"),
+        (["status"], "POST_ID"),
+        (["confirm-live"], "POST_ID"),
+        (["accounts", "reauth"], "ACCOUNT_ID"),
+    ],
+)
+def test_usage_names_arguments_as_the_readme_does(command: list[str], argument: str) -> None:
+    result = make_runner()(*command, "--help")
+    (usage,) = [line for line in result.stdout.splitlines() if "Usage:" in line]
+    # typer marks an argument [optional] or {required}; the name is the README's.
+    assert re.search(rf" {' '.join(command)} \[OPTIONS\] [\[{{]{argument}[\]}}]", usage), usage
+
+
+@pytest.mark.parametrize("command", [["sandbox"], ["demo"]])
+def test_help_text_does_not_break_mid_sentence(command: list[str]) -> None:
+    result = make_runner()(*command, "--help", env={"COLUMNS": "200"})
+    description = result.stdout.split("╭")[0]
+    # On a wide terminal every sentence fits one line: a line may not end inside one.
+    for line in description.splitlines():
+        text = line.strip()
+        assert not text or re.search(r"[.:]$", text) or text.startswith("Usage:"), text
+
+
+def test_a_failure_with_json_is_one_error_document_on_stdout(
+    cli: Cli, add_account: Callable[..., str]
+) -> None:
+    account = add_account("facebook", "1234567890")
+    result = cli("schedule", "--account", account, "--at", "yesterday", "--json")
+    assert result.exit_code == 2
+    error = result.json()["error"]
+    assert error["code"] == 2 and error["field"] == "--at"
+    assert error["message"].startswith("--at: ")
+    assert result.stderr.startswith("error: --at: ")  # the line on stderr stays
+
+
+def test_an_unreachable_database_with_json_is_an_error_document(clean_env: None) -> None:
+    result = make_runner()(
+        "status", "--json", env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}
+    )
+    assert result.exit_code == 3
+    assert result.json()["error"]["code"] == 3 and result.json()["error"]["field"] is None
+
+
+def test_without_json_a_failure_prints_nothing_on_stdout(
+    cli: Cli, add_account: Callable[..., str]
+) -> None:
+    account = add_account("facebook", "1234567890")
+    result = cli("schedule", "--account", account, "--at", "yesterday")
+    assert result.exit_code == 2 and result.stdout == ""

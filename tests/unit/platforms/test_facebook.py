@@ -1,0 +1,209 @@
+"""Facebook Pages: feed, photos, multi-photo, video, and finding a post after an unclear answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support.platform_fakes import (
+    GRAPH,
+    NOW,
+    FakeApi,
+    assert_token_safe,
+    before,
+    form,
+    graph_error,
+    make_ctx,
+    make_post,
+    make_settings,
+    ok,
+    run,
+    saver,
+)
+from support.platform_fakes import api_fixture as api_fixture  # the `api` fixture
+
+from studio_publish.domain import Published
+from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
+from studio_publish.platforms.facebook.client import FacebookPlatform
+from studio_publish.platforms.graph.usage import UsageThrottle
+
+PAGE = f"{GRAPH}/55"
+FEED, PHOTOS, VIDEOS, POSTS = f"{PAGE}/feed", f"{PAGE}/photos", f"{PAGE}/videos", f"{PAGE}/posts"
+IMAGE = ("https://cdn.test/a.jpg", "image")
+VIDEO = ("https://cdn.test/v.mp4", "video")
+LINK = "https://www.facebook.com/55/posts/1"
+
+
+def platform() -> FacebookPlatform:
+    return FacebookPlatform(make_settings(), throttle=UsageThrottle(), clock=lambda: NOW)
+
+
+def ctx_for(api: FakeApi, post_type: str, media: Any, **kwargs: Any) -> Any:
+    options = kwargs.pop("options", None)
+    return make_ctx(
+        make_post(post_type, media, options=options), account_id="55", api=api, **kwargs
+    )
+
+
+def permalink(api: FakeApi, post_id: str = "55_1", link: str = LINK) -> None:
+    api.on("GET", f"{GRAPH}/{post_id}", ok({"permalink_url": link, "id": post_id}))
+
+
+def test_text_post_with_link(api: FakeApi) -> None:
+    api.on("POST", FEED, ok({"id": "55_1"}))
+    permalink(api)
+    ctx = ctx_for(api, "text", [], options={"link": "https://example.com"})
+    assert run(platform().publish, ctx) == Published("55_1", LINK)
+    assert form(api.calls("POST", FEED)[0]) == {
+        "message": "Hello world",
+        "link": "https://example.com",
+    }
+    assert before(api.log, "save fb_publish_sent_at", "POST /v25.0/55/feed")
+    assert before(api.log, "save fb_post_id='55_1'", "GET /v25.0/55_1")
+    assert api.calls("GET", f"{GRAPH}/55_1")[0].url.params["fields"] == "permalink_url"
+    assert_token_safe(api)
+
+
+def test_single_photo_by_url_stores_the_post_id(api: FakeApi) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p1", "post_id": "55_1"}))
+    permalink(api)
+    ctx = ctx_for(api, "image", [IMAGE])
+    assert run(platform().publish, ctx).platform_post_id == "55_1"
+    assert form(api.calls("POST", PHOTOS)[0]) == {"caption": "Hello world", "url": IMAGE[0]}
+
+
+def test_single_local_photo_is_sent_as_multipart_source(api: FakeApi, tmp_path: Path) -> None:
+    image = tmp_path / "pic.jpg"
+    image.write_bytes(b"\xff\xd8jpeg-bytes")
+    api.on("POST", PHOTOS, ok({"id": "p1", "post_id": "55_1"}))
+    permalink(api)
+    run(platform().publish, ctx_for(api, "image", [(str(image), "image")]))
+    request = api.calls("POST", PHOTOS)[0]
+    assert request.headers["Content-Type"].startswith("multipart/form-data")
+    assert b'name="source"; filename="pic.jpg"' in request.content
+    assert b"\xff\xd8jpeg-bytes" in request.content
+    assert b'name="caption"' in request.content
+
+
+def test_several_photos_then_feed_with_attached_media(api: FakeApi) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p1"}), ok({"id": "p2"}))
+    api.on("POST", FEED, ok({"id": "55_9"}))
+    permalink(api, "55_9")
+    ctx = ctx_for(api, "carousel", [IMAGE, ("https://cdn.test/b.jpg", "image")])
+    assert run(platform().publish, ctx).platform_post_id == "55_9"
+    first, second = (form(r) for r in api.calls("POST", PHOTOS))
+    assert first == {"published": "false", "url": IMAGE[0]}
+    assert second["published"] == "false"
+    feed = form(api.calls("POST", FEED)[0])
+    assert feed["message"] == "Hello world"
+    attached = [json.loads(feed[f"attached_media[{i}]"]) for i in range(2)]
+    assert attached == [{"media_fbid": "p1"}, {"media_fbid": "p2"}]
+    assert saver(ctx).calls[:2] == [{"fb_photo_ids": ["p1"]}, {"fb_photo_ids": ["p1", "p2"]}]
+
+
+def test_several_photos_resume_with_saved_photo_ids(api: FakeApi) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p2"}))
+    api.on("POST", FEED, ok({"id": "55_9"}))
+    permalink(api, "55_9")
+    ctx = ctx_for(api, "carousel", [IMAGE, IMAGE], saved={"fb_photo_ids": ["p1"]})
+    run(platform().publish, ctx)
+    assert api.count("POST", PHOTOS) == 1
+
+
+def test_video_by_url(api: FakeApi) -> None:
+    api.on("POST", VIDEOS, ok({"id": "v1"}))
+    permalink(api, "v1", "/55/videos/v1/")
+    ctx = ctx_for(api, "video", [VIDEO], options={"title": "My video"})
+    assert run(platform().publish, ctx) == Published("v1", "https://www.facebook.com/55/videos/v1/")
+    assert form(api.calls("POST", VIDEOS)[0]) == {
+        "file_url": VIDEO[0],
+        "description": "Hello world",
+        "title": "My video",
+    }
+
+
+def found(message: str = "Hello world") -> httpx.Response:
+    item = {"id": "55_7", "message": message, "created_time": "2026-03-01T12:00:01+0000"}
+    return ok({"data": [{**item, "permalink_url": LINK}]})
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout, graph_error(2), httpx.Response(500, text="")]
+)
+def test_unclear_feed_then_found_is_live(api: FakeApi, failure: Any) -> None:
+    api.on("POST", FEED, failure)
+    api.on("GET", POSTS, ok({"data": []}), found())
+    ctx = ctx_for(api, "text", [])
+    assert run(platform().publish, ctx) == Published("55_7", LINK)
+    assert api.count("POST", FEED) == 1
+    assert ctx.saved_ids["fb_post_id"] == "55_7"
+    params = api.calls("GET", POSTS)[0].url.params
+    assert params["fields"] == "id,message,created_time,permalink_url"
+    assert int(params["since"]) <= int(NOW.timestamp())
+
+
+def test_unclear_feed_not_found_is_unknown(api: FakeApi) -> None:
+    api.on("POST", FEED, httpx.ReadTimeout)
+    api.on("GET", POSTS, found("another post"))
+    ctx = ctx_for(api, "text", [])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.UNKNOWN
+    assert api.count("POST", FEED) == 1
+    assert ctx.saved_ids["fb_publish_sent_at"]  # kept: the next attempt must look, not post
+    assert_token_safe(api, str(caught.value))
+
+
+def test_unclear_video_searches_the_page_videos(api: FakeApi) -> None:
+    api.on("POST", VIDEOS, httpx.ReadTimeout)
+    api.on("GET", VIDEOS, ok({"data": [{"id": "v7", "description": "Hello world"}]}))
+    ctx = ctx_for(api, "video", [VIDEO])
+    assert run(platform().publish, ctx).platform_post_id == "v7"
+    assert api.count("POST", VIDEOS) == 1
+
+
+def test_next_attempt_after_unclear_send_looks_before_posting(api: FakeApi) -> None:
+    api.on("GET", POSTS, ok({"data": []}))
+    ctx = ctx_for(api, "text", [], saved={"fb_publish_sent_at": NOW.isoformat()})
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.UNKNOWN
+    assert api.count("POST", FEED) == 0
+
+
+def test_clear_refusal_clears_the_sent_marker(api: FakeApi) -> None:
+    api.on("POST", FEED, graph_error(506))
+    ctx = ctx_for(api, "text", [])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.FAIL
+    assert "fb_publish_sent_at" not in ctx.saved_ids
+
+
+@pytest.mark.parametrize(
+    ("saved", "posts", "expected"),
+    [
+        ({}, None, ReconcileStatus.NOT_LIVE),
+        ({"fb_photo_ids": ["p1"]}, None, ReconcileStatus.NOT_LIVE),
+        ({"fb_publish_sent_at": NOW.isoformat()}, found(), ReconcileStatus.LIVE),
+        ({"fb_publish_sent_at": NOW.isoformat()}, ok({"data": []}), ReconcileStatus.UNKNOWN),
+    ],
+)
+def test_reconcile(
+    api: FakeApi, saved: dict[str, Any], posts: httpx.Response | None, expected: ReconcileStatus
+) -> None:
+    if posts is not None:
+        api.on("GET", POSTS, posts)
+    result = run(platform().reconcile, ctx_for(api, "text", [], saved=saved))
+    assert result.status is expected
+    assert api.count("POST", FEED) == 0
+
+
+def test_reconcile_with_post_id_is_live(api: FakeApi) -> None:
+    permalink(api)
+    result = run(platform().reconcile, ctx_for(api, "text", [], saved={"fb_post_id": "55_1"}))
+    assert result.status is ReconcileStatus.LIVE
+    assert result.published == Published("55_1", LINK)

@@ -1,0 +1,313 @@
+"""Instagram: containers, polling, media_publish, quota, resume and unclear outcomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from support.platform_fakes import (
+    GRAPH,
+    NOW,
+    FakeApi,
+    assert_token_safe,
+    before,
+    form,
+    graph_error,
+    make_ctx,
+    make_post,
+    make_settings,
+    ok,
+    run,
+    saver,
+)
+from support.platform_fakes import api_fixture as api_fixture  # the `api` fixture
+
+from studio_publish.domain import Published
+from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
+from studio_publish.platforms.graph.usage import UsageThrottle
+from studio_publish.platforms.instagram.client import InstagramPlatform
+
+IG = f"{GRAPH}/1789"
+MEDIA, PUBLISH, LIMIT = f"{IG}/media", f"{IG}/media_publish", f"{IG}/content_publishing_limit"
+VIDEO = ("https://cdn.test/v.mp4", "video")
+IMAGE = ("https://cdn.test/a.jpg", "image")
+
+
+def platform(**settings: Any) -> InstagramPlatform:
+    return InstagramPlatform(make_settings(**settings), throttle=UsageThrottle(), clock=lambda: NOW)
+
+
+def status(code: str, text: str = "") -> httpx.Response:
+    return ok({"status_code": code, "status": text, "id": "c"})
+
+
+def happy_publish(api: FakeApi, container: str = "c1") -> None:
+    api.on("GET", f"{GRAPH}/{container}", status("FINISHED"))
+    api.on("POST", PUBLISH, ok({"id": "m1"}))
+    api.on("GET", f"{GRAPH}/m1", ok({"permalink": "https://www.instagram.com/p/abc/"}))
+
+
+def test_single_image(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    happy_publish(api)
+    ctx = make_ctx(make_post("image", [IMAGE]), api=api)
+    result = run(platform().publish, ctx)
+    assert result == Published("m1", "https://www.instagram.com/p/abc/")
+    assert form(api.calls("POST", MEDIA)[0]) == {"image_url": IMAGE[0], "caption": "Hello world"}
+    assert form(api.calls("POST", PUBLISH)[0]) == {"creation_id": "c1"}
+    assert api.calls("GET", f"{GRAPH}/c1")[0].url.params["fields"] == "status_code,status"
+    assert api.calls("GET", f"{GRAPH}/m1")[0].url.params["fields"] == "permalink"
+    log = api.log
+    assert before(log, "save ig_container_id='c1'", "GET /v25.0/c1")
+    assert before(log, "save ig_publish_sent_at", "POST /v25.0/1789/media_publish")
+    assert before(log, "save ig_media_id='m1'", "GET /v25.0/m1")
+    assert_token_safe(api)
+
+
+def test_carousel_with_video_child(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "k1"}), ok({"id": "k2"}), ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/k1", status("FINISHED"))
+    api.on("GET", f"{GRAPH}/k2", status("IN_PROGRESS"), status("FINISHED"))
+    happy_publish(api)
+    ctx = make_ctx(make_post("carousel", [IMAGE, VIDEO]), api=api)
+    assert run(platform().publish, ctx).platform_post_id == "m1"
+    child1, child2, parent = (form(r) for r in api.calls("POST", MEDIA))
+    assert child1 == {"image_url": IMAGE[0], "is_carousel_item": "true"}
+    assert child2 == {"media_type": "VIDEO", "video_url": VIDEO[0], "is_carousel_item": "true"}
+    assert parent == {"media_type": "CAROUSEL", "children": "k1,k2", "caption": "Hello world"}
+    assert saver(ctx).calls[:2] == [{"ig_children": ["k1"]}, {"ig_children": ["k1", "k2"]}]
+    assert api.log[:4] == [
+        "POST /v25.0/1789/media",
+        "save ig_children=['k1']",
+        "POST /v25.0/1789/media",
+        "save ig_children=['k1', 'k2']",
+    ]
+    assert before(api.log, "GET /v25.0/k2", "save ig_container_id='c1'")
+
+
+def test_carousel_resumes_with_saved_children(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "k2"}), ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/k1", status("FINISHED"))
+    api.on("GET", f"{GRAPH}/k2", status("FINISHED"))
+    happy_publish(api)
+    ctx = make_ctx(make_post("carousel", [IMAGE, IMAGE]), saved={"ig_children": ["k1"]}, api=api)
+    run(platform().publish, ctx)
+    assert api.count("POST", MEDIA) == 2  # one child and the parent; k1 was reused
+
+
+def test_reel_options(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    happy_publish(api)
+    options = {
+        "share_to_feed": "false",
+        "cover_url": "https://cdn.test/c.jpg",
+        "thumb_offset": 1500,
+    }
+    run(platform().publish, make_ctx(make_post("reel", [VIDEO], options=options), api=api))
+    assert form(api.calls("POST", MEDIA)[0]) == {
+        "media_type": "REELS",
+        "video_url": VIDEO[0],
+        "caption": "Hello world",
+        "share_to_feed": "false",
+        "cover_url": "https://cdn.test/c.jpg",
+        "thumb_offset": "1500",
+    }
+
+
+def test_story_has_no_caption(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    happy_publish(api)
+    run(platform().publish, make_ctx(make_post("story", [VIDEO]), api=api))
+    assert form(api.calls("POST", MEDIA)[0]) == {"media_type": "STORIES", "video_url": VIDEO[0]}
+
+
+def test_container_error_fails_with_status_text_and_drops_it(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"), status("ERROR", "2207026"))
+    ctx = make_ctx(make_post("reel", [VIDEO]), api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.FAIL
+    assert "2207026" in caught.value.message
+    assert "ig_container_id" not in ctx.saved_ids
+    assert api.count("POST", PUBLISH) == 0
+
+
+def test_expired_container_is_dropped_and_retried(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("EXPIRED"))
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.RETRY
+    assert "ig_container_id" not in ctx.saved_ids
+
+
+def test_slow_processing_waits_and_keeps_the_container(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"))
+    ctx = make_ctx(make_post("reel", [VIDEO]), api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    assert ctx.saved_ids["ig_container_id"] == "c1"
+    assert api.count("GET", f"{GRAPH}/c1") >= 2
+
+
+def test_saved_finished_container_is_reused(api: FakeApi) -> None:
+    happy_publish(api)
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
+    assert run(platform().publish, ctx).platform_post_id == "m1"
+    assert api.count("POST", MEDIA) == 0
+
+
+def test_saved_media_id_publishes_nothing(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/m1", ok({"permalink": "https://www.instagram.com/p/abc/"}))
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1", "ig_media_id": "m1"}, api=api)
+    assert run(platform().publish, ctx).permalink == "https://www.instagram.com/p/abc/"
+    assert api.count("POST", PUBLISH) == 0
+
+
+def test_permalink_failure_does_not_undo_a_publish(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", status("FINISHED"))
+    api.on("POST", PUBLISH, ok({"id": "m1"}))
+    api.on("GET", f"{GRAPH}/m1", httpx.ReadTimeout)
+    assert run(platform().publish, make_ctx(make_post(), api=api)) == Published("m1")
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout, graph_error(1, status=500), httpx.Response(503, text="down")]
+)
+def test_unclear_publish_then_published_container_is_live(api: FakeApi, failure: Any) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("FINISHED"), status("PUBLISHED"))
+    api.on("POST", PUBLISH, failure)
+    media = [
+        {"id": "old", "caption": "Hello world", "timestamp": "2026-02-01T10:00:00+0000"},
+        {
+            "id": "m9",
+            "caption": "Hello world",
+            "permalink": "https://ig/p/9",
+            "timestamp": "2026-03-01T12:00:05+0000",
+        },
+    ]
+    api.on("GET", MEDIA, ok({"data": media}))
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
+    assert run(platform().publish, ctx) == Published("m9", "https://ig/p/9")
+    assert api.count("POST", PUBLISH) == 1
+    assert ctx.saved_ids["ig_media_id"] == "m9"
+
+
+def test_unclear_publish_with_ambiguous_media_records_the_container(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("FINISHED"), status("PUBLISHED"))
+    api.on("POST", PUBLISH, httpx.ReadTimeout)
+    api.on("GET", MEDIA, ok({"data": []}))
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
+    assert run(platform().publish, ctx) == Published("c1", None)
+    assert api.count("POST", PUBLISH) == 1
+
+
+def test_unclear_publish_with_finished_container_retries_later_without_republishing(
+    api: FakeApi,
+) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("FINISHED"))
+    api.on("POST", PUBLISH, httpx.ReadTimeout)
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.RETRY
+    assert api.count("POST", PUBLISH) == 1
+    assert ctx.saved_ids["ig_container_id"] == "c1"  # FINISHED: safe to publish next attempt
+    assert_token_safe(api, str(caught.value))
+
+
+def test_resume_after_publish_sent_reads_container_first(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("PUBLISHED"))
+    api.on(
+        "GET",
+        MEDIA,
+        ok(
+            {
+                "data": [
+                    {"id": "m1", "caption": "Hello world", "timestamp": "2026-03-01T12:00:00+0000"}
+                ]
+            }
+        ),
+    )
+    saved = {"ig_container_id": "c1", "ig_publish_sent_at": NOW.isoformat()}
+    ctx = make_ctx(make_post(), saved=saved, api=api)
+    assert run(platform().publish, ctx).platform_post_id == "m1"
+    assert api.count("POST", PUBLISH) == 0
+
+
+@pytest.mark.parametrize(
+    ("reply", "decision", "dropped"),
+    [
+        (graph_error(4, 2207051), Decision.FAIL, False),
+        (graph_error(9, 2207042), Decision.WAIT, False),
+        (graph_error(-2, 2207020), Decision.RETRY, True),
+        (graph_error(190, 463), Decision.REAUTH, False),
+    ],
+)
+def test_publish_errors(
+    api: FakeApi, reply: httpx.Response, decision: Decision, dropped: bool
+) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("FINISHED"))
+    api.on("POST", PUBLISH, reply)
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is decision
+    assert ("ig_container_id" not in ctx.saved_ids) is dropped
+
+
+def test_prepare_checks_quota(api: FakeApi) -> None:
+    body = {"data": [{"quota_usage": 50, "config": {"quota_total": 50, "quota_duration": 86400}}]}
+    api.on("GET", LIMIT, ok(body))
+    with pytest.raises(PlatformError) as caught:
+        run(platform().prepare, make_ctx(make_post(), api=api))
+    assert caught.value.decision is Decision.WAIT
+    assert caught.value.retry_after == 3600
+    assert api.calls("GET", LIMIT)[0].url.params["fields"] == "quota_usage,config"
+
+
+def test_prepare_passes_under_quota(api: FakeApi) -> None:
+    api.on("GET", LIMIT, ok({"data": [{"quota_usage": 2, "config": {"quota_total": 50}}]}))
+    run(platform().prepare, make_ctx(make_post(), api=api))
+
+
+@pytest.mark.parametrize(
+    ("saved", "reply", "expected"),
+    [
+        ({}, None, ReconcileStatus.NOT_LIVE),
+        ({"ig_children": ["k1"]}, None, ReconcileStatus.NOT_LIVE),
+        ({"ig_container_id": "c1"}, status("FINISHED"), ReconcileStatus.NOT_LIVE),
+        ({"ig_container_id": "c1"}, status("IN_PROGRESS"), ReconcileStatus.NOT_LIVE),
+        ({"ig_container_id": "c1"}, status("EXPIRED"), ReconcileStatus.NOT_LIVE),
+        ({"ig_container_id": "c1"}, status("ERROR", "2207026"), ReconcileStatus.FAILED),
+        ({"ig_container_id": "c1"}, status("PUBLISHED"), ReconcileStatus.LIVE),
+        (
+            {"ig_container_id": "c1", "ig_publish_sent_at": NOW.isoformat()},
+            graph_error(100, 33),
+            ReconcileStatus.UNKNOWN,
+        ),
+    ],
+)
+def test_reconcile(
+    api: FakeApi, saved: dict[str, Any], reply: httpx.Response | None, expected: ReconcileStatus
+) -> None:
+    if reply is not None:
+        api.on("GET", f"{GRAPH}/c1", reply)
+    api.on("GET", MEDIA, ok({"data": []}))
+    result = run(platform().reconcile, make_ctx(make_post(), saved=saved, api=api))
+    assert result.status is expected
+    if expected is ReconcileStatus.FAILED:
+        assert result.error is not None and result.error.decision is Decision.FAIL
+    assert api.count("POST", PUBLISH) == 0
+
+
+def test_reconcile_with_media_id_is_live(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/m1", ok({"permalink": "https://ig/p/1"}))
+    result = run(platform().reconcile, make_ctx(make_post(), saved={"ig_media_id": "m1"}, api=api))
+    assert result.status is ReconcileStatus.LIVE
+    assert result.published == Published("m1", "https://ig/p/1")
