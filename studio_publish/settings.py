@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     tiktok_client_key: str | None = None
     tiktok_client_secret: SecretStr | None = None  # SecretStr: never shown by repr()
     concurrency: int = Field(default=16, ge=1, le=1024)
+    # Posts of one account in flight at once, across every run and host; with 1, an
+    # account's posts go live in scheduled_for order (claim_due_posts enforces it).
+    account_concurrency: int = Field(default=1, ge=1, le=1024)
     run_budget_seconds: float = Field(default=50, gt=0)
     lease_seconds: int = Field(default=300, ge=10)
     max_attempts: int = Field(default=5, ge=1, le=100)

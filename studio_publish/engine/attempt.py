@@ -136,8 +136,11 @@ class PostAttempt:
         claim: Claim,
         platform: Platform,
         log: Any,
+        account_facts: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        # Shared by this run's attempts of the same account (see PublishContext).
+        self.account_facts = {} if account_facts is None else account_facts
         self.policy = outcomes.RetryPolicy(
             settings.max_attempts, settings.retry_base_seconds, settings.retry_max_seconds
         )
@@ -177,6 +180,7 @@ class PostAttempt:
             http=self.http,
             saved_ids=self.saved_ids,
             ids_store=ClaimIds(self.store, self.claim),
+            account_facts=self.account_facts,
         )
         try:
             return await self._publish(rescue=rescue)

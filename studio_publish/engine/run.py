@@ -136,10 +136,18 @@ class Engine:
         up) and raises DatabaseUnavailable once the run's row says so.
         """
         started = time.monotonic()
+        # What the platforms told about each account (quota, creator info) lasts a run: each
+        # is read at most once per account per run, and never carried into the next.
+        self._account_facts: dict[str, dict[str, Any]] = {}
         pool = ConnectionPool(self.target, size=min(8, self.settings.concurrency + 2))
         try:
             await pool.open()
-            store = EngineStore(pool, lease_seconds=self.settings.lease_seconds, worker=self.worker)
+            store = EngineStore(
+                pool,
+                lease_seconds=self.settings.lease_seconds,
+                worker=self.worker,
+                account_concurrency=self.settings.account_concurrency,
+            )
             summary.run_id = await store.start_run(
                 host=socket.gethostname(), pid=os.getpid(), command=summary.command
             )
@@ -296,6 +304,7 @@ class Engine:
             claim=claim,
             platform=platform,
             log=self.log,
+            account_facts=self._account_facts.setdefault(claim.account_id, {}),
         )
         try:
             result = await attempt.run(rescue=rescue)

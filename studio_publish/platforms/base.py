@@ -94,8 +94,10 @@ class PublishContext:
     # The account's publishing limit, when prepare() read it: the engine saves it on the
     # account for `status` to show (a limit that is used up most of all).
     quota: Quota | None = None
-    # Facts about the account a client learns during this attempt, e.g. TikTok's creator
-    # info read by prepare() for publish() to reuse.
+    # Facts about the account a client learns, e.g. TikTok's creator info or a Graph
+    # publishing quota: the engine shares one dict between all of a run's attempts for the
+    # account, so each is read once per account per run (issue: every call spent is
+    # headroom lost on a per-token and per-app rate limit), and none outlives the run.
     account_facts: dict[str, Any] = field(default_factory=dict)
 
     async def save(self, **ids: Any) -> None:

@@ -90,6 +90,17 @@ def claim_from_row(row: Row) -> Claim:
     )
 
 
+def claim_accounts(found: list[Row]) -> dict[str, Any]:
+    """claim_due_posts' parameters from what lock_due_accounts found: the accounts locked
+    for this claim, and the account ids of due posts that name no account."""
+    orphans = [r["account_id"] for r in found if r["orphan"]]
+    return {
+        "accounts": [r["account_id"] for r in found if not r["orphan"]],
+        "orphans": bool(orphans),
+        "orphan_ids": [i for i in orphans if i is not None],
+    }
+
+
 def account_from_row(row: Row) -> Account:
     return Account(
         id=str(row["id"]),
@@ -114,10 +125,18 @@ class ClaimIds:
 
 
 class EngineStore:
-    def __init__(self, pool: ConnectionPool, *, lease_seconds: int, worker: str) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        lease_seconds: int,
+        worker: str,
+        account_concurrency: int = 1,
+    ) -> None:
         self.pool = pool
         self.lease_seconds = lease_seconds
         self.worker = worker
+        self.account_concurrency = account_concurrency
 
     async def _all(self, name: str, params: dict[str, Any]) -> list[Row]:
         async with self.pool.connection() as conn:
@@ -148,17 +167,27 @@ class EngineStore:
         )
 
     async def claim_due(self, limit: int, run_id: int, only_ids: list[str] | None) -> list[Claim]:
-        rows = await self._all(
-            "claim_due_posts",
-            {
-                **guard(Move.CLAIM),
-                "limit": limit,
-                "worker": self.worker,
-                "lease_seconds": self.lease_seconds,
-                "run_id": run_id,
-                "only_ids": only_ids,
-            },
-        )
+        """Up to ``limit`` due posts, at most ``account_concurrency`` of each account in flight
+        (counting every run's), accounts interleaved, each account's in scheduled_for order.
+
+        Two statements in one transaction: the first locks the accounts (so a concurrent run
+        skips them), the second, with a snapshot taken after the locks are held, counts what
+        is in flight and claims. The transaction holds no HTTP call: it ends here.
+        """
+        params = {
+            **guard(Move.CLAIM),
+            "limit": limit,
+            "worker": self.worker,
+            "lease_seconds": self.lease_seconds,
+            "run_id": run_id,
+            "only_ids": only_ids,
+            "account_concurrency": self.account_concurrency,
+        }
+        async with self.pool.connection() as conn, conn.transaction():
+            found = await (await conn.execute(query("lock_due_accounts"), params)).fetchall()
+            params.update(claim_accounts(found))
+            cursor = await conn.execute(query("claim_due_posts"), params)
+            rows = await cursor.fetchall()
         return [claim_from_row(r) for r in rows]
 
     async def claim_now(self, post_id: str, run_id: int) -> Claim | None:

@@ -156,8 +156,9 @@ def test_an_account_needing_reauthorisation_is_alerted_once(
         error(Decision.REAUTH, "Error validating access token [190/460]"),
     ]
 
-    summary = run(db_url, fake, webhook.url)
-    run(db_url, fake, webhook.url)
+    # Both posts in flight at once, so both meet the dead token.
+    summary = run(db_url, fake, webhook.url, account_concurrency=2)
+    run(db_url, fake, webhook.url, account_concurrency=2)
 
     assert summary.count("reauth") == 2 and summary.failed == 0
     assert len(webhook.received) == 1

@@ -330,7 +330,9 @@ def test_four_overlapping_cli_runs_publish_each_post_once(
         )
     sandbox.set_knobs(latency=0.02)
 
-    runs = [tool.start("run-due", "--json", STUDIO_PUBLISH_CONCURRENCY="8") for _ in range(4)]
+    # One account with room for 32 posts in flight, 8 per run: the runs overlap on it.
+    env = {"STUDIO_PUBLISH_CONCURRENCY": "8", "STUDIO_PUBLISH_ACCOUNT_CONCURRENCY": "32"}
+    runs = [tool.start("run-due", "--json", **env) for _ in range(4)]
     summaries = [json.loads(r.communicate(timeout=120)[0]) for r in runs]
 
     assert sum(s["posted"] for s in summaries) == 200

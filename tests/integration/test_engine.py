@@ -303,7 +303,7 @@ def test_dry_run_claims_writes_and_calls_nothing(
 def test_budget_spent_stops_claiming(db_url: str, conn: Conn, fake: FakePlatform) -> None:
     add_posts(conn, add_account(conn), 6)
     fake.delay = 0.4
-    summary = run(db_url, fake, concurrency=2, run_budget_seconds=0.3)
+    summary = run(db_url, fake, concurrency=2, account_concurrency=2, run_budget_seconds=0.3)
     assert summary.claimed == 2  # one batch, then the budget was spent
     assert statuses(conn) == {"posted": 2, "scheduled": 4}
 
@@ -520,3 +520,30 @@ def test_a_post_retried_within_the_run_is_counted_once(
         "SELECT claimed FROM studio_publish_runs WHERE id = %s", [summary.run_id]
     ).fetchone()
     assert row == {"claimed": 3}
+
+
+def test_a_runs_attempts_of_one_account_share_its_facts(
+    db_url: str, conn: Conn, fake: FakePlatform
+) -> None:
+    """What a platform learns about an account (quota, creator info) is read once per
+    account per run: the engine gives the run's attempts of an account one dict."""
+    seen: list[tuple[str, int]] = []  # (account, how many attempts used its facts before)
+    original_prepare = fake.prepare
+
+    async def prepare(ctx: Any) -> None:
+        seen.append((ctx.account.id, ctx.account_facts.get("reads", 0)))
+        ctx.account_facts["reads"] = ctx.account_facts.get("reads", 0) + 1
+        await original_prepare(ctx)
+
+    fake.prepare = prepare  # type: ignore[method-assign]
+    first, second = add_account(conn), add_account(conn)
+    add_posts(conn, first, 3)
+    add_posts(conn, second, 2)
+    run(db_url, fake)
+    assert sorted(n for a, n in seen if a == first) == [0, 1, 2]
+    assert sorted(n for a, n in seen if a == second) == [0, 1]
+
+    add_posts(conn, first, 1)
+    seen.clear()
+    run(db_url, fake)
+    assert seen == [(first, 0)]  # a new run starts afresh

@@ -55,6 +55,10 @@ GUARDED: dict[str, tuple[frozenset[str], str, Params, dict[str, Any]]] = {
             "worker": "t",
             "lease_seconds": 60,
             "run_id": None,
+            "account_concurrency": 5,
+            "accounts": None,  # run() names the post's account, as lock_due_accounts would
+            "orphans": False,
+            "orphan_ids": [],
         },
         {"scheduled_for": NOW - dt.timedelta(minutes=1), "next_attempt_at": None},
     ),
@@ -182,7 +186,13 @@ def make_post(conn: Conn, state: str, name: str) -> uuid.UUID:
 
 
 def run(conn: Conn, name: str, post_id: uuid.UUID, claim: Any) -> int:
-    return conn.execute(query(query_name(name)), GUARDED[name][2](post_id, claim)).rowcount
+    params = GUARDED[name][2](post_id, claim)
+    if "accounts" in params:  # the accounts a claim has locked: this post's
+        row = conn.execute(
+            "SELECT social_account_id FROM studio_social_posts WHERE id = %s", [post_id]
+        ).fetchone()
+        params["accounts"] = [row["social_account_id"]] if row else []
+    return conn.execute(query(query_name(name)), params).rowcount
 
 
 ILLEGAL = [(n, s) for n, (allowed, *_) in GUARDED.items() for s in STATES if s not in allowed]

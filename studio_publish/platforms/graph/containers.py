@@ -39,6 +39,8 @@ from studio_publish.platforms.graph.errors import QUOTA_WAIT, GraphError
 from studio_publish.platforms.polling import poll
 from studio_publish.platforms.transport import OutcomeUnclear
 
+UNREAD = object()  # an account fact not read yet in this run (None: read, and absent)
+
 
 @dataclass(frozen=True)
 class ContainerApi:
@@ -106,16 +108,15 @@ class ContainerPlatform(GraphPlatform):
     # -- Platform ---------------------------------------------------------------------------
 
     async def prepare(self, ctx: PublishContext) -> None:
-        graph = self.client(ctx.http, ctx.account)
-        body = await graph.get(
-            f"{ctx.account.platform_account_id}/{self.api.quota}",
-            fields="quota_usage,config",
-        )
-        rows = body.get("data") or [{}]
-        usage, total = rows[0].get("quota_usage"), (rows[0].get("config") or {}).get("quota_total")
-        if isinstance(usage, int) and isinstance(total, int):
-            ctx.quota = Quota(used=usage, total=total)
-        if isinstance(usage, int) and isinstance(total, int) and usage >= total:
+        # Read once per account per run; this run's publishes are counted on it (below).
+        quota = ctx.account_facts.get(self.key("quota"), UNREAD)
+        if quota is UNREAD:
+            quota = ctx.account_facts[self.key("quota")] = await self._read_quota(ctx)
+        if quota is None:
+            return
+        ctx.quota = quota
+        usage, total = quota.used, quota.total
+        if usage >= total:
             # The quota is a rolling 24 h window and the API does not say when a slot frees.
             raise PlatformError(
                 Decision.WAIT,
@@ -123,6 +124,27 @@ class ContainerPlatform(GraphPlatform):
                 code=self.api.quota_code,
                 retry_after=QUOTA_WAIT,
             )
+
+    async def _read_quota(self, ctx: PublishContext) -> Quota | None:
+        """The account's publishing limit, or None when the answer does not hold one:
+        Instagram's ``content_publishing_limit`` (https://developers.facebook.com/docs/
+        instagram-platform/instagram-graph-api/reference/ig-user/content_publishing_limit),
+        Threads' ``threads_publishing_limit`` in the same shape."""
+        body = await self.client(ctx.http, ctx.account).get(
+            f"{ctx.account.platform_account_id}/{self.api.quota}",
+            fields="quota_usage,config",
+        )
+        rows = body.get("data") or [{}]
+        usage, total = rows[0].get("quota_usage"), (rows[0].get("config") or {}).get("quota_total")
+        if isinstance(usage, int) and isinstance(total, int):
+            return Quota(used=usage, total=total)
+        return None
+
+    def _count_published(self, ctx: PublishContext) -> None:
+        """One more post in the rolling window, on the quota this run read."""
+        quota = ctx.account_facts.get(self.key("quota"))
+        if isinstance(quota, Quota):
+            ctx.account_facts[self.key("quota")] = Quota(used=quota.used + 1, total=quota.total)
 
     async def publish(self, ctx: PublishContext) -> Published:
         graph = self.client(ctx.http, ctx.account)
@@ -259,6 +281,7 @@ class ContainerPlatform(GraphPlatform):
                 await self._drop_containers(ctx)
             raise
         media_id = str(body["id"])
+        self._count_published(ctx)
         await self._save(ctx, media_id=media_id)
         return await self._with_permalink(graph, media_id)
 

@@ -28,21 +28,89 @@ WHERE status = ANY(%(from_states)s::text[])
   AND (%(only_ids)s::uuid[] IS NULL OR id = ANY(%(only_ids)s::uuid[]))
 RETURNING id, platform;
 
+-- name: lock_due_accounts
+-- The first statement of a claim (one transaction with claim_due_posts): lock up to
+-- `limit` active accounts that have a post due and room for another in flight, those with
+-- the fewest in flight first, then the longest waiting. A run claiming at the same moment
+-- skips them (SKIP LOCKED) and takes other accounts, so two runs never both see room for
+-- the same account's post. NO KEY UPDATE: the web app's inserts of posts never wait for it.
+WITH first_due AS (
+    SELECT social_account_id AS account_id,
+           min(greatest(scheduled_for, next_attempt_at)) AS due_at
+    FROM studio_social_posts
+    WHERE status = ANY(%(from_states)s::text[])
+      AND greatest(scheduled_for, next_attempt_at) <= now()
+      AND (%(only_ids)s::uuid[] IS NULL OR id = ANY(%(only_ids)s::uuid[]))
+    GROUP BY social_account_id
+), in_flight AS (
+    SELECT social_account_id AS account_id, count(*) AS posts
+    FROM studio_social_posts
+    WHERE status = 'publishing'
+    GROUP BY social_account_id
+), candidates AS MATERIALIZED (
+    SELECT d.account_id, d.due_at, coalesce(f.posts, 0) AS posts
+    FROM first_due d
+    LEFT JOIN in_flight f USING (account_id)
+    WHERE coalesce(f.posts, 0) < %(account_concurrency)s
+), locked AS MATERIALIZED (
+    SELECT a.id
+    FROM studio_social_accounts a
+    JOIN candidates c ON c.account_id = a.id
+    WHERE a.state = 'active'
+    ORDER BY c.posts, c.due_at, a.id
+    LIMIT %(limit)s
+    FOR NO KEY UPDATE OF a SKIP LOCKED
+)
+-- The locked accounts, then the posts' account ids that name no account at all (NULL
+-- among them): such posts are claimed too, so that they fail visibly instead of waiting.
+SELECT id AS account_id, false AS orphan FROM locked
+UNION ALL
+SELECT c.account_id, true FROM candidates c
+WHERE NOT EXISTS (SELECT 1 FROM studio_social_accounts a WHERE a.id = c.account_id);
+
 -- name: claim_due_posts
--- scheduled -> publishing, counting the attempt. The CTE is MATERIALIZED so the planner
--- cannot turn LIMIT + SKIP LOCKED into an update of more rows than asked for.
-WITH due AS MATERIALIZED (
-    SELECT p.id
+-- scheduled -> publishing, counting the attempt, for the accounts lock_due_accounts locked
+-- (its statement ran first, so this one's snapshot sees every claim committed before the
+-- locks were ours). Per account: at most account_concurrency posts in flight, counting those
+-- of every other run, taken in the order of scheduled_for, then created_at. Across accounts
+-- they interleave: every account's first post before any account's second, so one account's
+-- backlog never holds up another's post by more than a claim round. A post with no account
+-- at all is claimed, so that it fails visibly instead of waiting forever.
+WITH in_flight AS (
+    SELECT social_account_id, count(*) AS posts
+    FROM studio_social_posts
+    WHERE status = 'publishing' AND social_account_id = ANY(%(accounts)s::uuid[])
+    GROUP BY social_account_id
+), ranked AS (
+    SELECT p.id, p.social_account_id, greatest(p.scheduled_for, p.next_attempt_at) AS due_at,
+           row_number() OVER (PARTITION BY p.social_account_id
+                              ORDER BY p.scheduled_for, p.created_at, p.id) AS place
     FROM studio_social_posts p
-    LEFT JOIN studio_social_accounts a ON a.id = p.social_account_id
     WHERE p.status = ANY(%(from_states)s::text[])
       AND greatest(p.scheduled_for, p.next_attempt_at) <= now()
-      -- Posts of an account needing a person wait unclaimed. A post with no account at
-      -- all is claimed, so that it fails visibly instead of waiting forever.
-      AND (a.id IS NULL OR a.state = 'active')
+      AND p.social_account_id = ANY(%(accounts)s::uuid[])
       AND (%(only_ids)s::uuid[] IS NULL OR p.id = ANY(%(only_ids)s::uuid[]))
-    ORDER BY greatest(p.scheduled_for, p.next_attempt_at), p.id
+    UNION ALL
+    -- Posts naming no account: only looked for when lock_due_accounts found some.
+    SELECT p.id, NULL, greatest(p.scheduled_for, p.next_attempt_at), 1
+    FROM studio_social_posts p
+    WHERE %(orphans)s::boolean
+      AND p.status = ANY(%(from_states)s::text[])
+      AND greatest(p.scheduled_for, p.next_attempt_at) <= now()
+      AND (p.social_account_id IS NULL OR p.social_account_id = ANY(%(orphan_ids)s::uuid[]))
+      AND (%(only_ids)s::uuid[] IS NULL OR p.id = ANY(%(only_ids)s::uuid[]))
+), due AS MATERIALIZED (
+    SELECT r.id, r.place, r.due_at
+    FROM ranked r
+    LEFT JOIN in_flight i ON i.social_account_id = r.social_account_id
+    WHERE r.social_account_id IS NULL
+       OR r.place <= %(account_concurrency)s - coalesce(i.posts, 0)
+    ORDER BY r.place + coalesce(i.posts, 0), r.due_at, r.id
     LIMIT %(limit)s
+), locked AS MATERIALIZED (
+    -- MATERIALIZED, so the planner cannot turn LIMIT + SKIP LOCKED into more rows.
+    SELECT p.id FROM studio_social_posts p
+    WHERE p.id IN (SELECT id FROM due)
     FOR UPDATE OF p SKIP LOCKED
 ), claimed AS (
     UPDATE studio_social_posts p
@@ -50,8 +118,8 @@ WITH due AS MATERIALIZED (
         lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
         attempt_count = p.attempt_count + 1, attempt_started_at = now(),
         last_publish_attempt_at = now(), updated_at = now()
-    FROM due
-    WHERE p.id = due.id AND p.status = ANY(%(from_states)s::text[])
+    FROM locked
+    WHERE p.id = locked.id AND p.status = ANY(%(from_states)s::text[])
     RETURNING p.*
 ), attempt AS (
     INSERT INTO studio_publish_attempts (post_id, run_id, attempt_number, started_at)

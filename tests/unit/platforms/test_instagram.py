@@ -311,3 +311,45 @@ def test_reconcile_with_media_id_is_live(api: FakeApi) -> None:
     result = run(platform().reconcile, make_ctx(make_post(), saved={"ig_media_id": "m1"}, api=api))
     assert result.status is ReconcileStatus.LIVE
     assert result.published == Published("m1", "https://ig/p/1")
+
+
+def quota(used: int, total: int = 50) -> httpx.Response:
+    # https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/content_publishing_limit
+    return ok({"data": [{"quota_usage": used, "config": {"quota_total": total}}]})
+
+
+def test_the_quota_is_read_once_per_account_per_run_and_counts_this_runs_posts(
+    api: FakeApi,
+) -> None:
+    """A run's attempts of one account share its facts (the engine passes one dict): the
+    limit is read once, and each publish of the run is counted on it."""
+    api.on("GET", LIMIT, quota(48))
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    happy_publish(api)
+    ig = platform()
+    facts: dict[str, Any] = {}
+    for _ in range(2):
+        ctx = make_ctx(make_post("image", [IMAGE]), api=api)
+        ctx.account_facts = facts
+        run(ig.prepare, ctx)
+        run(ig.publish, ctx)
+    assert api.count("GET", LIMIT) == 1
+    third = make_ctx(make_post("image", [IMAGE]), api=api)
+    third.account_facts = facts
+    with pytest.raises(PlatformError) as refused:
+        run(ig.prepare, third)  # 48 + 2 of 50: used up, known without a call
+    assert refused.value.decision is Decision.WAIT
+    assert "50/50" in refused.value.message
+    assert api.count("GET", LIMIT) == 1 and api.count("POST", PUBLISH) == 2
+    assert third.quota is not None and third.quota.used == 50
+
+
+def test_a_new_run_reads_the_quota_again(api: FakeApi) -> None:
+    api.on("GET", LIMIT, quota(3), quota(7))
+    ig = platform()
+    first, second = (make_ctx(make_post("image", [IMAGE]), api=api) for _ in range(2))
+    run(ig.prepare, first)
+    run(ig.prepare, second)  # its own facts: another run
+    assert api.count("GET", LIMIT) == 2
+    assert first.quota is not None and second.quota is not None
+    assert (first.quota.used, second.quota.used) == (3, 7)

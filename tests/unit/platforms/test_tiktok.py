@@ -229,6 +229,24 @@ def test_creator_info_is_read_once_per_attempt(api: FakeApi) -> None:
     assert len(api.requests) == 3
 
 
+def test_creator_info_is_read_once_per_account_per_run(api: FakeApi) -> None:
+    """The engine gives a run's attempts of one account the same facts: a second post of
+    the account costs init and status only (2 calls, not 3)."""
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    api.on("POST", INIT, tiktok_ok({"publish_id": "v_pub_1"}))
+    api.on("POST", STATUS, complete())
+    tiktok, facts = platform(), {}
+    for _ in range(2):
+        ctx = video_ctx(
+            api, "https://cdn.test/v.mp4", account_options={"tiktok_pull_from_url": True}
+        )
+        ctx.account_facts = facts
+        run(tiktok.prepare, ctx)
+        run(tiktok.publish, ctx)
+    assert api.count("POST", CREATOR) == 1
+    assert api.count("POST", INIT) == 2 and len(api.requests) == 5
+
+
 def test_photo_post(api: FakeApi) -> None:
     api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
     api.on("POST", PHOTO_INIT, tiktok_ok({"publish_id": "p_pub_1"}))
