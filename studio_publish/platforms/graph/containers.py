@@ -139,7 +139,7 @@ class ContainerPlatform(GraphPlatform):
             if state.code == PUBLISHED:
                 return await self._live(ctx, graph, container)
             # Unreadable after a publish was sent: _wait_until_ready polls and, still
-            # unreadable, retries later; it publishes only on a FINISHED read.
+            # unreadable, waits; it publishes only on a FINISHED read.
             await self._wait_until_ready(ctx, graph, container, state)
         else:
             children = await self._children(ctx, graph)
@@ -245,11 +245,15 @@ class ContainerPlatform(GraphPlatform):
             )
         if status == UNREADABLE:
             # Kept too: a later attempt reads it again rather than spending a new container.
+            # Once a publish was sent the post may be live, so it waits (as reconcile's
+            # PENDING does) rather than use attempts that would end in "failed".
+            sent = bool(self._saved(ctx, "publish_sent_at"))
             raise PlatformError(
-                Decision.RETRY,
+                Decision.WAIT if sent else Decision.RETRY,
                 f"the {self.api.name} container {container} cannot be read now ({state.text}); "
                 "will read it again",
                 code=UNREADABLE,
+                retry_after=STILL_PROCESSING_WAIT if sent else None,
             )
         await self._drop_containers(ctx)
         if status == ERROR:

@@ -231,6 +231,19 @@ def test_a_container_that_stays_unreadable_is_kept_and_retried_later(api: FakeAp
     assert api.count("POST", PUBLISH) == 0
 
 
+def test_an_unreadable_container_after_a_sent_publish_waits_and_is_not_published_again(
+    api: FakeApi,
+) -> None:
+    api.on("GET", f"{GRAPH}/c1", graph_error(100, 33))
+    saved = {"ig_container_id": "c1", "ig_publish_sent_at": NOW.isoformat()}
+    ctx = make_ctx(make_post(), saved=saved, api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.WAIT  # it may be live: no attempts spent
+    assert ctx.saved_ids["ig_container_id"] == "c1"
+    assert api.count("POST", PUBLISH) == api.count("POST", MEDIA) == 0
+
+
 def test_media_builder_expired_retries_the_same_container_twice_then_a_new_one(
     api: FakeApi,
 ) -> None:
