@@ -92,8 +92,20 @@ class Knobs:
     quota_duration: int = 86400
     container_ttl_seconds: float = 86400.0  # containers report EXPIRED after this
     container_failures: int = 0  # the next N IG containers end in ERROR
+    # The subcode an ERROR container's status names (Instagram: "Error: Media upload has
+    # failed with error code N"): 2207053 asks for a new container, 2207026 is final.
+    container_error_subcode: int = 2207053
+    # The next N container status reads answer 100/33, as Meta did for days in May 2026
+    # while creating and publishing kept working (Postiz #1562).
+    container_read_failures: int = 0
+    # The next N container status reads leave out the state (IG status_code), keeping only
+    # the status text, as trypost PR #351 saw.
+    container_status_missing: int = 0
     tiktok_publish_failures: int = 0  # the next N TikTok publishes end FAILED
     tiktok_daily_post_cap: int | None = None  # spam_risk_too_many_posts beyond this
+    # Refuse a DIRECT_POST photo init without brand_content_toggle and brand_organic_toggle,
+    # which the Photo Post reference marks "Required: true".
+    tiktok_photo_disclosure_required: bool = True
     upload_url_ttl_seconds: float = 3600.0  # TikTok upload_url validity
     tiktok_access_token_ttl: int = 7200  # expires_in of refreshed TikTok tokens
     tiktok_refresh_token_ttl: int = 15552000  # refresh_expires_in (180 days)
@@ -114,7 +126,13 @@ class Knobs:
         for name in ("latency", "latency_jitter", "hang_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("container_polls", "tiktok_status_polls", "quota_total"):
+        for name in (
+            "container_polls",
+            "tiktok_status_polls",
+            "quota_total",
+            "container_read_failures",
+            "container_status_missing",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
 

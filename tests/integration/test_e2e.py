@@ -316,6 +316,70 @@ def test_rate_limit_waits_and_the_run_still_succeeds(
     assert sandbox.ledger.count() == 0
 
 
+# What the newest attempt of a post said (a retry's message is kept on the attempt).
+LAST_ATTEMPT = (
+    "SELECT error_message FROM studio_publish_attempts WHERE post_id = %s"
+    " ORDER BY attempt_number DESC LIMIT 1"
+)
+
+
+def make_due(db_url: str, post_id: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "UPDATE studio_social_posts SET next_attempt_at = now() WHERE id = %s", [post_id]
+        )
+
+
+def test_a_container_in_error_with_a_retryable_subcode_is_made_again(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    # The IG Container reference: an ERROR's status holds the error subcode; 2207053 is
+    # "Generate a new container and use it to try again" in Meta's error table.
+    post_id = schedule("instagram", "--caption", "second try", "--media", f"{CDN}/a.jpg")
+    sandbox.set_knobs(container_failures=1, container_error_subcode=2207053)
+
+    assert tool.json("run-due")["retried"] == 1
+    assert post_status(db_url, post_id) == "scheduled" and sandbox.ledger.count() == 0
+    (row,) = db_rows(db_url, LAST_ATTEMPT, [post_id])
+    assert "error code 2207053" in row["error_message"]
+
+    make_due(db_url, post_id)
+    assert tool.json("run-due")["posted"] == 1
+    assert post_status(db_url, post_id) == "posted" and sandbox.ledger.count() == 1
+    assert sandbox.stats()["calls"]["graph.media"] == 2  # the ERROR one, then a new one
+
+
+def test_a_container_in_error_with_a_final_subcode_fails_for_good(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule("instagram", "--caption", "bad video", "--media", f"{CDN}/a.jpg")
+    sandbox.set_knobs(container_failures=1, container_error_subcode=2207026)  # video format
+    code, out, _ = tool("run-due", "--json")
+    assert code == 1 and json.loads(out)["failed"] == 1
+    assert post_status(db_url, post_id) == "failed" and sandbox.ledger.count() == 0
+    assert sandbox.stats()["calls"]["graph.media"] == 1
+
+
+def test_container_reads_refused_with_100_33_keep_the_container(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    # Postiz #1562: Meta answered 100/33 to reads of fresh containers while creating and
+    # publishing worked. The reads are polled again within a run, and a run whose polling
+    # time runs out leaves the container for the next run; it is never made again.
+    post_id = schedule("instagram", "--caption", "unreadable", "--media", f"{CDN}/a.jpg")
+    sandbox.set_knobs(container_read_failures=1000)
+    summary = tool.json("run-due", STUDIO_PUBLISH_POLL_TIMEOUT_SECONDS="0.3")
+    assert summary["retried"] == 1 and sandbox.ledger.count() == 0
+    (row,) = db_rows(db_url, LAST_ATTEMPT, [post_id])
+    assert "cannot be read now" in row["error_message"]
+
+    sandbox.set_knobs(container_read_failures=2)  # two more refusals, then the reads work
+    make_due(db_url, post_id)
+    assert tool.json("run-due")["posted"] == 1
+    assert post_status(db_url, post_id) == "posted" and sandbox.ledger.count() == 1
+    assert sandbox.stats()["calls"]["graph.media"] == 1  # one container for both runs
+
+
 @pytest.mark.slow
 def test_four_overlapping_cli_runs_publish_each_post_once(
     tool: Tool, sandbox: Sandbox, accounts: dict[str, str], db_url: str

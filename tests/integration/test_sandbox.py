@@ -211,8 +211,31 @@ def test_expired_and_failed_containers(sandbox: Sandbox, graph: httpx.Client) ->
     sandbox.set_knobs(container_failures=1)
     broken = graph.post(f"/{IG}/media", data={"image_url": "https://cdn/a.jpg"}).json()["id"]
     status_read = graph.get(f"/{broken}", params={"fields": "status_code,status"}).json()
-    assert status_read["status_code"] == "ERROR" and "2207053" in status_read["status"]
+    # The IG Container reference: for ERROR, status holds the error subcode.
+    assert status_read["status_code"] == "ERROR"
+    assert status_read["status"] == "Error: Media upload has failed with error code 2207053"
     assert sandbox.knobs.container_failures == 0
+    sandbox.set_knobs(container_failures=1, container_error_subcode=2207026)
+    final = graph.post(f"/{IG}/media", data={"image_url": "https://cdn/a.jpg"}).json()["id"]
+    status_read = graph.get(f"/{final}", params={"fields": "status_code,status"}).json()
+    assert status_read["status"].endswith("error code 2207026")
+
+
+def test_container_reads_refused_and_without_status_code(
+    sandbox: Sandbox, graph: httpx.Client
+) -> None:
+    sandbox.set_knobs(container_polls=0, container_read_failures=2, container_status_missing=1)
+    container = graph.post(f"/{IG}/media", data={"image_url": "https://cdn/a.jpg"}).json()["id"]
+    fields = {"fields": "status_code,status"}
+    for _ in range(2):  # 100/33, as Meta answered for days while create and publish worked
+        refused = graph.get(f"/{container}", params=fields)
+        assert (graph_error(refused)["code"], graph_error(refused)["error_subcode"]) == (100, 33)
+    # Publishing still works meanwhile; the next read has no status_code, then it is back.
+    blank = graph.get(f"/{container}", params=fields).json()
+    assert "status_code" not in blank and blank["status"].startswith("Finished")
+    assert graph.get(f"/{container}", params=fields).json()["status_code"] == "FINISHED"
+    assert graph.post(f"/{IG}/media_publish", data={"creation_id": container}).status_code == 200
+    assert sandbox.knobs.container_read_failures == sandbox.knobs.container_status_missing == 0
 
 
 # ---- Facebook Pages ------------------------------------------------------------------------
@@ -420,19 +443,24 @@ def test_tiktok_pull_from_url_and_photos(sandbox: Sandbox, tiktok: httpx.Client)
     assert done["status"] == "PUBLISH_COMPLETE"
     assert done["publicaly_available_post_id"] == []  # ids are shown for public posts only
 
-    photos = tiktok.post(
-        "/v2/post/publish/content/init/",
-        json={
-            "post_info": {"title": "t", "description": "photo post", "privacy_level": PUBLIC},
-            "source_info": {
-                "source": "PULL_FROM_URL",
-                "photo_cover_index": 0,
-                "photo_images": ["https://cdn/1.jpg", "https://cdn/2.jpg"],
-            },
-            "post_mode": "DIRECT_POST",
-            "media_type": "PHOTO",
+    photo_post: dict[str, Any] = {
+        "post_info": {"title": "t", "description": "photo post", "privacy_level": PUBLIC},
+        "source_info": {
+            "source": "PULL_FROM_URL",
+            "photo_cover_index": 0,
+            "photo_images": ["https://cdn/1.jpg", "https://cdn/2.jpg"],
         },
-    )
+        "post_mode": "DIRECT_POST",
+        "media_type": "PHOTO",
+    }
+    # The Photo Post reference marks both disclosure toggles "Required: true" for DIRECT_POST
+    # (https://developers.tiktok.com/doc/content-posting-api-reference-photo-post).
+    undisclosed = tiktok.post("/v2/post/publish/content/init/", json=photo_post)
+    assert undisclosed.status_code == 400 and tiktok_error_code(undisclosed) == "invalid_params"
+    assert "brand_content_toggle" in undisclosed.json()["error"]["message"]
+    disclosure = {"brand_content_toggle": False, "brand_organic_toggle": False}
+    photo_post["post_info"].update(disclosure)
+    photos = tiktok.post("/v2/post/publish/content/init/", json={**photo_post, "is_aigc": False})
     assert photos.status_code == 200, photos.text
     assert status(tiktok, photos.json()["data"]["publish_id"])["status"] == "PUBLISH_COMPLETE"
     assert [(e.kind, e.caption) for e in sandbox.ledger.entries()] == [

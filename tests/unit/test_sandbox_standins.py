@@ -347,3 +347,23 @@ def test_the_container_lifecycle_is_the_same_on_every_container_platform(
     # Each call is counted under the endpoint name the stand-in's Flow gives it.
     calls = sandbox.stats()["calls"]
     assert [calls[name] for name in flow.endpoints] == [6, 6, 7, 1, 1, 1]
+
+
+@pytest.mark.parametrize("standin", CONTAINER_STANDINS, ids=lambda s: s.platforms[0])
+def test_container_read_knobs_refuse_reads_or_drop_the_state_while_publishing_works(
+    standin: type[ContainerStandIn],
+) -> None:
+    platform, flow = standin.platforms[0], standin.flow
+    params, status_field = IMAGE[platform]
+    with (
+        Sandbox(container_polls=0, container_read_failures=1, container_status_missing=1) as sb,
+        httpx.Client(base_url=sb.base(standin.prefixes[0]), headers=AUTH) as api,
+    ):
+        created = api.post(f"/{IG}/{flow.edge}", data=params).json()["id"]
+        refused = api.get(f"/{created}", params={"fields": status_field}).json()["error"]
+        assert (refused["code"], refused["error_subcode"]) == (100, 33)
+        blank = api.get(f"/{created}", params={"fields": status_field}).json()
+        assert standin.state_field not in blank
+        assert api.get(f"/{created}", params={"fields": status_field}).json()[status_field]
+        published = api.post(f"/{IG}/{flow.publish_edge}", data={"creation_id": created})
+        assert published.status_code == 200

@@ -12,8 +12,12 @@ each before the next call:
   ``container_id``    the container to publish (the carousel parent for carousels)
   ``publish_sent_at`` ISO time, saved just before the publish call goes out
   ``media_id``        the published media id
+  ``container_retries`` how often the saved container was tried again after an error that
+                      asks for a brief retry before a new container (2207008)
 A spoilt container (ERROR, EXPIRED, or an error that asks for a new one) is dropped by
-saving these keys as None, so the next attempt starts over with fresh containers.
+saving these keys as None, so the next attempt starts over with fresh containers. A
+container that cannot be read is not spoilt: Meta has answered 100/33 to reads of fresh
+containers for days while creating and publishing worked, so a failed read decides nothing.
 
 The publish call is not idempotent, but the container's status tells whether it went out
 (PUBLISHED) or not (FINISHED): every resume reads it before publishing again.
@@ -35,7 +39,7 @@ from studio_publish.platforms.base import (
 )
 from studio_publish.platforms.clock import iso, parse_time
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
-from studio_publish.platforms.graph.errors import QUOTA_WAIT, GraphError
+from studio_publish.platforms.graph.errors import QUOTA_WAIT, GraphError, container_error
 from studio_publish.platforms.polling import poll
 from studio_publish.platforms.transport import OutcomeUnclear
 
@@ -59,7 +63,12 @@ class ContainerApi:
 
 IN_PROGRESS, FINISHED, PUBLISHED = "IN_PROGRESS", "FINISHED", "PUBLISHED"
 ERROR, EXPIRED = "ERROR", "EXPIRED"
-GONE = "GONE"  # our own marker: the saved container can no longer be read
+# Our own markers. UNREADABLE: the read was refused with Graph code 100 (100/33 "does not
+# exist ... or does not support this operation"), which Meta has also answered for days about
+# containers that were fine. NO_STATUS: the read answered without a status (trypost PR #351
+# saw only a "status" text): neither is FINISHED, so neither is ever published on.
+UNREADABLE, NO_STATUS = "UNREADABLE", "NO_STATUS"
+NOT_SETTLED = frozenset({IN_PROGRESS, UNREADABLE, NO_STATUS})  # polled until they change
 STILL_PROCESSING_WAIT = 60.0
 # How far before publish_sent_at a media's timestamp may be (clock skew) and still match.
 MATCH_SLACK = dt.timedelta(minutes=2)
@@ -67,12 +76,8 @@ MATCH_SLACK = dt.timedelta(minutes=2)
 
 @dataclass(frozen=True)
 class ContainerState:
-    code: str  # IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED, or GONE
+    code: str  # IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED, UNREADABLE or NO_STATUS
     text: str = ""  # for ERROR, what went wrong (an error subcode or name)
-
-
-def _fail(message: str) -> PlatformError:
-    return PlatformError(Decision.FAIL, message)
 
 
 class ContainerPlatform(GraphPlatform):
@@ -88,8 +93,8 @@ class ContainerPlatform(GraphPlatform):
         """The parameters of the container that the publish call will publish."""
         raise NotImplementedError
 
-    def child_params(self, kind: str, url: str) -> dict[str, str]:
-        """The parameters of one carousel item's container."""
+    def child_params(self, post: Post, kind: str, url: str) -> dict[str, str]:
+        """The parameters of one of ``post``'s carousel items' containers."""
         raise NotImplementedError
 
     def listing(self, post: Post) -> str:
@@ -155,10 +160,8 @@ class ContainerPlatform(GraphPlatform):
             state = await self._status(graph, container)
             if state.code == PUBLISHED:
                 return await self._live(ctx, graph, container)
-            if state.code == GONE and self._saved(ctx, "publish_sent_at"):
-                raise PlatformError(
-                    Decision.UNKNOWN, "the published container can no longer be read"
-                )
+            # Unreadable after a publish was sent: _wait_until_ready polls and, still
+            # unreadable, waits; it publishes only on a FINISHED read.
             await self._wait_until_ready(ctx, graph, container, state)
         else:
             children = await self._children(ctx, graph)
@@ -180,13 +183,28 @@ class ContainerPlatform(GraphPlatform):
             published = await self._live(ctx, graph, container)
             return Reconciliation(ReconcileStatus.LIVE, published, reason="container PUBLISHED")
         if state.code == ERROR:
-            error = _fail(f"{self.api.name} could not process the media: {state.text or 'ERROR'}")
+            # Dropped here, so that a retry the subcode allows makes a new container.
+            await self._drop_containers(ctx)
+            error = self._container_error(state)
             return Reconciliation(ReconcileStatus.FAILED, error=error, reason="container ERROR")
-        if state.code == GONE and self._saved(ctx, "publish_sent_at"):
+        if state.code == UNREADABLE and self._saved(ctx, "publish_sent_at"):
+            # The listing may answer while the container does not; else look again later.
+            try:
+                found = await self._find_media(ctx, graph)
+            except PlatformError:
+                found = None
+            if found is not None:
+                await self._save(ctx, media_id=found[0])
+                published = Published(found[0], found[1] or None)
+                return Reconciliation(
+                    ReconcileStatus.LIVE, published, reason="found in the listing"
+                )
             return Reconciliation(
-                ReconcileStatus.UNKNOWN, reason=f"{self.api.publish} was sent; container unreadable"
+                ReconcileStatus.PENDING,
+                reason=f"{self.api.publish} was sent; the container cannot be read yet",
             )
-        # FINISHED, IN_PROGRESS, EXPIRED or gone before publishing: not on Instagram.
+        # FINISHED, IN_PROGRESS, NO_STATUS, EXPIRED, or unreadable before any publish was
+        # sent: not on the platform.
         return Reconciliation(ReconcileStatus.NOT_LIVE, reason=f"container {state.code}")
 
     # -- containers -------------------------------------------------------------------------
@@ -195,8 +213,7 @@ class ContainerPlatform(GraphPlatform):
         try:
             body = await graph.post(f"{ctx.account.platform_account_id}/{self.api.create}", params)
         except GraphError as exc:
-            if exc.new_container:
-                await self._drop_containers(ctx)
+            await self._after_refusal(ctx, exc)
             raise
         return str(body["id"])
 
@@ -206,7 +223,9 @@ class ContainerPlatform(GraphPlatform):
             return []
         children = list(self._saved(ctx, "children") or [])
         for item in ctx.post.media[len(children) :]:
-            children.append(await self._create(ctx, graph, self.child_params(item.kind, item.url)))
+            children.append(
+                await self._create(ctx, graph, self.child_params(ctx.post, item.kind, item.url))
+            )
             await self._save(ctx, children=list(children))
         for child in children:  # created first, so Meta processes them side by side
             await self._wait_until_ready(ctx, graph, child, ContainerState(IN_PROGRESS))
@@ -218,49 +237,73 @@ class ContainerPlatform(GraphPlatform):
             body = await graph.get(container, fields=f"{code_field},{text_field}")
         except GraphError as exc:
             if not_found(exc):
-                return ContainerState(GONE)
+                return ContainerState(UNREADABLE, exc.message)
             raise
-        # An empty status is counted as FINISHED: a container that answers is ready.
         return ContainerState(
-            str(body.get(code_field) or FINISHED), str(body.get(text_field) or "")
+            str(body.get(code_field) or NO_STATUS), str(body.get(text_field) or "")
         )
 
     async def _wait_until_ready(
         self, ctx: PublishContext, graph: GraphClient, container: str, state: ContainerState
     ) -> None:
         """Wait until ``container`` is FINISHED; anything else raises with the right decision."""
-        if state.code == IN_PROGRESS:
+        if state.code in NOT_SETTLED:
             state = await poll(
                 lambda: self._status(graph, container),
-                lambda current: current.code != IN_PROGRESS,
+                lambda current: current.code not in NOT_SETTLED,
                 interval=self.settings.poll_interval_seconds,
                 timeout=self.settings.poll_timeout_seconds,
             )
         status = state.code
         if status == FINISHED:
             return
-        if status == IN_PROGRESS:
+        if status in (IN_PROGRESS, NO_STATUS):
             # Kept: the next attempt resumes polling the same container.
+            detail = f" (no status given: {state.text or 'nothing'})" if status == NO_STATUS else ""
             raise PlatformError(
                 Decision.WAIT,
-                f"{self.api.name} is still processing the media",
+                f"{self.api.name} is still processing the media{detail}",
                 retry_after=STILL_PROCESSING_WAIT,
+            )
+        if status == UNREADABLE:
+            # Kept too: a later attempt reads it again rather than spending a new container.
+            # Once a publish was sent the post may be live, so it waits (as reconcile's
+            # PENDING does) rather than use attempts that would end in "failed".
+            sent = bool(self._saved(ctx, "publish_sent_at"))
+            raise PlatformError(
+                Decision.WAIT if sent else Decision.RETRY,
+                f"the {self.api.name} container {container} cannot be read now ({state.text}); "
+                "will read it again",
+                code=UNREADABLE,
+                retry_after=STILL_PROCESSING_WAIT if sent else None,
             )
         await self._drop_containers(ctx)
         if status == ERROR:
-            detail = state.text or "no detail given"
-            raise PlatformError(
-                Decision.FAIL, f"{self.api.name} could not process the media: {detail}", code=ERROR
-            )
+            raise self._container_error(state)
         if status == PUBLISHED:  # a child or parent published on its own: not expected
             raise PlatformError(Decision.UNKNOWN, f"container {container} is already PUBLISHED")
-        # EXPIRED (not published within 24 h) or GONE: a new container next time.
+        # EXPIRED (not published within 24 h): a new container next time.
         raise PlatformError(
             Decision.RETRY, f"the {self.api.name} container is {status}", code=status
         )
 
+    def _container_error(self, state: ContainerState) -> GraphError:
+        return container_error(state.text, what=f"{self.api.name} could not process the media")
+
+    async def _after_refusal(self, ctx: PublishContext, exc: GraphError) -> None:
+        """Drop the containers an error spoilt, after the brief retries its rule allows."""
+        if not exc.new_container:
+            return
+        tries = self._saved(ctx, "container_retries")
+        tries = tries if isinstance(tries, int) else 0
+        if tries < exc.same_container_tries:
+            await self._save(ctx, container_retries=tries + 1)
+            return
+        await self._drop_containers(ctx)
+
     async def _drop_containers(self, ctx: PublishContext) -> None:
-        await self._save(ctx, **dict.fromkeys(("container_id", "children", "publish_sent_at")))
+        keys = ("container_id", "children", "publish_sent_at", "container_retries")
+        await self._save(ctx, **dict.fromkeys(keys))
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -277,8 +320,7 @@ class ContainerPlatform(GraphPlatform):
         except OutcomeUnclear as unclear:
             return await self._after_unclear_publish(ctx, graph, container, unclear)
         except GraphError as exc:
-            if exc.new_container:
-                await self._drop_containers(ctx)
+            await self._after_refusal(ctx, exc)
             raise
         media_id = str(body["id"])
         self._count_published(ctx)

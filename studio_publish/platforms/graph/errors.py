@@ -7,6 +7,7 @@ with HTTP 500.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,10 @@ SHORT_THROTTLE = 300.0  # user/page/custom throttling: usage windows are a rolli
 LONG_THROTTLE = 900.0  # app-wide limits: "retry with long backoff"
 BUC_DEFAULT = 600.0  # BUC limit without estimated_time_to_regain_access
 QUOTA_WAIT = 3600.0  # Instagram's 24 h publishing quota; prepare() reads the real state
+# A container that is not ready yet: Meta's advice is to poll about once a minute (IG-guide).
+NOT_READY_WAIT = 60.0
+# "Try again 1-2 times in the next 30 seconds to 2 minutes" (IG-err, 2207008).
+BUILDER_RETRY = 30.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,9 @@ class Rule:
     retry_after: float | None = None
     # Instagram: the container is spoilt; drop it so the next attempt makes a new one.
     new_container: bool = False
+    # How many times the same container is tried again before it counts as spoilt (and is
+    # dropped, with new_container): for errors Meta says to retry briefly first.
+    same_container_tries: int = 0
 
 
 _RETRY = Rule(Decision.RETRY)
@@ -34,6 +42,8 @@ _REAUTH = Rule(Decision.REAUTH)
 _NEW_CONTAINER = Rule(Decision.RETRY, new_container=True)
 
 # Instagram publishing errors, keyed by subcode (IG-err); each subcode belongs to one code.
+# Quotes are the "Recommended Solution" column of
+# https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes
 _SUBCODES: dict[int, Rule] = {
     2207003: _NEW_CONTAINER,  # -2: media download timed out
     2207020: _NEW_CONTAINER,  # -2: container expired
@@ -43,8 +53,12 @@ _SUBCODES: dict[int, Rule] = {
     2207057: _FAIL,  # 1: thumb_offset out of range
     2207051: _FAIL,  # 4: suspected spam; despite code 4 this is no rate limit
     2207042: Rule(Decision.WAIT, QUOTA_WAIT),  # 9: publishing limit reached
-    2207006: Rule(Decision.REAUTH, new_container=True),  # 24: media not found (token problem)
-    2207008: _NEW_CONTAINER,  # 24: media builder expired
+    # 24: media not found. "Possible permission error ... Generate a new container and use it
+    # to try again": a retry, not a re-authorisation; a real token problem answers 190 next.
+    2207006: _NEW_CONTAINER,
+    # 24: media builder expired. "Try again 1-2 times in the next 30 seconds to 2 minutes. If
+    # unsuccessful, generate a new container": containers are capped at 400 a day.
+    2207008: Rule(Decision.RETRY, BUILDER_RETRY, new_container=True, same_container_tries=2),
     2207050: _FAIL,  # 25: account restricted; the user must act in the app, not reconnect
     2207023: _FAIL,  # 100: unknown media type
     2207028: _FAIL,  # 100: carousel needs 2-10 items
@@ -56,7 +70,9 @@ _SUBCODES: dict[int, Rule] = {
     # 9004: media could not be fetched. The docs allow "at most a limited retry": RETRY, which
     # the engine bounds with max_attempts, with a new container since the old one is dead.
     2207052: _NEW_CONTAINER,
-    2207027: _RETRY,  # 9007: media not ready: publish() polls again on the next attempt
+    # 9007: media not ready. "Check the container status and publish when its status is
+    # FINISHED": a wait (no attempt used), keeping the container, whose status is read first.
+    2207027: Rule(Decision.WAIT, NOT_READY_WAIT),
     2207004: _FAIL,  # 36000: image over 8 MiB
     2207005: _FAIL,  # 36001: unsupported image format
     2207009: _FAIL,  # 36003: aspect ratio
@@ -93,7 +109,7 @@ _CODES: dict[int, Rule] = {
     25: _FAIL,
     352: _FAIL,
     9004: _NEW_CONTAINER,
-    9007: _RETRY,
+    9007: Rule(Decision.WAIT, NOT_READY_WAIT),  # media not ready, as 2207027
     36000: _FAIL,
     36001: _FAIL,
     36003: _FAIL,
@@ -122,6 +138,17 @@ def rule_for(
     return _FAIL
 
 
+# Meta's publishing subcodes are seven digits (2207xxx); a container's ERROR status text
+# carries one, e.g. "Error: Media upload has failed with error code 2207082".
+_SUBCODE_IN_TEXT = re.compile(r"\b(\d{7})\b")
+
+
+def subcode_in(text: str) -> int | None:
+    """The error subcode a container's status text names, if it names one."""
+    found = _SUBCODE_IN_TEXT.search(text)
+    return int(found.group(1)) if found else None
+
+
 class GraphError(PlatformError):
     """A classified Graph error; ``code`` reads ``"190/463"`` (code/subcode)."""
 
@@ -148,6 +175,7 @@ class GraphError(PlatformError):
         self.graph_code = graph_code
         self.subcode = subcode
         self.new_container = rule.new_container
+        self.same_container_tries = rule.same_container_tries
 
     @property
     def outcome_unclear(self) -> bool:
@@ -191,3 +219,28 @@ def graph_error(
         http_status=http_status,
         retry_after=retry_after,
     )
+
+
+def container_error(text: str, *, what: str) -> GraphError:
+    """A container whose status is ERROR, classified like a create or publish error.
+
+    The IG Container reference says ``status`` then holds the error subcode
+    (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container);
+    it reads e.g. "Error: Media upload has failed with error code 2207082". Its rule comes from
+    the same table (2207003, 2207053: "try again" with a new container); a subcode the table
+    does not hold, or no subcode (Threads gives names, FAILED_DOWNLOADING_VIDEO), fails for
+    good. An ERROR container never recovers, so a retry always makes a new one.
+    """
+    subcode = subcode_in(text)
+    rule = rule_for(None, subcode, is_transient=False, http_status=200)
+    rule = Rule(rule.decision, rule.retry_after, new_container=True)
+    error = GraphError(
+        rule,
+        f"{what}: {text or 'no detail given'}",
+        graph_code=None,
+        subcode=subcode,
+        http_status=200,
+        retry_after=rule.retry_after,
+    )
+    error.code = f"ERROR/{subcode}" if subcode else "ERROR"
+    return error

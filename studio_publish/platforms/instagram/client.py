@@ -29,15 +29,26 @@ def _with_caption(params: dict[str, str], caption: str) -> dict[str, str]:
     return {**params, "caption": caption} if caption else params
 
 
+def _with_alt_text(params: dict[str, str], post: Post) -> dict[str, str]:
+    """``alt_text`` goes on image containers only: "On March 24, 2025, we introduced the new
+    alt_text field for image posts on the /<IG_ID>/media endpoint"
+    (https://developers.facebook.com/docs/instagram-platform/content-publishing/); reels and
+    stories do not take it. A carousel's images are image containers on the same endpoint,
+    so each carries the post's one alt_text; its video items and the parent do not.
+    """
+    alt_text = post.options.get("alt_text")
+    return {**params, "alt_text": str(alt_text)} if alt_text not in (None, "") else params
+
+
 class InstagramPlatform(ContainerPlatform):
     name = "instagram"
     api = API
 
-    def child_params(self, kind: str, url: str) -> dict[str, str]:
+    def child_params(self, post: Post, kind: str, url: str) -> dict[str, str]:
         # Carousel children take no caption; video children are VIDEO (REELS cannot be children).
         if kind == "video":
             return {"media_type": "VIDEO", "video_url": url, "is_carousel_item": "true"}
-        return {"image_url": url, "is_carousel_item": "true"}
+        return _with_alt_text({"image_url": url, "is_carousel_item": "true"}, post)
 
     def container_params(self, post: Post, children: list[str]) -> dict[str, str]:
         """The parameters of the container that media_publish will publish."""
@@ -49,7 +60,7 @@ class InstagramPlatform(ContainerPlatform):
             key = "video_url" if media.kind == "video" else "image_url"
             return {"media_type": "STORIES", key: media.url}
         if post.post_type == "image":
-            return _with_caption({"image_url": media.url}, post.caption)
+            return _with_alt_text(_with_caption({"image_url": media.url}, post.caption), post)
         # Standalone VIDEO stopped working in 2023: a video post is a reel.
         share = post.options.get("share_to_feed", True)
         params = {"media_type": "REELS", "video_url": media.url}

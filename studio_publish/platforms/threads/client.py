@@ -47,7 +47,7 @@ class ThreadsPlatform(ContainerPlatform):
     name = "threads"
     api = API
 
-    def child_params(self, kind: str, url: str) -> dict[str, str]:
+    def child_params(self, post: Post, kind: str, url: str) -> dict[str, str]:
         media = {"media_type": "VIDEO", "video_url": url} if kind == "video" else None
         return {**(media or {"media_type": "IMAGE", "image_url": url}), "is_carousel_item": "true"}
 
@@ -57,7 +57,7 @@ class ThreadsPlatform(ContainerPlatform):
         elif post.post_type == "text":
             params = {"media_type": "TEXT"}
         else:
-            params = self.child_params(post.media[0].kind, post.media[0].url)
+            params = self.child_params(post, post.media[0].kind, post.media[0].url)
             params["is_carousel_item"] = "false"
         if post.caption:
             params["text"] = post.caption

@@ -289,6 +289,12 @@ class TikTokPlatform:
             if options.get("title"):
                 post_info["title"] = str(options["title"])
             post_info["auto_add_music"] = flag(options.get("auto_add_music", True))
+            # The disclosure is as binding for photos as for videos: the Photo Post reference
+            # (https://developers.tiktok.com/doc/content-posting-api-reference-photo-post)
+            # marks both toggles "Required: true" for DIRECT_POST, and puts is_aigc at the
+            # top level of the body rather than in post_info.
+            post_info["brand_content_toggle"] = flag(options.get("brand_content_toggle"))
+            post_info["brand_organic_toggle"] = flag(options.get("brand_organic_toggle"))
             source = {
                 "source": "PULL_FROM_URL",
                 "photo_cover_index": int(options.get("photo_cover_index", 0)),
@@ -299,6 +305,7 @@ class TikTokPlatform:
                 "source_info": source,
                 "post_mode": "DIRECT_POST",
                 "media_type": "PHOTO",
+                "is_aigc": flag(options.get("is_aigc")),
             }
             return PHOTO_INIT, body
         post_info.update(

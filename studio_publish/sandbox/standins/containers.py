@@ -128,6 +128,7 @@ class Container:
     polls_left: int
     created: float
     fails: bool
+    error_subcode: int  # what an ERROR names, when it fails
     status: str = IN_PROGRESS
     expired: bool = False
 
@@ -159,9 +160,12 @@ class ContainerStandIn(GraphStandIn):
     def draft(self, params: dict[str, Any]) -> Draft:
         """Check a create call's parameters (all but a carousel's children), or raise."""
 
+    # The status read's field that holds the state (IN_PROGRESS, FINISHED, ...).
+    state_field: ClassVar[str]
+
     @abc.abstractmethod
-    def status_fields(self, status: str) -> dict[str, Any]:
-        """What a status read answers beside the id."""
+    def status_fields(self, c: Container, status: str) -> dict[str, Any]:
+        """What a status read of ``c``, now ``status``, answers beside the id."""
 
     @abc.abstractmethod
     def media_fields(self, c: Container, media_id: str) -> dict[str, Any]:
@@ -226,6 +230,7 @@ class ContainerStandIn(GraphStandIn):
                 polls_left=0 if draft.instant else self.knobs.container_polls,
                 created=time.time(),
                 fails=fails,
+                error_subcode=self.knobs.container_error_subcode,
             )
             self._containers[container.id] = container
         return Response(200, {"id": container.id})
@@ -269,8 +274,16 @@ class ContainerStandIn(GraphStandIn):
             c = self._containers.get(container_id)
             if c is None:
                 raise not_found(container_id)
+            if self.knobs.container_read_failures > 0:
+                # The same answer as for no container at all: that is what makes it hard.
+                self.knobs.container_read_failures -= 1
+                raise not_found(container_id)
             status = self._status(c, consume_poll=True)
-        return Response(200, pick({"id": c.id, **self.status_fields(status)}, names))
+            fields = self.status_fields(c, status)
+            if self.knobs.container_status_missing > 0:
+                self.knobs.container_status_missing -= 1
+                fields.pop(self.state_field, None)
+        return Response(200, pick({"id": c.id, **fields}, names))
 
     # ---- publishing -------------------------------------------------------------------
 

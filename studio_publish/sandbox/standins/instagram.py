@@ -48,7 +48,7 @@ _STATUS_TEXT = {
     IN_PROGRESS: "In Progress: Media is still being processed.",
     FINISHED: "Finished: Media has been uploaded and it is ready to be published.",
     PUBLISHED: "Published: Media has been successfully published.",
-    ERROR: "Error: 2207053: An unknown error occurred during the video upload.",
+    ERROR: "Error: Media upload has failed with error code {subcode}",
     EXPIRED: "Expired: The media container was not published within 24 hours.",
 }
 _MEDIA_FIELDS = {"id", "permalink", "timestamp", "caption", "media_type", "media_product_type"}
@@ -80,6 +80,7 @@ class InstagramStandIn(ContainerStandIn):
     )
     endpoints = flow.endpoints
     actions = frozenset({flow.publish})
+    state_field = "status_code"
     container_node = Node("IGContainer", {"id", "status_code", "status"})
     media_node = Node("IGMedia", {*_MEDIA_FIELDS, "shortcode"})
     listed_node = Node("IGMedia", _MEDIA_FIELDS, ("id", "permalink", "timestamp", "caption"))
@@ -169,8 +170,12 @@ class InstagramStandIn(ContainerStandIn):
         if len(re.findall(r"@\w", caption)) > MENTIONS_MAX:
             raise graph_error(100, "The caption tags more than 20 accounts.", subcode=2207040)
 
-    def status_fields(self, status: str) -> dict[str, Any]:
-        return {"status_code": status, "status": _STATUS_TEXT[status]}
+    def status_fields(self, c: Container, status: str) -> dict[str, Any]:
+        # An ERROR's status names its subcode (IG Container reference), in the words Meta uses.
+        return {
+            "status_code": status,
+            "status": _STATUS_TEXT[status].format(subcode=c.error_subcode),
+        }
 
     # ---- published media --------------------------------------------------------------
 

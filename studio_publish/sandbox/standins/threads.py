@@ -57,6 +57,7 @@ class ThreadsStandIn(ContainerStandIn):
     flow = Flow(PLATFORM, "threads", "threads_publish", "threads_publishing_limit")
     endpoints = (*flow.endpoints, "threads.refresh")
     actions = frozenset({flow.publish})
+    state_field = "status"
     container_node = Node("ThreadsContainer", {"id", "status", "error_message"}, ("id", "status"))
     media_node = Node("ThreadsMedia", _MEDIA_FIELDS)
     listed_node = Node("ThreadsMedia", _MEDIA_FIELDS, ("id",))
@@ -109,7 +110,8 @@ class ThreadsStandIn(ContainerStandIn):
         # A text container is ready at once; media takes the knob's polls.
         return Draft(media_type, text, is_item, instant=media_type == "TEXT")
 
-    def status_fields(self, status: str) -> dict[str, Any]:
+    def status_fields(self, c: Container, status: str) -> dict[str, Any]:
+        # Threads names what went wrong (FAILED_DOWNLOADING_VIDEO, ...), not a subcode.
         if status == ERROR:
             return {"status": status, "error_message": "FAILED_DOWNLOADING_VIDEO"}
         return {"status": status}

@@ -393,6 +393,12 @@ class TikTokStandIn(StandIn):
         info = body.get("post_info")
         if direct:
             title, privacy = self._check_post_info(info, open_id, title_max=PHOTO_TITLE_MAX)
+            if self.knobs.tiktok_photo_disclosure_required:
+                # "Required: true" for DIRECT_POST in the Photo Post reference: a missing
+                # disclosure is refused, not taken as "no brand".
+                for name in ("brand_content_toggle", "brand_organic_toggle"):
+                    if not isinstance(info, dict) or not isinstance(info.get(name), bool):
+                        raise _invalid(f"post_info.{name} is required.")
         else:
             raw_title = as_str(info.get("title")) if isinstance(info, dict) else None
             title, privacy = raw_title or "", "SELF_ONLY"

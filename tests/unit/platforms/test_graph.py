@@ -92,7 +92,8 @@ ERROR_TABLE: list[tuple[int, int | None, dict[str, Any], int, Decision]] = [
     (1, 2207057, {}, 400, Decision.FAIL),
     (4, 2207051, {}, 400, Decision.FAIL),  # spam, not a rate limit
     (9, 2207042, {}, 400, Decision.WAIT),
-    (24, 2207006, {}, 400, Decision.REAUTH),
+    # "Possible permission error ... Generate a new container and use it to try again" (IG-err)
+    (24, 2207006, {}, 400, Decision.RETRY),
     (24, 2207008, {}, 400, Decision.RETRY),
     (25, 2207050, {}, 400, Decision.FAIL),
     (100, 2207023, {}, 400, Decision.FAIL),
@@ -103,7 +104,8 @@ ERROR_TABLE: list[tuple[int, int | None, dict[str, Any], int, Decision]] = [
     (100, 2207040, {}, 400, Decision.FAIL),
     (352, 2207026, {}, 400, Decision.FAIL),
     (9004, 2207052, {}, 400, Decision.RETRY),
-    (9007, 2207027, {}, 400, Decision.RETRY),
+    # "Check the container status and publish when its status is FINISHED": a wait
+    (9007, 2207027, {}, 400, Decision.WAIT),
     (36000, 2207004, {}, 400, Decision.FAIL),
     (36001, 2207005, {}, 400, Decision.FAIL),
     (36003, 2207009, {}, 400, Decision.FAIL),

@@ -134,6 +134,134 @@ def test_container_error_fails_with_status_text_and_drops_it(api: FakeApi) -> No
     assert api.count("POST", PUBLISH) == 0
 
 
+# The IG Container reference: "status ... If status_code is ERROR, this value will be an
+# error subcode" (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container);
+# what comes back reads like the first case (Postiz PRs #1992/#2033). The subcode goes through
+# the error table (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes).
+@pytest.mark.parametrize(
+    ("text", "decision", "code"),
+    [
+        ("Error: Media upload has failed with error code 2207082", Decision.RETRY, "ERROR/2207082"),
+        (
+            "Error: 2207053: An unknown error occurred during the video upload.",
+            Decision.RETRY,
+            "ERROR/2207053",
+        ),
+        (
+            "Error: Media download has timed out with error code 2207003",
+            Decision.RETRY,
+            "ERROR/2207003",
+        ),
+        (
+            "Error: The video format is not supported. error code 2207026",
+            Decision.FAIL,
+            "ERROR/2207026",
+        ),
+        ("Error: Media download has failed.", Decision.FAIL, "ERROR"),
+    ],
+)
+def test_container_error_is_classified_by_the_subcode_in_its_status(
+    api: FakeApi, text: str, decision: Decision, code: str
+) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"), status("ERROR", text))
+    ctx = make_ctx(make_post("reel", [VIDEO]), api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is decision
+    assert caught.value.code == code
+    assert text in caught.value.message
+    assert "ig_container_id" not in ctx.saved_ids  # an ERROR container never recovers
+    assert api.count("POST", PUBLISH) == 0
+
+
+@pytest.mark.parametrize("reply", [ok({"id": "c1"}), ok({"id": "c1", "status_code": ""})])
+def test_a_status_read_without_status_code_is_never_published_on(
+    api: FakeApi, reply: httpx.Response
+) -> None:
+    # trypost PR #351: Graph answered only `status: "Error: Media download has failed..."`.
+    # Without status_code the container's state is unknown: polled, never taken as FINISHED.
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", reply)
+    ctx = make_ctx(make_post("reel", [VIDEO]), api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    assert ctx.saved_ids["ig_container_id"] == "c1"
+    assert api.count("GET", f"{GRAPH}/c1") >= 2
+    assert api.count("POST", PUBLISH) == 0
+
+
+def test_a_status_read_without_status_code_is_polled_until_it_has_one(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on(
+        "GET",
+        f"{GRAPH}/c1",
+        ok({"id": "c1", "status": "Media download has failed"}),
+        status("FINISHED"),
+    )
+    api.on("POST", PUBLISH, ok({"id": "m1"}))
+    api.on("GET", f"{GRAPH}/m1", ok({"permalink": "https://www.instagram.com/p/abc/"}))
+    assert run(platform().publish, make_ctx(make_post(), api=api)).platform_post_id == "m1"
+    assert before(api.log, "GET /v25.0/c1", "POST /v25.0/1789/media_publish")
+
+
+# Postiz #1562 and events-tracker #1900: Meta answered 100/33 ("Unsupported get request. Object
+# ... does not exist") to reads of fresh containers for days while POST /media and
+# media_publish worked. A refused read decides nothing about the container.
+def test_a_container_read_refused_with_100_33_is_read_again_not_recreated(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/c1", graph_error(100, 33), status("FINISHED"))
+    api.on("POST", PUBLISH, ok({"id": "m1"}))
+    api.on("GET", f"{GRAPH}/m1", ok({"permalink": "https://www.instagram.com/p/abc/"}))
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
+    assert run(platform().publish, ctx).platform_post_id == "m1"
+    assert api.count("POST", MEDIA) == 0
+    assert form(api.calls("POST", PUBLISH)[0]) == {"creation_id": "c1"}
+
+
+def test_a_container_that_stays_unreadable_is_kept_and_retried_later(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", graph_error(100, 33))
+    ctx = make_ctx(make_post(), api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.RETRY
+    assert ctx.saved_ids["ig_container_id"] == "c1"  # the next attempt reads it again
+    assert api.count("POST", MEDIA) == 1
+    assert api.count("POST", PUBLISH) == 0
+
+
+def test_an_unreadable_container_after_a_sent_publish_waits_and_is_not_published_again(
+    api: FakeApi,
+) -> None:
+    api.on("GET", f"{GRAPH}/c1", graph_error(100, 33))
+    saved = {"ig_container_id": "c1", "ig_publish_sent_at": NOW.isoformat()}
+    ctx = make_ctx(make_post(), saved=saved, api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.WAIT  # it may be live: no attempts spent
+    assert ctx.saved_ids["ig_container_id"] == "c1"
+    assert api.count("POST", PUBLISH) == api.count("POST", MEDIA) == 0
+
+
+def test_media_builder_expired_retries_the_same_container_twice_then_a_new_one(
+    api: FakeApi,
+) -> None:
+    # 24/2207008: "Try again 1-2 times in the next 30 seconds to 2 minutes. If unsuccessful,
+    # generate a new container." (IG error codes, URL above)
+    api.on("GET", f"{GRAPH}/c1", status("FINISHED"))
+    api.on("POST", PUBLISH, graph_error(24, 2207008))
+    ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
+    for kept in (True, True, False):
+        with pytest.raises(PlatformError) as caught:
+            run(platform().publish, ctx)
+        assert caught.value.decision is Decision.RETRY
+        assert caught.value.retry_after == 30
+        assert ("ig_container_id" in ctx.saved_ids) is kept
+    assert api.count("POST", PUBLISH) == 3
+    assert "ig_container_retries" not in ctx.saved_ids  # reset with the new container
+
+
 def test_expired_container_is_dropped_and_retried(api: FakeApi) -> None:
     api.on("GET", f"{GRAPH}/c1", status("EXPIRED"))
     ctx = make_ctx(make_post(), saved={"ig_container_id": "c1"}, api=api)
@@ -247,6 +375,10 @@ def test_resume_after_publish_sent_reads_container_first(api: FakeApi) -> None:
         (graph_error(9, 2207042), Decision.WAIT, False),
         (graph_error(-2, 2207020), Decision.RETRY, True),
         (graph_error(190, 463), Decision.REAUTH, False),
+        # IG error codes: 2207006 "Generate a new container and use it to try again"; 2207027
+        # "Check the container status and publish when its status is FINISHED".
+        (graph_error(24, 2207006), Decision.RETRY, True),
+        (graph_error(9007, 2207027), Decision.WAIT, False),
     ],
 )
 def test_publish_errors(
@@ -288,8 +420,16 @@ def test_prepare_passes_under_quota(api: FakeApi) -> None:
         ({"ig_container_id": "c1"}, status("PUBLISHED"), ReconcileStatus.LIVE),
         (
             {"ig_container_id": "c1", "ig_publish_sent_at": NOW.isoformat()},
+            status("ERROR", "Error: Media upload has failed with error code 2207082"),
+            ReconcileStatus.FAILED,
+        ),
+        ({"ig_container_id": "c1"}, ok({"id": "c1"}), ReconcileStatus.NOT_LIVE),
+        # An unreadable container (100/33) is no decision: not sent, not live; sent, look later.
+        ({"ig_container_id": "c1"}, graph_error(100, 33), ReconcileStatus.NOT_LIVE),
+        (
+            {"ig_container_id": "c1", "ig_publish_sent_at": NOW.isoformat()},
             graph_error(100, 33),
-            ReconcileStatus.UNKNOWN,
+            ReconcileStatus.PENDING,
         ),
     ],
 )
@@ -299,11 +439,64 @@ def test_reconcile(
     if reply is not None:
         api.on("GET", f"{GRAPH}/c1", reply)
     api.on("GET", MEDIA, ok({"data": []}))
-    result = run(platform().reconcile, make_ctx(make_post(), saved=saved, api=api))
+    ctx = make_ctx(make_post(), saved=saved, api=api)
+    result = run(platform().reconcile, ctx)
     assert result.status is expected
     if expected is ReconcileStatus.FAILED:
-        assert result.error is not None and result.error.decision is Decision.FAIL
+        assert result.error is not None
+        retryable = "2207082" in str(result.error)
+        assert result.error.decision is (Decision.RETRY if retryable else Decision.FAIL)
+        assert "ig_container_id" not in ctx.saved_ids  # dropped: a retry makes a new one
+    if reply is not None and reply.status_code == 400:
+        assert ctx.saved_ids["ig_container_id"] == "c1"  # an unreadable one is kept
     assert api.count("POST", PUBLISH) == 0
+
+
+def test_reconcile_finds_a_sent_post_in_the_listing_when_its_container_is_unreadable(
+    api: FakeApi,
+) -> None:
+    api.on("GET", f"{GRAPH}/c1", graph_error(100, 33))
+    listing = [
+        {
+            "id": "m7",
+            "caption": "Hello world",
+            "permalink": "https://ig/p/7",
+            "timestamp": "2026-03-01T12:00:01+0000",
+        }
+    ]
+    api.on("GET", MEDIA, ok({"data": listing}))
+    saved = {"ig_container_id": "c1", "ig_publish_sent_at": NOW.isoformat()}
+    ctx = make_ctx(make_post(), saved=saved, api=api)
+    result = run(platform().reconcile, ctx)
+    assert result.status is ReconcileStatus.LIVE
+    assert result.published == Published("m7", "https://ig/p/7")
+    assert ctx.saved_ids["ig_media_id"] == "m7"
+
+
+def test_alt_text_is_sent_on_image_containers(api: FakeApi) -> None:
+    # "On March 24, 2025, we introduced the new alt_text field for image posts on the
+    # /<IG_ID>/media endpoint": https://developers.facebook.com/docs/instagram-platform/content-publishing/
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    happy_publish(api)
+    post = make_post("image", [IMAGE], options={"alt_text": "A red bicycle"})
+    run(platform().publish, make_ctx(post, api=api))
+    assert form(api.calls("POST", MEDIA)[0]) == {
+        "image_url": IMAGE[0],
+        "caption": "Hello world",
+        "alt_text": "A red bicycle",
+    }
+
+
+def test_alt_text_goes_on_a_carousels_images_only(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "k1"}), ok({"id": "k2"}), ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/k1", status("FINISHED"))
+    api.on("GET", f"{GRAPH}/k2", status("FINISHED"))
+    happy_publish(api)
+    post = make_post("carousel", [IMAGE, VIDEO], options={"alt_text": "A red bicycle"})
+    run(platform().publish, make_ctx(post, api=api))
+    image, video, parent = (form(r) for r in api.calls("POST", MEDIA))
+    assert image["alt_text"] == "A red bicycle"
+    assert "alt_text" not in video and "alt_text" not in parent
 
 
 def test_reconcile_with_media_id_is_live(api: FakeApi) -> None:

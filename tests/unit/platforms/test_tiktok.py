@@ -262,6 +262,8 @@ def test_photo_post(api: FakeApi) -> None:
             "description": "Hello world",
             "title": "Trip",
             "auto_add_music": True,
+            "brand_content_toggle": False,
+            "brand_organic_toggle": False,
         },
         "source_info": {
             "source": "PULL_FROM_URL",
@@ -270,7 +272,27 @@ def test_photo_post(api: FakeApi) -> None:
         },
         "post_mode": "DIRECT_POST",
         "media_type": "PHOTO",
+        "is_aigc": False,
     }
+
+
+def test_photo_post_sends_the_disclosure_and_the_ai_label(api: FakeApi) -> None:
+    # The Photo Post reference marks brand_content_toggle and brand_organic_toggle
+    # "Required: true" for DIRECT_POST and puts is_aigc at the top level of the body:
+    # https://developers.tiktok.com/doc/content-posting-api-reference-photo-post
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    api.on("POST", PHOTO_INIT, tiktok_ok({"publish_id": "p_pub_1"}))
+    api.on("POST", STATUS, complete(99))
+    options = {**OPTIONS, "brand_content_toggle": True, "brand_organic_toggle": "true"}
+    post = make_post(
+        "image", [("https://cdn.test/1.jpg", "image")], options={**options, "is_aigc": True}
+    )
+    run(platform().publish, make_ctx(post, api=api))
+    body = body_json(api.calls("POST", PHOTO_INIT)[0])
+    assert body["post_info"]["brand_content_toggle"] is True
+    assert body["post_info"]["brand_organic_toggle"] is True
+    assert body["is_aigc"] is True
+    assert "is_aigc" not in body["post_info"]
 
 
 @pytest.mark.parametrize(

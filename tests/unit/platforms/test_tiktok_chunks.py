@@ -38,16 +38,23 @@ def test_under_5_mb_is_one_chunk_of_the_whole_size(size: int) -> None:
     assert (plan.chunk_size, plan.total_chunk_count, plan.ranges) == (size, 1, ((0, size - 1),))
 
 
-def test_exactly_64_mb_is_one_chunk() -> None:
-    plan = plan_chunks(64 * MIB)
-    assert (plan.chunk_size, plan.total_chunk_count) == (64 * MIB, 1)
+def test_exactly_64_000_000_bytes_is_one_chunk() -> None:
+    plan = plan_chunks(64_000_000)
+    assert (plan.chunk_size, plan.total_chunk_count) == (64_000_000, 1)
 
 
-def test_64_mb_plus_one_byte_is_split_and_the_last_chunk_takes_the_remainder() -> None:
-    plan = plan_chunks(64 * MIB + 1)
-    assert plan.total_chunk_count == (64 * MIB + 1) // plan.chunk_size == 6
+@pytest.mark.parametrize("size", [64_000_001, 64 * MIB, 64 * MIB + 1])
+def test_over_64_000_000_bytes_is_split_and_the_last_chunk_takes_the_remainder(
+    size: int,
+) -> None:
+    # "Videos with a total size greater than 64 MB must be uploaded in multiple chunks", and
+    # TikTok's example counts in decimal MB:
+    # https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide
+    plan = plan_chunks(size)
+    assert plan.chunk_size == 10 * MIB
+    assert plan.total_chunk_count == size // plan.chunk_size == 6
     assert sizes(plan)[:-1] == [plan.chunk_size] * 5
-    assert sizes(plan)[-1] == 64 * MIB + 1 - 5 * plan.chunk_size  # 14 MiB + 1: over chunk_size
+    assert sizes(plan)[-1] == size - 5 * plan.chunk_size  # over chunk_size: the remainder
 
 
 def test_final_chunk_may_exceed_chunk_size_but_not_128_mb() -> None:
