@@ -49,10 +49,10 @@ def test_h_is_help_for_every_command(command: list[str]) -> None:
 @pytest.mark.parametrize(
     ("command", "argument"),
     [
-        (["schedule"], "POST_ID"),
+        (["schedule"], "[POST_ID]"),
         (["cancel"], "POST_ID"),
         (["publish"], "POST_ID"),
-        (["status"], "POST_ID"),
+        (["status"], "[POST_ID]"),
         (["confirm-live"], "POST_ID"),
         (["accounts", "reauth"], "ACCOUNT_ID"),
     ],
@@ -60,8 +60,32 @@ def test_h_is_help_for_every_command(command: list[str]) -> None:
 def test_usage_names_arguments_as_the_readme_does(command: list[str], argument: str) -> None:
     result = make_runner()(*command, "--help")
     (usage,) = [line for line in result.stdout.splitlines() if "Usage:" in line]
-    # typer marks an argument [optional] or {required}; the name is the README's.
-    assert re.search(rf" {' '.join(command)} \[OPTIONS\] [\[{{]{argument}[\]}}]", usage), usage
+    # A required argument is bare, an optional one [bracketed]; never typer's {POST_ID}.
+    assert usage.split()[2:] == [*command, "[OPTIONS]", argument]  # after "Usage: PROG"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_no_flag_shows_a_value(command: list[str]) -> None:
+    help_text = make_runner()(*command, "--help", env={"COLUMNS": "200"}).stdout
+    assert "<bool>" not in help_text
+    assert "{" not in help_text.split("Usage:")[1].splitlines()[0]
+    flags = [line for line in help_text.splitlines() if "--help" in line or "--json" in line]
+    assert flags and all("<" not in line for line in flags), flags
+
+
+@pytest.mark.parametrize("flags", [["--draft", "true"], ["--draft", "false"], ["--dry-run", "1"]])
+def test_a_flag_given_a_value_is_refused_not_taken_as_a_post_id(
+    cli: Cli, add_account: Callable[..., str], flags: list[str]
+) -> None:
+    account = add_account("facebook", "1234567890")
+    result = cli("schedule", "--account", account, *flags, "--caption", "Hi", "--json")
+    assert result.exit_code == 2
+    error = result.json()["error"]
+    assert error["field"] == flags[0]
+    assert (
+        error["message"] == f"{flags[0]}: takes no value: write {flags[0]} alone, not {flags[1]!r}"
+    )
+    assert cli("status", "--json").json()["counts"] == {}  # nothing was written
 
 
 @pytest.mark.parametrize("command", [["sandbox"], ["demo"]])
