@@ -114,7 +114,8 @@ class _Group(_PlainHelp, TyperGroup):
 
 
 class _Commands(_PlainHelp, TyperGroup):
-    """Turns our errors into one line on stderr and the spec's exit code, for every command.
+    """Turns our errors into one line on stderr and the spec's exit code, for every command:
+    ``error: ...`` on a terminal, a JSON log line under cron (logs.report_failure).
 
     With --json the error is also one JSON document on stdout (the spec's Additions):
     ``{"error": {"code": 2, "message": "...", "field": "--at"}}``, so a script that reads
@@ -129,14 +130,14 @@ class _Commands(_PlainHelp, TyperGroup):
         try:
             return super().invoke(ctx)
         except StudioPublishError as exc:
-            from studio_publish.terminal_text import printable
+            from studio_publish.logs import report_failure
 
             message, field = error_text(exc)
             if ctx.meta.get("studio_publish.json"):
                 from studio_publish.cli.output import print_json
 
                 print_json({"error": {"code": exc.exit_code, "message": message, "field": field}})
-            typer.echo(f"error: {printable(message)}", err=True)
+            report_failure(message, exit_code=exc.exit_code, field=field)
             raise typer.Exit(exc.exit_code) from None
 
 
