@@ -132,12 +132,7 @@ def _demo(
             f"It lost {lost} answer on purpose: studio-publish read that post's container, "
             "found it PUBLISHED, and recorded it once instead of sending it again."
         )
-    served = "http://127.0.0.1:8765"  # where `studio-publish sandbox --port 8765` serves
-    exports = "\n".join(
-        f"      export {name}={value.replace(sandbox.url, served)}"
-        for name, value in sandbox.env().items()
-    )
-    say(NEXT_STEPS.format(exports=exports))
+    say(next_steps(sandbox.env(), sandbox.url))
     return summary
 
 
@@ -165,14 +160,42 @@ def _sample_accounts(conn: db.Connection, sandbox: Sandbox) -> dict[str, str]:
     return ids
 
 
-NEXT_STEPS = """
-What to try next:
-  studio-publish sandbox --port 8765        serve the sandbox yourself, then point the tool at it:
-{exports}
-  studio-publish db migrate                 the embedded PostgreSQL, unless DATABASE_URL is set
-  studio-publish accounts add --platform instagram --platform-account-id 1784 < token.txt
-  studio-publish schedule --account ID --at +5m --caption "Hello" --media https://...
-  studio-publish run-due                    what cron runs every minute (see crontab.example)
-  studio-publish status                     what is due, what failed and why
+SANDBOX_PORT = 8765  # where the hints serve the sandbox: `studio-publish sandbox --port 8765`
+# The demo's Instagram account: any id and any token do in the sandbox.
+HINT_ACCOUNT_ID = "17841400000000001"
 
-Everything this demo started has been stopped and removed."""
+
+def next_steps(sandbox_env: dict[str, str], sandbox_url: str) -> str:
+    """What to try next: commands that run as printed, in order, in the checkout where the
+    README installed the tool, and end with a post live in a sandbox served by hand.
+
+    Every line to paste is indented six spaces (tests/integration/test_e2e.py runs them)."""
+    served = f"http://127.0.0.1:{SANDBOX_PORT}"
+    exports = "\n".join(
+        f"      export {name}={value.replace(sandbox_url, served)}"
+        for name, value in sandbox_env.items()
+    )
+    return NEXT_STEPS.format(exports=exports, served=served, port=SANDBOX_PORT, id=HINT_ACCOUNT_ID)
+
+
+NEXT_STEPS = """
+What to try next: publish a post yourself, in the folder where you installed studio-publish
+(with the venv activated, drop the .venv/bin/).
+  1. In a second terminal, in the same folder, serve the sandbox (Ctrl-C stops it):
+      .venv/bin/studio-publish sandbox --port {port}
+  2. In this terminal, point studio-publish at it (the sandbox serves the photo, on loopback):
+{exports}
+      export STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS=127.0.0.1
+  3. Then, in this same terminal (the embedded PostgreSQL, unless DATABASE_URL is set):
+      .venv/bin/studio-publish db migrate
+      ACCOUNT=$(printf 'any-token' | .venv/bin/studio-publish accounts add \\
+          --platform instagram --platform-account-id {id})
+      .venv/bin/studio-publish schedule --account "$ACCOUNT" --at now --caption "Hello" \\
+          --media {served}/_sandbox/media/photo.jpg
+      .venv/bin/studio-publish run-due
+      .venv/bin/studio-publish status
+  run-due is what cron runs every minute (crontab.example); status shows the post posted.
+  .venv/bin/studio-publish db stop stops the embedded PostgreSQL when you are done.
+
+Everything this demo started has been stopped and removed (but for an empty lock file:
+see the README's Install)."""

@@ -76,8 +76,30 @@ def _stderr_logger(*_: Any) -> _StderrLogger:
     return _StderrLogger()
 
 
+def json_lines(log_format: str) -> bool:
+    """Whether logs are JSON lines: ``json``, or ``auto`` when stderr is not a terminal (cron)."""
+    return log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+
+
+def report_failure(message: str, *, exit_code: int, field: str | None) -> None:
+    """A command that fails says why on stderr, among its logs and in their format: under cron
+    (JSON logs) one JSON line, ``{"error": "...", "exit_code": 3, "field": null, "event":
+    "command_failed", "level": "error", "timestamp": ...}``; on a terminal ``error: ...``.
+
+    The format is read from STUDIO_PUBLISH_LOG_FORMAT alone, as the rest of the settings may
+    be what failed."""
+    from studio_publish.settings import log_format_alone
+
+    log_format = log_format_alone()
+    if not json_lines(log_format):
+        sys.stderr.write(f"error: {printable(message)}\n")
+        return
+    configure_logging(log_format)
+    get_logger().error("command_failed", error=message, exit_code=exit_code, field=field)
+
+
 def configure_logging(log_format: str = "auto", *, level: int = logging.INFO) -> None:
-    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    use_json = json_lines(log_format)
     renderer: Any
     escaping: list[Any] = []
     if use_json:

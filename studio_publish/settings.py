@@ -144,6 +144,24 @@ def _check_http_url(value: str) -> str:
     return value
 
 
+class _LogFormatOnly(BaseSettings):
+    """Just STUDIO_PUBLISH_LOG_FORMAT, read from where Settings reads it: enough to report
+    a command's failure in the logs' format when the other settings are what failed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STUDIO_PUBLISH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+
+def log_format_alone() -> str:
+    """The configured log format, even when the rest of the settings are bad (else auto)."""
+    try:
+        return _LogFormatOnly().log_format
+    except (ValidationError, OSError, ValueError):
+        return "auto"
+
+
 _ENV_NAMES = {"database_url": "DATABASE_URL", "cron_secret": "CRON_SECRET"}
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from studio_publish.errors import BadInput, StudioPublishError
 from studio_publish.platforms.registry import PLATFORMS
@@ -45,6 +45,7 @@ FLAGS = {
     "at": "--at",
     "tz": "--tz",
     "draft": "--draft",
+    "dry_run": "--dry-run",
     "caption": "--caption",
     "media": "--media",
     "type": "--type",
@@ -81,8 +82,40 @@ def error_text(exc: StudioPublishError) -> tuple[str, str | None]:
     return f"{field}: {problem}", field
 
 
-class _Commands(TyperGroup):
-    """Turns our errors into one line on stderr and the spec's exit code, for every command.
+class _PlainHelp:
+    """Help as the README writes it: a flag shows no ``<bool>`` (it takes no value: ``--draft``,
+    never ``--draft true``), and the usage line names an argument ``POST_ID`` when required
+    and ``[POST_ID]`` when not (typer writes ``{POST_ID}``, which reads as a set of choices)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""  # typer shows the metavar instead of the type: nothing
+        return params
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        required = {
+            piece
+            for param in self.params  # type: ignore[attr-defined]
+            if isinstance(param, TyperArgument) and param.required
+            for piece in param.get_usage_pieces(ctx)
+        }
+        return [p[1:-1] if p in required and p.startswith("{") else p for p in pieces]
+
+
+class _Command(_PlainHelp, TyperCommand):
+    """Every command: its help in the README's terms (`_PlainHelp`)."""
+
+
+class _Group(_PlainHelp, TyperGroup):
+    """`db` and `accounts`: their help in the README's terms (`_PlainHelp`)."""
+
+
+class _Commands(_PlainHelp, TyperGroup):
+    """Turns our errors into one line on stderr and the spec's exit code, for every command:
+    ``error: ...`` on a terminal, a JSON log line under cron (logs.report_failure).
 
     With --json the error is also one JSON document on stdout (the spec's Additions):
     ``{"error": {"code": 2, "message": "...", "field": "--at"}}``, so a script that reads
@@ -97,14 +130,14 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except StudioPublishError as exc:
-            from studio_publish.terminal_text import printable
+            from studio_publish.logs import report_failure
 
             message, field = error_text(exc)
             if ctx.meta.get("studio_publish.json"):
                 from studio_publish.cli.output import print_json
 
                 print_json({"error": {"code": exc.exit_code, "message": message, "field": field}})
-            typer.echo(f"error: {printable(message)}", err=True)
+            report_failure(message, exit_code=exc.exit_code, field=field)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -150,8 +183,8 @@ def _root(
     return None  # the app's help is ABOUT, which names the platforms from the registry
 
 
-db_app = typer.Typer(help="Database schema and housekeeping.", no_args_is_help=True)
-accounts_app = typer.Typer(help="Social accounts.", no_args_is_help=True)
+db_app = typer.Typer(cls=_Group, help="Database schema and housekeeping.", no_args_is_help=True)
+accounts_app = typer.Typer(cls=_Group, help="Social accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 
@@ -199,7 +232,7 @@ def database(*, migrated: bool = True) -> Iterator[tuple[Connection, DatabaseTar
 # --- db ---------------------------------------------------------------------------------
 
 
-@db_app.command("migrate")
+@db_app.command("migrate", cls=_Command)
 def db_migrate(as_json: JsonOption = False) -> None:
     """Apply the pending migrations from sql/, in order, each once. Safe to run again."""
     from studio_publish.cli.output import emit
@@ -215,7 +248,7 @@ def db_migrate(as_json: JsonOption = False) -> None:
     emit({"database": where, "applied": names}, as_json, text)
 
 
-@db_app.command("stop")
+@db_app.command("stop", cls=_Command)
 def db_stop(as_json: JsonOption = False) -> None:
     """Stop the embedded PostgreSQL, when it is running (it stays up between commands)."""
     from studio_publish.cli.output import emit
@@ -236,7 +269,7 @@ def db_stop(as_json: JsonOption = False) -> None:
     emit({"data_dir": str(data_dir), "stopped": stopped}, as_json, text)
 
 
-@db_app.command("prune")
+@db_app.command("prune", cls=_Command)
 def db_prune(
     older_than: Annotated[str, typer.Option(help="Delete history older than this, e.g. 90d, 12w.")],
     dry_run: Annotated[
@@ -297,7 +330,7 @@ def tokens_from_input(
     )
 
 
-@accounts_app.command("add")
+@accounts_app.command("add", cls=_Command)
 def accounts_add(
     platform: Annotated[str, typer.Option(help=f"One of: {', '.join(PLATFORMS)}.")],
     platform_account_id: Annotated[
@@ -345,7 +378,7 @@ def accounts_add(
     emit(row, as_json, str(row["id"]))
 
 
-@accounts_app.command("list")
+@accounts_app.command("list", cls=_Command)
 def accounts_list(as_json: JsonOption = False) -> None:
     """Accounts with platform, name, token expiry and state. Never a token."""
     from studio_publish.accounts import list_accounts
@@ -357,7 +390,7 @@ def accounts_list(as_json: JsonOption = False) -> None:
     emit(rows, as_json, show_accounts)
 
 
-@accounts_app.command("reauth")
+@accounts_app.command("reauth", cls=_Command)
 def accounts_reauth(
     account_id: Annotated[
         str, typer.Argument(metavar="ACCOUNT_ID", help="The account to re-authorise.")
@@ -396,7 +429,21 @@ def require_utf8(*arguments: tuple[str, str | list[str] | None]) -> None:
             check_text(value, field)
 
 
-@app.command()
+# What a flag's value would be, had it one: after a flag, these are a mistake, not a post id.
+_BOOLEAN_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
+
+
+def refuse_flag_values(post_id: str | None, **flags: bool) -> None:
+    """``--draft true``: a flag takes no value, so click reads ``true`` as POST_ID; say so
+    instead of trying to reschedule a post called ``true``."""
+    if post_id is None or post_id.lower() not in _BOOLEAN_WORDS:
+        return
+    for name, given in flags.items():
+        if given:
+            raise BadInput(name, f"takes no value: write {FLAGS[name]} alone, not {post_id!r}")
+
+
+@app.command(cls=_Command)
 def schedule(
     post_id: Annotated[
         str | None, typer.Argument(metavar="POST_ID", help="Reschedule this existing post instead.")
@@ -438,6 +485,7 @@ def schedule(
         ("options", option),
         ("tz", tz),
     )  # --file is a path: any bytes may name a file
+    refuse_flag_values(post_id, draft=draft, dry_run=dry_run)
     with database() as (conn, _):
         if file is not None:
             if post_id or account or at or draft or media or caption or post_type or option:
@@ -465,7 +513,7 @@ def schedule(
     emit(document, as_json, show_planned if dry_run else "\n".join(str(r["id"]) for r in rows))
 
 
-@app.command()
+@app.command(cls=_Command)
 def cancel(
     post_id: Annotated[str, typer.Argument(metavar="POST_ID", help="The post to cancel.")],
     as_json: JsonOption = False,
@@ -479,7 +527,7 @@ def cancel(
     emit(row, as_json, f"Cancelled {row['id']}.")
 
 
-@app.command()
+@app.command(cls=_Command)
 def status(
     post_id: Annotated[
         str | None, typer.Argument(metavar="POST_ID", help="Show this post in detail.")
@@ -529,7 +577,7 @@ def status_check(as_json: bool) -> None:
 # --- publishing -------------------------------------------------------------------------
 
 
-@app.command("run-due")
+@app.command("run-due", cls=_Command)
 def run_due(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what is due; claim, write and call nothing.")
@@ -560,7 +608,7 @@ def run_due(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_Command)
 def publish(
     post_id: Annotated[str, typer.Argument(metavar="POST_ID", help="The post to publish now.")],
     force: Annotated[
@@ -587,7 +635,7 @@ def publish(
         raise typer.Exit(1)
 
 
-@app.command("retry-failed")
+@app.command("retry-failed", cls=_Command)
 def retry_failed(
     post_ids: Annotated[
         list[str] | None, typer.Option("--id", help="Only this post; repeat.")
@@ -630,7 +678,7 @@ def retry_failed(
         raise typer.Exit(1)
 
 
-@app.command("confirm-live")
+@app.command("confirm-live", cls=_Command)
 def confirm_live(
     post_id: Annotated[
         str, typer.Argument(metavar="POST_ID", help="A needs_review post you found live.")
@@ -655,7 +703,7 @@ def confirm_live(
 # --- sandbox and demo -------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=_Command)
 def sandbox(
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8765,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -690,7 +738,7 @@ def sandbox(
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo() -> None:
     """Run the whole job end to end here with nothing configured, then clean up.
 

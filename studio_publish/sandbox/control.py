@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 HELP = {
     "GET /_sandbox/health": "liveness, and every stand-in's base URLs ({name}_base)",
+    "GET /_sandbox/media/photo.jpg": "a sample photo to schedule (--media), as a CDN would",
     "GET /_sandbox/ledger[?platform=&account=]": "every post that went live, and duplicates",
     "GET /_sandbox/ledger/duplicates": "captions live more than once on one account",
     "GET /_sandbox/knobs": "current knobs",
@@ -45,7 +46,15 @@ def _obj(body: Any) -> dict[str, Any]:
     return body
 
 
+# A sample photo for posts scheduled by hand against the sandbox: the smallest JPEG shape
+# (start, JFIF header, end). The stand-ins never fetch or decode media; a URL that answers
+# makes the hints of `studio-publish demo` read as a real run does.
+SAMPLE_PHOTO = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+
+
 def handle(sandbox: Sandbox, req: Request, sub: str) -> Response:
+    if (req.method, sub.strip("/")) == ("GET", "media/photo.jpg"):
+        return Response(200, SAMPLE_PHOTO, {"Content-Type": "image/jpeg"})
     try:
         return Response(200, _dispatch(sandbox, req, sub))
     except KeyError as exc:

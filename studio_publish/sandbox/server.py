@@ -556,7 +556,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the unread bytes would pass for the next request
         try:
             self.send_response(response.status)
-            if response.body is not None:
+            if response.body is not None and not isinstance(response.body, bytes):
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in response.headers.items():

@@ -53,6 +53,13 @@ def import_pgserver() -> Any:
     decided at import; without that folder (cron, su, containers) it falls back to a shared
     /tmp/.lockfile, and the first user to create it locks every other user out. So make sure
     the folder exists, in a runtime directory of this user's own.
+
+    The lock file in it (``.lockfile``, empty: an fcntl lock holds no data) stays after every
+    command, the demo's included, on purpose: it is pgserver's (fasteners') inter-process
+    lock, and removing it is unsafe. A process waiting on the old file would take the lock on
+    the removed file while the next one takes it on a new file, and both would start or stop
+    the server at once. One empty file per user, in $XDG_RUNTIME_DIR when that is usable (a
+    tmpfs the system clears at logout), else ~/.cache/studio-publish/runtime.
     """
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if not runtime or not os.access(runtime, os.W_OK):

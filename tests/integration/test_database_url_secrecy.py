@@ -68,9 +68,9 @@ def test_an_unreachable_database_shows_no_part_of_the_password(
 
     assert result.exit_code == 3, result.stdout + result.stderr
     assert result.stdout == ""
-    assert result.stderr.startswith("error: cannot reach database db on 127.0.0.1:1: ")
+    assert result.error_message().startswith("cannot reach database db on 127.0.0.1:1: ")
     assert len(result.stderr.strip().splitlines()) == 1
-    assert_no_trace(result.stdout, result.stderr)
+    assert_no_trace(result.stdout, result.stderr, result.error_message())
 
 
 @pytest.mark.parametrize("url", MALFORMED_FORMS)
@@ -82,9 +82,9 @@ def test_a_malformed_url_is_exit_2_and_shows_no_part_of_the_password(
     result = make_runner()("status")
 
     assert result.exit_code == 2, result.stdout + result.stderr
-    assert result.stderr.startswith("error: DATABASE_URL: cannot be parsed as a libpq URL")
+    assert result.error_message().startswith("DATABASE_URL: cannot be parsed as a libpq URL")
     assert len(result.stderr.strip().splitlines()) == 1
-    assert_no_trace(result.stdout, result.stderr)
+    assert_no_trace(result.stdout, result.stderr, result.error_message())
 
 
 def test_a_malformed_url_still_says_what_is_wrong(
@@ -95,7 +95,7 @@ def test_a_malformed_url_still_says_what_is_wrong(
     result = make_runner()("status")
 
     assert result.exit_code == 2
-    assert 'invalid URI query parameter: "…"' in result.stderr
+    assert 'invalid URI query parameter: "…"' in result.error_message()
 
 
 def test_an_unescaped_password_connects_as_meant(

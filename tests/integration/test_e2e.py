@@ -470,6 +470,74 @@ def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
     assert f"{posts} posted" in result.stdout and f"{posts} posts live" in result.stdout
     assert "0 duplicates" in result.stdout
     assert demo_processes() <= before, "the demo left a process running"
+    # Its hints are the ones test_the_demos_hints_run_as_printed runs.
+    assert "      .venv/bin/studio-publish sandbox --port 8765\n" in result.stdout
+    assert "      export STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS=127.0.0.1\n" in result.stdout
+
+
+def pasted_lines(hints: str) -> list[str]:
+    """The demo's hints as a person pastes them: the lines indented six spaces, with their
+    continuation lines."""
+    return [line[6:] for line in hints.splitlines() if line.startswith("      ")]
+
+
+def test_the_demos_hints_run_as_printed(
+    tmp_path: Path, empty_db_url: str, free_tcp_port: int
+) -> None:
+    """Pasted in order after the README's install (a .venv in the folder): a sandbox in a
+    second terminal, the rest in one shell, and the post ends up live in that sandbox."""
+    import httpx
+
+    from studio_publish import demo
+
+    with Sandbox(port=0) as box:  # only for the exports it prints, as the demo's sandbox
+        hints = demo.next_steps(box.env(), box.url)
+    hints = hints.replace(f":{demo.SANDBOX_PORT}", f":{free_tcp_port}")
+    hints = hints.replace(f"--port {demo.SANDBOX_PORT}", f"--port {free_tcp_port}")
+    sandbox_line, *rest = pasted_lines(hints)
+    assert sandbox_line == f".venv/bin/studio-publish sandbox --port {free_tcp_port}"
+
+    bin_dir = tmp_path / ".venv" / "bin"  # the README's install, as this test's interpreter
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "studio-publish").write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" -m studio_publish "$@"\n'
+    )
+    (bin_dir / "studio-publish").chmod(0o755)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("STUDIO_PUBLISH_")},
+        "DATABASE_URL": empty_db_url,  # instead of the embedded PostgreSQL of the hints
+    }
+    sandbox = subprocess.Popen(
+        ["bash", "-c", sandbox_line],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sandbox.stdout is not None
+        sandbox.stdout.readline()  # it is serving once it prints its settings
+        shell = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", "\n".join(rest)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert shell.returncode == 0, shell.stdout + shell.stderr
+        base = f"http://127.0.0.1:{free_tcp_port}"
+        ledger = httpx.get(f"{base}/_sandbox/ledger", timeout=5).json()
+    finally:
+        sandbox.send_signal(signal.SIGTERM)
+        sandbox.communicate(timeout=10)
+
+    with psycopg.connect(empty_db_url, row_factory=dict_row) as conn:
+        posts = conn.execute("select platform, status, caption from studio_social_posts").fetchall()
+    assert posts == [{"platform": "instagram", "status": "posted", "caption": "Hello"}]
+    assert ledger["count"] == 1, ledger
+    assert "posted" in shell.stdout  # status says so
 
 
 @pytest.mark.slow

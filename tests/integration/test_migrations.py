@@ -518,7 +518,7 @@ def test_an_unreachable_database_gives_exit_3_without_the_password(
 
     assert result.exit_code == 3, result.stdout + result.stderr
     assert result.stdout == ""
-    assert result.stderr.startswith("error: ")
+    result.error_message()  # the one failure line
     assert len(result.stderr.strip().splitlines()) == 1
     assert PASSWORD not in result.stderr
 
@@ -539,7 +539,7 @@ def test_a_malformed_database_url_is_bad_configuration_without_the_password(
     result = make_runner()("status")
 
     assert result.exit_code == 2, result.stdout + result.stderr
-    assert result.stderr.startswith("error: DATABASE_URL: ")
+    assert result.error_message().startswith("DATABASE_URL: ")
     assert len(result.stderr.strip().splitlines()) == 1
     assert PASSWORD not in result.stderr
 

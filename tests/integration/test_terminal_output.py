@@ -289,6 +289,7 @@ def test_an_error_message_is_one_escaped_line(
         raise BadInput("POST_ID", "caption [/bold] \x1b[2J\x9b\u202e\nerror: forged line")
 
     monkeypatch.setattr(status, "post_detail", refuse)
+    monkeypatch.setenv("STUDIO_PUBLISH_LOG_FORMAT", "console")  # the text line, as on a terminal
 
     result = cli("status", str(uuid.uuid4()))
 
@@ -296,6 +297,14 @@ def test_an_error_message_is_one_escaped_line(
     assert_nothing_raw(result.stderr)
     assert result.stderr == (
         "error: POST_ID: caption [/bold] \\x1b[2J\\x9b\\u202e\\nerror: forged line\n"
+    )
+
+    monkeypatch.setenv("STUDIO_PUBLISH_LOG_FORMAT", "json")  # under cron: one JSON line
+    result = cli("status", str(uuid.uuid4()))
+    assert_nothing_raw(result.stderr)
+    assert len(result.stderr.splitlines()) == 1
+    assert (
+        result.error_message() == "POST_ID: caption [/bold] \x1b[2J\x9b\u202e\nerror: forged line"
     )
 
 

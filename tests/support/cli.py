@@ -34,7 +34,22 @@ class CliResult:
         from studio_publish.terminal_text import printable
 
         # The same message as the one line on stderr.
-        assert self.stderr.strip().endswith(f"error: {printable(error['message'])}"), error
+        assert self.error_message() in (error["message"], printable(error["message"])), error
+
+    def error_message(self) -> str:
+        """The message of the failure line, the last on stderr: a JSON log line's ``error``
+        under JSON logs (as the tests run, like cron), else the text after ``error: ``."""
+        import json
+
+        lines = self.stderr.strip().splitlines()
+        assert lines, "nothing on stderr"
+        if lines[-1].startswith("{"):
+            line = json.loads(lines[-1])
+            assert line["event"] == "command_failed" and line["level"] == "error", line
+            assert line["exit_code"] == self.exit_code, line
+            return str(line["error"])
+        assert lines[-1].startswith("error: "), lines[-1]
+        return lines[-1].removeprefix("error: ")
 
 
 Cli = Callable[..., CliResult]
