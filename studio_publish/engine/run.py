@@ -111,6 +111,9 @@ class Engine:
         self.settings = settings
         self.target = target
         self._platforms = dict(platforms) if platforms is not None else None
+        # What the platforms told about each account (quota, creator info), by account id: it
+        # lasts one run, so each is read at most once per account per run (see _session).
+        self._account_facts: dict[str, dict[str, Any]] = {}
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.rng = rng or random.Random()
         self.on_result = on_result
@@ -136,9 +139,7 @@ class Engine:
         up) and raises DatabaseUnavailable once the run's row says so.
         """
         started = time.monotonic()
-        # What the platforms told about each account (quota, creator info) lasts a run: each
-        # is read at most once per account per run, and never carried into the next.
-        self._account_facts: dict[str, dict[str, Any]] = {}
+        self._account_facts = {}  # a new run learns its accounts' facts afresh
         pool = ConnectionPool(self.target, size=min(8, self.settings.concurrency + 2))
         try:
             await pool.open()

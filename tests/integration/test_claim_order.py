@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.engine import Conn, add_account, engine_settings, statuses, target
+from support.engine import Conn, add_account, add_post, engine_settings, statuses, target
 from support.fakes import FakePlatform
 
 from studio_publish import operations
@@ -52,21 +52,10 @@ def fake(tmp_path: Path) -> CountingPlatform:
 
 def add_due(conn: Conn, account: str, minutes_ago: list[int]) -> list[str]:
     """Posts overdue by these many minutes, inserted in the order given (not their order)."""
-    ids = []
-    for minutes in minutes_ago:
-        row = conn.execute(
-            """INSERT INTO studio_social_posts
-                   (workspace_id, social_account_id, platform, post_type, caption, media,
-                    status, scheduled_for)
-               VALUES ('00000000-0000-0000-0000-000000000000', %s, 'instagram', 'image',
-                       %s, '[{"url": "https://cdn.example/a.jpg", "kind": "image"}]',
-                       'scheduled', now() - make_interval(mins => %s))
-               RETURNING id""",
-            [account, f"{minutes} minutes ago", minutes],
-        ).fetchone()
-        assert row
-        ids.append(str(row["id"]))
-    return ids
+    return [
+        add_post(conn, account, due=f"-{minutes} minutes", caption=f"{minutes} minutes ago")
+        for minutes in minutes_ago
+    ]
 
 
 def run(db_url: str, fake: FakePlatform, **settings: Any) -> operations.RunSummary:
