@@ -96,8 +96,8 @@ def hook_settings(settings: Settings) -> Settings:
     half = settings.hook_time_limit_seconds / 2
     return settings.model_copy(
         update={
+            # Waits on processing end with the budget (engine/waits.py): nothing else to fit.
             "run_budget_seconds": min(settings.run_budget_seconds, half),
-            "poll_timeout_seconds": min(settings.poll_timeout_seconds, half),
         }
     )
 

@@ -29,6 +29,7 @@ from studio_publish.platforms.base import (
     PublishContext,
     Reconciliation,
 )
+from studio_publish.platforms.polling import ProcessingWait
 from studio_publish.redaction import redact
 from studio_publish.scheduling.validation import StoredPost, check_saved_ids, check_stored_post
 from studio_publish.settings import Settings
@@ -137,8 +138,11 @@ class PostAttempt:
         platform: Platform,
         log: Any,
         account_facts: dict[str, Any] | None = None,
+        processing_wait: ProcessingWait | None = None,
     ) -> None:
         self.settings = settings
+        # How the platform's client waits on media still processing (see engine/waits.py).
+        self.processing_wait = processing_wait
         # Shared by this run's attempts of the same account (see PublishContext).
         self.account_facts = {} if account_facts is None else account_facts
         self.policy = outcomes.RetryPolicy(
@@ -181,6 +185,7 @@ class PostAttempt:
             saved_ids=self.saved_ids,
             ids_store=ClaimIds(self.store, self.claim),
             account_facts=self.account_facts,
+            processing_wait=self.processing_wait,
         )
         try:
             return await self._publish(rescue=rescue)
@@ -244,15 +249,19 @@ class PostAttempt:
         rec = await self.with_refresh(lambda: self.platform.reconcile(self.ctx))
         self.log.info("reconciled", status=str(rec.status), reason=redact(rec.reason, self.secrets))
         # Not live: a rescued post starts over as a retry; any other resumes from its ids.
-        if_not_live = (
-            outcomes.start_over(
+        # Still processing: a rescued post is looked at again soon (a rescue holds no wait),
+        # any other resumes its wait at once.
+        if rescue:
+            if_not_live: Transition | None = outcomes.start_over(
                 "the run publishing it stopped; the platform confirms it is not live, "
                 "so it is tried again"
             )
-            if rescue
-            else None
+            recheck: float | None = self.settings.poll_interval_seconds
+        else:
+            if_not_live, recheck = None, None
+        return self._after_reconciliation(
+            rec, if_not_live, note="found live on the platform", recheck_seconds=recheck
         )
-        return self._after_reconciliation(rec, if_not_live, note="found live on the platform")
 
     async def _after_unexpected(self, exc: BaseException) -> Transition:
         message = redact(f"{type(exc).__name__}: {first_line(exc)}", self.secrets)
@@ -268,7 +277,12 @@ class PostAttempt:
                 f"{message}; and the platform could not be asked what happened: "
                 + redact(str(again), self.secrets),
             )
-        return self._after_reconciliation(rec, retry, note=message) or retry
+        return (
+            self._after_reconciliation(
+                rec, retry, note=message, recheck_seconds=self.settings.poll_interval_seconds
+            )
+            or retry
+        )
 
     def _after_error(self, error: PlatformError) -> Transition:
         return outcomes.after_error(
@@ -276,13 +290,19 @@ class PostAttempt:
         )
 
     def _after_reconciliation(
-        self, rec: Reconciliation, if_not_live: Transition | None, *, note: str
+        self,
+        rec: Reconciliation,
+        if_not_live: Transition | None,
+        *,
+        note: str,
+        recheck_seconds: float | None,
     ) -> Transition | None:
         return outcomes.after_reconciliation(
             rec,
             post_id=self.claim.post_id,
             if_not_live=if_not_live,
             note=note,
+            recheck_seconds=recheck_seconds,
             attempt=self.claim.attempt,
             policy=self.policy,
             rng=self.rng,

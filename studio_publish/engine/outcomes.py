@@ -12,11 +12,14 @@ from dataclasses import dataclass, replace
 
 from studio_publish.domain import Published
 from studio_publish.engine.retry import DEFAULT_WAIT_SECONDS, backoff_seconds
-from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus, Reconciliation
+from studio_publish.platforms.base import (
+    Decision,
+    PlatformError,
+    ProcessingTimeout,
+    ReconcileStatus,
+    Reconciliation,
+)
 from studio_publish.states import FailureReason, Outcome, Transition
-
-# How soon to look again at a post the platform is still processing (a TikTok upload).
-PENDING_RECHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def after_error(
         outcome, reason = Outcome.FAILED, FailureReason.INVALID
     else:
         outcome, reason = Outcome.NEEDS_REVIEW, FailureReason.UNKNOWN_OUTCOME
+    if isinstance(error, ProcessingTimeout) and reason is not None:
+        reason = FailureReason.PROCESSING_TIMEOUT
     return Transition(
         outcome,
         message,
@@ -108,6 +113,7 @@ def after_reconciliation(
     post_id: str,
     if_not_live: Transition | None,
     note: str,
+    recheck_seconds: float | None,
     attempt: int,
     policy: RetryPolicy,
     rng: random.Random,
@@ -115,17 +121,21 @@ def after_reconciliation(
     """What the platform said about an earlier attempt.
 
     ``if_not_live`` is what a certain "not live" means here; None means "publish now"
-    (the caller resumes from the saved ids), and then None is returned.
+    (the caller resumes from the saved ids), and then None is returned. A platform still
+    processing it is looked at again after ``recheck_seconds``, or, when that is None, now
+    (None is returned: the caller's publish resumes the wait, slot-free, from the saved ids).
     """
     if rec.status is ReconcileStatus.LIVE and rec.published:
         return posted(rec.published, f"{note}: {rec.reason}" if rec.reason else note)
     if rec.status is ReconcileStatus.NOT_LIVE:
         return if_not_live
     if rec.status is ReconcileStatus.PENDING:
+        if recheck_seconds is None:
+            return None
         return Transition(
             Outcome.WAIT,
             rec.reason or "the platform is still processing it",
-            delay_seconds=PENDING_RECHECK_SECONDS,
+            delay_seconds=recheck_seconds,
             give_back_attempt=True,
             error_class="pending",
         )

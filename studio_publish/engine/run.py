@@ -32,9 +32,11 @@ from studio_publish.engine import outcomes
 from studio_publish.engine.alerts import deliver_alerts
 from studio_publish.engine.attempt import PostAttempt, PostResult
 from studio_publish.engine.http_clients import HttpClients
+from studio_publish.engine.waits import ProcessingWaits, no_wait
 from studio_publish.errors import DatabaseUnavailable, UnknownPlatform
 from studio_publish.logs import get_logger
 from studio_publish.platforms.base import Platform
+from studio_publish.platforms.polling import ProcessingWait
 from studio_publish.settings import Settings
 from studio_publish.states import FailureReason, Outcome, Transition
 from studio_publish.store.db import DatabaseTarget, first_line
@@ -217,29 +219,40 @@ class Engine:
         only_ids: list[str] | None,
     ) -> None:
         in_flight: dict[asyncio.Task[None], Claim] = {}
+        # Posts waiting on processing give their slot back (engine/waits.py).
+        waits = ProcessingWaits(deadline)
         heartbeat = asyncio.create_task(self._heartbeat(store, in_flight.values))
         try:
             while time.monotonic() < deadline:
-                free = self.settings.concurrency - len(in_flight)
-                claims = await store.claim_due(free, summary.run_id or 0, only_ids) if free else []
+                free = self.settings.concurrency - (len(in_flight) - waits.sleeping)
+                claims = (
+                    await store.claim_due(free, summary.run_id or 0, only_ids) if free > 0 else []
+                )
                 summary.claimed_ids.update(c.post_id for c in claims)
                 for claim in claims:
                     task = asyncio.create_task(
-                        self._attempt(store, http, claim, summary, rescue=False)
+                        self._attempt(store, http, claim, summary, wait=waits.wait)
                     )
                     in_flight[task] = claim
                 if not in_flight:
                     break  # nothing running and nothing left to claim
-                # Wait for a slot to free up (or the budget to run out), then claim again.
+                # Wait for a slot to free up (a post done, or one starting to wait on
+                # processing) or the budget to run out, then claim again.
+                waits.slots_full = len(in_flight) - waits.sleeping >= self.settings.concurrency
+                waits.slot_freed.clear()
+                slot_freed: asyncio.Future[Any] = asyncio.ensure_future(waits.slot_freed.wait())
                 done, _ = await asyncio.wait(
-                    in_flight,
+                    [*in_flight, slot_freed],
                     timeout=max(0.0, deadline - time.monotonic()),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
-                for task in done:
-                    in_flight.pop(task)
-                    task.result()  # a database error ends the run
-            # The budget is spent: claim nothing more, let what is in flight finish.
+                slot_freed.cancel()
+                for finished in done:
+                    if finished in in_flight:
+                        in_flight.pop(finished)
+                        finished.result()  # a database error ends the run
+            # The budget is spent: claim nothing more, let what is in flight finish (a post
+            # waiting on processing is handed back at its next look).
             if in_flight:
                 await asyncio.gather(*in_flight)
         finally:
@@ -272,7 +285,8 @@ class Engine:
                 summary.claimed_ids.add(claim.post_id)
                 heartbeat = asyncio.create_task(self._heartbeat(store, lambda: [claim]))
                 try:
-                    await self._attempt(store, http, claim, summary, rescue=False)
+                    # Its client waits on processing up to POLL_TIMEOUT_SECONDS.
+                    await self._attempt(store, http, claim, summary, wait=None)
                 finally:
                     heartbeat.cancel()
         return summary
@@ -286,9 +300,14 @@ class Engine:
         claim: Claim,
         summary: RunSummary,
         *,
-        rescue: bool,
+        wait: ProcessingWait | None,
+        rescue: bool = False,
     ) -> None:
-        """One attempt at one claimed post; what it came to joins the run's summary."""
+        """One attempt at one claimed post; what it came to joins the run's summary.
+
+        ``wait`` is how its client waits on media still processing (None: up to
+        POLL_TIMEOUT_SECONDS).
+        """
         try:
             platform = self.platform(claim.row["platform"])
         except UnknownPlatform as exc:
@@ -306,6 +325,7 @@ class Engine:
             platform=platform,
             log=self.log,
             account_facts=self._account_facts.setdefault(claim.account_id, {}),
+            processing_wait=wait,
         )
         try:
             result = await attempt.run(rescue=rescue)
@@ -349,7 +369,7 @@ class Engine:
 
         async def take_up(claim: Claim) -> None:
             async with semaphore:
-                await self._attempt(store, http, claim, summary, rescue=True)
+                await self._attempt(store, http, claim, summary, wait=no_wait, rescue=True)
 
         while claims := await store.claim_abandoned(RESCUE_BATCH):
             summary.rescued += len(claims)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from studio_publish.domain import Account, Post, Published, Quota, TokenGrant
+from studio_publish.platforms.polling import ProcessingWait
 
 
 class Decision(enum.StrEnum):
@@ -57,6 +58,12 @@ class PlatformError(Exception):
     def __str__(self) -> str:
         code = f" [{self.code}]" if self.code else ""
         return f"{self.message}{code}"
+
+
+class ProcessingTimeout(PlatformError):
+    """The platform was still processing the media past the time it documents keeping it
+    (an Instagram container lives 24 h): FAIL when nothing can have gone live, UNKNOWN when
+    a publish was sent. Recorded with the reason ``processing_timeout``."""
 
 
 class ReconcileStatus(enum.StrEnum):
@@ -99,6 +106,13 @@ class PublishContext:
     # account, so each is read once per account per run (issue: every call spent is
     # headroom lost on a per-token and per-app rate limit), and none outlives the run.
     account_facts: dict[str, Any] = field(default_factory=dict)
+    # How the client waits between looks at media the platform is still processing: the
+    # engine's gives the post's slot back meanwhile and says stop when the run's budget ends
+    # (see platforms/polling.py); None: wait up to POLL_TIMEOUT_SECONDS.
+    processing_wait: ProcessingWait | None = None
+    # What this attempt's reconcile() read about a job (a container's status), that nothing
+    # since can have changed: publish() takes it instead of reading the same thing again.
+    looked_up: dict[str, Any] = field(default_factory=dict)
 
     async def save(self, **ids: Any) -> None:
         """Save platform ids durably, then remember them locally. ``None`` clears a key.

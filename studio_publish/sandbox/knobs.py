@@ -86,8 +86,15 @@ class Knobs:
     error_rate_endpoints: str = "*"  # which endpoints error_rate applies to (glob)
     lose_response_rate: float = 0.0  # share of action calls performed and then unanswered
     seed: int | None = None  # seeds the random choices above (None: unseeded)
-    container_polls: int = 2  # status polls an IG container answers IN_PROGRESS
-    tiktok_status_polls: int = 2  # status polls a TikTok publish stays PROCESSING_*
+    # Processing. A video container (an image one is FINISHED at once, as Meta's usually
+    # are) answers IN_PROGRESS for container_polls status reads; a TikTok post stays
+    # PROCESSING_* for tiktok_status_polls reads. Both also take processing_seconds at least.
+    container_polls: int = 2
+    tiktok_status_polls: int = 2
+    processing_seconds: float = 0.0
+    # The next N image (or Threads text) containers are processed like videos: their publish
+    # answers 9007 "media is not ready" until a status read has found them FINISHED.
+    slow_image_containers: int = 0
     quota_total: int = 50  # IG publishing quota per account per quota_duration
     quota_duration: int = 86400
     container_ttl_seconds: float = 86400.0  # containers report EXPIRED after this
@@ -123,7 +130,7 @@ class Knobs:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        for name in ("latency", "latency_jitter", "hang_seconds"):
+        for name in ("latency", "latency_jitter", "hang_seconds", "processing_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in (
@@ -132,6 +139,7 @@ class Knobs:
             "quota_total",
             "container_read_failures",
             "container_status_missing",
+            "slow_image_containers",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

@@ -366,7 +366,7 @@ def test_container_reads_refused_with_100_33_keep_the_container(
     # Postiz #1562: Meta answered 100/33 to reads of fresh containers while creating and
     # publishing worked. The reads are polled again within a run, and a run whose polling
     # time runs out leaves the container for the next run; it is never made again.
-    post_id = schedule("instagram", "--caption", "unreadable", "--media", f"{CDN}/a.jpg")
+    post_id = schedule("instagram", "--caption", "unreadable", "--media", f"{CDN}/r.mp4")
     sandbox.set_knobs(container_read_failures=1000)
     summary = tool.json("run-due", STUDIO_PUBLISH_POLL_TIMEOUT_SECONDS="0.3")
     assert summary["retried"] == 1 and sandbox.ledger.count() == 0

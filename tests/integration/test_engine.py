@@ -434,19 +434,39 @@ def test_retry_failed_filters(db_url: str, conn: Conn) -> None:
     assert operations.retry_failed(conn, since="1d") == []
 
 
-def test_reconcile_pending_waits_without_an_attempt(
+def test_reconcile_pending_resumes_the_wait_from_the_saved_ids(
     db_url: str, conn: Conn, fake: FakePlatform
 ) -> None:
+    # A post handed back while the platform was processing it: its publish resumes from the
+    # saved ids (the clients look at the job again and wait on it, slot-free).
     post_id = add_post(conn, add_account(conn))
     conn.execute(
-        'UPDATE studio_social_posts SET platform_state = \'{"publish_id": "p1"}\', '
-        "attempt_count = 1 WHERE id = %s",
+        'UPDATE studio_social_posts SET platform_state = \'{"publish_id": "p1"}\' WHERE id = %s',
         [post_id],
     )
     fake.reconcile_override = ReconcileStatus.PENDING
     run(db_url, fake)
+    assert post(conn, post_id)["status"] == "posted"
+    assert fake.calls["reconcile"] == fake.calls["publish"] == 1
+
+
+def test_a_rescued_post_still_processing_waits_without_an_attempt(
+    db_url: str, conn: Conn, fake: FakePlatform
+) -> None:
+    post_id = add_post(conn, add_account(conn))
+    conn.execute(
+        "UPDATE studio_social_posts SET status = 'publishing', claim_token = gen_random_uuid(), "
+        "lease_expires_at = now() - interval '1 minute', attempt_count = 1, "
+        'platform_state = \'{"publish_id": "p1"}\' WHERE id = %s',
+        [post_id],
+    )
+    fake.reconcile_override = ReconcileStatus.PENDING
+    run(db_url, fake, poll_interval_seconds=30)
     row = post(conn, post_id)
-    assert row["status"] == "scheduled" and row["attempt_count"] == 1
+    # The dead run's attempt was spent waiting on the platform: it is given back.
+    assert row["status"] == "scheduled" and row["attempt_count"] == 0
+    assert row["platform_state"] == {"publish_id": "p1"}
+    assert 25 < seconds_until(conn, row["next_attempt_at"]) <= 30  # looked at again soon
     assert fake.calls["publish"] == 0
 
 

@@ -99,3 +99,19 @@ def test_every_decision_ends_in_a_visible_state(
         assert transition.reason is not None
     else:
         assert transition.reason is None and transition.delay_seconds >= 0
+
+
+def test_a_processing_timeout_is_recorded_as_one() -> None:
+    from studio_publish.platforms.base import ProcessingTimeout
+    from studio_publish.states import FailureReason, Outcome
+
+    policy = RetryPolicy(max_attempts=5, base_seconds=1, max_seconds=10)
+    rng = random.Random(1)
+    never = after_error(
+        ProcessingTimeout(Decision.FAIL, "still processing"), attempt=1, policy=policy, rng=rng
+    )
+    maybe = after_error(
+        ProcessingTimeout(Decision.UNKNOWN, "sent, unreadable"), attempt=1, policy=policy, rng=rng
+    )
+    assert (never.outcome, never.reason) == (Outcome.FAILED, FailureReason.PROCESSING_TIMEOUT)
+    assert (maybe.outcome, maybe.reason) == (Outcome.NEEDS_REVIEW, FailureReason.PROCESSING_TIMEOUT)

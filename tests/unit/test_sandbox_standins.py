@@ -297,7 +297,8 @@ def test_the_container_lifecycle_is_the_same_on_every_container_platform(
     platform, flow = standin.platforms[0], standin.flow
     params, status_field = IMAGE[platform]
     with (
-        Sandbox(container_polls=1) as sandbox,
+        # An image container processed like a video (Instagram's are FINISHED at once).
+        Sandbox(container_polls=1, slow_image_containers=1) as sandbox,
         httpx.Client(base_url=sandbox.base(standin.prefixes[0]), headers=AUTH) as api,
     ):
 

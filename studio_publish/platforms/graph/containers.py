@@ -10,6 +10,9 @@ Saved ids (``ctx.save``, each key prefixed by the platform's ``key_prefix``, e.g
 each before the next call:
   ``children``        carousel child container ids, in order, grown one at a time
   ``container_id``    the container to publish (the carousel parent for carousels)
+  ``container_created_at`` ISO time the container was made (or first seen, for rows saved
+                      before this key existed): its processing is bounded by the container's
+                      24-hour life
   ``publish_sent_at`` ISO time, saved just before the publish call goes out
   ``media_id``        the published media id
   ``container_retries`` how often the saved container was tried again after an error that
@@ -21,6 +24,10 @@ containers for days while creating and publishing worked, so a failed read decid
 
 The publish call is not idempotent, but the container's status tells whether it went out
 (PUBLISHED) or not (FINISHED): every resume reads it before publishing again.
+
+Waiting for a container to be processed goes through ``ctx.processing_wait`` (see
+platforms/polling.py): the engine's gives the post's slot back meanwhile and, when the run's
+budget ends, the post is handed back (WAIT) with its container kept, for the next run.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from studio_publish.domain import Post, Published, Quota
 from studio_publish.platforms.base import (
     Decision,
     PlatformError,
+    ProcessingTimeout,
     PublishContext,
     ReconcileStatus,
     Reconciliation,
@@ -40,7 +48,7 @@ from studio_publish.platforms.base import (
 from studio_publish.platforms.clock import iso, parse_time
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
 from studio_publish.platforms.graph.errors import QUOTA_WAIT, GraphError, container_error
-from studio_publish.platforms.polling import poll
+from studio_publish.platforms.polling import poll, processing_wait
 from studio_publish.platforms.transport import OutcomeUnclear
 
 UNREAD = object()  # an account fact not read yet in this run (None: read, and absent)
@@ -69,7 +77,14 @@ ERROR, EXPIRED = "ERROR", "EXPIRED"
 # saw only a "status" text): neither is FINISHED, so neither is ever published on.
 UNREADABLE, NO_STATUS = "UNREADABLE", "NO_STATUS"
 NOT_SETTLED = frozenset({IN_PROGRESS, UNREADABLE, NO_STATUS})  # polled until they change
-STILL_PROCESSING_WAIT = 60.0
+# How long to wait before reading again a container that cannot be read now (Meta's advice
+# is to poll about once a minute); one still processing is read after POLL_INTERVAL_SECONDS.
+UNREADABLE_WAIT = 60.0
+# "Containers ... expire after 24 hours" (https://developers.facebook.com/docs/
+# instagram-platform/instagram-graph-api/reference/ig-user/media); Threads' are the same. A
+# container still not FINISHED by then never will be; a publish sent and unconfirmed by
+# then is for a person to check.
+CONTAINER_LIFETIME = dt.timedelta(hours=24)
 # How far before publish_sent_at a media's timestamp may be (clock skew) and still match.
 MATCH_SLACK = dt.timedelta(minutes=2)
 
@@ -100,6 +115,11 @@ class ContainerPlatform(GraphPlatform):
     def listing(self, post: Post) -> str:
         """The edge (below the account) that lists the account's newest media."""
         return self.api.listing
+
+    def ready_at_once(self, post: Post) -> bool:
+        """Whether ``post``'s container is usually FINISHED as soon as it is made, so it is
+        published without reading its status first (the publish says 9007 when it is not)."""
+        return False
 
     def key(self, name: str) -> str:
         return f"{self.api.key_prefix}_{name}"
@@ -157,17 +177,34 @@ class ContainerPlatform(GraphPlatform):
             return await self._with_permalink(graph, str(self._saved(ctx, "media_id")))
         container = self._saved(ctx, "container_id")
         if container:
-            state = await self._status(graph, container)
+            state = ctx.looked_up.pop(self.key(container), None)  # read by reconcile() just now
+            if not isinstance(state, ContainerState):
+                state = await self._status(graph, container)
             if state.code == PUBLISHED:
                 return await self._live(ctx, graph, container)
-            # Unreadable after a publish was sent: _wait_until_ready polls and, still
-            # unreadable, waits; it publishes only on a FINISHED read.
+            # Unreadable after a publish was sent: _wait_until_ready reads it again and,
+            # still unreadable, waits; it publishes only on a FINISHED read.
             await self._wait_until_ready(ctx, graph, container, state)
-        else:
-            children = await self._children(ctx, graph)
-            container = await self._create(ctx, graph, self.container_params(ctx.post, children))
-            await self._save(ctx, container_id=container)
-            await self._wait_until_ready(ctx, graph, container, ContainerState(IN_PROGRESS))
+            return await self._publish_container(ctx, graph, container)
+        children = await self._children(ctx, graph)
+        container = await self._create(ctx, graph, self.container_params(ctx.post, children))
+        await self._save(ctx, container_id=container, container_created_at=iso(self.clock()))
+        if not self.ready_at_once(ctx.post):
+            await self._wait_until_ready(ctx, graph, container, None)
+            return await self._publish_container(ctx, graph, container)
+        try:
+            return await self._publish_container(ctx, graph, container)
+        except GraphError as exc:
+            if exc.new_container:
+                # Refused as spoilt: the container's own ERROR names the subcode that says
+                # what to do (finding 1), which the publish error does not.
+                state = await self._status(graph, container)
+                if state.code == ERROR:
+                    raise self._container_error(state) from exc
+            if not exc.not_ready:
+                raise
+        # 9007: "Check the container status and publish when its status is FINISHED".
+        await self._wait_until_ready(ctx, graph, container, None)
         return await self._publish_container(ctx, graph, container)
 
     async def reconcile(self, ctx: PublishContext) -> Reconciliation:
@@ -182,6 +219,7 @@ class ContainerPlatform(GraphPlatform):
         if state.code == PUBLISHED:
             published = await self._live(ctx, graph, container)
             return Reconciliation(ReconcileStatus.LIVE, published, reason="container PUBLISHED")
+        ctx.looked_up[self.key(container)] = state  # publish() resumes from this read
         if state.code == ERROR:
             # Dropped here, so that a retry the subcode allows makes a new container.
             await self._drop_containers(ctx)
@@ -199,6 +237,13 @@ class ContainerPlatform(GraphPlatform):
                 return Reconciliation(
                     ReconcileStatus.LIVE, published, reason="found in the listing"
                 )
+            if self._past_lifetime(ctx, "publish_sent_at"):
+                timeout = ProcessingTimeout(
+                    Decision.UNKNOWN,
+                    f"{self.api.publish} was sent and the {self.api.name} container "
+                    f"{container} could not be read for 24 hours: check the account",
+                )
+                return Reconciliation(ReconcileStatus.FAILED, error=timeout, reason=state.text)
             return Reconciliation(
                 ReconcileStatus.PENDING,
                 reason=f"{self.api.publish} was sent; the container cannot be read yet",
@@ -231,6 +276,11 @@ class ContainerPlatform(GraphPlatform):
             await self._wait_until_ready(ctx, graph, child, ContainerState(IN_PROGRESS))
         return children
 
+    def _past_lifetime(self, ctx: PublishContext, since_key: str) -> bool:
+        """Whether the saved time ``since_key`` is a container's lifetime ago or more."""
+        since = parse_time(self._saved(ctx, since_key))
+        return since is not None and self.clock() - since >= CONTAINER_LIFETIME
+
     async def _status(self, graph: GraphClient, container: str) -> ContainerState:
         try:
             code_field, text_field = self.api.status_fields
@@ -244,38 +294,46 @@ class ContainerPlatform(GraphPlatform):
         )
 
     async def _wait_until_ready(
-        self, ctx: PublishContext, graph: GraphClient, container: str, state: ContainerState
+        self,
+        ctx: PublishContext,
+        graph: GraphClient,
+        container: str,
+        state: ContainerState | None,
     ) -> None:
-        """Wait until ``container`` is FINISHED; anything else raises with the right decision."""
-        if state.code in NOT_SETTLED:
+        """Wait until ``container`` is FINISHED; anything else raises with the right decision.
+
+        ``state`` is its last read (None: just made, so the first read waits an interval).
+        """
+        if state is None or state.code in NOT_SETTLED:
             state = await poll(
                 lambda: self._status(graph, container),
                 lambda current: current.code not in NOT_SETTLED,
                 interval=self.settings.poll_interval_seconds,
-                timeout=self.settings.poll_timeout_seconds,
-            )
+                wait=processing_wait(ctx.processing_wait, self.settings.poll_timeout_seconds),
+                current=state,
+            ) or ContainerState(IN_PROGRESS)
         status = state.code
         if status == FINISHED:
             return
         if status in (IN_PROGRESS, NO_STATUS):
-            # Kept: the next attempt resumes polling the same container.
-            detail = f" (no status given: {state.text or 'nothing'})" if status == NO_STATUS else ""
-            raise PlatformError(
-                Decision.WAIT,
-                f"{self.api.name} is still processing the media{detail}",
-                retry_after=STILL_PROCESSING_WAIT,
-            )
+            await self._still_processing(ctx, container, state)
         if status == UNREADABLE:
             # Kept too: a later attempt reads it again rather than spending a new container.
             # Once a publish was sent the post may be live, so it waits (as reconcile's
             # PENDING does) rather than use attempts that would end in "failed".
             sent = bool(self._saved(ctx, "publish_sent_at"))
+            if sent and self._past_lifetime(ctx, "publish_sent_at"):
+                raise ProcessingTimeout(
+                    Decision.UNKNOWN,
+                    f"{self.api.publish} was sent and the {self.api.name} container "
+                    f"{container} could not be read for 24 hours ({state.text})",
+                )
             raise PlatformError(
                 Decision.WAIT if sent else Decision.RETRY,
                 f"the {self.api.name} container {container} cannot be read now ({state.text}); "
                 "will read it again",
                 code=UNREADABLE,
-                retry_after=STILL_PROCESSING_WAIT if sent else None,
+                retry_after=UNREADABLE_WAIT if sent else None,
             )
         await self._drop_containers(ctx)
         if status == ERROR:
@@ -285,6 +343,28 @@ class ContainerPlatform(GraphPlatform):
         # EXPIRED (not published within 24 h): a new container next time.
         raise PlatformError(
             Decision.RETRY, f"the {self.api.name} container is {status}", code=status
+        )
+
+    async def _still_processing(
+        self, ctx: PublishContext, container: str, state: ContainerState
+    ) -> None:
+        """Raise for a container still processing: handed back to look again (WAIT, the
+        container kept), or failed once it has outlived a container's 24-hour life."""
+        if self._saved(ctx, "container_created_at") is None:
+            # Saved before this key existed: its processing is bounded from now.
+            await self._save(ctx, container_created_at=iso(self.clock()))
+        elif self._past_lifetime(ctx, "container_created_at"):
+            await self._drop_containers(ctx)
+            raise ProcessingTimeout(
+                Decision.FAIL,
+                f"{self.api.name} was still processing the media 24 hours after its container "
+                f"{container} was made; nothing was published",
+            )
+        detail = f" (no status given: {state.text or 'nothing'})" if state.code == NO_STATUS else ""
+        raise PlatformError(
+            Decision.WAIT,
+            f"{self.api.name} is still processing the media{detail}",
+            retry_after=self.settings.poll_interval_seconds,
         )
 
     def _container_error(self, state: ContainerState) -> GraphError:
@@ -302,7 +382,13 @@ class ContainerPlatform(GraphPlatform):
         await self._drop_containers(ctx)
 
     async def _drop_containers(self, ctx: PublishContext) -> None:
-        keys = ("container_id", "children", "publish_sent_at", "container_retries")
+        keys = (
+            "container_id",
+            "container_created_at",
+            "children",
+            "publish_sent_at",
+            "container_retries",
+        )
         await self._save(ctx, **dict.fromkeys(keys))
 
     # -- publishing -------------------------------------------------------------------------

@@ -178,6 +178,11 @@ class GraphError(PlatformError):
         self.same_container_tries = rule.same_container_tries
 
     @property
+    def not_ready(self) -> bool:
+        """9007 (2207027): the container is not FINISHED yet; nothing was published."""
+        return self.graph_code == 9007 or self.subcode == 2207027
+
+    @property
     def outcome_unclear(self) -> bool:
         """Whether the failed call may still have taken effect (server-side trouble)."""
         if self.decision is not Decision.RETRY or self.new_container:

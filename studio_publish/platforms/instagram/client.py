@@ -72,3 +72,9 @@ class InstagramPlatform(ContainerPlatform):
 
     def listing(self, post: Post) -> str:
         return "stories" if post.post_type == "story" else "media"
+
+    def ready_at_once(self, post: Post) -> bool:
+        # An image container is FINISHED at once, or the publish answers 9007 and the status is
+        # read then: https://developers.facebook.com/docs/instagram-platform/content-publishing/
+        # ("publish when its status is FINISHED", error 9007 / 2207027). Videos take minutes.
+        return post.post_type in ("image", "story") and post.media[0].kind == "image"

@@ -6,8 +6,15 @@ media, so ``init`` is the irreversible step (and, for FILE_UPLOAD, the final chu
 Saved ids (``ctx.save``):
   ``tiktok_init_sent_at``  ISO time, saved just before init goes out; cleared on a clear refusal
   ``tiktok_publish_id``    saved the moment init answers; every later call resumes from it
+  ``tiktok_video_size``    the bytes a FILE_UPLOAD init announced (``video_size``)
+  ``tiktok_uploaded_at``   ISO time our upload's last chunk was sent: until then (or with
+                           ``uploaded_bytes`` below the size) TikTok cannot have the whole video
   ``tiktok_abandoned_publish_id``  a publish_id given up on (FAILED, or its upload never
                            completed): kept for the record; the next attempt inits afresh
+
+Waiting for TikTok to process the post goes through ``ctx.processing_wait`` (see
+platforms/polling.py), and is bounded by the upload URL's documented one-hour life: a
+``publish_id`` whose upload can no longer complete is abandoned and a new init starts at once.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ from studio_publish.domain import Account, Post, Published, TokenGrant
 from studio_publish.platforms.base import (
     Decision,
     PlatformError,
+    ProcessingTimeout,
     PublishContext,
     ReconcileStatus,
     Reconciliation,
 )
-from studio_publish.platforms.clock import Clock, iso, utc_now
+from studio_publish.platforms.clock import Clock, iso, parse_time, utc_now
 from studio_publish.platforms.media import (
     file_range,
     local_path,
@@ -35,7 +43,7 @@ from studio_publish.platforms.media import (
     url_size,
     video_content_type,
 )
-from studio_publish.platforms.polling import poll
+from studio_publish.platforms.polling import poll, processing_wait
 from studio_publish.platforms.tiktok import SPEC
 from studio_publish.platforms.tiktok.api import TikTokApi, fail_reason_error
 from studio_publish.platforms.tiktok.chunks import ChunkPlan, plan_chunks
@@ -50,8 +58,25 @@ STATUS_FETCH = "/v2/post/publish/status/fetch/"
 TOKEN = "/v2/oauth/token/"
 
 COMPLETE, FAILED, INBOX = "PUBLISH_COMPLETE", "FAILED", "SEND_TO_USER_INBOX"
-STILL_PROCESSING_WAIT = 60.0
-_SAVED_KEYS = ("tiktok_publish_id", "tiktok_init_sent_at")
+PROCESSING_UPLOAD, PROCESSING_DOWNLOAD = "PROCESSING_UPLOAD", "PROCESSING_DOWNLOAD"
+# "The upload_url is valid for one hour after issuance. The upload must be completed in this
+# time range" (https://developers.tiktok.com/doc/content-posting-api-reference-direct-post).
+# A publish_id still processing well past that (twice it: a completed upload is processed in
+# minutes, and a hung PULL_FROM_URL download behaves the same) never goes live: abandoned.
+UPLOAD_URL_LIFE = dt.timedelta(hours=1)
+ABANDON_AFTER = 2 * UPLOAD_URL_LIFE
+# A publish_id processed this long (moderation included) may yet be live: a person looks.
+PROCESSING_BOUND = dt.timedelta(hours=24)
+_SAVED_KEYS = (
+    "tiktok_publish_id",
+    "tiktok_init_sent_at",
+    "tiktok_video_size",
+    "tiktok_uploaded_at",
+)
+
+
+class _Abandoned(PlatformError):
+    """A publish_id given up on because it can never go live: a new init follows at once."""
 
 
 def _fail(message: str) -> PlatformError:
@@ -167,7 +192,10 @@ class TikTokPlatform:
         api = self._api(ctx)
         publish_id = ctx.saved_ids.get("tiktok_publish_id")
         if publish_id:
-            return await self._finish(ctx, api, str(publish_id), username=None)
+            try:
+                return await self._finish(ctx, api, str(publish_id), username=None, fresh=False)
+            except _Abandoned:
+                pass  # that publish_id can never go live: a new init, at once (below)
         if ctx.saved_ids.get("tiktok_init_sent_at"):
             raise PlatformError(
                 Decision.UNKNOWN,
@@ -189,10 +217,13 @@ class TikTokPlatform:
         if not data.get("publish_id"):
             raise PlatformError(Decision.UNKNOWN, "TikTok init answered ok without a publish_id")
         publish_id = str(data["publish_id"])
-        await ctx.save(tiktok_publish_id=publish_id)
+        await ctx.save(
+            tiktok_publish_id=publish_id,
+            tiktok_video_size=upload.plan.video_size if upload is not None else None,
+        )
         if upload is not None:
             await self._upload(ctx, publish_id, str(data.get("upload_url") or ""), upload)
-        return await self._finish(ctx, api, publish_id, username=creator.username)
+        return await self._finish(ctx, api, publish_id, username=creator.username, fresh=True)
 
     async def reconcile(self, ctx: PublishContext) -> Reconciliation:
         publish_id = ctx.saved_ids.get("tiktok_publish_id")
@@ -211,6 +242,13 @@ class TikTokPlatform:
         if status == FAILED:
             error = fail_reason_error(str(data.get("fail_reason") or ""))
             return Reconciliation(ReconcileStatus.FAILED, error=error, reason=status)
+        if (why := self._never_live(ctx, data)) is not None:
+            await self._abandon(ctx, str(publish_id))
+            return Reconciliation(ReconcileStatus.NOT_LIVE, reason=why)
+        if self._past(ctx, PROCESSING_BOUND):
+            timeout = self._processing_timeout(status)
+            return Reconciliation(ReconcileStatus.FAILED, error=timeout, reason=status)
+        ctx.looked_up[f"tiktok_{publish_id}"] = data  # publish() resumes from this read
         return Reconciliation(ReconcileStatus.PENDING, reason=status or "no status")
 
     async def refresh_token(self, account: Account, http: httpx.AsyncClient) -> TokenGrant:
@@ -346,6 +384,7 @@ class TikTokPlatform:
             raise PlatformError(exc.decision, exc.message, http_status=exc.http_status) from exc
         except OutcomeUnclear:
             pass  # the final chunk may have landed: the status below tells
+        await ctx.save(tiktok_uploaded_at=iso(self.clock()))
 
     async def _abandon(self, ctx: PublishContext, publish_id: str) -> None:
         await ctx.save(tiktok_abandoned_publish_id=publish_id, **dict.fromkeys(_SAVED_KEYS))
@@ -360,14 +399,59 @@ class TikTokPlatform:
                 ) from exc
             raise
 
+    def _past(self, ctx: PublishContext, age: dt.timedelta) -> bool:
+        """Whether the saved init was sent ``age`` ago or more."""
+        sent = parse_time(ctx.saved_ids.get("tiktok_init_sent_at"))
+        return sent is not None and self.clock() - sent >= age
+
+    def _processing_timeout(self, status: str) -> ProcessingTimeout:
+        return ProcessingTimeout(
+            Decision.UNKNOWN,
+            f"TikTok was still processing the post ({status or 'no status'}) 24 hours after "
+            "init; it may yet go live: check the account",
+        )
+
+    def _never_live(self, ctx: PublishContext, data: dict[str, Any]) -> str | None:
+        """Why a publish_id still processing can never go live (its upload cannot complete),
+        or None. Finding: a run killed mid-upload leaves a publish_id that waits forever."""
+        status = data.get("status")
+        if status not in (PROCESSING_UPLOAD, PROCESSING_DOWNLOAD):
+            return None
+        size, uploaded = ctx.saved_ids.get("tiktok_video_size"), data.get("uploaded_bytes")
+        if (
+            status == PROCESSING_UPLOAD
+            and not ctx.saved_ids.get("tiktok_uploaded_at")
+            and isinstance(size, int)
+            and isinstance(uploaded, int)
+            and uploaded < size
+        ):
+            return f"its upload stopped at {uploaded} of {size} bytes and its upload URL is gone"
+        if self._past(ctx, ABANDON_AFTER):
+            return f"still {status} two hours after init, past the upload URL's one-hour life"
+        return None
+
     async def _finish(
-        self, ctx: PublishContext, api: TikTokApi, publish_id: str, *, username: str | None
+        self,
+        ctx: PublishContext,
+        api: TikTokApi,
+        publish_id: str,
+        *,
+        username: str | None,
+        fresh: bool,
     ) -> Published:
-        data = await poll(
-            lambda: self._status(api, publish_id),
-            lambda d: d.get("status") in (COMPLETE, FAILED),
-            interval=self.settings.poll_interval_seconds,
-            timeout=self.settings.poll_timeout_seconds,
+        """Wait for TikTok to settle ``publish_id``. ``fresh``: just made, not read yet."""
+        current = ctx.looked_up.pop(f"tiktok_{publish_id}", None)  # read by reconcile()
+        if current is None and not fresh:
+            current = await self._status(api, publish_id)
+        data = (
+            await poll(
+                lambda: self._status(api, publish_id),
+                lambda d: d.get("status") in (COMPLETE, FAILED) or bool(self._never_live(ctx, d)),
+                interval=self.settings.poll_interval_seconds,
+                wait=processing_wait(ctx.processing_wait, self.settings.poll_timeout_seconds),
+                current=current,
+            )
+            or {}
         )
         status = data.get("status")
         if status == COMPLETE:
@@ -376,12 +460,17 @@ class TikTokPlatform:
             # Certainly not published: a later attempt starts over with a new init.
             await self._abandon(ctx, publish_id)
             raise fail_reason_error(str(data.get("fail_reason") or ""))
-        # Processing or moderation can outlast our poll; the publish_id is saved, so the next
-        # attempt resumes here. WAIT, not RETRY: this is not a failure worth an attempt.
+        if (why := self._never_live(ctx, data)) is not None:
+            await self._abandon(ctx, publish_id)
+            raise _Abandoned(Decision.RETRY, f"TikTok publish_id {publish_id} abandoned: {why}")
+        if self._past(ctx, PROCESSING_BOUND):
+            raise self._processing_timeout(str(status or ""))
+        # Processing or moderation outlasts this run's wait; the publish_id is saved, so the
+        # next attempt resumes here. WAIT, not RETRY: this is not a failure worth an attempt.
         raise PlatformError(
             Decision.WAIT,
             f"TikTok is still processing the post ({status or 'no status'})",
-            retry_after=STILL_PROCESSING_WAIT,
+            retry_after=self.settings.poll_interval_seconds,
         )
 
     async def _published(

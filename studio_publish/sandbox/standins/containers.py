@@ -127,6 +127,7 @@ class Container:
     children: tuple[str, ...]
     polls_left: int
     created: float
+    ready_at: float  # IN_PROGRESS until then (the processing_seconds knob), polls or not
     fails: bool
     error_subcode: int  # what an ERROR names, when it fails
     status: str = IN_PROGRESS
@@ -220,6 +221,11 @@ class ContainerStandIn(GraphStandIn):
             fails = self.knobs.container_failures > 0
             if fails:
                 self.knobs.container_failures -= 1
+            instant = draft.instant
+            if instant and self.knobs.slow_image_containers > 0:
+                self.knobs.slow_image_containers -= 1
+                instant = False
+            now = time.time()
             container = Container(
                 id=self.ids.next(self.container_ids),
                 account=account,
@@ -227,8 +233,9 @@ class ContainerStandIn(GraphStandIn):
                 is_carousel_item=draft.is_carousel_item,
                 caption=draft.caption,
                 children=children,
-                polls_left=0 if draft.instant else self.knobs.container_polls,
-                created=time.time(),
+                polls_left=0 if instant else self.knobs.container_polls,
+                created=now,
+                ready_at=now if instant else now + self.knobs.processing_seconds,
                 fails=fails,
                 error_subcode=self.knobs.container_error_subcode,
             )
@@ -252,8 +259,8 @@ class ContainerStandIn(GraphStandIn):
         if c.expired or time.time() - c.created >= self.knobs.container_ttl_seconds:
             c.status = EXPIRED
             return c.status
-        if c.polls_left > 0:
-            if consume_poll:
+        if c.polls_left > 0 or time.time() < c.ready_at:
+            if consume_poll and c.polls_left > 0:
                 c.polls_left -= 1
             return IN_PROGRESS
         c.status = ERROR if c.fails else FINISHED

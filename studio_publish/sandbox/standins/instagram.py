@@ -157,7 +157,9 @@ class InstagramStandIn(ContainerStandIn):
                 )
             if not image_url:
                 raise graph_error(100, "(#100) The parameter image_url is required")
-        return Draft(media_type, caption, is_item)
+        # Image containers are FINISHED at once, as Meta's usually are; videos take time.
+        image = media_type is None or (media_type == "STORIES" and not video_url)
+        return Draft(media_type, caption, is_item, instant=image)
 
     @staticmethod
     def _check_caption(caption: str) -> None:

@@ -146,6 +146,7 @@ class Publish:
     upload_id: str | None = None
     uploading: bool = False  # a chunk is being received right now
     committed: bool = False  # the platform has the post (or the inbox draft)
+    ready_at: float = 0.0  # processing until then, once committed (processing_seconds)
     fails: bool = False
     post_id: str | None = None
 
@@ -438,6 +439,7 @@ class TikTokStandIn(StandIn):
         """TikTok has everything it needs: a Direct Post goes live now (unless it is one
         of the ``tiktok_publish_failures``). Caller holds the lock."""
         publish.committed = True
+        publish.ready_at = time.time() + self.knobs.processing_seconds
         if self.knobs.tiktok_publish_failures > 0:
             self.knobs.tiktok_publish_failures -= 1
             publish.fails = True
@@ -560,8 +562,8 @@ class TikTokStandIn(StandIn):
         if not p.committed:
             data["status"] = processing
             return data
-        if p.polls_left > 0:
-            p.polls_left -= 1
+        if p.polls_left > 0 or time.time() < p.ready_at:
+            p.polls_left = max(0, p.polls_left - 1)
             data["status"] = processing
             return data
         if p.source != "FILE_UPLOAD":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import httpx
@@ -24,7 +25,12 @@ from support.platform_fakes import (
 from support.platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
 from studio_publish.domain import Published
-from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
+from studio_publish.platforms.base import (
+    Decision,
+    PlatformError,
+    ProcessingTimeout,
+    ReconcileStatus,
+)
 from studio_publish.platforms.graph.usage import UsageThrottle
 from studio_publish.platforms.instagram.client import InstagramPlatform
 
@@ -56,13 +62,32 @@ def test_single_image(api: FakeApi) -> None:
     assert result == Published("m1", "https://www.instagram.com/p/abc/")
     assert form(api.calls("POST", MEDIA)[0]) == {"image_url": IMAGE[0], "caption": "Hello world"}
     assert form(api.calls("POST", PUBLISH)[0]) == {"creation_id": "c1"}
-    assert api.calls("GET", f"{GRAPH}/c1")[0].url.params["fields"] == "status_code,status"
+    # An image container is published at once: three calls, no status read (issue 10).
+    assert api.count("GET", f"{GRAPH}/c1") == 0
+    assert len(api.requests) == 3
     assert api.calls("GET", f"{GRAPH}/m1")[0].url.params["fields"] == "permalink"
     log = api.log
-    assert before(log, "save ig_container_id='c1'", "GET /v25.0/c1")
+    assert before(log, "save ig_container_id='c1'", "save ig_publish_sent_at")
     assert before(log, "save ig_publish_sent_at", "POST /v25.0/1789/media_publish")
     assert before(log, "save ig_media_id='m1'", "GET /v25.0/m1")
     assert_token_safe(api)
+
+
+def test_an_image_not_ready_at_publish_is_read_until_finished_then_published(
+    api: FakeApi,
+) -> None:
+    # "Error code 9007 ... The media is not ready for publishing, please wait" (subcode
+    # 2207027): "Check the container status and publish when its status is FINISHED"
+    # (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes)
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"), status("FINISHED"))
+    api.on("POST", PUBLISH, graph_error(9007, 2207027), ok({"id": "m1"}))
+    api.on("GET", f"{GRAPH}/m1", ok({"permalink": "https://www.instagram.com/p/abc/"}))
+    ctx = make_ctx(make_post("image", [IMAGE]), api=api)
+    assert run(platform().publish, ctx).platform_post_id == "m1"
+    assert api.count("POST", MEDIA) == 1  # the same container, published once it is ready
+    assert api.count("GET", f"{GRAPH}/c1") == 2
+    assert [form(c) for c in api.calls("POST", PUBLISH)] == [{"creation_id": "c1"}] * 2
 
 
 def test_carousel_with_video_child(api: FakeApi) -> None:
@@ -202,7 +227,8 @@ def test_a_status_read_without_status_code_is_polled_until_it_has_one(api: FakeA
     )
     api.on("POST", PUBLISH, ok({"id": "m1"}))
     api.on("GET", f"{GRAPH}/m1", ok({"permalink": "https://www.instagram.com/p/abc/"}))
-    assert run(platform().publish, make_ctx(make_post(), api=api)).platform_post_id == "m1"
+    ctx = make_ctx(make_post("reel", [VIDEO]), api=api)
+    assert run(platform().publish, ctx).platform_post_id == "m1"
     assert before(api.log, "GET /v25.0/c1", "POST /v25.0/1789/media_publish")
 
 
@@ -222,7 +248,7 @@ def test_a_container_read_refused_with_100_33_is_read_again_not_recreated(api: F
 def test_a_container_that_stays_unreadable_is_kept_and_retried_later(api: FakeApi) -> None:
     api.on("POST", MEDIA, ok({"id": "c1"}))
     api.on("GET", f"{GRAPH}/c1", graph_error(100, 33))
-    ctx = make_ctx(make_post(), api=api)
+    ctx = make_ctx(make_post("reel", [VIDEO]), api=api)
     with pytest.raises(PlatformError) as caught:
         run(platform(poll_timeout_seconds=0.05).publish, ctx)
     assert caught.value.decision is Decision.RETRY
@@ -546,3 +572,92 @@ def test_a_new_run_reads_the_quota_again(api: FakeApi) -> None:
     assert api.count("GET", LIMIT) == 2
     assert first.quota is not None and second.quota is not None
     assert (first.quota.used, second.quota.used) == (3, 7)
+
+
+# --- the processing bound: a container lives 24 hours ---------------------------------------
+# "Containers ... expire after 24 hours"
+# (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media)
+def test_a_container_still_processing_24_hours_after_it_was_made_fails_as_a_timeout(
+    api: FakeApi,
+) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"))
+    made = (NOW - dt.timedelta(hours=24, minutes=1)).isoformat()
+    saved = {"ig_container_id": "c1", "ig_container_created_at": made}
+    ctx = make_ctx(make_post("reel", [VIDEO]), saved=saved, api=api)
+    with pytest.raises(ProcessingTimeout) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.FAIL
+    assert "24 hours" in caught.value.message
+    assert "ig_container_id" not in ctx.saved_ids  # a retry-failed starts with a new one
+    assert api.count("POST", PUBLISH) == 0
+
+
+def test_a_container_still_processing_within_its_life_is_handed_back_with_its_next_look(
+    api: FakeApi,
+) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"))
+    made = (NOW - dt.timedelta(hours=23)).isoformat()
+    saved = {"ig_container_id": "c1", "ig_container_created_at": made}
+    ctx = make_ctx(make_post("reel", [VIDEO]), saved=saved, api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_timeout_seconds=0.05, poll_interval_seconds=0.01).publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    assert caught.value.retry_after == 0.01  # looked at again after POLL_INTERVAL_SECONDS
+    assert ctx.saved_ids["ig_container_id"] == "c1"
+
+
+def test_a_container_saved_without_its_creation_time_is_bounded_from_first_sight(
+    api: FakeApi,
+) -> None:
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"))
+    ctx = make_ctx(make_post("reel", [VIDEO]), saved={"ig_container_id": "c1"}, api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    assert ctx.saved_ids["ig_container_created_at"] == NOW.isoformat()
+
+
+def test_a_new_container_saves_when_it_was_made(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"))
+    ctx = make_ctx(make_post("reel", [VIDEO]), api=api)
+    with pytest.raises(PlatformError):
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert ctx.saved_ids["ig_container_created_at"] == NOW.isoformat()
+
+
+def test_a_sent_publish_unreadable_for_24_hours_is_for_a_person(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/c1", graph_error(100, 33))
+    api.on("GET", f"{IG}/media", ok({"data": []}))
+    sent = (NOW - dt.timedelta(hours=25)).isoformat()
+    saved = {"ig_container_id": "c1", "ig_publish_sent_at": sent}
+    ctx = make_ctx(make_post(), saved=saved, api=api)
+    with pytest.raises(ProcessingTimeout) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.UNKNOWN  # it may be live
+    rec = run(platform().reconcile, make_ctx(make_post(), saved=saved, api=api))
+    assert rec.status is ReconcileStatus.FAILED and isinstance(rec.error, ProcessingTimeout)
+    assert api.count("POST", PUBLISH) == 0
+
+
+def test_the_engines_wait_decides_when_to_stop_looking(api: FakeApi) -> None:
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"), status("IN_PROGRESS"), status("FINISHED"))
+    api.on("POST", PUBLISH, ok({"id": "m1"}))
+    api.on("GET", f"{GRAPH}/m1", ok({"permalink": "https://www.instagram.com/p/abc/"}))
+    looks: list[float] = []
+
+    async def wait(seconds: float) -> bool:
+        looks.append(seconds)
+        return len(looks) <= 2  # the run's budget holds two more looks
+
+    ctx = make_ctx(make_post("reel", [VIDEO]), api=api)
+    ctx.processing_wait = wait
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_interval_seconds=7).publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    assert looks == [7, 7, 7] and api.count("GET", f"{GRAPH}/c1") == 2  # no read it cannot use
+    # The next run resumes the same container: one read finds it FINISHED, then it publishes.
+    resumed = make_ctx(make_post("reel", [VIDEO]), saved=ctx.saved_ids, api=api)
+    assert run(platform().publish, resumed).platform_post_id == "m1"
+    assert api.count("POST", MEDIA) == 1

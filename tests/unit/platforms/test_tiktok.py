@@ -31,7 +31,12 @@ from support.platform_fakes import (
 from support.platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
 from studio_publish.domain import Account, Published
-from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
+from studio_publish.platforms.base import (
+    Decision,
+    PlatformError,
+    ProcessingTimeout,
+    ReconcileStatus,
+)
 from studio_publish.platforms.tiktok.api import fail_reason_error
 from studio_publish.platforms.tiktok.chunks import ChunkPlan
 from studio_publish.platforms.tiktok.client import TikTokPlatform
@@ -708,3 +713,86 @@ def test_an_unreachable_media_host_is_named_in_the_error(api: FakeApi, resolver:
     assert caught.value.decision is Decision.RETRY
     assert caught.value.message.startswith("downloading the media from cdn.test (size lookup): ")
     assert "could not connect" in caught.value.message
+
+
+# --- the processing bound (finding 6) ---------------------------------------------------------
+# "The upload_url is valid for one hour after issuance. The upload must be completed in this
+# time range"; the status answer carries uploaded_bytes
+# (https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+# https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status).
+def stuck(uploaded: int) -> httpx.Response:
+    return tiktok_ok({"status": "PROCESSING_UPLOAD", "uploaded_bytes": uploaded})
+
+
+def killed_mid_upload(minutes_ago: int = 5) -> dict[str, Any]:
+    """What a run killed during its upload leaves saved: init answered, upload unfinished."""
+    sent = (NOW - dt.timedelta(minutes=minutes_ago)).isoformat()
+    return {"tiktok_publish_id": "v_old", "tiktok_init_sent_at": sent, "tiktok_video_size": 3072}
+
+
+def test_an_upload_that_can_never_finish_is_abandoned_and_a_new_init_starts_at_once(
+    api: FakeApi, video: Path
+) -> None:
+    api.on("POST", STATUS, stuck(1024), complete())
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    api.on("POST", INIT, tiktok_ok({"publish_id": "v_new", "upload_url": UPLOAD}))
+    api.on("PUT", UPLOAD, ok(status=201))
+    ctx = video_ctx(api, str(video), saved=killed_mid_upload())
+    published = run(platform(poll_interval_seconds=0.01).publish, ctx)
+    assert published.platform_post_id == "7301"
+    assert ctx.saved_ids["tiktok_abandoned_publish_id"] == "v_old"
+    assert ctx.saved_ids["tiktok_publish_id"] == "v_new"
+    assert api.count("POST", INIT) == 1
+
+
+def test_reconcile_abandons_a_publish_id_whose_upload_stopped(api: FakeApi) -> None:
+    api.on("POST", STATUS, stuck(1024))
+    ctx = video_ctx(api, SOURCE, saved=killed_mid_upload())
+    rec = run(platform().reconcile, ctx)
+    assert rec.status is ReconcileStatus.NOT_LIVE and "1024 of 3072 bytes" in rec.reason
+    assert ctx.saved_ids == {"tiktok_abandoned_publish_id": "v_old"}  # the next init is fresh
+
+
+def test_an_upload_we_finished_is_waited_for_not_abandoned(api: FakeApi) -> None:
+    api.on("POST", STATUS, stuck(1024))  # TikTok's count lags behind the bytes we sent
+    saved = {**killed_mid_upload(), "tiktok_uploaded_at": NOW.isoformat()}
+    ctx = video_ctx(api, SOURCE, saved=saved)
+    with pytest.raises(PlatformError) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    assert ctx.saved_ids["tiktok_publish_id"] == "v_old"
+
+
+@pytest.mark.parametrize("status", ["PROCESSING_UPLOAD", "PROCESSING_DOWNLOAD"])
+def test_a_publish_id_processing_past_the_upload_urls_life_is_abandoned(
+    api: FakeApi, status: str
+) -> None:
+    api.on("POST", STATUS, tiktok_ok({"status": status}))
+    saved = {**killed_mid_upload(minutes_ago=121), "tiktok_uploaded_at": NOW.isoformat()}
+    rec = run(platform().reconcile, video_ctx(api, SOURCE, saved=saved))
+    assert rec.status is ReconcileStatus.NOT_LIVE and "one-hour life" in rec.reason
+
+
+def test_a_post_processing_for_24_hours_is_for_a_person(api: FakeApi) -> None:
+    api.on("POST", STATUS, tiktok_ok({"status": "MODERATION"}))  # no status TikTok documents
+    saved = killed_mid_upload(minutes_ago=24 * 60 + 1)
+    ctx = video_ctx(api, SOURCE, saved=saved)
+    with pytest.raises(ProcessingTimeout) as caught:
+        run(platform(poll_timeout_seconds=0.05).publish, ctx)
+    assert caught.value.decision is Decision.UNKNOWN
+    assert api.count("POST", INIT) == 0
+
+
+def test_a_resume_after_reconcile_reads_the_status_once(api: FakeApi) -> None:
+    api.on("POST", STATUS, processing(), complete())
+    api.on("POST", CREATOR, tiktok_ok(CREATOR_DATA))
+    saved = {**killed_mid_upload(), "tiktok_uploaded_at": NOW.isoformat()}
+    ctx = video_ctx(api, SOURCE, saved=saved)
+
+    async def reconcile_then_publish(ctx: Any) -> Published:
+        tiktok = platform(poll_interval_seconds=0.01)
+        assert (await tiktok.reconcile(ctx)).status is ReconcileStatus.PENDING
+        return await tiktok.publish(ctx)
+
+    assert run(reconcile_then_publish, ctx).platform_post_id == "7301"
+    assert api.count("POST", STATUS) == 2  # reconcile's read, then one look later
