@@ -717,3 +717,93 @@ def test_hostile_rows_from_the_web_app_fail_alone_through_the_cli(
     assert not any("tiktok" in endpoint for endpoint in calls), calls  # no init, no upload
     # status shows why, and --check names nothing stuck
     assert "invalid" in tool.ok("status", ids["file"])
+
+
+# --- waiting on processing (issue 10): waiting is not working ---------------------------------
+
+
+def published_at(db_url: str) -> dict[str, Any]:
+    rows = db_rows(db_url, "SELECT id::text AS id, published_at FROM studio_social_posts")
+    return {row["id"]: row["published_at"] for row in rows}
+
+
+def test_a_video_still_processing_gives_its_slot_to_the_posts_behind_it(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    sandbox.set_knobs(container_polls=0, processing_seconds=2.0)
+    reel = schedule("instagram", "--caption", "slow reel", "--media", f"{CDN}/r.mp4")
+    others = [schedule("facebook", "--caption", f"behind the reel {n}") for n in range(3)]
+
+    summary = tool.json("run-due", STUDIO_PUBLISH_CONCURRENCY="1")
+
+    assert summary["posted"] == 4 and sandbox.ledger.count() == 4
+    live = published_at(db_url)
+    # One slot, taken first by the reel: the others went live while it was processed.
+    assert all(live[other] < live[reel] for other in others)
+
+
+def test_processing_past_the_budget_is_handed_back_and_resumed_not_recreated(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    sandbox.set_knobs(container_polls=0, processing_seconds=2.5)
+    reel = schedule("instagram", "--caption", "outlasts the run", "--media", f"{CDN}/r.mp4")
+
+    summary = tool.json("run-due", STUDIO_PUBLISH_RUN_BUDGET_SECONDS="1")
+
+    assert summary["retried"] == 1 and summary["posted"] == 0
+    (row,) = db_rows(
+        db_url,
+        "SELECT status, attempt_count, platform_state, next_attempt_at - now() AS due_in "
+        "FROM studio_social_posts WHERE id = %s",
+        [reel],
+    )
+    assert row["status"] == "scheduled" and row["attempt_count"] == 0  # no attempt used
+    assert row["platform_state"]["ig_container_id"] and row["due_in"].total_seconds() < 1
+    assert "still processing" in db_rows(db_url, LAST_ATTEMPT, [reel])[0]["error_message"]
+
+    time.sleep(2)  # the sandbox finishes processing
+    assert tool.json("run-due")["posted"] == 1
+    assert post_status(db_url, reel) == "posted" and sandbox.ledger.count() == 1
+    assert sandbox.stats()["calls"]["graph.media"] == 1  # the same container, resumed
+
+
+def test_a_tiktok_upload_still_processing_is_resumed_by_the_next_run(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], tmp_path: Path, db_url: str
+) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"\0" * 1_000_000)
+    sandbox.set_knobs(tiktok_status_polls=0, processing_seconds=2.5)
+    post_id = schedule("tiktok", "--caption", "slow", "--media", "clip.mp4", "--option", PUBLIC)
+
+    assert tool.json("run-due", STUDIO_PUBLISH_RUN_BUDGET_SECONDS="1")["retried"] == 1
+    assert post_status(db_url, post_id) == "scheduled"
+
+    time.sleep(2)
+    assert tool.json("run-due")["posted"] == 1
+    calls = sandbox.stats()["calls"]
+    assert calls["tiktok.video_init"] == 1 and calls["tiktok.upload"] == 1  # never re-sent
+    assert sandbox.ledger.count() == 1
+
+
+def test_each_post_type_costs_the_fewest_calls_the_platforms_allow(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    sandbox.set_knobs(container_polls=0, tiktok_status_polls=0)
+    for n in range(2):
+        schedule("instagram", "--caption", f"image {n}", "--media", f"{CDN}/{n}.jpg")
+        schedule(
+            "tiktok", "--caption", f"photos {n}", "--media", f"{CDN}/{n}.jpg", "--option", PUBLIC
+        )
+
+    assert tool.json("run-due")["posted"] == 4
+
+    # Instagram image: container, publish, permalink (graph.object), the quota once for the
+    # account; TikTok photos: init and one status look, creator_info once for the account.
+    assert sandbox.stats()["calls"] == {
+        "graph.content_publishing_limit": 1,
+        "graph.media": 2,
+        "graph.media_publish": 2,
+        "graph.object": 2,
+        "tiktok.creator_info": 1,
+        "tiktok.content_init": 2,
+        "tiktok.status": 2,
+    }
