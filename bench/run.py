@@ -2,6 +2,7 @@
 
 Benchmarks (see bench/README.md for what each number means):
   throughput  N due posts, platform latency L, concurrency C: wall time and efficiency
+  slow-media  cron ticks over media that takes 25 s to process: how late each post goes live
   overhead    latency 0: posts/s of one and of two run-due processes (sandbox, no-op platform)
   history     idle run-due and status on 1M posted rows vs an empty table, with query plans
   startup     `studio-publish --help` and `status` wall time
@@ -265,10 +266,25 @@ TT_VIDEO = PostKind(
     options="""'{"privacy_level": "PUBLIC_TO_EVERYONE"}'::jsonb""",
     account_options='{"tiktok_pull_from_url": true}',
 )
+IG_REEL = PostKind(
+    "instagram reel",
+    "instagram",
+    "reel",
+    """jsonb_build_array(jsonb_build_object(
+        'url', 'https://cdn.example/r/' || g || '.mp4', 'kind', 'video'))""",
+)
 KINDS = {"facebook": FB_TEXT, "instagram": IG_IMAGE, "tiktok": TT_VIDEO}
 
 
-def seed(url: str, kinds: list[PostKind], n: int, accounts_per_kind: int, tag: str) -> None:
+def seed(
+    url: str,
+    kinds: list[PostKind],
+    n: int,
+    accounts_per_kind: int,
+    tag: str,
+    *,
+    due: str = "now() - interval '2 minutes'",
+) -> None:
     """n due posts spread evenly over the kinds, each kind over its own accounts."""
     with connect(url) as conn:
         for index, kind in enumerate(kinds):
@@ -293,7 +309,7 @@ def seed(url: str, kinds: list[PostKind], n: int, accounts_per_kind: int, tag: s
                          status, scheduled_for)
                     SELECT (%(ids)s::uuid[])[1 + mod(g, %(accounts)s)], %(platform)s,
                            %(post_type)s, %(caption)s || g, {kind.media}, {kind.options},
-                           'scheduled', now() - interval '2 minutes'
+                           'scheduled', {due}
                     FROM generate_series(1, %(n)s) g""",
                 {
                     "ids": ids,
@@ -1147,8 +1163,107 @@ def bench_memory(b: Bench) -> None:
 
 # --- main --------------------------------------------------------------------------------
 
+# --- 6. slow media: waiting is not working -----------------------------------------------
+
+
+def bench_slow_media(b: Bench) -> None:
+    """Issue 10's scaled-down minute: cron's `flock -n` tick every 10 s, a run budget of 8 s,
+    media that takes 25 s to process, 40 images + 24 reels + 16 TikTok videos due at once
+    over 60 accounts, concurrency 16, poll interval 1 s. A tick whose previous run still
+    runs is skipped, as flock -n skips it."""
+    tick, budget, poll, processing, latency = 10.0, 8.0, 1.0, 25.0, 0.1
+    plan = [(IG_IMAGE, 40), (IG_REEL, 24), (TT_VIDEO, 16)]
+    with bench_database("slow") as url:
+        sandbox = SandboxProcess(b.workdir)
+        try:
+            sandbox.reset(
+                latency=latency,
+                container_polls=0,
+                tiktok_status_polls=0,
+                processing_seconds=processing,
+            )
+            for number, (kind, count) in enumerate(plan):
+                seed(url, [kind], count, 20, f"s{number}", due="now()")
+            env = engine_env(
+                url,
+                sandbox,
+                run_budget_seconds=budget,
+                poll_interval_seconds=poll,
+                concurrency=16,
+            )
+            runs: list[Proc] = []
+            skipped = 0
+            current: threading.Thread | None = None
+            started = time.monotonic()
+            total = sum(count for _, count in plan)
+            while time.monotonic() - started < 150:
+                if current is not None and current.is_alive():
+                    skipped += 1  # flock -n: the previous run still holds the lock
+                else:
+                    running = Running([*CLI, "run-due", "--json"], env, b.workdir, timeout=280)
+                    current = threading.Thread(target=lambda r=running: runs.append(r.wait()))
+                    current.start()
+                if post_states(url).get("posted", 0) == total:
+                    break
+                time.sleep(tick)
+            if current is not None:
+                current.join()
+            with connect(url) as conn:
+                late = conn.execute(
+                    """SELECT post_type, count(*) FILTER (WHERE status = 'posted') AS posted,
+                              count(*) AS n,
+                              max(extract(epoch FROM published_at - scheduled_for)) AS latest
+                       FROM studio_social_posts GROUP BY post_type ORDER BY post_type"""
+                ).fetchall()
+            ledger = sandbox.ledger()
+        finally:
+            sandbox.stop()
+    longest = max(r.wall for r in runs)
+    by_type = {r["post_type"]: r for r in late}
+    images = float(by_type["image"]["latest"] or 0)
+    videos = max(float(by_type[t]["latest"] or 0) for t in ("reel", "video"))
+    table(
+        f"6. Slow media (tick {tick:.0f} s, budget {budget:.0f} s, processing {processing:.0f} "
+        f"s, poll {poll:.0f} s, C=16, L={int(latency * 1000)} ms)",
+        ["post type", "posted", "latest go-live after due, s"],
+        [
+            [r["post_type"], f"{r['posted']}/{r['n']}", round(float(r["latest"] or 0), 1)]
+            for r in late
+        ],
+    )
+    note(
+        f"runs {len(runs)}, ticks skipped {skipped}, longest run {longest:.1f} s, "
+        f"ledger {ledger['count']}, duplicates {ledger['duplicate_count']}"
+    )
+    b.results["slow_media"] = {
+        "tick_s": tick,
+        "budget_s": budget,
+        "processing_s": processing,
+        "by_type": [dict(r) for r in late],
+        "runs": len(runs),
+        "ticks_skipped": skipped,
+        "longest_run_s": round(longest, 2),
+        "ledger": ledger,
+    }
+    everything = all(r["posted"] == r["n"] for r in late) and ledger["duplicate_count"] == 0
+    b.verdict("slow media: latest image, s late", f"{images:.1f}", "<= 12", images <= 12)
+    b.verdict(
+        "slow media: latest video, s late",
+        f"{videos:.1f}",
+        f"<= {processing + 12:.0f} (processing + 12)",
+        videos <= processing + 12 and everything,
+    )
+    b.verdict(
+        "slow media: longest run, s",
+        f"{longest:.1f}",
+        f"<= {budget + 5:.0f}",
+        longest <= budget + 5,
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Bench], None]] = {
     "throughput": bench_throughput,
+    "slow-media": bench_slow_media,
     "overhead": bench_overhead,
     "history": bench_history,
     "startup": bench_startup,
