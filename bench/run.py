@@ -3,6 +3,7 @@
 Benchmarks (see bench/README.md for what each number means):
   throughput  N due posts, platform latency L, concurrency C: wall time and efficiency
   slow-media  cron ticks over media that takes 25 s to process: how late each post goes live
+  punctual    issue 10's targets: the 3-call ideal, 10,000 posts in a minute, order, fairness
   overhead    latency 0: posts/s of one and of two run-due processes (sandbox, no-op platform)
   history     idle run-due and status on 1M posted rows vs an empty table, with query plans
   startup     `studio-publish --help` and `status` wall time
@@ -1172,7 +1173,10 @@ def bench_slow_media(b: Bench) -> None:
     over 60 accounts, concurrency 16, poll interval 1 s. A tick whose previous run still
     runs is skipped, as flock -n skips it."""
     tick, budget, poll, processing, latency = 10.0, 8.0, 1.0, 25.0, 0.1
-    plan = [(IG_IMAGE, 40), (IG_REEL, 24), (TT_VIDEO, 16)]
+    # (kind, posts, accounts): 60 accounts, each video on an account of its own. With the
+    # default ACCOUNT_CONCURRENCY of 1 an account's posts go live in order, so an account's
+    # second video would start processing only once its first is live.
+    plan = [(IG_IMAGE, 40, 20), (IG_REEL, 24, 24), (TT_VIDEO, 16, 16)]
     with bench_database("slow") as url:
         sandbox = SandboxProcess(b.workdir)
         try:
@@ -1182,8 +1186,8 @@ def bench_slow_media(b: Bench) -> None:
                 tiktok_status_polls=0,
                 processing_seconds=processing,
             )
-            for number, (kind, count) in enumerate(plan):
-                seed(url, [kind], count, 20, f"s{number}", due="now()")
+            for number, (kind, count, accounts) in enumerate(plan):
+                seed(url, [kind], count, accounts, f"s{number}", due="now()")
             env = engine_env(
                 url,
                 sandbox,
@@ -1195,7 +1199,7 @@ def bench_slow_media(b: Bench) -> None:
             skipped = 0
             current: threading.Thread | None = None
             started = time.monotonic()
-            total = sum(count for _, count in plan)
+            total = sum(count for _, count, _ in plan)
             while time.monotonic() - started < 150:
                 if current is not None and current.is_alive():
                     skipped += 1  # flock -n: the previous run still holds the lock
@@ -1261,9 +1265,194 @@ def bench_slow_media(b: Bench) -> None:
     )
 
 
+# --- 7. punctual: issue 10's throughput, order and fairness targets -----------------------
+
+
+def _seed_account(conn: psycopg.Connection[dict[str, Any]], tag: str) -> Any:
+    row = conn.execute(
+        """INSERT INTO studio_social_accounts (platform, platform_account_id, name, access_token)
+           VALUES ('instagram', %(id)s, %(id)s, 'bench-token-' || %(id)s) RETURNING id""",
+        {"id": f"{tag}-{secrets.token_hex(4)}"},
+    ).fetchone()
+    assert row is not None
+    return row["id"]
+
+
+def _seed_images(
+    conn: psycopg.Connection[dict[str, Any]], account: Any, count: int, first_due: str, step: str
+) -> None:
+    """``count`` Instagram images for ``account``, due from ``first_due`` every ``step``."""
+    conn.execute(
+        f"""INSERT INTO studio_social_posts
+                (social_account_id, platform, post_type, caption, media, status, scheduled_for)
+            SELECT %(account)s, 'instagram', 'image', 'punctual ' || g, {IG_IMAGE.media},
+                   'scheduled', {first_due} + (g - 1) * interval '{step}'
+            FROM generate_series(1, %(n)s) g""",
+        {"account": account, "n": count},
+    )
+
+
+def bench_punctual(b: Bench) -> None:
+    """Issue 10's targets: Instagram images against the 3-call ideal, 10,000 posts due in
+    one minute over 1,000 accounts with two processes, an account's posts in order, and a
+    single post not held back by another account's backlog."""
+    with bench_database("punct") as url:
+        sandbox = SandboxProcess(b.workdir)
+        try:
+            _punctual_throughput(b, url, sandbox)
+            _punctual_order(b, url, sandbox)
+            _punctual_fairness(b, url, sandbox)
+            _punctual_ten_thousand(b, url, sandbox)
+        finally:
+            sandbox.stop()
+
+
+def _punctual_throughput(b: Bench, url: str, sandbox: SandboxProcess) -> None:
+    n, rows = (600 if b.quick else 2000), []
+    for latency, target in ((0.2, 0.90), (0.05, 0.85)):
+        reset_tables(url)
+        sandbox.reset(latency=latency, container_polls=0, tiktok_status_polls=0)
+        seed(url, [IG_IMAGE], n, 100, f"p{int(latency * 1000)}")
+        r = run_due_processes(
+            url,
+            sandbox,
+            b.workdir,
+            n,
+            concurrency=64,
+            poll_interval_seconds=1.0,
+            run_budget_seconds=600,
+        )
+        ideal = n * 3 * latency / 64
+        rows.append([int(latency * 1000), n, r.calls_per_post, ideal, r.wall, ideal / r.wall])
+        rows[-1] = [round(v, 3) if isinstance(v, float) else v for v in rows[-1]]
+        b.verdict(
+            f"Instagram images N={n}, 100 accounts, L={int(latency * 1000)} ms, C=64: "
+            "3-call ideal / wall",
+            f"{ideal / r.wall:.3f}",
+            f">= {target}",
+            ideal / r.wall >= target and r.ok,
+        )
+        b.results.setdefault("punctual", {}).setdefault("throughput", []).append(
+            {
+                "latency_s": latency,
+                "n": n,
+                "wall_s": r.wall,
+                "ideal_s": ideal,
+                "cpu_s": r.cpu_engine_s,
+                "calls": r.calls_by_endpoint,
+                "ok": r.ok,
+            }
+        )
+    table(
+        "7a. Instagram images over 100 accounts, C=64, one run-due (3-call ideal)",
+        ["L ms", "N", "calls/post", "ideal s", "wall s", "ideal/wall"],
+        rows,
+    )
+
+
+def _punctual_order(b: Bench, url: str, sandbox: SandboxProcess) -> None:
+    in_order = 0
+    runs = 5
+    for number in range(runs):
+        reset_tables(url)
+        sandbox.reset(latency=0.05, container_polls=0, tiktok_status_polls=0)
+        with connect(url) as conn:
+            account = _seed_account(conn, f"order{number}")
+            _seed_images(conn, account, 5, "now() - interval '10 minutes'", "1 minute")
+        run_due_processes(url, sandbox, b.workdir, 5, concurrency=16, poll_interval_seconds=1.0)
+        with connect(url) as conn:
+            order = conn.execute(
+                "SELECT published_at FROM studio_social_posts ORDER BY scheduled_for"
+            ).fetchall()
+        times = [r["published_at"] for r in order]
+        in_order += all(t is not None for t in times) and times == sorted(times)
+    b.verdict(
+        "one account, 5 overdue posts a minute apart: runs that published them in order",
+        f"{in_order}/{runs}",
+        f"{runs}/{runs}",
+        in_order == runs,
+    )
+
+
+def _punctual_fairness(b: Bench, url: str, sandbox: SandboxProcess) -> None:
+    reset_tables(url)
+    sandbox.reset(latency=0.2, container_polls=0, tiktok_status_polls=0)
+    with connect(url) as conn:
+        backlog, single = _seed_account(conn, "backlog"), _seed_account(conn, "single")
+        _seed_images(conn, backlog, 500, "now() - interval '20 minutes'", "1 second")
+        _seed_images(conn, single, 1, "now() - interval '1 minute'", "1 second")
+    run_due_processes(
+        url,
+        sandbox,
+        b.workdir,
+        501,
+        concurrency=64,
+        account_concurrency=64,
+        poll_interval_seconds=1.0,
+        run_budget_seconds=8,
+    )
+    with connect(url) as conn:
+        row = conn.execute(
+            """SELECT extract(epoch FROM p.published_at - r.started_at) AS after
+               FROM studio_social_posts p, studio_publish_runs r
+               WHERE p.social_account_id = %(single)s""",
+            {"single": single},
+        ).fetchone()
+    after = float(row["after"]) if row and row["after"] is not None else float("inf")
+    b.results.setdefault("punctual", {})["fairness_single_after_s"] = after
+    b.verdict(
+        "500 due on one account, 1 on another, L=200 ms, C=ACCOUNT_CONCURRENCY=64: "
+        "the single post live after the run's start, s",
+        f"{after:.2f}",
+        "<= 2",
+        after <= 2,
+    )
+
+
+def _punctual_ten_thousand(b: Bench, url: str, sandbox: SandboxProcess) -> None:
+    n = 3000 if b.quick else 10000
+    reset_tables(url)
+    sandbox.reset(latency=0.2, container_polls=0, tiktok_status_polls=0)
+    seed(url, [FB_TEXT, IG_IMAGE, TT_VIDEO], n, 334, "ten", due="now() - interval '30 seconds'")
+    r = run_due_processes(
+        url,
+        sandbox,
+        b.workdir,
+        n,
+        processes=2,
+        concurrency=64,
+        poll_interval_seconds=1.0,
+        run_budget_seconds=600,
+    )
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT max(extract(epoch FROM published_at - scheduled_for)) AS late "
+            "FROM studio_social_posts"
+        ).fetchone()
+    late = float(row["late"]) if row and row["late"] is not None else float("inf")
+    b.results.setdefault("punctual", {})["ten_thousand"] = {
+        "n": n,
+        "wall_s": r.wall,
+        "latest_s": late,
+        "duplicates": r.duplicates,
+        "ok": r.ok,
+        "cpu_s": r.cpu_engine_s,
+        "calls": r.calls_by_endpoint,
+    }
+    note(f"{n} mixed over 1,002 accounts, 2 processes: wall {r.wall:.1f} s, last live {late:.1f} s")
+    b.verdict(
+        f"{n} posts due in one minute over 1,002 accounts, mixed, L=200 ms, two run-due "
+        "(C=64 each): all live within, s",
+        f"{r.wall:.1f} (dup {r.duplicates})",
+        "<= 60, 0 duplicates",
+        r.wall <= 60 and r.ok,
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Bench], None]] = {
     "throughput": bench_throughput,
     "slow-media": bench_slow_media,
+    "punctual": bench_punctual,
     "overhead": bench_overhead,
     "history": bench_history,
     "startup": bench_startup,
