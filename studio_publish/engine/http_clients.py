@@ -18,13 +18,39 @@ POSTS_PER_CLIENT = 8
 CONNECTIONS_PER_CLIENT = 16  # a post's calls are sequential; the headroom serves uploads
 
 
+class _NoCookies(httpx.Cookies):
+    """Always empty: the platform APIs are called with tokens, and no cookie they set is
+    sent back. Storing them (httpx parses every response's URL and headers for them) was
+    about 5 % of the engine's CPU per call (bench/README.md)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _Client(httpx.AsyncClient):
+    """An httpx client that keeps no cookies (see _NoCookies)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        pass  # nothing is ever kept
+
+
+_NO_COOKIES = _NoCookies()
+
+
 class HttpClients:
     def __init__(self, concurrency: int, timeout: float) -> None:
         limits = httpx.Limits(
             max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=POSTS_PER_CLIENT
         )
         count = max(1, math.ceil(concurrency / POSTS_PER_CLIENT))
-        self._clients = [httpx.AsyncClient(timeout=timeout, limits=limits) for _ in range(count)]
+        self._clients: list[httpx.AsyncClient] = [
+            _Client(timeout=timeout, limits=limits) for _ in range(count)
+        ]
         self._turns = itertools.cycle(self._clients)
 
     def next(self) -> httpx.AsyncClient:

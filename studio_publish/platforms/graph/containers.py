@@ -135,12 +135,14 @@ class ContainerPlatform(GraphPlatform):
     async def prepare(self, ctx: PublishContext) -> None:
         # Read once per account per run; this run's publishes are counted on it (below).
         quota = ctx.account_facts.get(self.key("quota"), UNREAD)
-        if quota is UNREAD:
+        fresh = quota is UNREAD
+        if fresh:
             quota = ctx.account_facts[self.key("quota")] = await self._read_quota(ctx)
         if quota is None:
             return
-        ctx.quota = quota
         usage, total = quota.used, quota.total
+        if fresh or usage >= total:
+            ctx.quota = quota  # saved on the account for `status`: once a run, or used up
         if usage >= total:
             # The quota is a rolling 24 h window and the API does not say when a slot frees.
             raise PlatformError(
@@ -188,12 +190,14 @@ class ContainerPlatform(GraphPlatform):
             return await self._publish_container(ctx, graph, container)
         children = await self._children(ctx, graph)
         container = await self._create(ctx, graph, self.container_params(ctx.post, children))
-        await self._save(ctx, container_id=container, container_created_at=iso(self.clock()))
+        made = {"container_id": container, "container_created_at": iso(self.clock())}
         if not self.ready_at_once(ctx.post):
+            await self._save(ctx, **made)
             await self._wait_until_ready(ctx, graph, container, None)
             return await self._publish_container(ctx, graph, container)
         try:
-            return await self._publish_container(ctx, graph, container)
+            # Published at once: the container and the publish's marker in one save.
+            return await self._publish_container(ctx, graph, container, also_save=made)
         except GraphError as exc:
             if exc.new_container:
                 # Refused as spoilt: the container's own ERROR names the subcode that says
@@ -394,9 +398,14 @@ class ContainerPlatform(GraphPlatform):
     # -- publishing -------------------------------------------------------------------------
 
     async def _publish_container(
-        self, ctx: PublishContext, graph: GraphClient, container: str
+        self,
+        ctx: PublishContext,
+        graph: GraphClient,
+        container: str,
+        *,
+        also_save: dict[str, Any] | None = None,
     ) -> Published:
-        await self._save(ctx, publish_sent_at=iso(self.clock()))
+        await self._save(ctx, **(also_save or {}), publish_sent_at=iso(self.clock()))
         try:
             body = await graph.post(
                 f"{ctx.account.platform_account_id}/{self.api.publish}",
