@@ -50,7 +50,10 @@ SPEC = PlatformSpec(
         # Videos by URL only: a local video needs the resumable upload, not implemented.
         "video": MediaRule(VIDEO_EXTENSIONS),
     },
-    options={"link": option("url", "text")},  # a /feed link post; photos use attached_media
+    options={
+        "link": option("url", "text"),  # a /feed link post; photos use attached_media
+        "title": option("str", "video", "reel"),  # /videos' title; the caption is description
+    },
     default_types={"text": "text", "image": "image", "video": "video", "carousel": "carousel"},
     api_base_setting="graph_api_base",
     client="studio_publish.platforms.facebook.client:FacebookPlatform",
