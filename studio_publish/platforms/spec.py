@@ -138,6 +138,17 @@ class Demo:
 
 
 @dataclass(frozen=True)
+class TokenLifetimes:
+    """How long a platform documents its tokens to last, for operators and the sandbox. The
+    clients use what each token answer says (``expires_in``), never these."""
+
+    access: dt.timedelta
+    refresh: dt.timedelta | None = None  # None: the platform issues no refresh token
+    rotated: bool = False  # a refresh returns a new refresh token; the old one stops working
+    source: str = ""  # the documentation's URL
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     name: str  # as stored in the platform columns and given to --platform
     display_name: str
@@ -159,6 +170,7 @@ class PlatformSpec:
     refresh_margin: dt.timedelta = dt.timedelta(minutes=10)
     # The account's publishing quota the client reads and run-due saves, for `status`.
     quota: str | None = None
+    token_lifetimes: TokenLifetimes | None = None  # as documented (see TokenLifetimes)
     api_base_setting: str = ""  # the Settings field naming its API base URL
 
     def make_client(self, settings: Settings) -> Platform:

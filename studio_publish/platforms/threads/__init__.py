@@ -23,6 +23,7 @@ from studio_publish.platforms.spec import (
     PlatformSpec,
     PostTypeRule,
     TextRule,
+    TokenLifetimes,
     option,
 )
 
@@ -93,6 +94,10 @@ SPEC = PlatformSpec(
     # (https://developers.facebook.com/docs/threads/get-started/long-lived-tokens).
     refreshes_tokens=True,
     refresh_margin=dt.timedelta(days=7),
+    token_lifetimes=TokenLifetimes(
+        access=dt.timedelta(days=60),
+        source="https://developers.facebook.com/docs/threads/get-started/long-lived-tokens",
+    ),
     quota="250 posts per account per rolling 24 hours (threads_publishing_limit)",
     api_base_setting="threads_api_base",
     client="studio_publish.platforms.threads.client:ThreadsPlatform",

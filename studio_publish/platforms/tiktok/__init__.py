@@ -8,6 +8,7 @@ Rules from https://developers.tiktok.com/doc/content-posting-api-reference-direc
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from studio_publish.platforms.spec import (
@@ -21,6 +22,7 @@ from studio_publish.platforms.spec import (
     PlatformSpec,
     PostTypeRule,
     TextRule,
+    TokenLifetimes,
     option,
     utf16_units,
 )
@@ -34,6 +36,19 @@ ALL = ("image", "carousel", "video")
 PHOTOS = ("image", "carousel")
 CDN = "https://cdn.example.com/demo"
 PUBLIC = "privacy_level=PUBLIC_TO_EVERYONE"
+
+
+# "Although the fetched access_token expires within 2 hours, it can be refreshed"; "Refresh
+# tokens are rotated" (the page below, updated November 2026); the token lifetimes table of
+# https://developers.tiktok.com/docs/en/oauth-user-access-token-management gives the refresh
+# token 180 days. The older /doc/oauth-user-access-token-management said 24 hours and 365
+# days: the current pages win. The client reads expires_in and refresh_expires_in instead.
+TOKENS = TokenLifetimes(
+    access=dt.timedelta(hours=2),
+    refresh=dt.timedelta(days=180),
+    rotated=True,
+    source="https://developers.tiktok.com/docs/en/oauth-refresh-a-user-access-token",
+)
 
 
 def _branded_content_is_public(options: Mapping[str, OptionValue], media_count: int) -> str | None:
@@ -87,6 +102,7 @@ SPEC = PlatformSpec(
         "tiktok_pull_from_url": "TikTok fetches URL videos itself (verified domains only)"
     },
     refreshes_tokens=True,
+    token_lifetimes=TOKENS,
     api_base_setting="tiktok_api_base",
     client="studio_publish.platforms.tiktok.client:TikTokPlatform",
     demo=Demo(
