@@ -113,7 +113,7 @@ class Knobs:
     upload_url_ttl_seconds: float = 3600.0  # TikTok upload_url validity
     # expires_in and refresh_expires_in of refreshed TikTok tokens: TikTok's documented 2 h
     # and 180 days (platforms/tiktok's token_lifetimes).
-    tiktok_access_token_ttl: int = int(TIKTOK_TOKENS.access.total_seconds())
+    tiktok_access_token_ttl: int = int((TIKTOK_TOKENS.access or ZERO).total_seconds())
     tiktok_refresh_token_ttl: int = int((TIKTOK_TOKENS.refresh or ZERO).total_seconds())
     tiktok_client_key: str | None = None  # None: any client_key is accepted
     tiktok_client_secret: str | None = None

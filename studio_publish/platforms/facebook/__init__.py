@@ -19,6 +19,7 @@ from studio_publish.platforms.spec import (
     PlatformSpec,
     PostTypeRule,
     TextRule,
+    TokenLifetimes,
     option,
 )
 
@@ -55,6 +56,13 @@ SPEC = PlatformSpec(
         "title": option("str", "video", "reel"),  # /videos' title; the caption is description
     },
     default_types={"text": "text", "image": "image", "video": "video", "carousel": "carousel"},
+    # A Page token derived from a long-lived user token has no expiry date; a password
+    # change, a lost Page role or a removed app revokes it
+    # (https://developers.facebook.com/docs/facebook-login/guides/access-long-lived).
+    token_lifetimes=TokenLifetimes(
+        access=None,
+        source="https://developers.facebook.com/docs/facebook-login/guides/access-long-lived",
+    ),
     api_base_setting="graph_api_base",
     client="studio_publish.platforms.facebook.client:FacebookPlatform",
     demo=Demo(

@@ -17,6 +17,7 @@ from studio_publish.platforms.spec import (
     VIDEOS,
     Demo,
     DemoPost,
+    MediaLimit,
     MediaRule,
     OptionValue,
     PlatformSpec,
@@ -32,6 +33,11 @@ PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CR
 VIDEO_TITLE = TextRule(2200, unit="UTF-16 units", count=utf16_units)
 PHOTO_DESCRIPTION = TextRule(4000, unit="UTF-16 units", count=utf16_units)
 PHOTO_TITLE = TextRule(90, unit="UTF-16 units", count=utf16_units)
+# The media transfer guide: photos WebP or JPEG, 20 MB at most each; videos 4 GB at most
+# (the tool reads them itself: MediaRule.max_bytes) and 10 minutes at most through the API.
+PHOTO = MediaLimit(max_bytes=20 * 1024**2)
+VIDEO_SECONDS = 600
+VIDEO = MediaLimit(max_seconds=VIDEO_SECONDS)
 ALL = ("image", "carousel", "video")
 PHOTOS = ("image", "carousel")
 CDN = "https://cdn.example.com/demo"
@@ -64,9 +70,10 @@ SPEC = PlatformSpec(
     display_name="TikTok",
     account_id_label="TikTok open_id",
     post_types={
-        "video": PostTypeRule((1, 1), VIDEOS, VIDEO_TITLE),
-        "image": PostTypeRule((1, 1), IMAGES, PHOTO_DESCRIPTION),  # a photo post of one
-        "carousel": PostTypeRule((2, 35), IMAGES, PHOTO_DESCRIPTION),
+        "video": PostTypeRule((1, 1), VIDEOS, VIDEO_TITLE, limits={"video": VIDEO}),
+        # a photo post of one
+        "image": PostTypeRule((1, 1), IMAGES, PHOTO_DESCRIPTION, limits={"image": PHOTO}),
+        "carousel": PostTypeRule((2, 35), IMAGES, PHOTO_DESCRIPTION, limits={"image": PHOTO}),
     },
     media={
         # Photos are PULL_FROM_URL only, and TikTok pulls only over HTTPS.
@@ -91,7 +98,7 @@ SPEC = PlatformSpec(
         "auto_add_music": option("bool", *PHOTOS),
         "photo_cover_index": option("int", *PHOTOS, media_index=True),
         # The video's length, checked against the creator's maximum (10 min at most).
-        "duration_sec": option("int", "video", minimum=1, maximum=600),
+        "duration_sec": option("int", "video", minimum=1, maximum=VIDEO_SECONDS),
         # Photo posts only: a video's title is its caption.
         "title": option("str", *PHOTOS, text=PHOTO_TITLE),
     },

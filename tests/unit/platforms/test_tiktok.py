@@ -646,8 +646,8 @@ def test_the_sandbox_issues_tokens_for_the_documented_lifetimes() -> None:
     from studio_publish.sandbox.knobs import Knobs
 
     knobs = Knobs()
+    assert TOKENS.access is not None and TOKENS.refresh is not None
     assert knobs.tiktok_access_token_ttl == TOKENS.access.total_seconds() == 7200
-    assert TOKENS.refresh is not None
     assert knobs.tiktok_refresh_token_ttl == TOKENS.refresh.total_seconds() == 15552000
 
 
