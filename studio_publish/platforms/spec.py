@@ -60,6 +60,21 @@ def utf16_units(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class MediaLimit:
+    """What a platform documents for one kind of media in one post type, beyond its formats.
+
+    The platform checks these when it fetches or processes the media; studio-publish checks
+    a size only where it reads the file itself (``MediaRule.max_bytes`` of a kind it
+    uploads). They are declared here so an operator can read every limit in one place (the
+    README's table is made from these declarations).
+    """
+
+    max_bytes: int | None = None
+    min_seconds: int | None = None  # a video's shortest duration
+    max_seconds: int | None = None  # a video's longest duration
+
+
+@dataclass(frozen=True)
 class TextRule:
     """A limit on a text field: its length, counted as the platform counts it."""
 
@@ -68,6 +83,10 @@ class TextRule:
     max_hashtags: int | None = None
     max_mentions: int | None = None
     count: Callable[[str], int] = len  # a platform that counts otherwise says how
+    # A lower hashtag count the platform announced but its API does not document: more than
+    # this is accepted with a warning (``advice`` says why), not refused.
+    advised_hashtags: int | None = None
+    advice: str = ""
 
     def length(self, text: str) -> int:
         return self.count(text)
@@ -83,6 +102,7 @@ class PostTypeRule:
     # A post of this type needs a caption, or this option when it names one (a link post).
     needs_caption: bool = False
     or_option: str | None = None
+    limits: Mapping[str, MediaLimit] = field(default_factory=dict)  # by media kind
 
 
 @dataclass(frozen=True)
@@ -138,6 +158,17 @@ class Demo:
 
 
 @dataclass(frozen=True)
+class TokenLifetimes:
+    """How long a platform documents its tokens to last, for operators and the sandbox. The
+    clients use what each token answer says (``expires_in``), never these."""
+
+    access: dt.timedelta | None  # None: it does not expire
+    refresh: dt.timedelta | None = None  # None: the platform issues no refresh token
+    rotated: bool = False  # a refresh returns a new refresh token; the old one stops working
+    source: str = ""  # the documentation's URL
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     name: str  # as stored in the platform columns and given to --platform
     display_name: str
@@ -159,6 +190,7 @@ class PlatformSpec:
     refresh_margin: dt.timedelta = dt.timedelta(minutes=10)
     # The account's publishing quota the client reads and run-due saves, for `status`.
     quota: str | None = None
+    token_lifetimes: TokenLifetimes | None = None  # as documented (see TokenLifetimes)
     api_base_setting: str = ""  # the Settings field naming its API base URL
 
     def make_client(self, settings: Settings) -> Platform:

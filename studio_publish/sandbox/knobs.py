@@ -7,12 +7,14 @@ want; random rates (seeded) are for soak runs and benchmarks.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import fnmatch
 import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from studio_publish.platforms.tiktok import TOKENS as TIKTOK_TOKENS
 from studio_publish.sandbox.standins import STANDINS
 
 # Endpoint names used by faults, error_rate_endpoints and the call statistics, as the
@@ -22,6 +24,8 @@ ENDPOINTS = tuple(dict.fromkeys(name for standin in STANDINS for name in standin
 # The calls that make something happen on the platform. "lose_response_rate" applies to
 # these only: losing the answer to a read is harmless and would only add noise.
 ACTION_ENDPOINTS = frozenset(name for standin in STANDINS for name in standin.actions)
+
+ZERO = dt.timedelta()
 
 FaultKind = Literal["error", "rate_limit", "expired_token", "lose_response", "hang"]
 FAULT_KINDS: tuple[str, ...] = ("error", "rate_limit", "expired_token", "lose_response", "hang")
@@ -114,11 +118,16 @@ class Knobs:
     # which the Photo Post reference marks "Required: true".
     tiktok_photo_disclosure_required: bool = True
     upload_url_ttl_seconds: float = 3600.0  # TikTok upload_url validity
-    tiktok_access_token_ttl: int = 7200  # expires_in of refreshed TikTok tokens
-    tiktok_refresh_token_ttl: int = 15552000  # refresh_expires_in (180 days)
+    # expires_in and refresh_expires_in of refreshed TikTok tokens: TikTok's documented 2 h
+    # and 180 days (platforms/tiktok's token_lifetimes).
+    tiktok_access_token_ttl: int = int((TIKTOK_TOKENS.access or ZERO).total_seconds())
+    tiktok_refresh_token_ttl: int = int((TIKTOK_TOKENS.refresh or ZERO).total_seconds())
     tiktok_client_key: str | None = None  # None: any client_key is accepted
     tiktok_client_secret: str | None = None
     strict_tokens: bool = False  # only registered tokens are valid
+    # The Graph hosts (graph.facebook.com, graph.threads.net) cannot parse an Instagram
+    # Login token (IG...): 190 "Invalid OAuth access token - Cannot parse access token".
+    instagram_login_tokens_refused: bool = True
     usage_percent: int | None = None  # reported in X-App-Usage; None: from traffic
     hang_seconds: float = 60.0  # how long a "hang" fault holds the connection
 

@@ -9,6 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from studio_publish.errors import BadInput, Refused
+from studio_publish.logs import get_logger
 from studio_publish.media_policy import MediaPolicy
 from studio_publish.scheduling.postfile import read_post_file
 from studio_publish.scheduling.timeparse import parse_schedule_time
@@ -30,16 +31,35 @@ class PlannedPost:
         return PostState.DRAFT if self.post.scheduled_for is None else PostState.SCHEDULED
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "platform": self.platform,
-            "post_type": self.post.post_type,
-            "status": self.status,
-            "scheduled_for": self.post.scheduled_for,
-            "caption": self.post.caption,
-            "media": self.post.media,
-            "options": self.post.options,
-        }
+        return with_warnings(
+            {
+                "account_id": self.account_id,
+                "platform": self.platform,
+                "post_type": self.post.post_type,
+                "status": self.status,
+                "scheduled_for": self.post.scheduled_for,
+                "caption": self.post.caption,
+                "media": self.post.media,
+                "options": self.post.options,
+            },
+            self,
+        )
+
+
+def with_warnings(document: dict[str, Any], planned: PlannedPost) -> dict[str, Any]:
+    """``document`` with the post's ``warnings`` (a list of "field: why") when it has any."""
+    if not planned.post.warnings:
+        return document
+    return {**document, "warnings": list(planned.post.warnings)}
+
+
+def warn(planned: list[PlannedPost], rows: list[Any] | None = None) -> None:
+    """Each post's warnings on the log (standard error), naming the post once it has an id."""
+    log = get_logger()
+    for index, item in enumerate(planned):
+        post_id = str(rows[index]["id"]) if rows else None
+        for message in item.post.warnings:
+            log.warning("post_warning", post_id=post_id, platform=item.platform, warning=message)
 
 
 def plan_posts(
@@ -93,20 +113,24 @@ def insert_planned(conn: db.Connection, planned: list[PlannedPost]) -> list[db.R
 def schedule_post(
     conn: db.Connection, raw: PostInput, media: MediaPolicy, *, dry_run: bool = False
 ) -> list[Any]:
-    planned = plan_posts(conn, [raw], media)
-    if dry_run:
-        return [p.as_dict() for p in planned]
-    return insert_planned(conn, planned)
+    return _schedule(conn, plan_posts(conn, [raw], media), dry_run)
 
 
 def schedule_file(
     conn: db.Connection, path: Path, media: MediaPolicy, *, dry_run: bool = False
 ) -> list[Any]:
     inputs = read_post_file(path)
-    planned = plan_posts(conn, inputs, media)
+    return _schedule(conn, plan_posts(conn, inputs, media), dry_run)
+
+
+def _schedule(conn: db.Connection, planned: list[PlannedPost], dry_run: bool) -> list[Any]:
+    """Write the planned posts (or, for a dry run, show them), each with its warnings."""
     if dry_run:
+        warn(planned)
         return [p.as_dict() for p in planned]
-    return insert_planned(conn, planned)
+    rows = insert_planned(conn, planned)
+    warn(planned, rows)
+    return [with_warnings(dict(row), item) for row, item in zip(rows, planned, strict=True)]
 
 
 def get_post_or_raise(conn: db.Connection, post_id: str, *, field: str = "post_id") -> db.Row:

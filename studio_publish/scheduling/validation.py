@@ -26,6 +26,9 @@ Decisions:
 - TYPE when left out: the spec's ``default_types`` by what the post holds (no media, one
   image, one video, several).
 - An option a spec marks ``required`` has no default: the user chooses.
+- A limit the platform announced but its API does not document (Instagram's 5 hashtags, a
+  TextRule's ``advised_hashtags``) is a warning on the post (``warnings``), never a refusal:
+  the documented limit is what a post is refused at.
 - A scheduled time more than a minute in the past is refused (timeparse.PAST_TOLERANCE).
 - Drafts pass every content rule too, so scheduling a draft later needs only a time.
 """
@@ -56,6 +59,7 @@ __all__ = [
     "PostInput",
     "StoredPost",
     "ValidPost",
+    "caption_warnings",
     "check_stored_post",
     "check_text",
     "parse_bool",
@@ -104,6 +108,8 @@ class ValidPost:
     options: dict[str, OptionValue]
     scheduled_for: datetime | None  # None for a draft
     account_id: str | None = None
+    # What passed but may not go as planned, each "field: why" (see caption_warnings).
+    warnings: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -329,6 +335,22 @@ def _check_length(rule: TextRule, text: str, name: str, field: str, what: str = 
             raise BadInput(field, f"{found} {word}; {name} allows {most}")
 
 
+def caption_warnings(
+    platform: PlatformSpec, post_type: str, caption: str, field: str
+) -> tuple[str, ...]:
+    """What a valid caption exceeds that the platform announced but does not document."""
+    rule = platform.post_types[post_type].caption
+    if rule is None or rule.advised_hashtags is None:
+        return ()
+    found = len(_HASHTAG.findall(caption))
+    if found <= rule.advised_hashtags:
+        return ()
+    return (
+        f"{field}: {found} hashtags, more than {rule.advised_hashtags}: {rule.advice}; "
+        f"it is scheduled (the documented limit is {rule.max_hashtags})",
+    )
+
+
 def _check_caption(platform: PlatformSpec, post_type: str, caption: str, field: str) -> None:
     rule = platform.post_types[post_type].caption
     if rule is None:
@@ -478,6 +500,7 @@ def validate_post(
         options=options,
         scheduled_for=scheduled_for,
         account_id=account_id,
+        warnings=caption_warnings(rules, post_type, raw.caption, fields.caption),
     )
 
 

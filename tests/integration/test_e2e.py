@@ -360,6 +360,37 @@ def test_a_container_in_error_with_a_final_subcode_fails_for_good(
     assert sandbox.stats()["calls"]["graph.media"] == 1
 
 
+def test_an_instagram_login_token_fails_the_post_without_parking_the_account(
+    tool: Tool, sandbox: Sandbox, db_url: str
+) -> None:
+    # Finding 11: graph.facebook.com cannot parse an Instagram Login token (IGAA...) and
+    # answers 190. Re-authorising with another such token would get the same 190 for ever,
+    # so the post fails for good with the mismatch named and the account stays active.
+    account = tool.ok(
+        "accounts",
+        "add",
+        "--platform",
+        "instagram",
+        "--platform-account-id",
+        "17841400000000077",
+        stdin="IGAAQx-instagram-login-e2e\n",
+    )
+    post_id = tool.ok("schedule", "--account", account, "--at", "now", "--media", f"{CDN}/a.jpg")
+    code, out, _ = tool("run-due", "--json")
+    assert code == 1 and json.loads(out)["failed"] == 1
+    (post,) = db_rows(
+        db_url,
+        "SELECT status, failure_reason, last_publish_error FROM studio_social_posts WHERE id = %s",
+        [post_id],
+    )
+    assert (post["status"], post["failure_reason"]) == ("failed", "platform")
+    assert "login mismatch" in post["last_publish_error"]
+    assert "Instagram Login token" in post["last_publish_error"]
+    (row,) = db_rows(db_url, "SELECT state FROM studio_social_accounts WHERE id = %s", [account])
+    assert row["state"] == "active"
+    assert sandbox.ledger.count() == 0
+
+
 def test_container_reads_refused_with_100_33_keep_the_container(
     tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
 ) -> None:

@@ -312,7 +312,10 @@ def test_facebook_feed_photos_videos_and_posts(sandbox: Sandbox, graph: httpx.Cl
 
     kinds = [e.kind for e in sandbox.ledger.entries(platform="facebook")]
     assert kinds == ["text", "photo", "photos", "photos", "video", "photo"]
-    assert sandbox.ledger.entries()[-2].platform_post_id == video.json()["id"]
+    # The ledger keeps the video's Page post, as the Video node names it.
+    video_node = graph.get(f"/{video.json()['id']}", params={"fields": "post_id"}).json()
+    assert sandbox.ledger.entries()[-2].platform_post_id == video_node["post_id"]
+    assert sandbox.ledger.entries()[-2].source_ids == (video.json()["id"],)
 
     empty = graph.post(f"/{PAGE}/feed", data={})
     assert graph_error(empty)["code"] == 100

@@ -314,6 +314,34 @@ def test_the_limits_themselves_are_accepted(cli: Cli, conn: Conn, accounts: dict
     assert len(posts(conn)) == 7
 
 
+def test_more_hashtags_than_instagram_announced_is_scheduled_with_a_warning(
+    cli: Cli, conn: Conn, accounts: dict[str, str]
+) -> None:
+    """Instagram's API documents 30 hashtags; it announced 5 a post in December 2025. Six to
+    30 are written, with the warning in the document and on standard error."""
+    tags = " ".join(f"#tag{n}" for n in range(7))
+    args = ["schedule", "--account", accounts["instagram"], "--at", LATER, "--caption", tags]
+    dry = cli(*args, "--media", IMAGE, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    [planned] = dry.json()["posts"]
+    assert planned["warnings"][0].startswith("caption: 7 hashtags, more than 5")
+
+    result = cli(*args, "--media", IMAGE, "--json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    [post] = posts(conn)
+    assert document["id"] == str(post["id"]) and post["caption"] == tags
+    assert "Instagram announced a limit of 5 hashtags" in document["warnings"][0]
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    [warning] = [line for line in logged if line["event"] == "post_warning"]
+    assert warning["level"] == "warning" and warning["post_id"] == str(post["id"])
+    assert warning["warning"] == document["warnings"][0]
+
+    five = cli(*args[:-1], "#a #b #c #d #e", "--media", IMAGE, "--json")
+    assert five.exit_code == 0 and "warnings" not in five.json()
+    assert "post_warning" not in five.stderr
+
+
 BAD_TIMES = [
     (["--at", "2031-03-01T09:00:00"], "--at"),  # no zone
     (["--at", "2031-03-01T09:00:00", "--tz", "Mars/Olympus"], "--tz"),

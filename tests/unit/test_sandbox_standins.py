@@ -368,3 +368,19 @@ def test_container_read_knobs_refuse_reads_or_drop_the_state_while_publishing_wo
         assert api.get(f"/{created}", params={"fields": status_field}).json()[status_field]
         published = api.post(f"/{IG}/{flow.publish_edge}", data={"creation_id": created})
         assert published.status_code == 200
+
+
+def test_graph_hosts_cannot_parse_an_instagram_login_token(sandbox: Sandbox) -> None:
+    ig_login = {"Authorization": "Bearer IGAAQx-instagram-login-token"}
+    limits = [(sandbox.graph_base, "content_publishing_limit")]
+    limits.append((sandbox.base("threads"), "threads_publishing_limit"))
+    for base, edge in limits:
+        refused = httpx.get(f"{base}/{IG}/{edge}", headers=ig_login)
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert (error["code"], error["type"]) == (190, "OAuthException")
+        assert "error_subcode" not in error
+        assert error["message"] == "Invalid OAuth access token - Cannot parse access token"
+    sandbox.set_knobs(instagram_login_tokens_refused=False)
+    accepted = httpx.get(f"{sandbox.graph_base}/{IG}/content_publishing_limit", headers=ig_login)
+    assert accepted.status_code == 200

@@ -315,6 +315,25 @@ def test_instagram_hashtags() -> None:
     assert "31 hashtags" in problem
 
 
+def test_instagram_warns_above_the_five_hashtags_it_announced() -> None:
+    # The API documents 30 (refused above, test_instagram_hashtags); Instagram announced 5 a
+    # post in December 2025: 6 to 30 pass with a warning naming the caption.
+    assert ok("instagram", media=[JPG], caption="#a #b #c #d #e").warnings == ()
+    six = ok("instagram", media=[JPG], caption="#a #b #c #d #e #f")
+    (warning,) = six.warnings
+    assert warning.startswith("caption: 6 hashtags, more than 5: Instagram announced")
+    assert "documented limit is 30" in warning
+    in_file = validate_post(
+        post(caption="#a " * 30, media=[JPG], origin="file line 3"),
+        platform="instagram",
+        now=NOW,
+        media=MEDIA,
+    )
+    assert in_file.warnings[0].startswith("file line 3: caption: 30 hashtags")
+    # Other platforms announced no such limit.
+    assert ok("facebook", caption="#a " * 40).warnings == ()
+
+
 def test_instagram_mentions() -> None:
     ok("instagram", media=[JPG], caption=" ".join(f"@u{i}" for i in range(20)) + " me@mail.com")
     problem = bad("instagram", "caption", media=[JPG], caption="@a " * 21)

@@ -19,6 +19,7 @@ from studio_publish.platforms.spec import (
     PlatformSpec,
     PostTypeRule,
     TextRule,
+    TokenLifetimes,
     option,
 )
 
@@ -50,8 +51,18 @@ SPEC = PlatformSpec(
         # Videos by URL only: a local video needs the resumable upload, not implemented.
         "video": MediaRule(VIDEO_EXTENSIONS),
     },
-    options={"link": option("url", "text")},  # a /feed link post; photos use attached_media
+    options={
+        "link": option("url", "text"),  # a /feed link post; photos use attached_media
+        "title": option("str", "video", "reel"),  # /videos' title; the caption is description
+    },
     default_types={"text": "text", "image": "image", "video": "video", "carousel": "carousel"},
+    # A Page token derived from a long-lived user token has no expiry date; a password
+    # change, a lost Page role or a removed app revokes it
+    # (https://developers.facebook.com/docs/facebook-login/guides/access-long-lived).
+    token_lifetimes=TokenLifetimes(
+        access=None,
+        source="https://developers.facebook.com/docs/facebook-login/guides/access-long-lived",
+    ),
     api_base_setting="graph_api_base",
     client="studio_publish.platforms.facebook.client:FacebookPlatform",
     demo=Demo(

@@ -1,11 +1,30 @@
 """Facebook Page publishing: text/link posts, one or several photos, video by URL.
 
+Every call is made with the account's token, which must be a Page access token: the Video
+API's publishing guide asks for "A Page access token requested by a person who can perform
+the CREATE_CONTENT task on the Page" (https://developers.facebook.com/docs/video-api/guides/publishing),
+and the Pages API the same for posts (https://developers.facebook.com/docs/pages-api/posts).
+A user token is refused (#200, #210); the refusal says so (`_page_token_hint`).
+
+The id stored for every post is the Page post's, ``{page-id}_{post-id}``: /feed answers it
+as ``id``, /photos as ``post_id`` (its ``id`` is the photo's). /videos answers only
+``{"id": "<VIDEO_ID>"}`` (the publishing guide above), so the video is read for its
+``post_id`` and ``permalink_url`` (the Video node,
+https://developers.facebook.com/docs/graph-api/reference/video/); where Meta gives no
+post_id the video id stands in.
+
+A video's caption is ``description`` (the guide's parameter; /videos has no ``message``), a
+photo's ``caption`` (the Page Photos reference says ``message`` is "Deprecated. Please use
+the caption param instead", https://developers.facebook.com/docs/graph-api/reference/page/photos/),
+and a feed post's ``message``.
+
 Saved ids (``ctx.save``), each before the next call:
   ``fb_photo_ids``        unpublished photo ids of a multi-photo post, grown one at a time
                           (unpublished photos are invisible, so they are reused, not redone)
   ``fb_publish_sent_at``  ISO time, saved just before the call that makes the post visible
                           (/feed, /photos or /videos), cleared again on a clear refusal
-  ``fb_post_id``          the published post id (a video's id for video posts)
+  ``fb_video_id``         the video id /videos answered, before its post id is read
+  ``fb_post_id``          the published Page post id (a video's id where Meta gives no other)
 
 After an unclear answer to the visible call, the Page's recent posts (or videos) are
 searched for the caption before anything else. Not finding it is *not* taken as proof it
@@ -21,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from studio_publish.domain import Media, Post, Published
+from studio_publish.ids import platform_id_problem
 from studio_publish.platforms.base import (
     Decision,
     PlatformError,
@@ -30,7 +50,8 @@ from studio_publish.platforms.base import (
 )
 from studio_publish.platforms.clock import iso, parse_time
 from studio_publish.platforms.facebook import SPEC
-from studio_publish.platforms.graph.client import GraphClient, GraphPlatform
+from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
+from studio_publish.platforms.graph.errors import GraphError
 from studio_publish.platforms.media import file_name, image_content_type, local_path
 from studio_publish.platforms.transport import OutcomeUnclear
 
@@ -54,6 +75,38 @@ def _absolute(link: str | None) -> str | None:
     return link or None
 
 
+def page_post_id(page: str, post_id: object) -> str | None:
+    """A Page post id as ``{page-id}_{post-id}``, the form /feed and /photos answer, from a
+    Video's ``post_id`` (given either way); None when it is missing or not id-shaped."""
+    if post_id in (None, "") or platform_id_problem(post_id) is not None:
+        return None
+    text = str(post_id)
+    return text if "_" in text else f"{page}_{text}"
+
+
+# Graph's "a Page token is needed" refusals of a user token: #210 "A page access token is
+# required to request this resource", #200 (the pages_* permissions "as an admin"), and
+# #190 "This method must be called with a Page Access Token".
+_PAGE_TOKEN_CODES = (200, 210)
+PAGE_TOKEN_HINT = (
+    "; Facebook Pages publish with a Page access token: get it from GET /me/accounts (the "
+    "Page's access_token) with the user token of a person who can do CREATE_CONTENT on the "
+    "Page, then `studio-publish accounts reauth`"
+)
+
+
+def _page_token_hint(error: PlatformError) -> None:
+    """Add how to get a Page token to ``error`` when it refuses a token that is not one."""
+    if not isinstance(error, GraphError) or error.decision is not Decision.REAUTH:
+        return
+    asks_page_token = error.graph_code in _PAGE_TOKEN_CODES or (
+        error.graph_code == 190 and "page access token" in error.message.lower()
+    )
+    if asks_page_token and PAGE_TOKEN_HINT not in error.message:
+        error.message += PAGE_TOKEN_HINT
+        error.args = (error.message,)
+
+
 class FacebookPlatform(GraphPlatform):
     name = "facebook"
 
@@ -66,9 +119,18 @@ class FacebookPlatform(GraphPlatform):
         return local_path(item, policy, max_bytes=SPEC.media["image"].max_bytes)
 
     async def publish(self, ctx: PublishContext) -> Published:
+        try:
+            return await self._publish(ctx)
+        except PlatformError as exc:
+            _page_token_hint(exc)
+            raise
+
+    async def _publish(self, ctx: PublishContext) -> Published:
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved_ids.get("fb_post_id"):
             return await self._with_permalink(graph, str(ctx.saved_ids["fb_post_id"]))
+        if ctx.saved_ids.get("fb_video_id"):  # live: only its post id was not read yet
+            return await self._saved_video(ctx, graph, str(ctx.saved_ids["fb_video_id"]))
         if ctx.saved_ids.get("fb_publish_sent_at"):
             # An earlier attempt may have posted: look before doing anything else.
             found = await self._find(ctx, graph, tries=1)
@@ -85,6 +147,7 @@ class FacebookPlatform(GraphPlatform):
                 data["link"] = str(post.options["link"])
             return await self._go_live(ctx, graph, f"{page}/feed", data)
         if is_video_post(post):
+            # A video's text is its description: the publishing guide's parameter.
             data = {"file_url": post.media[0].url, "description": post.caption}
             if post.options.get("title"):
                 data["title"] = str(post.options["title"])
@@ -98,10 +161,20 @@ class FacebookPlatform(GraphPlatform):
         return await self._go_live(ctx, graph, f"{page}/feed", data)
 
     async def reconcile(self, ctx: PublishContext) -> Reconciliation:
+        try:
+            return await self._reconcile(ctx)
+        except PlatformError as exc:
+            _page_token_hint(exc)
+            raise
+
+    async def _reconcile(self, ctx: PublishContext) -> Reconciliation:
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved_ids.get("fb_post_id"):
             published = await self._with_permalink(graph, str(ctx.saved_ids["fb_post_id"]))
             return Reconciliation(ReconcileStatus.LIVE, published, reason="post id saved")
+        if ctx.saved_ids.get("fb_video_id"):
+            published = await self._saved_video(ctx, graph, str(ctx.saved_ids["fb_video_id"]))
+            return Reconciliation(ReconcileStatus.LIVE, published, reason="video id saved")
         if not ctx.saved_ids.get("fb_publish_sent_at"):
             return Reconciliation(ReconcileStatus.NOT_LIVE, reason="the post was never sent")
         found = await self._find(ctx, graph, tries=1)
@@ -115,7 +188,7 @@ class FacebookPlatform(GraphPlatform):
 
     async def _single_photo(self, ctx: PublishContext, graph: GraphClient) -> Published:
         item, path = ctx.post.media[0], f"{ctx.account.platform_account_id}/photos"
-        data = {"caption": ctx.post.caption}  # FB-photo's field; "message" is UNCONFIRMED
+        data = {"caption": ctx.post.caption}  # "message" is deprecated on /photos
         if not item.is_local:
             return await self._go_live(ctx, graph, path, {**data, "url": item.url})
         file = self._local_photo(item)
@@ -165,10 +238,33 @@ class FacebookPlatform(GraphPlatform):
         except PlatformError:
             await ctx.save(fb_publish_sent_at=None)  # a clear answer: nothing was posted
             raise
+        if is_video_post(ctx.post):
+            # /videos answers {id: video} only: the Page post id is the video's to tell.
+            video_id = str(body["id"])
+            await ctx.save(fb_video_id=video_id)
+            return await self._saved_video(ctx, graph, video_id)
         # /photos answers {id: photo, post_id: page post}: the post is what was published.
         post_id = str(body.get("post_id") or body["id"])
         await ctx.save(fb_post_id=post_id)
         return await self._with_permalink(graph, post_id)
+
+    async def _saved_video(
+        self, ctx: PublishContext, graph: GraphClient, video_id: str
+    ) -> Published:
+        published = await self._video_post(graph, ctx.account.platform_account_id, video_id)
+        await ctx.save(fb_post_id=published.platform_post_id)
+        return published
+
+    async def _video_post(self, graph: GraphClient, page: str, video_id: str) -> Published:
+        """A live video as its Page post: the post id and permalink the Video node gives."""
+        try:  # the video is live whatever happens here: a failed read only loses detail
+            body = await graph.get(video_id, fields="permalink_url,post_id")
+        except PlatformError as exc:
+            if not_found(exc):  # a Graph version without post_id on Video: the link alone
+                return await self._with_permalink(graph, video_id)
+            return Published(video_id)
+        post_id = page_post_id(page, body.get("post_id")) or video_id
+        return Published(post_id, _absolute(body.get("permalink_url")))
 
     async def _with_permalink(self, graph: GraphClient, post_id: str) -> Published:
         try:  # the post is live whatever happens here: a failed read only loses the link
@@ -213,5 +309,7 @@ class FacebookPlatform(GraphPlatform):
             body = await graph.get(f"{page}/posts", fields=fields, **params)
         for item in body.get("data") or []:
             if (item.get(text_field) or "").strip() == post.caption.strip():
+                if is_video_post(post):  # a video id: its Page post is what is stored
+                    return await self._video_post(graph, page, str(item["id"]))
                 return Published(str(item["id"]), _absolute(item.get("permalink_url")))
         return None

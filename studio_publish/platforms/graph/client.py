@@ -82,6 +82,8 @@ class GraphClient:
             what=what,
             regain_seconds=regain,
             secrets=(token,),
+            token=token,
+            base=self._base,
         )
         if irreversible and error.outcome_unclear:
             raise OutcomeUnclear(error.message, code=error.code, http_status=error.http_status)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from studio_publish.platforms.base import Decision, PlatformError
 from studio_publish.platforms.transport import redact
@@ -197,6 +198,65 @@ def _int(value: Any) -> int | None:
         return None
 
 
+# The two Meta logins and the host each one's tokens work on. "API requests are sent to one of
+# two Meta host URLs": graph.facebook.com for the Instagram API with Facebook Login,
+# graph.instagram.com for the Instagram API with Instagram Login
+# (https://developers.facebook.com/docs/instagram-platform/reference). Facebook Pages take
+# Facebook Login tokens only (https://developers.facebook.com/docs/pages-api/getting-started).
+INSTAGRAM_LOGIN_HOST = "graph.instagram.com"
+FACEBOOK_LOGIN, INSTAGRAM_LOGIN = "Facebook Login", "Instagram Login"
+_TOKEN_SHAPES = {
+    # Meta documents no token format. In practice Instagram Login issues Instagram User
+    # tokens beginning "IG" (IGAA..., IGQV... from the retired Basic Display API), and
+    # Facebook Login issues user and Page tokens beginning "EAA". A token of another shape
+    # (a test token, a future format) decides nothing: its 190 stays a re-authorisation.
+    INSTAGRAM_LOGIN: ("IG", "IG…"),
+    FACEBOOK_LOGIN: ("EAA", "EAA…"),
+}
+
+
+def token_login(token: str) -> str | None:
+    """The login that issued ``token``, by its shape; None when the shape says nothing."""
+    for login, (prefix, _) in _TOKEN_SHAPES.items():
+        if token.startswith(prefix):
+            return login
+    return None
+
+
+def host_login(base: str) -> str:
+    """The login whose tokens the host of ``base`` takes: graph.instagram.com takes
+    Instagram Login's, every other Graph host (graph.facebook.com, the sandbox) Facebook
+    Login's."""
+    host = (urlsplit(base).hostname or "").lower()
+    return INSTAGRAM_LOGIN if host == INSTAGRAM_LOGIN_HOST else FACEBOOK_LOGIN
+
+
+def login_mismatch(token: str, base: str) -> str | None:
+    """Why ``token`` cannot work on ``base``'s host, when it is the other login's; else None.
+
+    Meta answers such a token with 190 "Invalid OAuth access token - Cannot parse access
+    token" (finding 11: an IGAA token on graph.facebook.com), which on its own reads as a
+    token to re-authorise. Re-authorising with another token of the same login gets the same
+    190, for ever; only a token of the host's login (or the other host) helps, so the post
+    fails for good with this reason instead.
+    """
+    given, wanted = token_login(token), host_login(base)
+    if given is None or given == wanted:
+        return None
+    host = urlsplit(base).hostname or base
+    shape, wanted_shape = _TOKEN_SHAPES[given][1], _TOKEN_SHAPES[wanted][1]
+    if given == INSTAGRAM_LOGIN:
+        fix = "(Instagram accounts use the Instagram API with Facebook Login here)"
+    else:
+        fix = f"or point the API base setting at a host that takes {given} tokens"
+    return (
+        f"login mismatch: the account's token is a {given} token ({shape}), but its calls "
+        f"go to {host}, which takes {wanted} tokens ({wanted_shape}) only; re-authorising "
+        f"with another {given} token cannot fix this: connect the account with a {wanted} "
+        f"token {fix}"
+    )
+
+
 def graph_error(
     body: dict[str, Any],
     *,
@@ -204,8 +264,14 @@ def graph_error(
     what: str,
     regain_seconds: float | None,
     secrets: tuple[str, ...] = (),
+    token: str | None = None,
+    base: str | None = None,
 ) -> GraphError:
-    """Build the error from an envelope; ``regain_seconds`` comes from the BUC usage header."""
+    """Build the error from an envelope; ``regain_seconds`` comes from the BUC usage header.
+
+    With the call's ``token`` and API ``base``, an invalid-token answer (190) to a token of
+    the other Meta login fails for good, naming the mismatch (see `login_mismatch`).
+    """
     envelope = body.get("error")
     error: dict[str, Any] = envelope if isinstance(envelope, dict) else {}
     code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
@@ -216,6 +282,9 @@ def graph_error(
     if rule.decision is Decision.WAIT and regain_seconds:
         retry_after = regain_seconds  # Meta's own estimate beats our defaults
     detail = error.get("message") or error.get("error_user_msg") or f"HTTP {http_status}"
+    mismatch = login_mismatch(token, base) if code == 190 and token and base else None
+    if mismatch is not None:
+        rule, detail = _FAIL, f"{mismatch} (Meta: {detail})"
     return GraphError(
         rule,
         redact(f"{what}: {detail}", *secrets),

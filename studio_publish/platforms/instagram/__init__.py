@@ -7,21 +7,42 @@ media reference, https://developers.facebook.com/docs/instagram-platform/instagr
 
 from __future__ import annotations
 
+import datetime as dt
+
 from studio_publish.platforms.spec import (
     IMAGES,
     IMAGES_OR_VIDEOS,
     VIDEOS,
     Demo,
     DemoPost,
+    MediaLimit,
     MediaRule,
     PlatformSpec,
     PostTypeRule,
     TextRule,
+    TokenLifetimes,
     option,
 )
 
 # 2,200 characters, at most 30 hashtags and 20 @mentions (the media reference's caption).
-CAPTION = TextRule(2200, max_hashtags=30, max_mentions=20)
+# Instagram announced 5 hashtags a post in December 2025, for the app, not in the API's
+# documentation: 6 to 30 are scheduled with a warning (README, "Platform limits").
+CAPTION = TextRule(
+    2200,
+    max_hashtags=30,
+    max_mentions=20,
+    advised_hashtags=5,
+    advice=(
+        "Instagram announced a limit of 5 hashtags per post in December 2025; its API still "
+        "documents 30, and what it does with more than 5 (refuse, trim) is not known"
+    ),
+)
+MB = 1024**2
+# The content publishing guide's media specifications: images JPEG, 8 MB at most; reels
+# MOV or MP4, 3 seconds to 15 minutes, 300 MB; story videos 60 seconds, 100 MB.
+IMAGE = MediaLimit(max_bytes=8 * MB)
+REEL = MediaLimit(max_bytes=300 * MB, min_seconds=3, max_seconds=15 * 60)
+STORY_VIDEO = MediaLimit(max_bytes=100 * MB, max_seconds=60)
 CDN = "https://cdn.example.com/demo"
 
 
@@ -30,11 +51,13 @@ SPEC = PlatformSpec(
     display_name="Instagram",
     account_id_label="Instagram user id",
     post_types={
-        "image": PostTypeRule((1, 1), IMAGES, CAPTION),
-        "reel": PostTypeRule((1, 1), VIDEOS, CAPTION),
+        "image": PostTypeRule((1, 1), IMAGES, CAPTION, limits={"image": IMAGE}),
+        "reel": PostTypeRule((1, 1), VIDEOS, CAPTION, limits={"video": REEL}),
         # Stories have no caption: one is refused rather than silently dropped.
-        "story": PostTypeRule((1, 1), IMAGES_OR_VIDEOS, None),
-        "carousel": PostTypeRule((2, 10), IMAGES_OR_VIDEOS, CAPTION),
+        "story": PostTypeRule(
+            (1, 1), IMAGES_OR_VIDEOS, None, limits={"image": IMAGE, "video": STORY_VIDEO}
+        ),
+        "carousel": PostTypeRule((2, 10), IMAGES_OR_VIDEOS, CAPTION, limits={"image": IMAGE}),
     },
     # JPEG images; MOV or MP4 videos. Meta fetches every item from a public URL itself.
     media={
@@ -51,6 +74,13 @@ SPEC = PlatformSpec(
     # Standalone VIDEO posts stopped being accepted in 2023: videos are published as reels.
     type_hints={"video": "Instagram publishes videos as reels: use reel"},
     quota="25-100 posts per account per rolling 24 hours (content_publishing_limit)",
+    # A long-lived user token from Facebook Login lasts about 60 days; Meta has no refresh
+    # grant, so a person connects the account again
+    # (https://developers.facebook.com/docs/facebook-login/guides/access-long-lived).
+    token_lifetimes=TokenLifetimes(
+        access=dt.timedelta(days=60),
+        source="https://developers.facebook.com/docs/facebook-login/guides/access-long-lived",
+    ),
     api_base_setting="graph_api_base",
     client="studio_publish.platforms.instagram.client:InstagramPlatform",
     demo=Demo(

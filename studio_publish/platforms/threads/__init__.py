@@ -18,11 +18,13 @@ from studio_publish.platforms.spec import (
     VIDEOS,
     Demo,
     DemoPost,
+    MediaLimit,
     MediaRule,
     OptionValue,
     PlatformSpec,
     PostTypeRule,
     TextRule,
+    TokenLifetimes,
     option,
 )
 
@@ -51,6 +53,9 @@ REPLY_CONTROL = (
     "parent_post_author_only",
     "followers_only",
 )
+# The overview's media specifications: images 8 MB at most, videos 1 GB and 5 minutes.
+IMAGE = MediaLimit(max_bytes=8 * 1024**2)
+VIDEO = MediaLimit(max_bytes=1024**3, max_seconds=5 * 60)
 ALL = ("text", "image", "video", "carousel")
 CDN = "https://cdn.example.com/demo"
 
@@ -69,15 +74,18 @@ SPEC = PlatformSpec(
     account_id_label="Threads user id",
     post_types={
         "text": PostTypeRule((0, 0), NO_MEDIA, TEXT, needs_caption=True),
-        "image": PostTypeRule((1, 1), IMAGES, TEXT),
-        "video": PostTypeRule((1, 1), VIDEOS, TEXT),
-        "carousel": PostTypeRule((2, 20), IMAGES_OR_VIDEOS, TEXT),  # 2 to 20 items, mixed
+        "image": PostTypeRule((1, 1), IMAGES, TEXT, limits={"image": IMAGE}),
+        "video": PostTypeRule((1, 1), VIDEOS, TEXT, limits={"video": VIDEO}),
+        # 2 to 20 items, mixed
+        "carousel": PostTypeRule(
+            (2, 20), IMAGES_OR_VIDEOS, TEXT, limits={"image": IMAGE, "video": VIDEO}
+        ),
     },
-    # JPEG or PNG images (8 MB), MOV or MP4 videos (1 GB, 5 min): Meta fetches them from a
-    # public URL itself, so local files are refused.
+    # JPEG or PNG images, MOV or MP4 videos: Meta fetches them from a public URL itself, so
+    # local files are refused.
     media={
-        "image": MediaRule(frozenset({"jpg", "jpeg", "png"}), max_bytes=8 * 1024**2),
-        "video": MediaRule(frozenset({"mp4", "mov"}), max_bytes=1024**3),
+        "image": MediaRule(frozenset({"jpg", "jpeg", "png"})),
+        "video": MediaRule(frozenset({"mp4", "mov"})),
     },
     options={
         "reply_control": option("choice", *ALL, choices=REPLY_CONTROL),
@@ -93,6 +101,10 @@ SPEC = PlatformSpec(
     # (https://developers.facebook.com/docs/threads/get-started/long-lived-tokens).
     refreshes_tokens=True,
     refresh_margin=dt.timedelta(days=7),
+    token_lifetimes=TokenLifetimes(
+        access=dt.timedelta(days=60),
+        source="https://developers.facebook.com/docs/threads/get-started/long-lived-tokens",
+    ),
     quota="250 posts per account per rolling 24 hours (threads_publishing_limit)",
     api_base_setting="threads_api_base",
     client="studio_publish.platforms.threads.client:ThreadsPlatform",

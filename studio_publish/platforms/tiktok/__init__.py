@@ -8,6 +8,7 @@ Rules from https://developers.tiktok.com/doc/content-posting-api-reference-direc
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from studio_publish.platforms.spec import (
@@ -16,11 +17,13 @@ from studio_publish.platforms.spec import (
     VIDEOS,
     Demo,
     DemoPost,
+    MediaLimit,
     MediaRule,
     OptionValue,
     PlatformSpec,
     PostTypeRule,
     TextRule,
+    TokenLifetimes,
     option,
     utf16_units,
 )
@@ -30,10 +33,28 @@ PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CR
 VIDEO_TITLE = TextRule(2200, unit="UTF-16 units", count=utf16_units)
 PHOTO_DESCRIPTION = TextRule(4000, unit="UTF-16 units", count=utf16_units)
 PHOTO_TITLE = TextRule(90, unit="UTF-16 units", count=utf16_units)
+# The media transfer guide: photos WebP or JPEG, 20 MB at most each; videos 4 GB at most
+# (the tool reads them itself: MediaRule.max_bytes) and 10 minutes at most through the API.
+PHOTO = MediaLimit(max_bytes=20 * 1024**2)
+VIDEO_SECONDS = 600
+VIDEO = MediaLimit(max_seconds=VIDEO_SECONDS)
 ALL = ("image", "carousel", "video")
 PHOTOS = ("image", "carousel")
 CDN = "https://cdn.example.com/demo"
 PUBLIC = "privacy_level=PUBLIC_TO_EVERYONE"
+
+
+# "Although the fetched access_token expires within 2 hours, it can be refreshed"; "Refresh
+# tokens are rotated" (the page below, updated November 2026); the token lifetimes table of
+# https://developers.tiktok.com/docs/en/oauth-user-access-token-management gives the refresh
+# token 180 days. The older /doc/oauth-user-access-token-management said 24 hours and 365
+# days: the current pages win. The client reads expires_in and refresh_expires_in instead.
+TOKENS = TokenLifetimes(
+    access=dt.timedelta(hours=2),
+    refresh=dt.timedelta(days=180),
+    rotated=True,
+    source="https://developers.tiktok.com/docs/en/oauth-refresh-a-user-access-token",
+)
 
 
 def _branded_content_is_public(options: Mapping[str, OptionValue], media_count: int) -> str | None:
@@ -49,9 +70,10 @@ SPEC = PlatformSpec(
     display_name="TikTok",
     account_id_label="TikTok open_id",
     post_types={
-        "video": PostTypeRule((1, 1), VIDEOS, VIDEO_TITLE),
-        "image": PostTypeRule((1, 1), IMAGES, PHOTO_DESCRIPTION),  # a photo post of one
-        "carousel": PostTypeRule((2, 35), IMAGES, PHOTO_DESCRIPTION),
+        "video": PostTypeRule((1, 1), VIDEOS, VIDEO_TITLE, limits={"video": VIDEO}),
+        # a photo post of one
+        "image": PostTypeRule((1, 1), IMAGES, PHOTO_DESCRIPTION, limits={"image": PHOTO}),
+        "carousel": PostTypeRule((2, 35), IMAGES, PHOTO_DESCRIPTION, limits={"image": PHOTO}),
     },
     media={
         # Photos are PULL_FROM_URL only, and TikTok pulls only over HTTPS.
@@ -76,7 +98,7 @@ SPEC = PlatformSpec(
         "auto_add_music": option("bool", *PHOTOS),
         "photo_cover_index": option("int", *PHOTOS, media_index=True),
         # The video's length, checked against the creator's maximum (10 min at most).
-        "duration_sec": option("int", "video", minimum=1, maximum=600),
+        "duration_sec": option("int", "video", minimum=1, maximum=VIDEO_SECONDS),
         # Photo posts only: a video's title is its caption.
         "title": option("str", *PHOTOS, text=PHOTO_TITLE),
     },
@@ -87,6 +109,7 @@ SPEC = PlatformSpec(
         "tiktok_pull_from_url": "TikTok fetches URL videos itself (verified domains only)"
     },
     refreshes_tokens=True,
+    token_lifetimes=TOKENS,
     api_base_setting="tiktok_api_base",
     client="studio_publish.platforms.tiktok.client:TikTokPlatform",
     demo=Demo(

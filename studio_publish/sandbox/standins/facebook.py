@@ -218,12 +218,12 @@ class FacebookStandIn(GraphStandIn):
         self._posts[post.id] = post
         return post
 
-    def _record_fb(self, post: PagePost, source_ids: tuple[str, ...], post_id: str = "") -> None:
+    def _record_fb(self, post: PagePost, source_ids: tuple[str, ...]) -> None:
         self.ledger.record(
             LedgerEntry(
                 platform=PLATFORM,
                 account=post.page,
-                platform_post_id=post_id or post.id,
+                platform_post_id=post.id,
                 kind=post.kind,
                 caption=post.message,
                 created_at=dt.datetime.fromtimestamp(post.created, dt.UTC),
@@ -281,12 +281,13 @@ class FacebookStandIn(GraphStandIn):
             )
             self._videos[video.id] = video
             if published:
-                # The video also shows as a Page post, so /posts reconciliation finds it;
-                # the client only ever gets (and the ledger keeps) the video id.
+                # The video also shows as a Page post, so /posts reconciliation finds it. The
+                # answer holds the video id only (the publishing guide); the Video node
+                # names its post (post_id), which the ledger keeps, as for /photos.
                 post = self._make_post(page, description, "video", True, now)
                 post.permalink_url = f"https://www.facebook.com/{page}/videos/{video.id}/"
                 video.post_id = post.id
-                self._record_fb(post, (post.id,), post_id=video.id)
+                self._record_fb(post, (video.id,))
         return Response(200, {"id": video.id})
 
     def page_posts(self, req: Request, page: str) -> Response:
@@ -349,6 +350,7 @@ class FacebookStandIn(GraphStandIn):
                 "permalink_url": f"/{video.page}/videos/{video.id}/",
                 "status": {"video_status": "ready", "processing_progress": 100},
                 "published": video.published,
+                "post_id": video.post_id,
             }
             return answer(req, video_record, set(video_record), "Video")
         raise not_found(node_id)

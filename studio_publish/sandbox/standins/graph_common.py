@@ -38,6 +38,7 @@ GRAPH_VERSION = "v25.0"
 PREFIX = "graph"
 OBJECT = "graph.object"  # GET /{object-id}: every Graph stand-in's nodes, and unknown ids
 VERSION_RE = re.compile(r"^v\d+\.\d+$")
+INSTAGRAM_LOGIN_TOKEN = "IG"  # how Instagram Login's Instagram User tokens begin (IGAA...)
 # The codes Meta marks as temporary: retry later.
 _TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613})
 
@@ -235,6 +236,21 @@ class GraphStandIn(StandIn):
         return Route("graph.unknown", _unsupported, account=None)
 
     # ---- tokens and errors ------------------------------------------------------------
+
+    def authenticate(self, req: Request, route: Route) -> str:
+        # An Instagram Login token (IG...) belongs on graph.instagram.com; this host cannot
+        # parse it (https://developers.facebook.com/docs/instagram-platform/reference names
+        # the host of each login), and answers as Meta does, 190 without a subcode
+        # (https://github.com/TiagoGrosso/instagram-graph-api-lib/issues/462).
+        token = req.bearer
+        if (
+            route.needs_auth
+            and token
+            and token.startswith(INSTAGRAM_LOGIN_TOKEN)
+            and self.knobs.instagram_login_tokens_refused
+        ):
+            raise graph_error(190, "Invalid OAuth access token - Cannot parse access token")
+        return super().authenticate(req, route)
 
     def token_error(self, problem: TokenProblem) -> ApiError:
         if problem == "missing":

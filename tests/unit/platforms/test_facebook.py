@@ -113,16 +113,72 @@ def test_several_photos_resume_with_saved_photo_ids(api: FakeApi) -> None:
     assert api.count("POST", PHOTOS) == 1
 
 
-def test_video_by_url(api: FakeApi) -> None:
+VIDEO_LINK = "https://www.facebook.com/55/videos/v1/"
+
+
+def video_node(post_id: str | None = "55_9", video_id: str = "v1") -> httpx.Response:
+    """GET /{video-id}?fields=permalink_url,post_id: the Video node's relative permalink_url
+    (https://developers.facebook.com/docs/graph-api/reference/video/) and its post."""
+    body = {"id": video_id, "permalink_url": f"/55/videos/{video_id}/"}
+    return ok(body if post_id is None else {**body, "post_id": post_id})
+
+
+def test_video_by_url_stores_the_page_post_id(api: FakeApi) -> None:
+    # /videos answers only the video id (Video API publishing guide: {"id":"<VIDEO_ID>"}).
     api.on("POST", VIDEOS, ok({"id": "v1"}))
-    permalink(api, "v1", "/55/videos/v1/")
+    api.on("GET", f"{GRAPH}/v1", video_node())
     ctx = ctx_for(api, "video", [VIDEO], options={"title": "My video"})
-    assert run(platform().publish, ctx) == Published("v1", "https://www.facebook.com/55/videos/v1/")
+    assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
+    # The caption is the video's description; /videos has no message.
     assert form(api.calls("POST", VIDEOS)[0]) == {
         "file_url": VIDEO[0],
         "description": "Hello world",
         "title": "My video",
     }
+    assert api.calls("GET", f"{GRAPH}/v1")[0].url.params["fields"] == "permalink_url,post_id"
+    assert before(api.log, "save fb_video_id='v1'", "GET /v25.0/v1")
+    assert ctx.saved_ids["fb_post_id"] == "55_9"
+    assert_token_safe(api)
+
+
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        (video_node("9"), Published("55_9", VIDEO_LINK)),  # a bare post id: the Page's form
+        (video_node(None), Published("v1", VIDEO_LINK)),  # no post id given: the video's
+        (video_node("../x"), Published("v1", VIDEO_LINK)),  # not an id: never used
+        (graph_error(2, status=500), Published("v1")),  # live all the same
+    ],
+)
+def test_video_post_id_from_the_video_node(
+    api: FakeApi, node: httpx.Response, expected: Published
+) -> None:
+    api.on("POST", VIDEOS, ok({"id": "v1"}))
+    api.on("GET", f"{GRAPH}/v1", node)
+    ctx = ctx_for(api, "video", [VIDEO])
+    assert run(platform().publish, ctx) == expected
+    assert ctx.saved_ids["fb_post_id"] == expected.platform_post_id
+
+
+def test_a_video_node_without_post_id_field_still_gives_the_permalink(api: FakeApi) -> None:
+    refused = graph_error(100, message="(#100) Tried accessing nonexisting field (post_id)")
+    api.on("GET", f"{GRAPH}/v1", refused, ok({"id": "v1", "permalink_url": "/55/videos/v1/"}))
+    api.on("POST", VIDEOS, ok({"id": "v1"}))
+    assert run(platform().publish, ctx_for(api, "video", [VIDEO])) == Published("v1", VIDEO_LINK)
+    assert api.calls("GET", f"{GRAPH}/v1")[1].url.params["fields"] == "permalink_url"
+
+
+def test_a_saved_video_id_is_live_and_never_sent_again(api: FakeApi) -> None:
+    # The process died after /videos answered: the next attempt reads the video.
+    api.on("GET", f"{GRAPH}/v1", video_node())
+    saved = {"fb_publish_sent_at": NOW.isoformat(), "fb_video_id": "v1"}
+    ctx = ctx_for(api, "video", [VIDEO], saved=saved)
+    assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
+    assert api.count("POST", VIDEOS) == 0
+    result = run(platform().reconcile, ctx_for(api, "video", [VIDEO], saved=saved))
+    assert result.status is ReconcileStatus.LIVE and result.published == Published(
+        "55_9", VIDEO_LINK
+    )
 
 
 def found(message: str = "Hello world") -> httpx.Response:
@@ -160,9 +216,45 @@ def test_unclear_feed_not_found_is_unknown(api: FakeApi) -> None:
 def test_unclear_video_searches_the_page_videos(api: FakeApi) -> None:
     api.on("POST", VIDEOS, httpx.ReadTimeout)
     api.on("GET", VIDEOS, ok({"data": [{"id": "v7", "description": "Hello world"}]}))
+    api.on("GET", f"{GRAPH}/v7", video_node("55_70", "v7"))
     ctx = ctx_for(api, "video", [VIDEO])
-    assert run(platform().publish, ctx).platform_post_id == "v7"
+    assert run(platform().publish, ctx).platform_post_id == "55_70"
+    assert ctx.saved_ids["fb_post_id"] == "55_70"
     assert api.count("POST", VIDEOS) == 1
+
+
+# A user token where a Page token is needed: the Graph envelope with Meta's words.
+PAGE_TOKEN_REFUSALS = [
+    graph_error(210, message="(#210) A page access token is required to request this resource."),
+    graph_error(
+        200,
+        message="(#200) If posting to a page, requires both pages_read_engagement and "
+        "pages_manage_posts as an admin with sufficient administrative permission",
+        status=403,
+    ),
+    graph_error(190, message="(#190) This method must be called with a Page Access Token"),
+]
+
+
+@pytest.mark.parametrize("refusal", PAGE_TOKEN_REFUSALS)
+def test_a_user_token_is_told_how_to_get_a_page_token(
+    api: FakeApi, refusal: httpx.Response
+) -> None:
+    api.on("POST", FEED, refusal)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx_for(api, "text", []))
+    assert caught.value.decision is Decision.REAUTH
+    assert "Page access token" in caught.value.message
+    assert "GET /me/accounts" in caught.value.message and "CREATE_CONTENT" in caught.value.message
+    assert caught.value.message.count("GET /me/accounts") == 1
+
+
+def test_other_reauth_errors_get_no_page_token_hint(api: FakeApi) -> None:
+    api.on("POST", FEED, graph_error(190, 463))
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx_for(api, "text", []))
+    assert caught.value.decision is Decision.REAUTH
+    assert "GET /me/accounts" not in caught.value.message
 
 
 def test_next_attempt_after_unclear_send_looks_before_posting(api: FakeApi) -> None:

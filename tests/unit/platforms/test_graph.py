@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -295,3 +296,80 @@ def test_meta_tokens_cannot_be_refreshed() -> None:
     with pytest.raises(PlatformError) as caught:
         run(lambda ctx: platform.refresh_token(ctx.account, ctx.http), ctx)
     assert caught.value.decision is Decision.REAUTH
+
+
+# ---- finding 11: a token of the other Meta login ---------------------------------------------
+
+# What Meta answers a token it cannot parse: code 190 with no subcode, HTTP 400 (the Graph
+# envelope, https://developers.facebook.com/docs/graph-api/guides/error-handling; the message
+# as reported for Instagram Login tokens on graph.facebook.com).
+CANNOT_PARSE = httpx.Response(
+    400,
+    json={
+        "error": {
+            "message": "Invalid OAuth access token - Cannot parse access token",
+            "type": "OAuthException",
+            "code": 190,
+            "fbtrace_id": "AbCdEf123",
+        }
+    },
+)
+IG_TOKEN = "IGAAQx-instagram-login-token-0123456789"
+
+
+def call_with(token: str, base: str) -> dict[str, Any]:
+    ctx = make_ctx(make_post())
+    ctx.account = dataclasses.replace(ctx.account, access_token=token)
+
+    async def action(ctx: Any) -> dict[str, Any]:
+        settings = make_settings(graph_api_base=base)
+        return await GraphClient(ctx.http, settings, ctx.account, UsageThrottle()).get("1789/x")
+
+    return run(action, ctx)
+
+
+def test_an_instagram_login_token_on_the_facebook_host_fails_naming_the_mismatch(
+    api: FakeApi,
+) -> None:
+    api.on("GET", f"{GRAPH}/1789/x", CANNOT_PARSE)
+    with pytest.raises(GraphError) as caught:
+        call_with(IG_TOKEN, GRAPH)
+    error = caught.value
+    assert error.decision is Decision.FAIL  # not REAUTH: another IG token would loop
+    assert error.code == "190"
+    assert error.message.startswith("GET 1789/x: login mismatch: ")
+    assert "Instagram Login token (IG…)" in error.message
+    assert "Facebook Login tokens (EAA…)" in error.message
+    assert "Cannot parse access token" in error.message  # Meta's own words kept
+    assert IG_TOKEN not in error.message
+
+
+def test_a_facebook_login_token_on_the_instagram_host_fails_naming_the_mismatch(
+    api: FakeApi,
+) -> None:
+    base = "https://graph.instagram.com/v25.0"
+    api.on("GET", f"{base}/1789/x", CANNOT_PARSE)
+    with pytest.raises(GraphError) as caught:
+        call_with(TOKEN, base)
+    assert caught.value.decision is Decision.FAIL
+    assert "Facebook Login token (EAA…)" in caught.value.message
+    assert "graph.instagram.com, which takes Instagram Login tokens" in caught.value.message
+    assert TOKEN not in caught.value.message
+
+
+@pytest.mark.parametrize("token", [TOKEN, "sample-token-of-no-known-shape"])
+def test_a_190_for_a_token_of_the_hosts_login_or_no_known_shape_is_reauth(
+    api: FakeApi, token: str
+) -> None:
+    api.on("GET", f"{GRAPH}/1789/x", CANNOT_PARSE)
+    with pytest.raises(GraphError) as caught:
+        call_with(token, GRAPH)
+    assert caught.value.decision is Decision.REAUTH
+    assert "login mismatch" not in caught.value.message
+
+
+def test_other_errors_for_an_instagram_login_token_keep_their_rules(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/1789/x", graph_error(4))
+    with pytest.raises(GraphError) as caught:
+        call_with(IG_TOKEN, GRAPH)
+    assert caught.value.decision is Decision.WAIT

@@ -37,6 +37,7 @@ from studio_publish.platforms.base import (
     ProcessingTimeout,
     ReconcileStatus,
 )
+from studio_publish.platforms.tiktok import TOKENS
 from studio_publish.platforms.tiktok.api import fail_reason_error
 from studio_publish.platforms.tiktok.chunks import ChunkPlan
 from studio_publish.platforms.tiktok.client import TikTokPlatform
@@ -627,6 +628,32 @@ def test_refresh_token(api: FakeApi) -> None:
     }
     assert "refresh-secret-abc" not in str(request.url)
     assert platform().can_refresh_tokens is True
+
+
+def test_token_lifetimes_come_from_the_answer_not_from_the_documented_figures(
+    api: FakeApi,
+) -> None:
+    # TikTok documents 2 hours and 180 days today (the spec's TOKENS), 24 hours and 365 days
+    # on an older page: whatever a refresh answers is what counts.
+    assert (TOKENS.access, TOKENS.refresh, TOKENS.rotated) == (
+        dt.timedelta(hours=2),
+        dt.timedelta(days=180),
+        True,
+    )
+    body = {"access_token": "a", "expires_in": 86400, "refresh_expires_in": 31536000}
+    api.on("POST", TOKEN_URL, ok({**body, "refresh_token": "r", "open_id": "open-1"}))
+    grant = refresh(api, platform(), account())
+    assert grant.expires_at == NOW + dt.timedelta(hours=24)
+    assert grant.refresh_expires_at == NOW + dt.timedelta(days=365)
+
+
+def test_the_sandbox_issues_tokens_for_the_documented_lifetimes() -> None:
+    from studio_publish.sandbox.knobs import Knobs
+
+    knobs = Knobs()
+    assert TOKENS.access is not None and TOKENS.refresh is not None
+    assert knobs.tiktok_access_token_ttl == TOKENS.access.total_seconds() == 7200
+    assert knobs.tiktok_refresh_token_ttl == TOKENS.refresh.total_seconds() == 15552000
 
 
 @pytest.mark.parametrize(
