@@ -838,3 +838,44 @@ def test_each_post_type_costs_the_fewest_calls_the_platforms_allow(
         "tiktok.content_init": 2,
         "tiktok.status": 2,
     }
+
+
+@pytest.mark.slow
+def test_a_tiktok_upload_killed_midway_is_abandoned_and_published_anew(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], tmp_path: Path, db_url: str
+) -> None:
+    # Finding 6: a run killed mid-upload leaves a publish_id whose upload URL was never
+    # saved, so TikTok shows it PROCESSING_UPLOAD with uploaded_bytes below the size forever.
+    (tmp_path / "clip.mp4").write_bytes(b"\0" * 1_000_000)
+    post_id = schedule("tiktok", "--caption", "killed", "--media", "clip.mp4", "--option", PUBLIC)
+    sandbox.set_knobs(latency=1.0)  # time to kill the run between init and its upload
+    run = tool.start("run-due")
+    deadline = time.monotonic() + 60
+    saved: dict[str, Any] = {}
+    while "tiktok_publish_id" not in saved and time.monotonic() < deadline:
+        time.sleep(0.05)
+        (row,) = db_rows(
+            db_url, "SELECT platform_state FROM studio_social_posts WHERE id = %s", [post_id]
+        )
+        saved = row["platform_state"] or {}
+    run.send_signal(signal.SIGKILL)
+    run.communicate()
+    stuck = saved["tiktok_publish_id"]
+    sandbox.set_knobs(latency=0)
+    with psycopg.connect(db_url) as conn:  # time passes: the dead run's lease runs out
+        conn.execute(
+            "UPDATE studio_social_posts SET lease_expires_at = now() - interval '1s' "
+            "WHERE status = 'publishing'"
+        )
+
+    summary = tool.json("run-due")
+
+    assert summary["rescued"] == 1 and summary["posted"] == 1
+    (row,) = db_rows(
+        db_url, "SELECT status, platform_state FROM studio_social_posts WHERE id = %s", [post_id]
+    )
+    assert row["status"] == "posted"
+    assert row["platform_state"]["tiktok_abandoned_publish_id"] == stuck
+    assert row["platform_state"]["tiktok_publish_id"] != stuck
+    assert sandbox.stats()["calls"]["tiktok.video_init"] == 2
+    assert sandbox.ledger.count() == 1 and sandbox.ledger.duplicate_count() == 0
