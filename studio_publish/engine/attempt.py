@@ -168,7 +168,7 @@ class PostAttempt:
         return await self.record(await self._decide(rescue=rescue))
 
     async def _decide(self, *, rescue: bool) -> Transition:
-        row = await self.store.account(self.claim.account_id)
+        row = self.claim.account_row or await self.store.account(self.claim.account_id)
         if row is None:
             return outcomes.failed(FailureReason.NO_ACCOUNT, "the post's account no longer exists")
         admitted = admit(
@@ -213,7 +213,7 @@ class PostAttempt:
         finally:  # a quota that is used up is worth showing most of all
             if ctx.quota is not None:
                 await self.store.save_publishing_quota(self.claim.account_id, ctx.quota)
-        self.log.info("publishing")
+        self.log.debug("publishing")  # one line a post is enough: its outcome
         return outcomes.posted(await self.with_refresh(lambda: platform.publish(ctx)))
 
     # --- tokens --------------------------------------------------------------------------

@@ -60,6 +60,8 @@ class Claim:
     attempt: int
     account_id: str
     row: Row
+    # The post's account as read with the claim (None: not read yet, or there is none).
+    account_row: Row | None = None
 
     @property
     def db_now(self) -> Any:
@@ -80,13 +82,15 @@ class Claim:
         )
 
 
-def claim_from_row(row: Row) -> Claim:
+def claim_from_row(row: Row, accounts: dict[str, Row] | None = None) -> Claim:
+    account_id = str(row["social_account_id"])
     return Claim(
         post_id=str(row["id"]),
         token=str(row["claim_token"]),
         attempt=row["attempt_count"],
-        account_id=str(row["social_account_id"]),
+        account_id=account_id,
         row=row,
+        account_row=(accounts or {}).get(account_id),
     )
 
 
@@ -188,7 +192,12 @@ class EngineStore:
             params.update(claim_accounts(found))
             cursor = await conn.execute(query("claim_due_posts"), params)
             rows = await cursor.fetchall()
-        return [claim_from_row(r) for r in rows]
+            accounts: dict[str, Row] = {}
+            if rows:  # their accounts, in the same round trip's transaction
+                ids = sorted({str(r["social_account_id"]) for r in rows if r["social_account_id"]})
+                read = await conn.execute(query("get_accounts_for_publish"), {"ids": ids})
+                accounts = {str(a["id"]): a for a in await read.fetchall()}
+        return [claim_from_row(r, accounts) for r in rows]
 
     async def claim_now(self, post_id: str, run_id: int) -> Claim | None:
         row = await self._one(
@@ -215,7 +224,7 @@ class EngineStore:
             await self._all("renew_leases", {"claims": tokens, "lease_seconds": self.lease_seconds})
 
     async def account(self, account_id: str) -> Row | None:
-        return await self._one("get_account_for_publish", {"id": account_id})
+        return await self._one("get_accounts_for_publish", {"ids": [account_id]})
 
     # writes fenced by the claim
 

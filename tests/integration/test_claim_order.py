@@ -107,6 +107,34 @@ def test_one_accounts_backlog_does_not_hold_up_anothers_post(
     assert fake.most[busy] == 4
 
 
+def test_among_posts_due_at_once_the_longest_backlog_starts_first(
+    db_url: str, conn: Conn, fake: CountingPlatform
+) -> None:
+    # A 9:00 batch: every post due at the same moment. With one slot, an account whose
+    # posts must go one after another (in order) and that starts last finishes alone, slots
+    # idle: the account with the most posts due is claimed first (the makespan is shortest).
+    # The long account sorts last by id, the tie-break that came before.
+    long = max(add_account(conn), add_account(conn))
+    conn.execute(
+        "INSERT INTO studio_social_posts (social_account_id, workspace_id, platform, post_type,"
+        " caption, media, status, scheduled_for)"
+        " SELECT a.id, a.workspace_id, 'instagram', 'image', 'batch ' || a.id || g,"
+        ' \'[{"url": "https://cdn.example/a.jpg", "kind": "image"}]\','
+        " 'scheduled', date_trunc('minute', now()) - interval '1 minute'"
+        " FROM studio_social_accounts a,"
+        " generate_series(1, CASE WHEN a.id = %s THEN 3 ELSE 1 END) g",
+        [long],
+    )
+    rows = conn.execute(
+        "SELECT id::text, social_account_id::text AS account FROM studio_social_posts"
+    ).fetchall()
+    owner = {r["id"]: r["account"] for r in rows}
+
+    run(db_url, fake, concurrency=1)
+
+    assert owner[fake.live()[0]] == long and len(fake.live()) == 4
+
+
 def test_account_concurrency_bounds_what_is_in_flight(
     db_url: str, conn: Conn, fake: CountingPlatform
 ) -> None:

@@ -31,12 +31,15 @@ RETURNING id, platform;
 -- name: lock_due_accounts
 -- The first statement of a claim (one transaction with claim_due_posts): lock up to
 -- `limit` active accounts that have a post due and room for another in flight, those with
--- the fewest in flight first, then the longest waiting. A run claiming at the same moment
+-- the fewest in flight first, then the longest waiting, then (among posts due at the same
+-- moment, as a web app's 9:00 batch is) the one with the most posts due: its chain of
+-- posts in order is the longest, and starting it last would leave the run's slots idle
+-- at the end while it finishes alone (bench/README.md, "punctual"). A run claiming at the same moment
 -- skips them (SKIP LOCKED) and takes other accounts, so two runs never both see room for
 -- the same account's post. NO KEY UPDATE: the web app's inserts of posts never wait for it.
 WITH first_due AS (
     SELECT social_account_id AS account_id,
-           min(greatest(scheduled_for, next_attempt_at)) AS due_at
+           min(greatest(scheduled_for, next_attempt_at)) AS due_at, count(*) AS due_posts
     FROM studio_social_posts
     WHERE status = ANY(%(from_states)s::text[])
       AND greatest(scheduled_for, next_attempt_at) <= now()
@@ -48,7 +51,7 @@ WITH first_due AS (
     WHERE status = 'publishing'
     GROUP BY social_account_id
 ), candidates AS MATERIALIZED (
-    SELECT d.account_id, d.due_at, coalesce(f.posts, 0) AS posts
+    SELECT d.account_id, d.due_at, d.due_posts, coalesce(f.posts, 0) AS posts
     FROM first_due d
     LEFT JOIN in_flight f USING (account_id)
     WHERE coalesce(f.posts, 0) < %(account_concurrency)s
@@ -57,7 +60,7 @@ WITH first_due AS (
     FROM studio_social_accounts a
     JOIN candidates c ON c.account_id = a.id
     WHERE a.state = 'active'
-    ORDER BY c.posts, c.due_at, a.id
+    ORDER BY c.posts, c.due_at, c.due_posts DESC, a.id
     LIMIT %(limit)s
     FOR NO KEY UPDATE OF a SKIP LOCKED
 )
@@ -162,11 +165,13 @@ FROM stale
 WHERE p.id = stale.id AND p.status = 'publishing' AND p.lease_expires_at < now()
 RETURNING p.*;
 
--- name: get_account_for_publish
+-- name: get_accounts_for_publish
+-- The accounts of claimed posts: read with the claim (one statement for a claim round, not
+-- one per post).
 SELECT id, workspace_id, platform, platform_account_id, access_token, refresh_token, token_expires_at,
        refresh_token_expires_at, options, state
 FROM studio_social_accounts
-WHERE id = %(id)s;
+WHERE id = ANY(%(ids)s::uuid[]);
 
 -- name: save_platform_ids
 -- Saves platform ids the moment they arrive, and renews the lease.
