@@ -17,7 +17,8 @@ It needs a PostgreSQL server (--database-url, else DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/postgres). On it, it creates a database of its own,
 bench_startup_<random>, migrates it with `studio-publish db migrate`, and drops it at the end
 even if the benchmark fails. The processes run in a temporary folder (no .env read), which
-is removed too.
+is removed too. They run without PYTHONDONTWRITEBYTECODE, so the warm-up round leaves the
+bytecode caches an installed copy has (`__pycache__/`, git-ignored) next to the sources.
 
 --compare LABEL=DIR times the same commands a second time with DIR (another checkout of the
 project, e.g. a `git worktree` of an older commit) first on PYTHONPATH, in the same rounds:
@@ -96,6 +97,9 @@ def environment(url: str, pythonpath: str | None = None) -> dict[str, str]:
         if not k.startswith("STUDIO_PUBLISH_") and k not in ("DATABASE_URL", "CRON_SECRET")
     }
     env.pop("PYTHONPATH", None)
+    # An installed copy has its bytecode compiled (pip does it); without a cache each start
+    # would compile the whole package from source, and that is not what cron pays.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     env["DATABASE_URL"] = url
