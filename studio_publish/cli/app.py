@@ -89,6 +89,12 @@ class _PlainHelp:
     never ``--draft true``), and the usage line names an argument ``POST_ID`` when required
     and ``[POST_ID]`` when not (typer writes ``{POST_ID}``, which reads as a set of choices)."""
 
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from studio_publish.cli import rich_help
+
+        rich_help.load()  # typer's renderer, without what our help does not use
+        super().format_help(ctx, formatter)  # type: ignore[misc]
+
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
