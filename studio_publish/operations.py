@@ -6,22 +6,24 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from studio_publish.engine.attempt import PostResult, admit
 from studio_publish.engine.run import Engine, RunSummary
 from studio_publish.errors import BadInput, Refused
 from studio_publish.platforms import registry
-from studio_publish.platforms.base import Platform
 from studio_publish.platforms.registry import spec_for
-from studio_publish.scheduling.posts import get_post_or_raise
-from studio_publish.scheduling.timeparse import parse_age
-from studio_publish.scheduling.validation import validate_uuid
-from studio_publish.settings import Settings
 from studio_publish.states import Move, Outcome, Transition, allows, guard, refusal
 from studio_publish.store import db
+
+if TYPE_CHECKING:
+    from studio_publish.engine.attempt import PostResult
+    from studio_publish.platforms.base import Platform
+    from studio_publish.settings import Settings
+
+# Scheduling (validation, the post file reader) is imported inside the operations that read
+# one post or take ids, not here: an idle `run-due` needs none of it (bench/startup.py).
 
 PREVIEW_LIMIT = 500
 
@@ -81,6 +83,8 @@ def _would(row: db.Row, settings: Settings) -> str:
         "workspace_id": row["account_workspace_id"],
         "platform_account_id": row["platform_account_id"],
     }
+    from studio_publish.engine.attempt import admit
+
     refused = admit(row, account, platform=row["platform"], media=settings.media_policy())
     if isinstance(refused, Transition):  # the engine's own door, so the preview cannot drift
         return f"{refused.outcome} as {refused.reason}: {refused.message}"
@@ -120,6 +124,9 @@ def publish_post(
     platforms: Mapping[str, Platform] | None = None,
 ) -> PublishOutcome:
     """Publish one post now through the same engine and guards; waits for the outcome."""
+    from studio_publish.scheduling.posts import get_post_or_raise
+    from studio_publish.scheduling.validation import validate_uuid
+
     post_id = validate_uuid(post_id, "post_id")
     post = get_post_or_raise(conn, post_id)
     copy_of = None
@@ -161,6 +168,9 @@ def retry_failed(
     confirm_not_live: bool = False,
 ) -> list[db.Row]:
     """Put failed posts back in line; needs_review posts only when named and confirmed."""
+    from studio_publish.scheduling.timeparse import parse_age
+    from studio_publish.scheduling.validation import validate_uuid
+
     post_ids = [validate_uuid(i, "id") for i in ids] if ids else None
     if platform is not None:
         spec_for(platform)
@@ -195,6 +205,8 @@ def retry_failed(
 
 
 def _explain_not_retried(conn: db.Connection, post_id: str, confirmed: bool) -> None:
+    from studio_publish.scheduling.posts import get_post_or_raise
+
     post = get_post_or_raise(conn, post_id, field="id")
     move = Move.CONFIRM_NOT_LIVE if confirmed else Move.RETRY_FAILED
     raise Refused(refusal(move, post["status"], post_id))
@@ -204,6 +216,9 @@ def confirm_live(
     conn: db.Connection, post_id: str, *, platform_post_id: str | None, permalink: str | None
 ) -> db.Row:
     """A person found a needs_review post live: record it as posted, so nothing resends it."""
+    from studio_publish.scheduling.posts import get_post_or_raise
+    from studio_publish.scheduling.validation import validate_uuid
+
     post_id = validate_uuid(post_id, "post_id")
     for value, field in ((platform_post_id, "platform_post_id"), (permalink, "permalink")):
         if value is not None and (not value.strip() or "\x00" in value):

@@ -12,9 +12,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from studio_publish.domain import Published
+if TYPE_CHECKING:  # an annotation only: `status` needs the states, not the domain types
+    from studio_publish.domain import Published
 
 
 class PostState(enum.StrEnum):

@@ -1,11 +1,14 @@
 """The command line: parses arguments, calls the library, prints. No logic of its own.
 
-Heavy modules (psycopg, httpx, rich) are imported inside the commands that use them, so
-`studio-publish --help` starts fast.
+Every command imports the library inside its function, not here: `--help` needs typer and
+the platform registry only, and each command loads what it uses (bench/startup.py times it).
+
+No ``from __future__ import annotations`` here: typer reads every command's annotations at
+each start, and as strings it would compile and evaluate each of them again (about 7 ms a
+start). The names imported for type checking only are quoted instead.
 """
 
-from __future__ import annotations
-
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -86,6 +89,12 @@ class _PlainHelp:
     """Help as the README writes it: a flag shows no ``<bool>`` (it takes no value: ``--draft``,
     never ``--draft true``), and the usage line names an argument ``POST_ID`` when required
     and ``[POST_ID]`` when not (typer writes ``{POST_ID}``, which reads as a set of choices)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from studio_publish.cli import rich_help
+
+        rich_help.load()  # typer's renderer, without what our help does not use
+        super().format_help(ctx, formatter)  # type: ignore[misc]
 
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
@@ -204,17 +213,40 @@ RefreshTokenExpiresAt = Annotated[
 ]
 
 
-def settings() -> Settings:
+def settings() -> "Settings":
     from studio_publish.logs import configure_logging
     from studio_publish.settings import load_settings
 
     loaded = load_settings()
     configure_logging(loaded.log_format)
+    started()
     return loaded
 
 
+# Set by main(): the process is starting, with the garbage collector off (see started).
+_starting = False
+
+
+def started() -> None:
+    """Start-up is over: the command's modules are loaded and its work begins.
+
+    main() turns the garbage collector off while the process starts. Loading the modules
+    makes some 80,000 objects that live as long as the process, and next to no garbage, yet
+    the collector walked them over and over: that was about a quarter of `status` and of an
+    idle `run-due` (bench/startup.py). Here they are frozen (gc.freeze: never walked again, in
+    a run of any length; merely turned on again, it would walk them all at once) and the
+    collector is on again for the command's work. Every command that does work calls this,
+    through settings() or itself (sandbox, demo); `--help` and a usage error end before it.
+    """
+    global _starting
+    if _starting:
+        _starting = False
+        gc.freeze()
+        gc.enable()
+
+
 @contextmanager
-def database(*, migrated: bool = True) -> Iterator[tuple[Connection, DatabaseTarget]]:
+def database(*, migrated: bool = True) -> "Iterator[tuple[Connection, DatabaseTarget]]":
     """Connect to the configured (or embedded) database; exit 3 if unreachable or unmigrated."""
     from studio_publish.store import db
     from studio_publish.store.migrations import require_migrated
@@ -311,11 +343,11 @@ def read_secret(env_var: str | None, field: str, *, required: bool) -> str | Non
 
 
 def tokens_from_input(
-    conn: Connection,
+    conn: "Connection",
     env_vars: tuple[str | None, str | None],
     expires_at: tuple[str | None, str | None],
     tz: str | None,
-) -> NewTokens:
+) -> "NewTokens":
     """The tokens given to `accounts add` or `accounts reauth` (access, refresh), read from
     their environment variables or stdin, with their expiry times."""
     from studio_publish.accounts import new_tokens
@@ -724,6 +756,7 @@ def sandbox(
     """
     from studio_publish.sandbox import serve
 
+    started()
     if not 0 <= port <= 65535:
         raise BadInput("port", "must be between 0 and 65535")
     if not 0 <= error_rate <= 1:
@@ -752,6 +785,7 @@ def demo() -> None:
     from studio_publish.cli.status_view import show_overview
     from studio_publish.demo import run_demo
 
+    started()
     summary = run_demo(print_line, show_overview)
     if summary.failed or summary.count("posted") == 0:
         raise typer.Exit(1)
@@ -761,4 +795,7 @@ def demo() -> None:
 
 
 def main() -> None:
+    global _starting
+    _starting = True
+    gc.disable()  # until started()
     app()

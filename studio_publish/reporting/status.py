@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from studio_publish.platforms import registry
-from studio_publish.scheduling.posts import get_post_or_raise
-from studio_publish.scheduling.validation import validate_uuid
 from studio_publish.store import db
 
 OVERDUE_GRACE_SECONDS = 300  # cron runs every minute: five minutes late means it is not running
@@ -62,6 +60,11 @@ def held_posts_by_account(conn: db.Connection, account: str | None = None) -> di
 
 
 def post_detail(conn: db.Connection, post_id: str) -> dict[str, Any]:
+    # Here, not at the top: the overview (and `status --check`) never reads a single post,
+    # and scheduling's validation is a good part of their start-up (bench/startup.py).
+    from studio_publish.scheduling.posts import get_post_or_raise
+    from studio_publish.scheduling.validation import validate_uuid
+
     post_id = validate_uuid(post_id, "post_id")
     post = get_post_or_raise(conn, post_id)
     # The engine's fencing token is an internal detail, not something to act on.

@@ -1,0 +1,165 @@
+"""What start-up loads, and the two tricks that make it fast (bench/startup.py times them).
+
+Each check runs a fresh interpreter: what a module imports only shows in a process that has
+not imported it yet.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from studio_publish.cli import app as cli_app
+
+
+def fresh(code: str, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "100", **(env or {})},
+        check=False,
+    )
+
+
+def loaded_by(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    done = fresh(f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))")
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+HELP = """
+import sys
+from studio_publish.cli.app import main
+sys.argv = ["studio-publish", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+"""
+
+
+def test_help_loads_neither_the_database_nor_http_nor_settings() -> None:
+    modules = loaded_by(HELP)
+    for heavy in ("psycopg", "httpx", "pydantic", "structlog", "studio_publish.settings"):
+        assert heavy not in modules
+
+
+def test_help_leaves_out_the_rich_modules_it_does_not_use() -> None:
+    modules = loaded_by(HELP)
+    assert "typer.rich_utils" in modules
+    for unused in ("rich.markdown", "rich.traceback", "markdown_it", "pygments"):
+        assert unused not in modules
+
+
+def test_help_reads_the_same_with_and_without_the_stand_ins() -> None:
+    for command in ([], ["run-due"], ["accounts", "add"]):
+        code = HELP.replace('"--help"', ", ".join(f'"{a}"' for a in [*command, "--help"]))
+        fast = fresh(code)
+        real = fresh("import rich.markdown, rich.traceback\n" + code)  # no stand-in needed
+        assert fast.returncode == real.returncode == 0, fast.stderr + real.stderr
+        assert "╭" in fast.stdout
+        assert fast.stdout == real.stdout
+
+
+def test_the_stand_ins_are_the_real_classes_when_used() -> None:
+    code = """
+import sys
+from studio_publish.cli import rich_help
+rich_help.load()
+import typer.rich_utils as r
+assert "rich.markdown" not in sys.modules and "rich.traceback" not in sys.modules
+import rich.markdown, rich.traceback
+assert isinstance(r.Markdown("# x"), rich.markdown.Markdown)
+assert r.Traceback.from_exception.__self__ is rich.traceback.Traceback
+print("ok")
+"""
+    done = fresh(code)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_status_loads_no_scheduling_engine_or_platform_client() -> None:
+    modules = loaded_by(
+        "import studio_publish.reporting.status, studio_publish.reporting.health, "
+        "studio_publish.cli.status_view, studio_publish.cli.render, studio_publish.store.db"
+    )
+    unwanted = [
+        m
+        for m in modules
+        if m.startswith(("studio_publish.scheduling", "studio_publish.engine", "httpx"))
+        or m in ("studio_publish.platforms.base", "studio_publish.domain")
+    ]
+    assert unwanted == []
+
+
+def test_run_due_loads_no_post_file_reader() -> None:
+    modules = loaded_by("import studio_publish.operations, studio_publish.cli.render")
+    assert "studio_publish.scheduling.posts" not in modules
+    assert "studio_publish.scheduling.postfile" not in modules
+
+
+@pytest.fixture
+def starting() -> Iterator[None]:
+    """As main() leaves the process: collector off until started()."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    cli_app._starting = True
+    try:
+        yield
+    finally:
+        cli_app._starting = False
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+@pytest.mark.usefixtures("starting")
+def test_started_freezes_what_start_up_made_and_turns_the_collector_on() -> None:
+    cli_app.started()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0
+    gc.disable()
+    cli_app.started()  # once only: a second call changes nothing
+    assert not gc.isenabled()
+
+
+def test_started_without_main_changes_nothing() -> None:
+    """In-process callers (the tests' CliRunner, the hook) never had the collector off."""
+    enabled = gc.isenabled()
+    frozen = gc.get_freeze_count()
+    cli_app.started()
+    assert gc.isenabled() == enabled
+    assert gc.get_freeze_count() == frozen
+
+
+def test_every_command_that_works_ends_start_up() -> None:
+    """A command that works long with the collector off would grow without bound: each one
+    calls settings() (which calls started()) or started() itself."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(cli_app))
+    helpers = {"settings", "database", "started", "status_check"}
+    missing = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or not any(
+            isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command"
+            for d in node.decorator_list
+        ):
+            continue
+        called = {
+            c.func.id
+            for c in ast.walk(node)
+            if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+        }
+        if not called & helpers:
+            missing.append(node.name)
+    assert missing == []
