@@ -8,7 +8,6 @@ Clients of 16 connections, each post bound to one for its whole attempt, keep th
 
 from __future__ import annotations
 
-import itertools
 import math
 from types import TracebackType
 
@@ -43,19 +42,24 @@ _NO_COOKIES = _NoCookies()
 
 
 class HttpClients:
+    """``concurrency / POSTS_PER_CLIENT`` clients, each made when a post first needs it: an
+    idle run makes none (each loads the certificate store, a measurable share of start-up)."""
+
     def __init__(self, concurrency: int, timeout: float) -> None:
-        limits = httpx.Limits(
+        self._limits = httpx.Limits(
             max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=POSTS_PER_CLIENT
         )
-        count = max(1, math.ceil(concurrency / POSTS_PER_CLIENT))
-        self._clients: list[httpx.AsyncClient] = [
-            _Client(timeout=timeout, limits=limits) for _ in range(count)
-        ]
-        self._turns = itertools.cycle(self._clients)
+        self._timeout = timeout
+        self._count = max(1, math.ceil(concurrency / POSTS_PER_CLIENT))
+        self._clients: list[httpx.AsyncClient] = []
+        self._turn = 0
 
     def next(self) -> httpx.AsyncClient:
         """The client for the next post, in turn."""
-        return next(self._turns)
+        index, self._turn = self._turn % self._count, self._turn + 1
+        if index == len(self._clients):
+            self._clients.append(_Client(timeout=self._timeout, limits=self._limits))
+        return self._clients[index]
 
     async def __aenter__(self) -> HttpClients:
         return self
