@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 
+from studio_publish.domain import Quota
 from studio_publish.engine import outcomes
 from studio_publish.engine.tokens import needs_refresh, refresh_account_token
 from studio_publish.errors import BadInput
@@ -139,7 +140,10 @@ class PostAttempt:
         log: Any,
         account_facts: dict[str, Any] | None = None,
         processing_wait: ProcessingWait | None = None,
+        quotas: dict[str, Quota] | None = None,
     ) -> None:
+        # The run's last known publishing quota of each account, saved at its end.
+        self.quotas = {} if quotas is None else quotas
         self.settings = settings
         # How the platform's client waits on media still processing (see engine/waits.py).
         self.processing_wait = processing_wait
@@ -210,11 +214,12 @@ class PostAttempt:
                 return earlier
         try:
             await self.with_refresh(lambda: platform.prepare(ctx))
+            self.log.debug("publishing")  # one line a post is enough: its outcome
+            published = await self.with_refresh(lambda: platform.publish(ctx))
         finally:  # a quota that is used up is worth showing most of all
             if ctx.quota is not None:
-                await self.store.save_publishing_quota(self.claim.account_id, ctx.quota)
-        self.log.debug("publishing")  # one line a post is enough: its outcome
-        return outcomes.posted(await self.with_refresh(lambda: platform.publish(ctx)))
+                self.quotas[self.claim.account_id] = ctx.quota
+        return outcomes.posted(published)
 
     # --- tokens --------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 
+from studio_publish.domain import Quota
 from studio_publish.engine import outcomes
 from studio_publish.engine.alerts import deliver_alerts
 from studio_publish.engine.attempt import PostAttempt, PostResult
@@ -116,6 +117,8 @@ class Engine:
         # What the platforms told about each account (quota, creator info), by account id: it
         # lasts one run, so each is read at most once per account per run (see _session).
         self._account_facts: dict[str, dict[str, Any]] = {}
+        # Each account's publishing quota as the run's last attempt left it: saved at its end.
+        self._quotas: dict[str, Quota] = {}
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.rng = rng or random.Random()
         self.on_result = on_result
@@ -141,7 +144,7 @@ class Engine:
         up) and raises DatabaseUnavailable once the run's row says so.
         """
         started = time.monotonic()
-        self._account_facts = {}  # a new run learns its accounts' facts afresh
+        self._account_facts, self._quotas = {}, {}  # a new run learns them afresh
         pool = ConnectionPool(self.target, size=min(8, self.settings.concurrency + 2))
         try:
             await pool.open()
@@ -160,6 +163,8 @@ class Engine:
             ) as http:
                 try:
                     yield store, http
+                    for account_id, quota in self._quotas.items():
+                        await store.save_publishing_quota(account_id, quota)
                 except psycopg.OperationalError as exc:
                     summary.error = (
                         f"lost the database during the run: {first_line(exc)}; posts in "
@@ -326,6 +331,7 @@ class Engine:
             log=self.log,
             account_facts=self._account_facts.setdefault(claim.account_id, {}),
             processing_wait=wait,
+            quotas=self._quotas,
         )
         try:
             result = await attempt.run(rescue=rescue)

@@ -98,8 +98,9 @@ class PublishContext:
     # Platform ids saved by this and earlier attempts (container ids, publish_id, ...).
     saved_ids: dict[str, Any]
     ids_store: SavedIdsStore
-    # The account's publishing limit, when prepare() read it: the engine saves it on the
-    # account for `status` to show (a limit that is used up most of all).
+    # The account's publishing limit as this attempt leaves it (read by prepare(), counting
+    # the run's publishes): the engine saves each account's last one at the end of the run,
+    # for `status` to show (one write an account, not one a post).
     quota: Quota | None = None
     # Facts about the account a client learns, e.g. TikTok's creator info or a Graph
     # publishing quota: the engine shares one dict between all of a run's attempts for the

@@ -135,14 +135,12 @@ class ContainerPlatform(GraphPlatform):
     async def prepare(self, ctx: PublishContext) -> None:
         # Read once per account per run; this run's publishes are counted on it (below).
         quota = ctx.account_facts.get(self.key("quota"), UNREAD)
-        fresh = quota is UNREAD
-        if fresh:
+        if quota is UNREAD:
             quota = ctx.account_facts[self.key("quota")] = await self._read_quota(ctx)
         if quota is None:
             return
+        ctx.quota = quota
         usage, total = quota.used, quota.total
-        if fresh or usage >= total:
-            ctx.quota = quota  # saved on the account for `status`: once a run, or used up
         if usage >= total:
             # The quota is a rolling 24 h window and the API does not say when a slot frees.
             raise PlatformError(
@@ -171,7 +169,8 @@ class ContainerPlatform(GraphPlatform):
         """One more post in the rolling window, on the quota this run read."""
         quota = ctx.account_facts.get(self.key("quota"))
         if isinstance(quota, Quota):
-            ctx.account_facts[self.key("quota")] = Quota(used=quota.used + 1, total=quota.total)
+            ctx.quota = Quota(used=quota.used + 1, total=quota.total)
+            ctx.account_facts[self.key("quota")] = ctx.quota
 
     async def publish(self, ctx: PublishContext) -> Published:
         graph = self.client(ctx.http, ctx.account)
