@@ -99,8 +99,10 @@ class _PlainHelp:
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
-            if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
-                param.metavar = ""  # typer shows the metavar instead of the type: nothing
+            if isinstance(param, TyperOption) and param.metavar is None:
+                # typer shows the metavar instead of the type (`<str>`, `<list[str]>`): a flag
+                # shows nothing, an option what it takes (`--account ACCOUNT`) unless it says.
+                param.metavar = "" if param.is_flag else (param.name or "value").upper()
         return params
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
@@ -482,16 +484,20 @@ def schedule(
     ] = None,
     account: Annotated[str | None, typer.Option(help="Account id (UUID).")] = None,
     at: Annotated[
-        str | None, typer.Option(help="WHEN: ISO 8601 with offset, now, +30m, +2h, +1d.")
+        str | None, typer.Option(metavar="WHEN", help="ISO 8601 with offset, now, +30m, +2h, +1d.")
     ] = None,
     draft: Annotated[bool, typer.Option("--draft", help="Create a draft instead.")] = False,
     caption: Annotated[str, typer.Option(help="The caption or message.")] = "",
-    media: Annotated[list[str] | None, typer.Option(help="A media URL or file; repeat.")] = None,
+    media: Annotated[
+        list[str] | None, typer.Option(metavar="URL_OR_FILE", help="A media URL or file; repeat.")
+    ] = None,
     post_type: Annotated[
         str | None,
         typer.Option("--type", help="image, video, reel, story, carousel or text."),
     ] = None,
-    option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE; repeat.")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option(metavar="KEY=VALUE", help="KEY=VALUE; repeat.")
+    ] = None,
     tz: Annotated[str | None, typer.Option(help="IANA zone for a time without offset.")] = None,
     file: Annotated[
         Path | None, typer.Option(help="Bulk: a CSV or JSON Lines file of posts.")
@@ -670,12 +676,12 @@ def publish(
 @app.command("retry-failed", cls=_Command)
 def retry_failed(
     post_ids: Annotated[
-        list[str] | None, typer.Option("--id", help="Only this post; repeat.")
+        list[str] | None, typer.Option("--id", metavar="POST_ID", help="Only this post; repeat.")
     ] = None,
     platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
     account: Annotated[str | None, typer.Option(help="Only this account id.")] = None,
     since: Annotated[
-        str | None, typer.Option(help="Only posts that failed within, e.g. 2h, 1d.")
+        str | None, typer.Option(metavar="AGE", help="Only posts that failed within, e.g. 2h, 1d.")
     ] = None,
     now: Annotated[
         bool, typer.Option("--now", help="Publish them at once instead of at the next run.")

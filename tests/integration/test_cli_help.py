@@ -70,6 +70,20 @@ def test_usage_names_arguments_as_the_readme_does(command: list[str], argument: 
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_an_option_shows_what_it_takes_not_a_python_type(command: list[str]) -> None:
+    help_text = make_runner()(*command, "--help", env={"COLUMNS": "200"}).stdout
+    options = [line for line in help_text.splitlines() if "│ --" in line]
+    assert all("<str>" not in o and "<list" not in o and "<int>" not in o for o in options), options
+
+
+def test_schedules_options_name_their_values() -> None:
+    help_text = make_runner()("schedule", "--help", env={"COLUMNS": "200"}).stdout
+    for option, value in [("--at", "WHEN"), ("--media", "URL_OR_FILE"), ("--option", "KEY=VALUE")]:
+        (line,) = [line for line in help_text.splitlines() if f"│ {option} " in line]
+        assert value in line, line
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
 def test_no_flag_shows_a_value(command: list[str]) -> None:
     help_text = make_runner()(*command, "--help", env={"COLUMNS": "200"}).stdout
     assert "<bool>" not in help_text
