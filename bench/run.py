@@ -1398,14 +1398,13 @@ def _punctual_fairness(b: Bench, url: str, sandbox: SandboxProcess) -> None:
         poll_interval_seconds=1.0,
         run_budget_seconds=8,
     )
-    with connect(url) as conn:
-        row = conn.execute(
-            """SELECT extract(epoch FROM p.published_at - r.started_at) AS after
-               FROM studio_social_posts p, studio_publish_runs r
-               WHERE p.social_account_id = %(single)s""",
-            {"single": single},
-        ).fetchone()
-    after = float(row["after"]) if row and row["after"] is not None else float("inf")
+    after = _seconds(
+        url,
+        """SELECT extract(epoch FROM p.published_at - r.started_at)
+           FROM studio_social_posts p, studio_publish_runs r
+           WHERE p.social_account_id = %(single)s""",
+        {"single": single},
+    )
     b.results.setdefault("punctual", {})["fairness_single_after_s"] = after
     b.verdict(
         "500 due on one account, 1 on another, L=200 ms, C=ACCOUNT_CONCURRENCY=64: "
@@ -1414,6 +1413,14 @@ def _punctual_fairness(b: Bench, url: str, sandbox: SandboxProcess) -> None:
         "<= 2",
         after <= 2,
     )
+
+
+def _seconds(url: str, sql: str, params: dict[str, Any] | None = None) -> float:
+    """The one number ``sql`` selects, in seconds; infinity when it is NULL (never live)."""
+    with connect(url) as conn:
+        row = conn.execute(sql, params or {}).fetchone()
+    value = next(iter(row.values()), None) if row else None
+    return float(value) if value is not None else float("inf")
 
 
 def _punctual_ten_thousand(b: Bench, url: str, sandbox: SandboxProcess) -> None:
@@ -1431,12 +1438,9 @@ def _punctual_ten_thousand(b: Bench, url: str, sandbox: SandboxProcess) -> None:
         poll_interval_seconds=1.0,
         run_budget_seconds=600,
     )
-    with connect(url) as conn:
-        row = conn.execute(
-            "SELECT max(extract(epoch FROM published_at - scheduled_for)) AS late "
-            "FROM studio_social_posts"
-        ).fetchone()
-    late = float(row["late"]) if row and row["late"] is not None else float("inf")
+    late = _seconds(
+        url, "SELECT max(extract(epoch FROM published_at - scheduled_for)) FROM studio_social_posts"
+    )
     b.results.setdefault("punctual", {})["ten_thousand"] = {
         "n": n,
         "wall_s": r.wall,
