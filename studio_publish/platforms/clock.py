@@ -16,9 +16,12 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat()
 
 
-def parse_time(text: str | None) -> dt.datetime | None:
-    """ISO 8601 as saved by us, or Graph's ``2026-01-02T03:04:05+0000``; None when unreadable."""
-    if not text:
+def parse_time(text: object) -> dt.datetime | None:
+    """ISO 8601 as saved by us, or Graph's ``2026-01-02T03:04:05+0000``; None when unreadable.
+
+    Saved times come back from a row the web app may have written: anything that is not such
+    a string (a number, a list) is unreadable too, never an error."""
+    if not text or not isinstance(text, str):
         return None
     try:
         moment = dt.datetime.fromisoformat(text)

@@ -9,6 +9,7 @@ direct-post) and records every request, so each test can assert what left the ma
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
@@ -522,6 +523,25 @@ MEDIA_ITEMS = st.lists(
     max_size=3,
 )
 PLATFORMS = st.sampled_from(["instagram", "facebook", "tiktok"])
+# The keys the clients save and read back (their values as the web app may have written
+# them): container ids and times, the processing bound's times and sizes, publish markers.
+SAVED_KEYS = st.sampled_from(
+    [
+        "ig_container_id",
+        "ig_container_created_at",
+        "ig_children",
+        "ig_publish_sent_at",
+        "ig_media_id",
+        "ig_container_retries",
+        "fb_publish_sent_at",
+        "fb_video_id",
+        "fb_post_id",
+        "tiktok_publish_id",
+        "tiktok_init_sent_at",
+        "tiktok_video_size",
+        "tiktok_uploaded_at",
+    ]
+)
 
 
 @pytest.fixture
@@ -542,7 +562,18 @@ def accounts(conn: Conn) -> dict[str, str]:
     | st.dictionaries(
         st.sampled_from(["privacy_level", "link", "title", "x"]), JSON_VALUES, max_size=3
     ),
-    platform_state=JSON_VALUES,
+    platform_state=JSON_VALUES
+    | st.dictionaries(
+        SAVED_KEYS,
+        # Id-shaped values get past the door to the clients: numbers, id strings, times.
+        JSON_VALUES
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.booleans()
+        | st.from_regex(r"[0-9]{1,18}", fullmatch=True)
+        | st.datetimes(timezones=st.none() | st.just(dt.UTC)).map(lambda t: t.isoformat()),
+        max_size=4,
+    ),
 )
 def test_any_json_in_a_row_ends_in_a_visible_state(
     db_url: str,

@@ -353,8 +353,8 @@ class ContainerPlatform(GraphPlatform):
     ) -> None:
         """Raise for a container still processing: handed back to look again (WAIT, the
         container kept), or failed once it has outlived a container's 24-hour life."""
-        if self._saved(ctx, "container_created_at") is None:
-            # Saved before this key existed: its processing is bounded from now.
+        if parse_time(self._saved(ctx, "container_created_at")) is None:
+            # Saved before this key existed (or unreadable): its processing is bounded from now.
             await self._save(ctx, container_created_at=iso(self.clock()))
         elif self._past_lifetime(ctx, "container_created_at"):
             await self._drop_containers(ctx)

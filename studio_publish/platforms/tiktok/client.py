@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 
@@ -77,6 +77,11 @@ _SAVED_KEYS = (
 
 class _Abandoned(PlatformError):
     """A publish_id given up on because it can never go live: a new init follows at once."""
+
+
+def _count(value: object) -> TypeGuard[int]:
+    """A byte count as TikTok documents it (an integer), not a flag or text posing as one."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _fail(message: str) -> PlatformError:
@@ -421,8 +426,8 @@ class TikTokPlatform:
         if (
             status == PROCESSING_UPLOAD
             and not ctx.saved_ids.get("tiktok_uploaded_at")
-            and isinstance(size, int)
-            and isinstance(uploaded, int)
+            and _count(size)
+            and _count(uploaded)
             and uploaded < size
         ):
             return f"its upload stopped at {uploaded} of {size} bytes and its upload URL is gone"

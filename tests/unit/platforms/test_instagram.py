@@ -606,11 +606,14 @@ def test_a_container_still_processing_within_its_life_is_handed_back_with_its_ne
     assert ctx.saved_ids["ig_container_id"] == "c1"
 
 
+@pytest.mark.parametrize("made", [None, 1234567, "yesterday", "2026-13-45T99:00:00"])
 def test_a_container_saved_without_its_creation_time_is_bounded_from_first_sight(
-    api: FakeApi,
+    api: FakeApi, made: Any
 ) -> None:
+    # Rows saved before the key existed, or a time the web app wrote as anything at all.
     api.on("GET", f"{GRAPH}/c1", status("IN_PROGRESS"))
-    ctx = make_ctx(make_post("reel", [VIDEO]), saved={"ig_container_id": "c1"}, api=api)
+    saved = {"ig_container_id": "c1", "ig_container_created_at": made}
+    ctx = make_ctx(make_post("reel", [VIDEO]), saved=saved, api=api)
     with pytest.raises(PlatformError) as caught:
         run(platform(poll_timeout_seconds=0.05).publish, ctx)
     assert caught.value.decision is Decision.WAIT

@@ -823,3 +823,14 @@ def test_a_resume_after_reconcile_reads_the_status_once(api: FakeApi) -> None:
 
     assert run(reconcile_then_publish, ctx).platform_post_id == "7301"
     assert api.count("POST", STATUS) == 2  # reconcile's read, then one look later
+
+
+@pytest.mark.parametrize("uploaded", [True, "1024", -1, None, 1.5])
+def test_an_uploaded_count_that_is_not_a_count_decides_nothing(api: FakeApi, uploaded: Any) -> None:
+    # Trust nothing read: a status whose uploaded_bytes is not TikTok's integer is no proof
+    # the upload stopped, so the publish_id is kept (and bounded by time instead).
+    api.on("POST", STATUS, tiktok_ok({"status": "PROCESSING_UPLOAD", "uploaded_bytes": uploaded}))
+    ctx = video_ctx(api, SOURCE, saved=killed_mid_upload())
+    rec = run(platform().reconcile, ctx)
+    assert rec.status is ReconcileStatus.PENDING
+    assert ctx.saved_ids["tiktok_publish_id"] == "v_old"
