@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=5, gt=0)
     poll_timeout_seconds: float = Field(default=300, gt=0)
     max_lateness_seconds: int = Field(default=43200, gt=0)
+    # How far ahead run-due checks scheduled posts for what would make them fail (0: never).
+    preflight_hours: float = Field(default=24, ge=0, le=24 * 30)
     http_timeout_seconds: float = Field(default=30, gt=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     alert_webhook_url: str | None = None
@@ -117,6 +119,7 @@ class Settings(BaseSettings):
         "poll_interval_seconds",
         "poll_timeout_seconds",
         "http_timeout_seconds",
+        "preflight_hours",
     )
     @classmethod
     def _finite(cls, value: float) -> float:

@@ -120,3 +120,8 @@ def show_post(data: dict[str, Any]) -> None:
         data["attempts"],
         empty="none yet",
     )
+    checked = data.get("preflight")
+    if checked:
+        problems = [p for p in checked["problems"] if isinstance(p, dict)]
+        found = "; ".join(f"{p.get('cause')}: {p.get('message')}" for p in problems)
+        print_line(f"Preflight ({human(checked['checked_at'])}): {found or 'nothing found'}")

@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 
 from studio_publish.domain import Quota
-from studio_publish.engine import outcomes
+from studio_publish.engine import outcomes, preflight
 from studio_publish.engine.alerts import deliver_alerts
 from studio_publish.engine.attempt import PostAttempt, PostResult
 from studio_publish.engine.http_clients import HttpClients
@@ -163,8 +163,7 @@ class Engine:
             ) as http:
                 try:
                     yield store, http
-                    for account_id, quota in self._quotas.items():
-                        await store.save_publishing_quota(account_id, quota)
+                    await self._save_quotas(store)
                 except psycopg.OperationalError as exc:
                     summary.error = (
                         f"lost the database during the run: {first_line(exc)}; posts in "
@@ -213,7 +212,28 @@ class Engine:
                     ),
                 )
             await self._claim_and_publish(store, http, summary, deadline, only_ids)
+            await self._save_quotas(store)  # before preflight, which reads them
+            await self._preflight(store, http, deadline, only_ids)
         return summary
+
+    async def _save_quotas(self, store: EngineStore) -> None:
+        """Each account's publishing quota as the run's attempts left it, once an account."""
+        quotas, self._quotas = self._quotas, {}
+        for account_id, quota in quotas.items():
+            await store.save_publishing_quota(account_id, quota)
+
+    async def _preflight(
+        self, store: EngineStore, http: HttpClients, deadline: float, only_ids: list[str] | None
+    ) -> None:
+        """Look ahead at the posts due soon (engine/preflight.py), in what publishing left of
+        the budget, up to a small share of it: a busy run leaves it to a quieter one."""
+        seconds = min(
+            preflight.PREFLIGHT_SHARE * self.settings.run_budget_seconds,
+            deadline - time.monotonic(),
+        )
+        if self.settings.preflight_hours <= 0 or only_ids is not None or seconds <= 0:
+            return
+        await preflight.run_preflight(store, http.next(), self.settings, seconds, self.log)
 
     async def _claim_and_publish(
         self,

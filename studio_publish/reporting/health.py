@@ -87,6 +87,7 @@ def check_health(conn: db.Connection) -> Health:
             ),
             *_needs_review(conn),
             *_accounts(conn, now),
+            *_preflight(conn),
         ]
     )
 
@@ -181,6 +182,19 @@ def _accounts(conn: db.Connection, now: dt.datetime) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _preflight(conn: db.Connection) -> list[Problem]:
+    """A line a scheduled post whose preflight (engine/preflight.py) found a problem."""
+    return [
+        Problem(
+            "preflight",
+            f"preflight: post {row['id']} ({row['platform']}, due {_when(row['scheduled_for'])}): "
+            + "; ".join(str(p.get("message")) for p in row["problems"] if isinstance(p, dict)),
+            (str(row["id"]),),
+        )
+        for row in db.fetch_all(conn, "preflight_problems", {"limit": LISTED_IDS})
+    ]
 
 
 def _posts(n: int) -> str:

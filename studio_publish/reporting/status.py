@@ -69,4 +69,9 @@ def post_detail(conn: db.Connection, post_id: str) -> dict[str, Any]:
     post = get_post_or_raise(conn, post_id)
     # The engine's fencing token is an internal detail, not something to act on.
     post.pop("claim_token", None)
-    return {"post": post, "attempts": db.fetch_all(conn, "post_attempts", {"id": post_id})}
+    return {
+        "post": post,
+        "attempts": db.fetch_all(conn, "post_attempts", {"id": post_id}),
+        # What the last preflight found (engine/preflight.py); None: not looked at yet.
+        "preflight": db.fetch_one(conn, "preflight_of_post", {"id": post_id}),
+    }

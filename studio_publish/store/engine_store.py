@@ -266,6 +266,20 @@ class EngineStore:
         row = await self._one("mark_account_needs_reauth", {"id": account_id, "reason": reason})
         return row is not None
 
+    # preflight (engine/preflight.py)
+
+    async def preflight_candidates(self, window_seconds: float, limit: int) -> list[Row]:
+        return await self._all(
+            "preflight_candidates", {"window_seconds": window_seconds, "limit": limit}
+        )
+
+    async def record_preflight(self, post_id: str, problems: str) -> None:
+        await self._all("record_preflight", {"post_id": post_id, "problems": problems})
+
+    async def record_alert(self, key: str, event: str, payload: str) -> None:
+        """An alert to send (once: a key already recorded is not recorded again)."""
+        await self._all("insert_alert", {"key": key, "event": event, "payload": payload})
+
     async def save_publishing_quota(self, account_id: str, quota: Quota) -> None:
         document = {"used": quota.used, "total": quota.total}
         await self._all("save_publishing_quota", {"id": account_id, "quota": json.dumps(document)})

@@ -881,3 +881,91 @@ def test_a_tiktok_upload_killed_midway_is_abandoned_and_published_anew(
     assert row["platform_state"]["tiktok_publish_id"] != stuck
     assert sandbox.stats()["calls"]["tiktok.video_init"] == 2
     assert sandbox.ledger.count() == 1 and sandbox.ledger.duplicate_count() == 0
+
+
+# --- preflight (issue 12): what would fail, hours ahead -------------------------------------
+
+
+def test_preflight_reports_hours_ahead_what_would_make_posts_fail(
+    tool: Tool, sandbox: Sandbox, accounts: dict[str, str], db_url: str
+) -> None:
+    env = {
+        "STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS": "127.0.0.1",  # the sandbox serves the media
+        # Alerts are recorded (once per post and cause) before they are sent; this webhook
+        # is down, so they stay unsent and countable.
+        "STUDIO_PUBLISH_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/alerts",
+    }
+    photo, missing = (
+        f"{sandbox.url}/_sandbox/media/photo.jpg",
+        f"{sandbox.url}/_sandbox/media/gone.jpg",
+    )
+    ig = accounts["instagram"]
+
+    def schedule(account: str, at: str, caption: str, media: str) -> str:
+        return tool.ok(
+            "schedule",
+            "--account",
+            account,
+            "--at",
+            at,
+            "--caption",
+            caption,
+            "--media",
+            media,
+            **env,
+        )
+
+    sandbox.set_knobs(quota_total=2)
+    schedule(ig, "now", "reads the quota", photo)
+    assert tool.json("run-due", **env)["posted"] == 1  # the quota: 1 of 2 used
+    fits = schedule(ig, "+1h", "fits the quota", photo)
+    over = schedule(ig, "+2h", "over the quota", photo)
+    dead = schedule(accounts["facebook"], "+3h", "dead photo", missing)
+    expiring = tool.ok(
+        "accounts",
+        "add",
+        "--platform",
+        "instagram",
+        "--platform-account-id",
+        "17841400000000077",
+        "--token-expires-at",
+        "+1h",
+        stdin="ig-token-expiring\n",
+        **env,
+    )
+    late = schedule(expiring, "+3h", "after the token", photo)
+
+    tool.json("run-due", **env)
+
+    code, out, _ = tool("status", "--check", **env)
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.startswith("PROBLEM preflight:")]
+    named = {
+        post_id: line for post_id in (fits, over, dead, late) for line in lines if post_id in line
+    }
+    assert set(named) == {over, dead, late}, lines
+    assert "quota had room for 1" in named[over]
+    assert "media item 1" in named[dead] and "(HTTP 4" in named[dead]  # the URL answers no file
+    assert "token expires" in named[late] and "accounts reauth" in named[late]
+    assert "Preflight (" in tool.ok("status", dead, **env)
+
+    # Looked at again an hour later: the same findings, and no second alert.
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE studio_publish_preflight SET checked_at = now() - interval '2 hours'")
+    tool.json("run-due", **env)
+    alerts = db_rows(
+        db_url, "SELECT event_key FROM studio_publish_alerts WHERE event = 'post_at_risk'"
+    )
+    assert sorted(a["event_key"] for a in alerts) == sorted(
+        [f"post_at_risk:{over}:quota", f"post_at_risk:{dead}:media", f"post_at_risk:{late}:token"]
+    )
+    # Nothing was published early and nothing on the posts changed.
+    rows = db_rows(
+        db_url,
+        "SELECT status, attempt_count, platform_state FROM studio_social_posts WHERE id = ANY(%s)",
+        [[fits, over, dead, late]],
+    )
+    assert all(
+        (r["status"], r["attempt_count"], r["platform_state"]) == ("scheduled", 0, {}) for r in rows
+    ), rows
+    assert sandbox.ledger.count() == 1
