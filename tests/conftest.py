@@ -95,6 +95,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("STUDIO_PUBLISH_LOG_FORMAT", "json")
     # Local media is read only from the media root: the test's own folder.
     monkeypatch.setenv("STUDIO_PUBLISH_MEDIA_ROOT", str(tmp_path))
+    # Preflight looks up future posts' media URLs: only its own tests turn it on, with
+    # media the sandbox serves on 127.0.0.1.
+    monkeypatch.setenv("STUDIO_PUBLISH_PREFLIGHT_HOURS", "0")
 
 
 @pytest.fixture

@@ -39,6 +39,8 @@ class Tool:
             "STUDIO_PUBLISH_TIKTOK_CLIENT_KEY": "e2e-client-key",
             "STUDIO_PUBLISH_TIKTOK_CLIENT_SECRET": "e2e-client-secret",
             "STUDIO_PUBLISH_LOG_FORMAT": "json",
+            # Preflight looks up future posts' media URLs: only its own test turns it on.
+            "STUDIO_PUBLISH_PREFLIGHT_HOURS": "0",
             "STUDIO_PUBLISH_MEDIA_ROOT": str(workdir),  # local media lives in the test's folder
         }
 
@@ -890,6 +892,7 @@ def test_preflight_reports_hours_ahead_what_would_make_posts_fail(
     tool: Tool, sandbox: Sandbox, accounts: dict[str, str], db_url: str
 ) -> None:
     env = {
+        "STUDIO_PUBLISH_PREFLIGHT_HOURS": "24",
         "STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS": "127.0.0.1",  # the sandbox serves the media
         # Alerts are recorded (once per post and cause) before they are sent; this webhook
         # is down, so they stay unsent and countable.

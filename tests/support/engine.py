@@ -25,6 +25,9 @@ def engine_settings(**overrides: Any) -> Settings:
         "poll_interval_seconds": 0.01,
         "poll_timeout_seconds": 1,
         "log_format": "json",
+        # Preflight looks up media URLs of future posts: only its own tests turn it on, with
+        # media the sandbox serves (no test reaches a host other than 127.0.0.1).
+        "preflight_hours": 0,
     }
     values.update(overrides)
     return Settings(**values)
