@@ -441,7 +441,9 @@ class FacebookPlatform(GraphPlatform):
                 token=token,
             )
         detail = redact(json.dumps(body)[:300], token) if body else f"HTTP {response.status_code}"
-        decision = Decision.FAIL if response.status_code in (400, 413) else Decision.RETRY
+        decision = {400: Decision.FAIL, 401: Decision.REAUTH, 403: Decision.REAUTH}.get(
+            response.status_code, Decision.RETRY
+        )
         raise PlatformError(decision, f"{what} failed: {detail}", http_status=response.status_code)
 
     async def _after_unclear_finish(

@@ -579,3 +579,16 @@ def test_reconcile_a_reel(
     result = run(platform().reconcile, ctx_for(api, "reel", [REEL], saved=saved))
     assert result.status is expected
     assert api.count("POST", REELS) == 0
+
+
+def test_a_refused_upload_is_not_marked_and_never_finishes(api: FakeApi) -> None:
+    reel_api(api)
+    refused = {"debug_info": {"retriable": False, "type": "ParameterValidationError"}}
+    api.routes[("POST", httpx.URL(RUPLOAD).path)] = [ok(refused, status=400)]
+    ctx = ctx_for(api, "reel", [REEL])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.FAIL
+    assert "ParameterValidationError" in caught.value.message
+    assert "fb_reel_uploaded" not in ctx.saved_ids and phases(api) == ["start"]
+    assert_token_safe(api, caught.value.message)
