@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     graph_api_base: str = "https://graph.facebook.com/v25.0"
     tiktok_api_base: str = "https://open.tiktokapis.com"
     threads_api_base: str = "https://graph.threads.net/v1.0"
+    # Where a Facebook reel's video is uploaded (by its URL): the Reels Publishing API's
+    # rupload host, https://developers.facebook.com/docs/video-api/guides/reels-publishing
+    facebook_upload_base: str = "https://rupload.facebook.com"
     tiktok_client_key: str | None = None
     tiktok_client_secret: SecretStr | None = None  # SecretStr: never shown by repr()
     concurrency: int = Field(default=16, ge=1, le=1024)
@@ -81,7 +84,9 @@ class Settings(BaseSettings):
         """Where media may come from; parsed once per process for these settings."""
         return _media_policy(self.media_root, self.media_allow_hosts)
 
-    @field_validator("graph_api_base", "tiktok_api_base", "threads_api_base")
+    @field_validator(
+        "graph_api_base", "tiktok_api_base", "threads_api_base", "facebook_upload_base"
+    )
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _check_http_url(value).rstrip("/")

@@ -113,6 +113,11 @@ class Knobs:
     # the status text, as trypost PR #351 saw.
     container_status_missing: int = 0
     tiktok_publish_failures: int = 0  # the next N TikTok publishes end FAILED
+    # Facebook: every video sent to /videos stays a draft (status ready, publish_status
+    # draft) and never goes live, as Postiz PR #1740 saw for vertical videos (reels) there.
+    facebook_videos_stay_drafts: bool = False
+    # The next N Facebook videos or reels end with video_status error once processed.
+    facebook_video_failures: int = 0
     tiktok_daily_post_cap: int | None = None  # spam_risk_too_many_posts beyond this
     # Refuse a DIRECT_POST photo init without brand_content_toggle and brand_organic_toggle,
     # which the Photo Post reference marks "Required: true".
@@ -149,6 +154,7 @@ class Knobs:
             "container_read_failures",
             "container_status_missing",
             "slow_image_containers",
+            "facebook_video_failures",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

@@ -972,3 +972,93 @@ def test_preflight_reports_hours_ahead_what_would_make_posts_fail(
         (r["status"], r["attempt_count"], r["platform_state"]) == ("scheduled", 0, {}) for r in rows
     ), rows
     assert sandbox.ledger.count() == 1
+
+
+# --- Facebook reels and video status (issue 13, finding 4) ---------------------------------
+
+
+def test_a_facebook_reel_takes_the_reels_flow_and_goes_live_once(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    # The old bug, shown: a video sent to /videos that stays a draft is not posted.
+    sandbox.set_knobs(facebook_videos_stay_drafts=True)
+    reel = schedule("facebook", "--type", "reel", "--caption", "fb reel", "--media", f"{CDN}/r.mp4")
+
+    assert tool.json("run-due")["posted"] == 1
+
+    shown = tool.json("status", reel)["post"]
+    assert shown["status"] == "posted" and shown["permalink"]
+    calls = sandbox.stats()["calls"]
+    assert calls["graph.video_reels"] == 2  # start and finish, once each
+    assert calls["rupload.video_upload"] == 1 and "graph.videos" not in calls
+    assert sandbox.ledger.count() == 1 and sandbox.ledger.duplicate_count() == 0
+    assert tool.json("run-due")["claimed"] == 0
+
+
+def test_a_facebook_video_that_stays_a_draft_is_never_posted(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    sandbox.set_knobs(facebook_videos_stay_drafts=True)
+    video = schedule("facebook", "--caption", "vertical", "--media", f"{CDN}/v.mp4")
+
+    summary = tool.json("run-due", STUDIO_PUBLISH_RUN_BUDGET_SECONDS="1")
+
+    assert summary["posted"] == 0 and summary["retried"] == 1
+    assert post_status(db_url, video) == "scheduled" and sandbox.ledger.count() == 0
+    assert sandbox.stats()["calls"]["graph.videos"] == 1
+
+
+def test_a_facebook_video_is_posted_only_after_processing(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    sandbox.set_knobs(processing_seconds=2.5)
+    video = schedule("facebook", "--caption", "slow video", "--media", f"{CDN}/v.mp4")
+    reel = schedule(
+        "facebook", "--type", "reel", "--caption", "slow reel", "--media", f"{CDN}/r.mp4"
+    )
+
+    summary = tool.json("run-due", STUDIO_PUBLISH_RUN_BUDGET_SECONDS="1")
+
+    assert summary["posted"] == 0 and summary["retried"] == 2, summary
+    for post_id in (video, reel):
+        assert post_status(db_url, post_id) == "scheduled"
+        assert "still processing" in db_rows(db_url, LAST_ATTEMPT, [post_id])[0]["error_message"]
+    assert sandbox.ledger.count() == 0
+
+    time.sleep(2)  # the sandbox finishes processing
+    assert tool.json("run-due")["posted"] == 2
+    assert post_status(db_url, video) == "posted" and post_status(db_url, reel) == "posted"
+    calls = sandbox.stats()["calls"]
+    assert calls["graph.videos"] == 1 and calls["graph.video_reels"] == 2  # never re-sent
+    assert sandbox.ledger.count() == 2 and sandbox.ledger.duplicate_count() == 0
+
+
+def test_a_facebook_video_in_error_fails(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    sandbox.set_knobs(facebook_video_failures=1)
+    reel = schedule("facebook", "--type", "reel", "--caption", "broken", "--media", f"{CDN}/r.mp4")
+
+    code, out, _ = tool("run-due", "--json")
+
+    assert code == 1 and json.loads(out)["failed"] == 1  # a failed post: the run says so
+    assert post_status(db_url, reel) == "failed" and sandbox.ledger.count() == 0
+    assert (
+        "could not process the video" in db_rows(db_url, LAST_ATTEMPT, [reel])[0]["error_message"]
+    )
+
+
+def test_a_lost_reel_start_answer_makes_a_new_session_and_one_reel(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    sandbox.lose_response("graph.video_reels")  # the start: nothing visible yet
+    reel = schedule(
+        "facebook", "--type", "reel", "--caption", "lost start", "--media", f"{CDN}/r.mp4"
+    )
+
+    assert tool.json("run-due")["posted"] == 0
+    make_due(db_url, reel)
+    assert tool.json("run-due")["posted"] == 1
+
+    assert post_status(db_url, reel) == "posted"
+    assert sandbox.ledger.count() == 1 and sandbox.ledger.duplicate_count() == 0

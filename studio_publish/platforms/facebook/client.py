@@ -1,4 +1,4 @@
-"""Facebook Page publishing: text/link posts, one or several photos, video by URL.
+"""Facebook Page publishing: text/link posts, one or several photos, video and reels by URL.
 
 Every call is made with the account's token, which must be a Page access token: the Video
 API's publishing guide asks for "A Page access token requested by a person who can perform
@@ -18,17 +18,47 @@ photo's ``caption`` (the Page Photos reference says ``message`` is "Deprecated. 
 the caption param instead", https://developers.facebook.com/docs/graph-api/reference/page/photos/),
 and a feed post's ``message``.
 
+A ``reel`` takes the Reels Publishing API
+(https://developers.facebook.com/docs/video-api/guides/reels-publishing): a vertical video
+sent to /videos can stay a draft that never goes live. ``POST /{page}/video_reels`` with
+``upload_phase=start`` answers ``{video_id, upload_url}``; the hosted file is uploaded with
+``POST {rupload}/video-upload/{version}/{video_id}`` and the headers ``Authorization: OAuth
+<token>`` and ``file_url`` (the guide's "upload a hosted file"), answering ``{success:
+true}``; ``upload_phase=finish`` with ``video_id``, ``video_state=PUBLISHED`` and
+``description`` publishes it (``{success: true}``). The rupload host is
+STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE and the Graph version that of the Graph base, so the
+token only goes where the settings say (``upload_url`` is not followed).
+
+A video, reel or not, is ``posted`` only once the Video node's ``status`` says it is
+published (``GET /{video-id}?fields=status``, the guide's "get the video status" and
+https://developers.facebook.com/docs/graph-api/reference/video/): ``video_status`` is
+``ready`` and, where given, ``publishing_phase.status`` is ``complete`` and its
+``publish_status`` is ``published``. ``error`` (or a phase in ``error``) fails the post;
+anything else is still processing, looked at again with the run's non-blocking wait
+(platforms/polling.py) and handed back (WAIT) when it says stop, up to PROCESSING_LIMIT
+after the publishing call (Meta documents no bound: past it, a person looks).
+
 Saved ids (``ctx.save``), each before the next call:
   ``fb_photo_ids``        unpublished photo ids of a multi-photo post, grown one at a time
                           (unpublished photos are invisible, so they are reused, not redone)
+  ``fb_video_id``         a reel's video id, as ``upload_phase=start`` answered it; or the
+                          video id /videos answered, before its status and post id are read
+  ``fb_reel_uploaded``    True once the reel's file was uploaded (rupload answered success)
+  ``fb_reel_finished``    True once ``finish`` answered success (then only the status wait)
   ``fb_publish_sent_at``  ISO time, saved just before the call that makes the post visible
-                          (/feed, /photos or /videos), cleared again on a clear refusal
-  ``fb_video_id``         the video id /videos answered, before its post id is read
+                          (/feed, /photos, /videos or the reel's ``finish``), cleared again
+                          on a clear refusal
   ``fb_post_id``          the published Page post id (a video's id where Meta gives no other)
 
 After an unclear answer to the visible call, the Page's recent posts (or videos) are
 searched for the caption before anything else. Not finding it is *not* taken as proof it
-was never posted: the edge is eventually consistent, so the outcome is UNKNOWN.
+was never posted: the edge is eventually consistent, so the outcome is UNKNOWN. A reel's
+``finish`` is never sent twice: after an unclear one its video's status is read, and a reel
+the status does not show publishing goes to a person (UNKNOWN).
+
+The Reels API allows "30 API-published posts within a 24-hour moving period" per Page,
+enforced by Meta at ``finish``; the guide gives no call that reads the count, so its
+refusal is mapped like any Graph error (README, Platforms).
 """
 
 from __future__ import annotations
@@ -44,6 +74,7 @@ from studio_publish.ids import platform_id_problem
 from studio_publish.platforms.base import (
     Decision,
     PlatformError,
+    ProcessingTimeout,
     PublishContext,
     ReconcileStatus,
     Reconciliation,
@@ -51,13 +82,80 @@ from studio_publish.platforms.base import (
 from studio_publish.platforms.clock import iso, parse_time
 from studio_publish.platforms.facebook import SPEC
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
-from studio_publish.platforms.graph.errors import GraphError
+from studio_publish.platforms.graph.errors import GraphError, graph_error
 from studio_publish.platforms.media import file_name, image_content_type, local_path
-from studio_publish.platforms.transport import OutcomeUnclear
+from studio_publish.platforms.polling import poll, processing_wait
+from studio_publish.platforms.transport import OutcomeUnclear, json_body, redact, send
 
 FACEBOOK = "https://www.facebook.com"
 SEARCH_TRIES = 3  # right after an unclear answer, give the posts edge a moment to catch up
 SEARCH_SLACK = dt.timedelta(minutes=1)  # clock skew between our database and Meta
+# How long after its publishing call a video may stay unpublished before a person looks:
+# Meta documents no bound for a Page video's processing; this is ours.
+PROCESSING_LIMIT = dt.timedelta(hours=24)
+
+# A video's state, as its ``status`` field tells it (see the module docstring).
+LIVE, PROCESSING, ERROR = "live", "processing", "error"
+
+
+def video_state(body: dict[str, Any]) -> str:
+    """LIVE, PROCESSING or ERROR from a ``GET /{video-id}?fields=status`` answer."""
+    status = body.get("status")
+    if not isinstance(status, dict):
+        return PROCESSING
+    phases = [status.get(name) for name in ("uploading_phase", "processing_phase")]
+    publishing = status.get("publishing_phase")
+    phases.append(publishing)
+    if status.get("video_status") == "error" or any(
+        isinstance(phase, dict) and phase.get("status") == "error" for phase in phases
+    ):
+        return ERROR
+    if status.get("video_status") != "ready":
+        return PROCESSING
+    if isinstance(publishing, dict):
+        if publishing.get("status", "complete") != "complete":
+            return PROCESSING
+        if publishing.get("publish_status", "published") != "published":
+            return PROCESSING  # a draft (or scheduled) video is not live
+    return LIVE
+
+
+def publishing_started(body: dict[str, Any]) -> bool:
+    """Whether a reel's status shows a ``finish`` was taken: publishing under way or done."""
+    status = body.get("status")
+    if not isinstance(status, dict):
+        return False
+    publishing = status.get("publishing_phase")
+    if not isinstance(publishing, dict):
+        return status.get("video_status") == "ready"
+    return publishing.get("status") in ("in_progress", "complete") or publishing.get(
+        "publish_status"
+    ) in ("published", "scheduled")
+
+
+def unclear_finish_settled(body: dict[str, Any]) -> bool:
+    """After an unclear ``finish``: whether the status can tell if it was taken. While the
+    upload is still processing, publishing has not started either way; once processing is
+    complete, a finish that was taken shows publishing."""
+    if video_state(body) != PROCESSING or publishing_started(body):
+        return True
+    status = body.get("status")
+    processing = status.get("processing_phase") if isinstance(status, dict) else None
+    return isinstance(processing, dict) and processing.get("status") == "complete"
+
+
+def _status_error(body: dict[str, Any]) -> PlatformError:
+    status = body.get("status") if isinstance(body.get("status"), dict) else {}
+    detail = ""
+    for name in ("uploading_phase", "processing_phase", "publishing_phase"):
+        phase = status.get(name) if isinstance(status, dict) else None
+        if isinstance(phase, dict) and phase.get("status") == "error":
+            errors = phase.get("errors") or phase.get("error") or ""
+            detail = f" ({name}: {json.dumps(errors)[:300]})" if errors else f" ({name})"
+            break
+    return PlatformError(
+        Decision.FAIL, f"Facebook could not process the video{detail}", code="video_error"
+    )
 
 
 def _fail(message: str) -> PlatformError:
@@ -129,8 +227,10 @@ class FacebookPlatform(GraphPlatform):
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved_ids.get("fb_post_id"):
             return await self._with_permalink(graph, str(ctx.saved_ids["fb_post_id"]))
-        if ctx.saved_ids.get("fb_video_id"):  # live: only its post id was not read yet
-            return await self._saved_video(ctx, graph, str(ctx.saved_ids["fb_video_id"]))
+        if ctx.post.post_type == "reel":
+            return await self._reel(ctx, graph)
+        if ctx.saved_ids.get("fb_video_id"):  # sent: wait until its status says published
+            return await self._until_live(ctx, graph, str(ctx.saved_ids["fb_video_id"]))
         if ctx.saved_ids.get("fb_publish_sent_at"):
             # An earlier attempt may have posted: look before doing anything else.
             found = await self._find(ctx, graph, tries=1)
@@ -146,7 +246,7 @@ class FacebookPlatform(GraphPlatform):
             if post.options.get("link"):
                 data["link"] = str(post.options["link"])
             return await self._go_live(ctx, graph, f"{page}/feed", data)
-        if is_video_post(post):
+        if post.post_type == "video":
             # A video's text is its description: the publishing guide's parameter.
             data = {"file_url": post.media[0].url, "description": post.caption}
             if post.options.get("title"):
@@ -172,10 +272,28 @@ class FacebookPlatform(GraphPlatform):
         if ctx.saved_ids.get("fb_post_id"):
             published = await self._with_permalink(graph, str(ctx.saved_ids["fb_post_id"]))
             return Reconciliation(ReconcileStatus.LIVE, published, reason="post id saved")
-        if ctx.saved_ids.get("fb_video_id"):
-            published = await self._saved_video(ctx, graph, str(ctx.saved_ids["fb_video_id"]))
-            return Reconciliation(ReconcileStatus.LIVE, published, reason="video id saved")
-        if not ctx.saved_ids.get("fb_publish_sent_at"):
+        video_id = ctx.saved_ids.get("fb_video_id")
+        sent = bool(ctx.saved_ids.get("fb_publish_sent_at"))
+        if video_id and (sent or ctx.post.post_type != "reel"):
+            body = await graph.get(str(video_id), fields="status")
+            state = video_state(body)
+            if state == LIVE:
+                published = await self._saved_video(ctx, graph, str(video_id))
+                return Reconciliation(ReconcileStatus.LIVE, published, reason="video published")
+            if state == ERROR:
+                return Reconciliation(
+                    ReconcileStatus.FAILED, error=_status_error(body), reason="video error"
+                )
+            unclear = ctx.post.post_type == "reel" and not ctx.saved_ids.get("fb_reel_finished")
+            if unclear and not publishing_started(body) and unclear_finish_settled(body):
+                return Reconciliation(
+                    ReconcileStatus.UNKNOWN,
+                    reason="the reel's finish was unclear; its status shows no publishing",
+                )
+            return Reconciliation(ReconcileStatus.PENDING, reason="the video is processing")
+        if ctx.post.post_type == "reel":  # finish never sent: the reel is a draft at most
+            return Reconciliation(ReconcileStatus.NOT_LIVE, reason="the reel was never finished")
+        if not sent:
             return Reconciliation(ReconcileStatus.NOT_LIVE, reason="the post was never sent")
         found = await self._find(ctx, graph, tries=1)
         if found:
@@ -239,14 +357,171 @@ class FacebookPlatform(GraphPlatform):
             await ctx.save(fb_publish_sent_at=None)  # a clear answer: nothing was posted
             raise
         if is_video_post(ctx.post):
-            # /videos answers {id: video} only: the Page post id is the video's to tell.
+            # /videos answers {id: video} only: live once its status says so, and then the
+            # Page post id is the video's to tell.
             video_id = str(body["id"])
             await ctx.save(fb_video_id=video_id)
-            return await self._saved_video(ctx, graph, video_id)
+            return await self._until_live(ctx, graph, video_id)
         # /photos answers {id: photo, post_id: page post}: the post is what was published.
         post_id = str(body.get("post_id") or body["id"])
         await ctx.save(fb_post_id=post_id)
         return await self._with_permalink(graph, post_id)
+
+    # -- reels (https://developers.facebook.com/docs/video-api/guides/reels-publishing) ----
+
+    async def _reel(self, ctx: PublishContext, graph: GraphClient) -> Published:
+        page = ctx.account.platform_account_id
+        saved = ctx.saved_ids
+        if saved.get("fb_reel_finished") and saved.get("fb_video_id"):
+            return await self._until_live(ctx, graph, str(saved["fb_video_id"]))
+        if saved.get("fb_publish_sent_at") and saved.get("fb_video_id"):
+            # finish was sent by an earlier attempt whose answer is not known: never again.
+            return await self._after_unclear_finish(ctx, graph, str(saved["fb_video_id"]))
+        video_id = saved.get("fb_video_id")
+        if not video_id:
+            body = await graph.post(f"{page}/video_reels", {"upload_phase": "start"})
+            video_id = body.get("video_id")
+            if platform_id_problem(video_id) is not None:
+                raise PlatformError(Decision.RETRY, "video_reels start answered no usable video_id")
+            await ctx.save(fb_video_id=str(video_id))
+        video_id = str(video_id)
+        if not saved.get("fb_reel_uploaded"):
+            await self._upload_reel(ctx, video_id)
+            await ctx.save(fb_reel_uploaded=True)
+        data = {
+            "upload_phase": "finish",
+            "video_id": video_id,
+            "video_state": "PUBLISHED",
+            "description": ctx.post.caption,
+        }
+        if ctx.post.options.get("title"):
+            data["title"] = str(ctx.post.options["title"])
+        await ctx.save(fb_publish_sent_at=iso(self.clock()))
+        try:
+            body = await graph.post(f"{page}/video_reels", data, irreversible=True)
+        except OutcomeUnclear:
+            return await self._after_unclear_finish(ctx, graph, video_id)
+        except PlatformError:
+            await ctx.save(fb_publish_sent_at=None)  # a clear refusal: nothing was published
+            raise
+        if body.get("success") is not True:
+            await ctx.save(fb_publish_sent_at=None)
+            raise PlatformError(Decision.RETRY, "video_reels finish did not answer success")
+        await ctx.save(fb_reel_finished=True)
+        return await self._until_live(ctx, graph, video_id)
+
+    def upload_url(self, video_id: str) -> str:
+        """The rupload URL for ``video_id``: the configured host, the Graph base's version."""
+        version = self.api_base.rstrip("/").rsplit("/", 1)[-1]
+        return f"{self.settings.facebook_upload_base}/video-upload/{version}/{video_id}"
+
+    async def _upload_reel(self, ctx: PublishContext, video_id: str) -> None:
+        """The hosted-file upload: Meta fetches ``file_url``; nothing is visible yet, so a
+        failure here is retried (the same video id is uploaded again)."""
+        token = ctx.account.access_token
+        what = "POST video-upload (reel)"
+        response = await send(
+            ctx.http,
+            "POST",
+            self.upload_url(video_id),
+            what=what,
+            timeout=self.settings.http_timeout_seconds,
+            headers={"Authorization": f"OAuth {token}", "file_url": ctx.post.media[0].url},
+        )
+        body = json_body(response)
+        if response.is_success and body.get("success") is True:
+            return
+        if "error" in body:
+            raise graph_error(
+                body,
+                http_status=response.status_code,
+                what=what,
+                regain_seconds=None,
+                secrets=(token,),
+                token=token,
+            )
+        detail = redact(json.dumps(body)[:300], token) if body else f"HTTP {response.status_code}"
+        decision = {400: Decision.FAIL, 401: Decision.REAUTH, 403: Decision.REAUTH}.get(
+            response.status_code, Decision.RETRY
+        )
+        raise PlatformError(decision, f"{what} failed: {detail}", http_status=response.status_code)
+
+    async def _after_unclear_finish(
+        self, ctx: PublishContext, graph: GraphClient, video_id: str
+    ) -> Published:
+        try:
+            body = await graph.get(video_id, fields="status")
+        except PlatformError as exc:
+            raise PlatformError(
+                Decision.UNKNOWN,
+                f"the reel's finish had an unclear answer and its status cannot be read: "
+                f"{exc.message}",
+            ) from exc
+        body = (
+            await poll(
+                lambda: graph.get(video_id, fields="status"),
+                unclear_finish_settled,
+                interval=self.settings.poll_interval_seconds,
+                wait=processing_wait(ctx.processing_wait, self.settings.poll_timeout_seconds),
+                current=body,
+            )
+            or body
+        )
+        if video_state(body) == ERROR:
+            raise _status_error(body)
+        if not unclear_finish_settled(body):
+            raise PlatformError(
+                Decision.WAIT,
+                f"Facebook is still processing the reel {video_id}; whether its finish was "
+                "taken shows once it is processed",
+                retry_after=self.settings.poll_interval_seconds,
+            )
+        if not publishing_started(body):
+            raise PlatformError(
+                Decision.UNKNOWN,
+                "the reel's finish had an unclear answer and its status shows no publishing; "
+                "it is not sent again",
+            )
+        return await self._until_live(ctx, graph, video_id, current=body)
+
+    # -- waiting until a video is published ---------------------------------------------
+
+    async def _until_live(
+        self,
+        ctx: PublishContext,
+        graph: GraphClient,
+        video_id: str,
+        *,
+        current: dict[str, Any] | None = None,
+    ) -> Published:
+        """Wait (slot-free) until the video's status says published; then its Page post."""
+        if current is None:
+            current = await graph.get(video_id, fields="status")
+        body = await poll(
+            lambda: graph.get(video_id, fields="status"),
+            lambda read: video_state(read) != PROCESSING,
+            interval=self.settings.poll_interval_seconds,
+            wait=processing_wait(ctx.processing_wait, self.settings.poll_timeout_seconds),
+            current=current,
+        )
+        state = video_state(body or {})
+        if state == LIVE:
+            return await self._saved_video(ctx, graph, video_id)
+        if state == ERROR:
+            raise _status_error(body or {})
+        sent = parse_time(ctx.saved_ids.get("fb_publish_sent_at"))
+        if sent is not None and self.clock() - sent >= PROCESSING_LIMIT:
+            raise ProcessingTimeout(
+                Decision.UNKNOWN,
+                f"the Facebook video {video_id} was still not published "
+                f"{int(PROCESSING_LIMIT.total_seconds() // 3600)} hours after it was sent "
+                "(a draft?): check the Page",
+            )
+        raise PlatformError(
+            Decision.WAIT,
+            f"Facebook is still processing the video {video_id}",
+            retry_after=self.settings.poll_interval_seconds,
+        )
 
     async def _saved_video(
         self, ctx: PublishContext, graph: GraphClient, video_id: str

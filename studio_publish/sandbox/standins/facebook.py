@@ -3,8 +3,18 @@
 Shapes follow https://developers.facebook.com/docs/pages-api/posts and the Page edge
 references https://developers.facebook.com/docs/graph-api/reference/page/feed/,
 https://developers.facebook.com/docs/graph-api/reference/page/photos/ and
-https://developers.facebook.com/docs/video-api/guides/publishing/. Where the sandbox is
+https://developers.facebook.com/docs/video-api/guides/publishing/, and for reels the Reels
+Publishing API, https://developers.facebook.com/docs/video-api/guides/reels-publishing
+(``video_reels`` start and finish, the rupload host's hosted-file upload, the Video node's
+``status`` with its uploading, processing and publishing phases). Where the sandbox is
 deliberately stricter or looser than Meta it says so in a comment.
+
+A video (sent to /videos, or a reel once uploaded) is processed for the
+``processing_seconds`` knob; until then its status says ``processing``, and it goes live
+(a Page post, a ledger entry) only once processed and published: at the first look after
+that. ``facebook_videos_stay_drafts`` keeps /videos videos drafts that never go live (the
+finding that reels sent there do); ``facebook_video_failures`` ends the next videos in
+``video_status: error``.
 
 URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Instagram (see
 ``graph_common``), -> STUDIO_PUBLISH_GRAPH_API_BASE = {url}/graph/v25.0::
@@ -12,6 +22,9 @@ URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Instagr
     POST {url}/graph/v25.0/{page-id}/feed            graph.feed
     POST {url}/graph/v25.0/{page-id}/photos          graph.photos
     POST {url}/graph/v25.0/{page-id}/videos          graph.videos
+    POST {url}/graph/v25.0/{page-id}/video_reels     graph.video_reels (start, finish)
+    POST {url}/rupload/video-upload/v25.0/{video-id} rupload.video_upload
+         -> STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE = {url}/rupload
     GET  {url}/graph/v25.0/{page-id}/posts           graph.posts (also /feed, /published_posts)
     GET  {url}/graph/v25.0/{post-photo-or-video-id}  graph.object
 """
@@ -27,7 +40,9 @@ from typing import Any
 
 from studio_publish.sandbox.ledger import LedgerEntry
 from studio_publish.sandbox.standins.graph_common import (
+    GRAPH_VERSION,
     OBJECT,
+    PREFIX,
     Edges,
     GraphStandIn,
     answer,
@@ -51,6 +66,7 @@ from studio_publish.sandbox.wire import (
 )
 
 PLATFORM = "facebook"
+UPLOAD_PREFIX = "rupload"
 MESSAGE_MAX = 63206
 _POST_FIELDS = {"id", "message", "created_time", "permalink_url", "is_published", "status_type"}
 
@@ -84,20 +100,30 @@ class Video:
     title: str
     description: str
     created_time: str
-    published: bool
+    published: bool  # asked to be published (/videos published=true, a reel's finish)
     post_id: str | None = None
+    kind: str = "video"  # or "reel"
+    uploaded_at: float | None = None  # when its file arrived: processing starts
+    draft: bool = False  # never goes live (facebook_videos_stay_drafts)
+    fails: bool = False  # ends in video_status error (facebook_video_failures)
+    created: float = 0.0
 
 
 class FacebookStandIn(GraphStandIn):
     platforms = (PLATFORM,)
+    prefixes = (PREFIX, UPLOAD_PREFIX)
     endpoints = (
         "graph.feed",
         "graph.photos",
         "graph.videos",
+        "graph.video_reels",
+        "rupload.video_upload",
         "graph.posts",
         OBJECT,
     )
-    actions = frozenset({"graph.feed", "graph.photos", "graph.videos"})
+    actions = frozenset(
+        {"graph.feed", "graph.photos", "graph.videos", "graph.video_reels", "rupload.video_upload"}
+    )
     usage_type = "pages"
 
     def reset(self) -> None:
@@ -111,10 +137,31 @@ class FacebookStandIn(GraphStandIn):
             ("POST", "feed"): ("graph.feed", self.page_feed),
             ("POST", "photos"): ("graph.photos", self.page_photo),
             ("POST", "videos"): ("graph.videos", self.page_video),
+            ("POST", "video_reels"): ("graph.video_reels", self.video_reels),
             ("GET", "posts"): ("graph.posts", self.page_posts),
             ("GET", "feed"): ("graph.posts", self.page_posts),
             ("GET", "published_posts"): ("graph.posts", self.page_posts),
         }
+
+    def route(self, req: Request, parts: list[str]) -> Route | None:
+        if parts[0] != UPLOAD_PREFIX:
+            return super().route(req, parts)
+        # rupload/video-upload/{version}/{video-id}: the token is the Graph one, sent as
+        # "Authorization: OAuth <token>" (Request.bearer takes either scheme).
+        if len(parts) == 4 and parts[1] == "video-upload" and req.method == "POST":
+            with self._lock:
+                video = self._videos.get(parts[3])
+            page = video.page if video is not None else None
+            return Route("rupload.video_upload", self.video_upload, account=page)
+        return None
+
+    def unrouted(self, req: Request, parts: list[str]) -> Route:
+        if parts[0] == UPLOAD_PREFIX:
+            return Route("rupload.video_upload", self.video_upload, account=None)
+        return super().unrouted(req, parts)
+
+    def env(self, url: str) -> dict[str, str]:
+        return {**super().env(url), "STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE": f"{url}/{UPLOAD_PREFIX}"}
 
     def node(self, object_id: str) -> Route | None:
         with self._lock:
@@ -271,24 +318,161 @@ class FacebookStandIn(GraphStandIn):
         published = as_bool(p.get("published"), True)
         now = time.time()
         with self._lock:
-            video = Video(
-                id=self.ids.next("1"),
-                page=page,
-                title=as_str(p.get("title")) or "",
-                description=description,
-                created_time=graph_time(now),
-                published=published,
-            )
-            self._videos[video.id] = video
-            if published:
-                # The video also shows as a Page post, so /posts reconciliation finds it. The
-                # answer holds the video id only (the publishing guide); the Video node
-                # names its post (post_id), which the ledger keeps, as for /photos.
-                post = self._make_post(page, description, "video", True, now)
-                post.permalink_url = f"https://www.facebook.com/{page}/videos/{video.id}/"
-                video.post_id = post.id
-                self._record_fb(post, (video.id,))
+            video = self._new_video(page, "video", now)
+            video.title = as_str(p.get("title")) or ""
+            video.description = description
+            video.published = published
+            video.uploaded_at = now  # fetched from file_url at once
+            video.draft = self.knobs.facebook_videos_stay_drafts
+            self._settle(video, now)
+        # The answer holds the video id only (the publishing guide); the video goes live
+        # once processed (the status says so), then shows as a Page post.
         return Response(200, {"id": video.id})
+
+    def _new_video(self, page: str, kind: str, now: float) -> Video:
+        fails = self.knobs.facebook_video_failures > 0
+        if fails:
+            self.knobs.facebook_video_failures -= 1
+        video = Video(
+            id=self.ids.next("1"),
+            page=page,
+            title="",
+            description="",
+            created_time=graph_time(now),
+            published=False,
+            kind=kind,
+            fails=fails,
+            created=now,
+        )
+        self._videos[video.id] = video
+        return video
+
+    def _processed(self, video: Video, now: float) -> bool:
+        return (
+            video.uploaded_at is not None
+            and now - video.uploaded_at >= self.knobs.processing_seconds
+        )
+
+    def _settle(self, video: Video, now: float) -> None:
+        """Under the lock: a processed, published video goes live (once): a Page post, so
+        /posts reconciliation finds it, and a ledger entry naming its post, as for /photos."""
+        if video.post_id is not None or not video.published or video.draft or video.fails:
+            return
+        if not self._processed(video, now):
+            return
+        post = self._make_post(video.page, video.description, video.kind, True, now)
+        if video.kind == "reel":
+            post.permalink_url = f"https://www.facebook.com/reel/{video.id}/"
+        else:
+            post.permalink_url = f"https://www.facebook.com/{video.page}/videos/{video.id}/"
+        video.post_id = post.id
+        self._record_fb(post, (video.id,))
+
+    def _status(self, video: Video, now: float) -> dict[str, Any]:
+        """The Video node's ``status``, as the Reels Publishing guide shows it."""
+        uploading = {"status": "not_started", "bytes_transferred": 0}
+        processing: dict[str, Any] = {"status": "not_started"}
+        publishing: dict[str, Any] = {"status": "not_started"}
+        video_status = "processing"
+        if video.uploaded_at is not None:
+            uploading = {"status": "complete", "bytes_transferred": 1048576}
+            video_status = "upload_complete"
+            processing = {"status": "in_progress"}
+            if self._processed(video, now):
+                if video.fails:
+                    processing = {
+                        "status": "error",
+                        "errors": [{"code": 1363008, "message": "Video processing failed"}],
+                    }
+                    return {
+                        "video_status": "error",
+                        "uploading_phase": uploading,
+                        "processing_phase": processing,
+                        "publishing_phase": publishing,
+                    }
+                processing = {"status": "complete"}
+                video_status = "ready"
+                if video.draft:
+                    publishing = {"status": "complete", "publish_status": "draft"}
+                elif video.published:
+                    publishing = {
+                        "status": "complete",
+                        "publish_status": "published",
+                        "publish_time": int(now),
+                    }
+            elif video.published:
+                video_status = "processing"
+        return {
+            "video_status": video_status,
+            "uploading_phase": uploading,
+            "processing_phase": processing,
+            "publishing_phase": publishing,
+        }
+
+    # ---- reels (the Reels Publishing API) -----------------------------------------------
+
+    def video_reels(self, req: Request, page: str) -> Response:
+        p = req.params
+        phase = as_str(p.get("upload_phase"))
+        now = time.time()
+        if phase == "start":
+            with self._lock:
+                started = self._new_video(page, "reel", now)
+            host = req.host or "127.0.0.1"
+            upload_url = f"http://{host}/{UPLOAD_PREFIX}/video-upload/{GRAPH_VERSION}/{started.id}"
+            return Response(200, {"video_id": started.id, "upload_url": upload_url})
+        if phase != "finish":
+            raise graph_error(100, "(#100) upload_phase must be one of start, finish")
+        video_id = as_str(p.get("video_id")) or ""
+        state = as_str(p.get("video_state")) or ""
+        if state not in ("PUBLISHED", "DRAFT", "SCHEDULED"):
+            raise graph_error(100, "(#100) video_state must be PUBLISHED, DRAFT or SCHEDULED")
+        with self._lock:
+            video = self._videos.get(video_id)
+            if video is None or video.page != page or video.kind != "reel":
+                raise graph_error(100, f"(#100) video_id {video_id} is not a reel of this Page")
+            if video.uploaded_at is None:
+                # Meta: "Video Upload Is Missing" (trypost PR #32 saw it after a no-op upload).
+                raise graph_error(6000, "There was a problem uploading your video file")
+            if video.published:
+                # A second finish is refused, so a resent one is visible in tests.
+                raise graph_error(100, f"(#100) the reel {video_id} is already published")
+            video.description = as_str(p.get("description")) or ""
+            video.title = as_str(p.get("title")) or ""
+            video.published = state == "PUBLISHED"
+            self._settle(video, now)
+        return Response(200, {"success": True})
+
+    def video_upload(self, req: Request, page: str) -> Response:
+        video_id = object_id(req)
+        file_url = req.header("file_url") or ""
+        with self._lock:
+            video = self._videos.get(video_id)
+            if video is None or video.kind != "reel":
+                return Response(
+                    400,
+                    {
+                        "debug_info": {
+                            "retriable": False,
+                            "type": "NotFoundError",
+                            "message": f"video {video_id} has no upload session",
+                        }
+                    },
+                )
+            if not file_url.startswith(("http://", "https://")):
+                return Response(
+                    400,
+                    {
+                        "debug_info": {
+                            "retriable": False,
+                            "type": "ParameterValidationError",
+                            "message": "file_url header must be a public http(s) URL",
+                        }
+                    },
+                )
+            # The sandbox does not fetch the file: it takes the URL as the upload.
+            video.uploaded_at = time.time()
+        return Response(200, {"success": True})
 
     def page_posts(self, req: Request, page: str) -> Response:
         names = fields(
@@ -297,6 +481,10 @@ class FacebookStandIn(GraphStandIn):
         since = parse_time(req.params.get("since"))
         until = parse_time(req.params.get("until"))
         with self._lock:
+            now = time.time()
+            for waiting in self._videos.values():
+                if waiting.page == page:
+                    self._settle(waiting, now)
             posts = [
                 post
                 for post in self._posts.values()
@@ -318,7 +506,8 @@ class FacebookStandIn(GraphStandIn):
             "permalink_url": post.permalink_url,
             "is_published": post.published,
             "status_type": {"photo": "added_photos", "photos": "added_photos"}.get(
-                post.kind, "added_video" if post.kind == "video" else "mobile_status_update"
+                post.kind,
+                "added_video" if post.kind in ("video", "reel") else "mobile_status_update",
             ),
         }
 
@@ -330,6 +519,10 @@ class FacebookStandIn(GraphStandIn):
             post = self._posts.get(node_id)
             photo = self._photos.get(node_id)
             video = self._videos.get(node_id)
+            now = time.time()
+            if video is not None:
+                self._settle(video, now)
+                status = self._status(video, now)
         if post is not None:
             return answer(req, self._post_record(post), _POST_FIELDS, "Post")
         if photo is not None:
@@ -347,9 +540,13 @@ class FacebookStandIn(GraphStandIn):
                 "title": video.title,
                 "description": video.description,
                 "created_time": video.created_time,
-                "permalink_url": f"/{video.page}/videos/{video.id}/",
-                "status": {"video_status": "ready", "processing_progress": 100},
-                "published": video.published,
+                "permalink_url": (
+                    f"/reel/{video.id}/"
+                    if video.kind == "reel"
+                    else f"/{video.page}/videos/{video.id}/"
+                ),
+                "status": status,
+                "published": video.post_id is not None,
                 "post_id": video.post_id,
             }
             return answer(req, video_record, set(video_record), "Video")

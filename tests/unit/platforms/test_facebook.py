@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,12 @@ from support.platform_fakes import (
 from support.platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
 from studio_publish.domain import Published
-from studio_publish.platforms.base import Decision, PlatformError, ReconcileStatus
+from studio_publish.platforms.base import (
+    Decision,
+    PlatformError,
+    ProcessingTimeout,
+    ReconcileStatus,
+)
 from studio_publish.platforms.facebook.client import FacebookPlatform
 from studio_publish.platforms.graph.usage import UsageThrottle
 
@@ -123,10 +129,61 @@ def video_node(post_id: str | None = "55_9", video_id: str = "v1") -> httpx.Resp
     return ok(body if post_id is None else {**body, "post_id": post_id})
 
 
+def status(
+    video: str = "ready",
+    processing: str = "complete",
+    publishing: str = "complete",
+    publish_status: str | None = "published",
+) -> dict[str, Any]:
+    """The Video node's ``status`` as the Reels Publishing guide shows it
+    (https://developers.facebook.com/docs/video-api/guides/reels-publishing):
+    ``video_status`` and the uploading, processing and publishing phases."""
+    phase: dict[str, Any] = {"status": publishing}
+    if publish_status is not None:
+        phase["publish_status"] = publish_status
+    return {
+        "video_status": video,
+        "uploading_phase": {"status": "complete", "bytes_transferred": 37006904},
+        "processing_phase": {"status": processing},
+        "publishing_phase": phase,
+    }
+
+
+READY = status()
+UPLOADED = status("upload_complete", "not_started", "not_started", None)
+PROCESSING_ = status("processing", "in_progress", "not_started", None)
+DRAFT = status("ready", "complete", "complete", "draft")
+FAILED = {**status("error", "error", "not_started", None)}
+
+
+def video_reads(
+    *statuses: dict[str, Any] | httpx.Response, node: list[httpx.Response] | None = None
+) -> Any:
+    """GET /{video-id}: ``fields=status`` answers ``statuses`` in turn (the last repeats),
+    any other read the node replies in turn."""
+    queue, nodes = list(statuses), list(node or [video_node()])
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("fields") == "status":
+            item = queue.pop(0) if len(queue) > 1 else queue[0]
+            if isinstance(item, httpx.Response):
+                return item
+            return ok({"id": request.url.path.rsplit("/", 1)[-1], "status": item})
+        return nodes.pop(0) if len(nodes) > 1 else nodes[0]
+
+    return reply
+
+
+def status_reads(api: FakeApi, video_id: str = "v1") -> int:
+    return sum(
+        1 for r in api.calls("GET", f"{GRAPH}/{video_id}") if r.url.params["fields"] == "status"
+    )
+
+
 def test_video_by_url_stores_the_page_post_id(api: FakeApi) -> None:
     # /videos answers only the video id (Video API publishing guide: {"id":"<VIDEO_ID>"}).
     api.on("POST", VIDEOS, ok({"id": "v1"}))
-    api.on("GET", f"{GRAPH}/v1", video_node())
+    api.on("GET", f"{GRAPH}/v1", video_reads(PROCESSING_, READY))
     ctx = ctx_for(api, "video", [VIDEO], options={"title": "My video"})
     assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
     # The caption is the video's description; /videos has no message.
@@ -135,7 +192,9 @@ def test_video_by_url_stores_the_page_post_id(api: FakeApi) -> None:
         "description": "Hello world",
         "title": "My video",
     }
-    assert api.calls("GET", f"{GRAPH}/v1")[0].url.params["fields"] == "permalink_url,post_id"
+    # Posted only once the status says published: processing, then ready.
+    reads = [r.url.params["fields"] for r in api.calls("GET", f"{GRAPH}/v1")]
+    assert reads == ["status", "status", "permalink_url,post_id"]
     assert before(api.log, "save fb_video_id='v1'", "GET /v25.0/v1")
     assert ctx.saved_ids["fb_post_id"] == "55_9"
     assert_token_safe(api)
@@ -154,7 +213,7 @@ def test_video_post_id_from_the_video_node(
     api: FakeApi, node: httpx.Response, expected: Published
 ) -> None:
     api.on("POST", VIDEOS, ok({"id": "v1"}))
-    api.on("GET", f"{GRAPH}/v1", node)
+    api.on("GET", f"{GRAPH}/v1", video_reads(READY, node=[node]))
     ctx = ctx_for(api, "video", [VIDEO])
     assert run(platform().publish, ctx) == expected
     assert ctx.saved_ids["fb_post_id"] == expected.platform_post_id
@@ -162,15 +221,16 @@ def test_video_post_id_from_the_video_node(
 
 def test_a_video_node_without_post_id_field_still_gives_the_permalink(api: FakeApi) -> None:
     refused = graph_error(100, message="(#100) Tried accessing nonexisting field (post_id)")
-    api.on("GET", f"{GRAPH}/v1", refused, ok({"id": "v1", "permalink_url": "/55/videos/v1/"}))
+    linked = ok({"id": "v1", "permalink_url": "/55/videos/v1/"})
+    api.on("GET", f"{GRAPH}/v1", video_reads(READY, node=[refused, linked]))
     api.on("POST", VIDEOS, ok({"id": "v1"}))
     assert run(platform().publish, ctx_for(api, "video", [VIDEO])) == Published("v1", VIDEO_LINK)
-    assert api.calls("GET", f"{GRAPH}/v1")[1].url.params["fields"] == "permalink_url"
+    assert api.calls("GET", f"{GRAPH}/v1")[2].url.params["fields"] == "permalink_url"
 
 
-def test_a_saved_video_id_is_live_and_never_sent_again(api: FakeApi) -> None:
+def test_a_saved_video_id_is_read_and_never_sent_again(api: FakeApi) -> None:
     # The process died after /videos answered: the next attempt reads the video.
-    api.on("GET", f"{GRAPH}/v1", video_node())
+    api.on("GET", f"{GRAPH}/v1", video_reads(READY))
     saved = {"fb_publish_sent_at": NOW.isoformat(), "fb_video_id": "v1"}
     ctx = ctx_for(api, "video", [VIDEO], saved=saved)
     assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
@@ -299,3 +359,236 @@ def test_reconcile_with_post_id_is_live(api: FakeApi) -> None:
     result = run(platform().reconcile, ctx_for(api, "text", [], saved={"fb_post_id": "55_1"}))
     assert result.status is ReconcileStatus.LIVE
     assert result.published == Published("55_1", LINK)
+
+
+# -- videos are posted only once published ----------------------------------------------
+
+
+def stop_waiting(seconds: float) -> Any:
+    async def wait(_: float) -> bool:
+        return False
+
+    return wait
+
+
+def test_a_video_still_processing_is_handed_back_when_the_wait_says_stop(api: FakeApi) -> None:
+    api.on("POST", VIDEOS, ok({"id": "v1"}))
+    api.on("GET", f"{GRAPH}/v1", video_reads(PROCESSING_))
+    ctx = ctx_for(api, "video", [VIDEO])
+    ctx.processing_wait = stop_waiting(0)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.WAIT and caught.value.retry_after
+    assert ctx.saved_ids["fb_video_id"] == "v1" and "fb_post_id" not in ctx.saved_ids
+    # The next attempt reads the status again, never /videos again.
+    api.on("GET", f"{GRAPH}/v1", video_reads(READY))
+    again = ctx_for(api, "video", [VIDEO], saved=dict(ctx.saved_ids))
+    assert run(platform().publish, again) == Published("55_9", VIDEO_LINK)
+    assert api.count("POST", VIDEOS) == 1
+
+
+def test_a_draft_video_is_never_posted(api: FakeApi) -> None:
+    # The finding: a vertical video sent to /videos can stay a draft that never goes live.
+    api.on("POST", VIDEOS, ok({"id": "v1"}))
+    api.on("GET", f"{GRAPH}/v1", video_reads(DRAFT))
+    ctx = ctx_for(api, "video", [VIDEO])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    # Past the bound, a person looks.
+    sent = (NOW - dt.timedelta(hours=25)).isoformat()
+    late = ctx_for(api, "video", [VIDEO], saved={"fb_video_id": "v1", "fb_publish_sent_at": sent})
+    with pytest.raises(ProcessingTimeout) as timeout:
+        run(platform().publish, late)
+    assert timeout.value.decision is Decision.UNKNOWN
+
+
+def test_a_video_status_error_fails_the_post(api: FakeApi) -> None:
+    api.on("POST", VIDEOS, ok({"id": "v1"}))
+    api.on("GET", f"{GRAPH}/v1", video_reads(FAILED))
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx_for(api, "video", [VIDEO]))
+    assert caught.value.decision is Decision.FAIL
+    saved = {"fb_video_id": "v1", "fb_publish_sent_at": NOW.isoformat()}
+    result = run(platform().reconcile, ctx_for(api, "video", [VIDEO], saved=saved))
+    assert result.status is ReconcileStatus.FAILED
+
+
+def test_reconcile_a_processing_video_is_pending(api: FakeApi) -> None:
+    api.on("GET", f"{GRAPH}/v1", video_reads(PROCESSING_))
+    saved = {"fb_video_id": "v1", "fb_publish_sent_at": NOW.isoformat()}
+    result = run(platform().reconcile, ctx_for(api, "video", [VIDEO], saved=saved))
+    assert result.status is ReconcileStatus.PENDING
+
+
+# -- reels: the Reels Publishing API -------------------------------------------------------
+
+REELS = f"{PAGE}/video_reels"
+RUPLOAD = "https://rupload.facebook.com/video-upload/v25.0/v1"
+REEL = ("https://cdn.test/r.mp4", "video")
+
+
+def reel_api(api: FakeApi, *statuses: dict[str, Any], finish: Any = None) -> None:
+    start = ok({"video_id": "v1", "upload_url": RUPLOAD})
+    done = finish if finish is not None else ok({"success": True})
+
+    def video_reels(request: httpx.Request) -> httpx.Response:
+        phase = form(request)["upload_phase"]
+        if phase == "start":
+            return start
+        if isinstance(done, type):
+            raise done("simulated network failure", request=request)
+        return done
+
+    api.on("POST", REELS, video_reels)
+    api.on("POST", RUPLOAD, ok({"success": True}))
+    api.on("GET", f"{GRAPH}/v1", video_reads(*(statuses or (READY,))))
+
+
+def phases(api: FakeApi) -> list[str]:
+    return [form(r)["upload_phase"] for r in api.calls("POST", REELS)]
+
+
+def test_a_reel_takes_the_reels_flow(api: FakeApi) -> None:
+    reel_api(api, UPLOADED, PROCESSING_, READY)
+    ctx = ctx_for(api, "reel", [REEL])
+    assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
+    assert api.count("POST", VIDEOS) == 0
+    assert phases(api) == ["start", "finish"]
+    finish = form(api.calls("POST", REELS)[1])
+    assert finish == {
+        "upload_phase": "finish",
+        "video_id": "v1",
+        "video_state": "PUBLISHED",
+        "description": "Hello world",
+    }
+    upload = api.calls("POST", RUPLOAD)[0]
+    assert upload.headers["Authorization"].startswith("OAuth ")
+    assert upload.headers["file_url"] == REEL[0]
+    assert before(api.log, "save fb_video_id='v1'", "POST /video-upload/v25.0/v1")
+    assert before(api.log, "save fb_reel_uploaded=True", "save fb_publish_sent_at")
+    log = [entry for entry in api.log if entry.startswith(("save fb_publish", "POST"))]
+    assert log[-2:] == [log[-2], "POST /v25.0/55/video_reels"]
+    assert log[-2].startswith("save fb_publish_sent_at")
+    assert status_reads(api) == 3
+    assert ctx.saved_ids["fb_post_id"] == "55_9"
+
+
+def test_the_upload_host_follows_the_setting(api: FakeApi) -> None:
+    reel_api(api)
+    api.on("POST", "http://127.0.0.1:9/rupload/video-upload/v25.0/v1", ok({"success": True}))
+    custom = FacebookPlatform(
+        make_settings(facebook_upload_base="http://127.0.0.1:9/rupload"),
+        throttle=UsageThrottle(),
+        clock=lambda: NOW,
+    )
+    run(custom.publish, ctx_for(api, "reel", [REEL]))
+    (upload,) = [r for r in api.requests if r.url.host == "127.0.0.1"]
+    assert upload.url.path == "/rupload/video-upload/v25.0/v1"
+
+
+def test_a_reel_processing_is_handed_back_then_resumed_without_a_second_finish(
+    api: FakeApi,
+) -> None:
+    reel_api(api, PROCESSING_)
+    ctx = ctx_for(api, "reel", [REEL])
+    ctx.processing_wait = stop_waiting(0)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    assert ctx.saved_ids["fb_reel_finished"] is True
+    api.on("GET", f"{GRAPH}/v1", video_reads(READY))
+    again = ctx_for(api, "reel", [REEL], saved=dict(ctx.saved_ids))
+    assert run(platform().publish, again) == Published("55_9", VIDEO_LINK)
+    assert phases(api) == ["start", "finish"]
+    assert api.count("POST", RUPLOAD) == 1
+
+
+def test_a_lost_finish_answer_reads_the_status_and_never_finishes_again(api: FakeApi) -> None:
+    # The finish went through, its answer was lost: the status shows it publishing.
+    reel_api(api, status("processing", "in_progress", "in_progress", None), READY,
+             finish=httpx.ReadTimeout)  # fmt: skip
+    ctx = ctx_for(api, "reel", [REEL])
+    assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
+    assert phases(api) == ["start", "finish"]
+
+
+def test_a_lost_finish_the_status_shows_not_taken_goes_to_a_person(api: FakeApi) -> None:
+    # Processed, never published: the finish may or may not have been taken; never resent.
+    not_published = status("ready", "complete", "not_started", None)
+    reel_api(api, not_published, finish=httpx.ReadTimeout)
+    ctx = ctx_for(api, "reel", [REEL])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.UNKNOWN
+    again = ctx_for(api, "reel", [REEL], saved=dict(ctx.saved_ids))
+    with pytest.raises(PlatformError):
+        run(platform().publish, again)
+    assert phases(api) == ["start", "finish"]
+    result = run(platform().reconcile, ctx_for(api, "reel", [REEL], saved=dict(ctx.saved_ids)))
+    assert result.status is ReconcileStatus.UNKNOWN
+
+
+def test_a_lost_finish_while_processing_waits_for_the_status_to_tell(api: FakeApi) -> None:
+    reel_api(api, PROCESSING_, finish=httpx.ReadTimeout)
+    ctx = ctx_for(api, "reel", [REEL])
+    ctx.processing_wait = stop_waiting(0)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.WAIT
+    result = run(platform().reconcile, ctx_for(api, "reel", [REEL], saved=dict(ctx.saved_ids)))
+    assert result.status is ReconcileStatus.PENDING
+    assert phases(api) == ["start", "finish"]
+
+
+def test_a_clear_finish_refusal_clears_the_marker_and_keeps_the_upload(api: FakeApi) -> None:
+    reel_api(api, finish=graph_error(100))
+    ctx = ctx_for(api, "reel", [REEL])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.FAIL
+    assert "fb_publish_sent_at" not in ctx.saved_ids
+    assert ctx.saved_ids["fb_video_id"] == "v1" and ctx.saved_ids["fb_reel_uploaded"] is True
+
+
+def test_a_reel_resumes_from_its_saved_video_id(api: FakeApi) -> None:
+    # Died after start: the upload and finish use the saved video, no second start.
+    reel_api(api)
+    ctx = ctx_for(api, "reel", [REEL], saved={"fb_video_id": "v1"})
+    assert run(platform().publish, ctx).platform_post_id == "55_9"
+    assert phases(api) == ["finish"]
+    assert api.count("POST", RUPLOAD) == 1
+
+
+@pytest.mark.parametrize(
+    ("saved", "reads", "expected"),
+    [
+        ({}, READY, ReconcileStatus.NOT_LIVE),
+        ({"fb_video_id": "v1", "fb_reel_uploaded": True}, READY, ReconcileStatus.NOT_LIVE),
+        ({"fb_video_id": "v1", "fb_reel_finished": True}, READY, ReconcileStatus.LIVE),
+        ({"fb_video_id": "v1", "fb_reel_finished": True}, PROCESSING_, ReconcileStatus.PENDING),
+        ({"fb_video_id": "v1", "fb_reel_finished": True}, FAILED, ReconcileStatus.FAILED),
+    ],
+)
+def test_reconcile_a_reel(
+    api: FakeApi, saved: dict[str, Any], reads: dict[str, Any], expected: ReconcileStatus
+) -> None:
+    if saved.get("fb_reel_finished"):
+        saved = {**saved, "fb_publish_sent_at": NOW.isoformat()}
+    api.on("GET", f"{GRAPH}/v1", video_reads(reads))
+    result = run(platform().reconcile, ctx_for(api, "reel", [REEL], saved=saved))
+    assert result.status is expected
+    assert api.count("POST", REELS) == 0
+
+
+def test_a_refused_upload_is_not_marked_and_never_finishes(api: FakeApi) -> None:
+    reel_api(api)
+    refused = {"debug_info": {"retriable": False, "type": "ParameterValidationError"}}
+    api.routes[("POST", httpx.URL(RUPLOAD).path)] = [ok(refused, status=400)]
+    ctx = ctx_for(api, "reel", [REEL])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.FAIL
+    assert "ParameterValidationError" in caught.value.message
+    assert "fb_reel_uploaded" not in ctx.saved_ids and phases(api) == ["start"]
+    assert_token_safe(api, caught.value.message)
