@@ -136,7 +136,13 @@ async def _record(pool: ConnectionPool, results: Sequence[PostResult], run_id: i
     async with pool.connection() as conn:
         cursor = await conn.execute(query("alert_subjects"), {"ids": ids})
         subjects = {str(row["id"]): row for row in await cursor.fetchall()}
-        for event in events_for(results, subjects, run_id):
+    await record_events(pool, events_for(results, subjects, run_id))
+
+
+async def record_events(pool: ConnectionPool, events: Sequence[AlertEvent]) -> None:
+    """Record events to send; an event already recorded (by any run) is not recorded again."""
+    async with pool.connection() as conn:
+        for event in events:
             params = {
                 "key": event.key,
                 "event": event.event,

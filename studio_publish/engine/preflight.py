@@ -29,13 +29,14 @@ from typing import Any
 
 import httpx
 
-from studio_publish.engine.alerts import AT_RISK_EVENT, AlertEvent
+from studio_publish.engine.alerts import AT_RISK_EVENT, AlertEvent, record_events
 from studio_publish.errors import BadInput, UnknownPlatform
 from studio_publish.platforms.base import PlatformError
 from studio_publish.platforms.media import url_size
 from studio_publish.platforms.spec import PlatformSpec
 from studio_publish.settings import Settings
 from studio_publish.store.db import Row
+from studio_publish.store.engine_store import EngineStore
 
 PREFLIGHT_SHARE = 0.1  # of the run's budget, at most, and only what publishing left
 BATCH = 50  # posts looked at by one run, at most
@@ -161,23 +162,19 @@ def problems_json(findings: list[Finding]) -> str:
 
 
 async def run_preflight(
-    store: Any, http: httpx.AsyncClient, settings: Settings, seconds: float, log: Any
-) -> int:
-    """Check the candidates within ``seconds``; record each as it is done. Returns how many
-    were checked. A post not reached is looked at by a later run."""
+    store: EngineStore, http: httpx.AsyncClient, settings: Settings, seconds: float, log: Any
+) -> None:
+    """Check the candidates within ``seconds``; record each as it is done. A post not
+    reached is looked at by a later run."""
     rows = await store.preflight_candidates(settings.preflight_hours * 3600, BATCH)
     gate = asyncio.Semaphore(AT_ONCE)
-    done = 0
 
     async def one(row: Row) -> None:
-        nonlocal done
         async with gate:
             findings = await check_post(row, http, settings)
         await store.record_preflight(str(row["id"]), problems_json(findings))
-        if findings and settings.alert_webhook_url:
-            for event in at_risk_events(row, findings):
-                await store.record_alert(event.key, event.event, json.dumps(event.payload()))
-        done += 1
+        if findings and settings.alert_webhook_url:  # sent at the run's end (alerts.py)
+            await record_events(store.pool, at_risk_events(row, findings))
         if findings:
             log.warning(
                 "post_at_risk", post_id=str(row["id"]), causes=sorted({f.cause for f in findings})
@@ -191,7 +188,6 @@ async def run_preflight(
         for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, Exception):  # preflight is advice: the run goes on
                 log.warning("preflight_failed", error=f"{type(result).__name__}: {result}")
-    return done
 
 
 def at_risk_events(row: Row, findings: list[Finding]) -> list[AlertEvent]:

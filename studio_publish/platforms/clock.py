@@ -28,3 +28,10 @@ def parse_time(text: object) -> dt.datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def saved_at_least(saved: object, age: dt.timedelta, now: dt.datetime) -> bool:
+    """Whether a saved time (as ``iso`` wrote it) is ``age`` or more before ``now``; an
+    unreadable one never is (the processing bounds start from a time that was saved)."""
+    since = parse_time(saved)
+    return since is not None and now - since >= age

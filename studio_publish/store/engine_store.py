@@ -276,10 +276,6 @@ class EngineStore:
     async def record_preflight(self, post_id: str, problems: str) -> None:
         await self._all("record_preflight", {"post_id": post_id, "problems": problems})
 
-    async def record_alert(self, key: str, event: str, payload: str) -> None:
-        """An alert to send (once: a key already recorded is not recorded again)."""
-        await self._all("insert_alert", {"key": key, "event": event, "payload": payload})
-
     async def save_publishing_quota(self, account_id: str, quota: Quota) -> None:
         document = {"used": quota.used, "total": quota.total}
         await self._all("save_publishing_quota", {"id": account_id, "quota": json.dumps(document)})

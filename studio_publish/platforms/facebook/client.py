@@ -79,7 +79,7 @@ from studio_publish.platforms.base import (
     ReconcileStatus,
     Reconciliation,
 )
-from studio_publish.platforms.clock import iso, parse_time
+from studio_publish.platforms.clock import iso, parse_time, saved_at_least
 from studio_publish.platforms.facebook import SPEC
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
 from studio_publish.platforms.graph.errors import GraphError, graph_error
@@ -509,8 +509,7 @@ class FacebookPlatform(GraphPlatform):
             return await self._saved_video(ctx, graph, video_id)
         if state == ERROR:
             raise _status_error(body or {})
-        sent = parse_time(ctx.saved_ids.get("fb_publish_sent_at"))
-        if sent is not None and self.clock() - sent >= PROCESSING_LIMIT:
+        if saved_at_least(ctx.saved_ids.get("fb_publish_sent_at"), PROCESSING_LIMIT, self.clock()):
             raise ProcessingTimeout(
                 Decision.UNKNOWN,
                 f"the Facebook video {video_id} was still not published "

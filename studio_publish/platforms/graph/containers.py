@@ -45,7 +45,7 @@ from studio_publish.platforms.base import (
     ReconcileStatus,
     Reconciliation,
 )
-from studio_publish.platforms.clock import iso, parse_time
+from studio_publish.platforms.clock import iso, parse_time, saved_at_least
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
 from studio_publish.platforms.graph.errors import QUOTA_WAIT, GraphError, container_error
 from studio_publish.platforms.polling import poll, processing_wait
@@ -241,11 +241,7 @@ class ContainerPlatform(GraphPlatform):
                     ReconcileStatus.LIVE, published, reason="found in the listing"
                 )
             if self._past_lifetime(ctx, "publish_sent_at"):
-                timeout = ProcessingTimeout(
-                    Decision.UNKNOWN,
-                    f"{self.api.publish} was sent and the {self.api.name} container "
-                    f"{container} could not be read for 24 hours: check the account",
-                )
+                timeout = self._unreadable_too_long(container, state.text)
                 return Reconciliation(ReconcileStatus.FAILED, error=timeout, reason=state.text)
             return Reconciliation(
                 ReconcileStatus.PENDING,
@@ -281,8 +277,7 @@ class ContainerPlatform(GraphPlatform):
 
     def _past_lifetime(self, ctx: PublishContext, since_key: str) -> bool:
         """Whether the saved time ``since_key`` is a container's lifetime ago or more."""
-        since = parse_time(self._saved(ctx, since_key))
-        return since is not None and self.clock() - since >= CONTAINER_LIFETIME
+        return saved_at_least(self._saved(ctx, since_key), CONTAINER_LIFETIME, self.clock())
 
     async def _status(self, graph: GraphClient, container: str) -> ContainerState:
         try:
@@ -326,11 +321,7 @@ class ContainerPlatform(GraphPlatform):
             # PENDING does) rather than use attempts that would end in "failed".
             sent = bool(self._saved(ctx, "publish_sent_at"))
             if sent and self._past_lifetime(ctx, "publish_sent_at"):
-                raise ProcessingTimeout(
-                    Decision.UNKNOWN,
-                    f"{self.api.publish} was sent and the {self.api.name} container "
-                    f"{container} could not be read for 24 hours ({state.text})",
-                )
+                raise self._unreadable_too_long(container, state.text)
             raise PlatformError(
                 Decision.WAIT if sent else Decision.RETRY,
                 f"the {self.api.name} container {container} cannot be read now ({state.text}); "
@@ -368,6 +359,15 @@ class ContainerPlatform(GraphPlatform):
             Decision.WAIT,
             f"{self.api.name} is still processing the media{detail}",
             retry_after=self.settings.poll_interval_seconds,
+        )
+
+    def _unreadable_too_long(self, container: str, detail: str) -> ProcessingTimeout:
+        """A publish was sent and the container has not been readable for its whole life:
+        it may be live, so a person looks (needs_review, processing_timeout)."""
+        return ProcessingTimeout(
+            Decision.UNKNOWN,
+            f"{self.api.publish} was sent and the {self.api.name} container {container} "
+            f"could not be read for 24 hours ({detail or 'no detail'}): check the account",
         )
 
     def _container_error(self, state: ContainerState) -> GraphError:

@@ -35,7 +35,7 @@ from studio_publish.platforms.base import (
     ReconcileStatus,
     Reconciliation,
 )
-from studio_publish.platforms.clock import Clock, iso, parse_time, utc_now
+from studio_publish.platforms.clock import Clock, iso, saved_at_least, utc_now
 from studio_publish.platforms.media import (
     file_range,
     local_path,
@@ -406,8 +406,7 @@ class TikTokPlatform:
 
     def _past(self, ctx: PublishContext, age: dt.timedelta) -> bool:
         """Whether the saved init was sent ``age`` ago or more."""
-        sent = parse_time(ctx.saved_ids.get("tiktok_init_sent_at"))
-        return sent is not None and self.clock() - sent >= age
+        return saved_at_least(ctx.saved_ids.get("tiktok_init_sent_at"), age, self.clock())
 
     def _processing_timeout(self, status: str) -> ProcessingTimeout:
         return ProcessingTimeout(

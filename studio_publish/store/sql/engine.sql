@@ -34,8 +34,8 @@ RETURNING id, platform;
 -- the fewest in flight first, then the longest waiting, then (among posts due at the same
 -- moment, as a web app's 9:00 batch is) the one with the most posts due: its chain of
 -- posts in order is the longest, and starting it last would leave the run's slots idle
--- at the end while it finishes alone (bench/README.md, "punctual"). A run claiming at the same moment
--- skips them (SKIP LOCKED) and takes other accounts, so two runs never both see room for
+-- at the end while it finishes alone (bench/README.md, "punctual"). A run claiming at the
+-- same moment skips them (SKIP LOCKED) and takes other accounts, so two runs never both see room for
 -- the same account's post. NO KEY UPDATE: the web app's inserts of posts never wait for it.
 WITH first_due AS (
     SELECT social_account_id AS account_id,
