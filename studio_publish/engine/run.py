@@ -233,7 +233,7 @@ class Engine:
         )
         if self.settings.preflight_hours <= 0 or only_ids is not None or seconds <= 0:
             return
-        await preflight.run_preflight(store, http.next(), self.settings, seconds, self.log)
+        await preflight.run_preflight(store, http.next, self.settings, seconds, self.log)
 
     async def _claim_and_publish(
         self,
