@@ -45,7 +45,7 @@ def _is_emoji(code: int) -> bool:
     )
 
 
-TEXT = TextRule(500, unit="characters (an emoji counts its UTF-8 bytes)", count=_length)
+TEXT = TextRule(500, unit="characters (an emoji counts its UTF-8 bytes)", counter=_length)
 REPLY_CONTROL = (
     "everyone",
     "accounts_you_follow",

@@ -30,9 +30,9 @@ from studio_publish.platforms.spec import (
 
 PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
 # The caption is a video's title, or a photo post's description, counted in UTF-16 units.
-VIDEO_TITLE = TextRule(2200, unit="UTF-16 units", count=utf16_units)
-PHOTO_DESCRIPTION = TextRule(4000, unit="UTF-16 units", count=utf16_units)
-PHOTO_TITLE = TextRule(90, unit="UTF-16 units", count=utf16_units)
+VIDEO_TITLE = TextRule(2200, unit="UTF-16 units", counter=utf16_units)
+PHOTO_DESCRIPTION = TextRule(4000, unit="UTF-16 units", counter=utf16_units)
+PHOTO_TITLE = TextRule(90, unit="UTF-16 units", counter=utf16_units)
 # The media transfer guide: photos WebP or JPEG, 20 MB at most each; videos 4 GB at most
 # (the tool reads them itself: MediaRule.max_bytes) and 10 minutes at most through the API.
 PHOTO = MediaLimit(max_bytes=20 * 1024**2)
