@@ -86,15 +86,19 @@ def error_text(exc: StudioPublishError) -> tuple[str, str | None]:
 
 
 class _PlainHelp:
-    """Help as the README writes it: a flag shows no ``<bool>`` (it takes no value: ``--draft``,
-    never ``--draft true``), and the usage line names an argument ``POST_ID`` when required
-    and ``[POST_ID]`` when not (typer writes ``{POST_ID}``, which reads as a set of choices)."""
+    """Help as the README writes it, in click's plain layout (no rich panels: rendering them
+    imported rich's console, tables and panels, which made `--help` 1.6x slower than
+    importing typer, bench/startup.py).
 
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        from studio_publish.cli import rich_help
+    A flag shows no ``<bool>`` (it takes no value: ``--draft``, never ``--draft true``), an
+    argument no ``<str>``, the usage line names an argument ``POST_ID`` when required and
+    ``[POST_ID]`` when not (typer writes ``{POST_ID}``, which reads as a set of choices), and
+    a command's summary in its group's list is its first sentence, whole (click cuts it at 45
+    characters with "...")."""
 
-        rich_help.load()  # typer's renderer, without what our help does not use
-        super().format_help(ctx, formatter)  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["rich_markup_mode"] = None  # typer's switch for click's plain help and errors
+        super().__init__(*args, **kwargs)
 
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
@@ -103,7 +107,13 @@ class _PlainHelp:
                 # typer shows the metavar instead of the type (`<str>`, `<list[str]>`): a flag
                 # shows nothing, an option what it takes (`--account ACCOUNT`) unless it says.
                 param.metavar = "" if param.is_flag else (param.name or "value").upper()
+            elif isinstance(param, TyperArgument):
+                # The argument's name says what it takes: no `<str>` beside it.
+                param.display_type_rich = _no_type  # type: ignore[method-assign]
         return params
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return str(super().get_short_help_str(limit=1000))  # type: ignore[misc]
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces: list[str] = super().collect_usage_pieces(ctx)  # type: ignore[misc]
@@ -114,6 +124,10 @@ class _PlainHelp:
             for piece in param.get_usage_pieces(ctx)
         }
         return [p[1:-1] if p in required and p.startswith("{") else p for p in pieces]
+
+
+def _no_type(ctx: Any) -> None:
+    return None
 
 
 class _Command(_PlainHelp, TyperCommand):
@@ -161,8 +175,9 @@ ACCOUNT_OPTIONS = "; ".join(
     if spec.account_options
 )
 
-# -h is --help on every command (the spec's Additions).
-HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+# -h is --help on every command (the spec's Additions). The help fills a terminal up to 120
+# columns wide (click stops at 80).
+HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 120}
 
 app = typer.Typer(
     cls=_Commands,

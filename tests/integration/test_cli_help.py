@@ -72,14 +72,16 @@ def test_usage_names_arguments_as_the_readme_does(command: list[str], argument: 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
 def test_an_option_shows_what_it_takes_not_a_python_type(command: list[str]) -> None:
     help_text = make_runner()(*command, "--help", env={"COLUMNS": "200"}).stdout
-    options = [line for line in help_text.splitlines() if "│ --" in line]
-    assert all("<str>" not in o and "<list" not in o and "<int>" not in o for o in options), options
+    options = [line for line in help_text.splitlines() if line.strip().startswith("-")]
+    assert options and all(
+        "<str>" not in o and "<list" not in o and "<int>" not in o for o in options
+    ), options
 
 
 def test_schedules_options_name_their_values() -> None:
     help_text = make_runner()("schedule", "--help", env={"COLUMNS": "200"}).stdout
     for option, value in [("--at", "WHEN"), ("--media", "URL_OR_FILE"), ("--option", "KEY=VALUE")]:
-        (line,) = [line for line in help_text.splitlines() if f"│ {option} " in line]
+        (line,) = [line for line in help_text.splitlines() if line.strip().startswith(option)]
         assert value in line, line
 
 
@@ -109,12 +111,13 @@ def test_a_flag_given_a_value_is_refused_not_taken_as_a_post_id(
 
 @pytest.mark.parametrize("command", [["sandbox"], ["demo"]])
 def test_help_text_does_not_break_mid_sentence(command: list[str]) -> None:
-    result = make_runner()(*command, "--help", env={"COLUMNS": "200"})
-    description = result.stdout.split("╭")[0]
-    # On a wide terminal every sentence fits one line: a line may not end inside one.
-    for line in description.splitlines():
-        text = line.strip()
-        assert not text or re.search(r"[.:]$", text) or text.startswith("Usage:"), text
+    result = make_runner()(*command, "--help")
+    description = result.stdout.split("\nOptions:")[0].split("\n\n")[1:]  # after the usage
+    # Lines wrap to the terminal, but every paragraph ends a sentence: none is cut short.
+    assert len(description) >= 2
+    for paragraph in description:
+        text = " ".join(paragraph.split())
+        assert re.search(r"[.:]$", text), text
 
 
 def test_a_failure_with_json_is_one_error_document_on_stdout(
