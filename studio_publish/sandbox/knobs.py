@@ -27,8 +27,15 @@ ACTION_ENDPOINTS = frozenset(name for standin in STANDINS for name in standin.ac
 
 ZERO = dt.timedelta()
 
-FaultKind = Literal["error", "rate_limit", "expired_token", "lose_response", "hang"]
-FAULT_KINDS: tuple[str, ...] = ("error", "rate_limit", "expired_token", "lose_response", "hang")
+FaultKind = Literal["error", "rate_limit", "expired_token", "lose_response", "hang", "drop"]
+FAULT_KINDS: tuple[str, ...] = (
+    "error",
+    "rate_limit",
+    "expired_token",
+    "lose_response",
+    "hang",
+    "drop",
+)
 
 
 @dataclass
@@ -46,6 +53,9 @@ class Fault:
       without answering.
     * ``hang``: do the work, then hold the connection for ``seconds`` (default: the
       ``hang_seconds`` knob) before closing it unanswered: the client's timeout fires.
+    * ``drop``: close the connection unanswered *without* doing the work: the request was
+      lost on its way, the platform never saw it. To the client it looks exactly like
+      ``lose_response``; only the platform's state differs.
     """
 
     endpoint: str = "*"  # an endpoint name, or a glob: "*", "graph.*", "tiktok.*_init"
@@ -116,7 +126,8 @@ class Knobs:
     # Facebook: every video sent to /videos stays a draft (status ready, publish_status
     # draft) and never goes live, as Postiz PR #1740 saw for vertical videos (reels) there.
     facebook_videos_stay_drafts: bool = False
-    # The next N Facebook videos or reels end with video_status error once processed.
+    # The next N Facebook videos or reels fail processing: the guide's processing error
+    # example (a processing_phase error object, "Resolution too low").
     facebook_video_failures: int = 0
     tiktok_daily_post_cap: int | None = None  # spam_risk_too_many_posts beyond this
     # Refuse a DIRECT_POST photo init without brand_content_toggle and brand_organic_toggle,

@@ -58,7 +58,8 @@ _SECRET_PARAMS = frozenset(
 
 
 class _Lost(Exception):
-    """The platform did the work; the answer never reaches the client."""
+    """No answer reaches the client: the platform did the work (lose_response, hang), or
+    the request never reached it (drop)."""
 
     def __init__(self, hang: float = 0.0) -> None:
         super().__init__("response lost")
@@ -338,7 +339,7 @@ class Sandbox:
 
     def _process(self, req: Request, standin: StandIn, route: Route) -> Response:
         """Everything after the body is read. Raises _Lost to drop the response."""
-        endpoint = route.endpoint
+        endpoint = standin.call_name(req, route)
         recent = self._stats.call(endpoint)
         knobs = self.knobs
         delay = knobs.latency + self.dice.uniform(knobs.latency_jitter)
@@ -356,6 +357,9 @@ class Sandbox:
                     fault.kind == "error" and not fault.after_action
                 ):
                     raise standin.fault_error(fault, endpoint)
+                if fault.kind == "drop":  # before the work: the platform never saw it
+                    self._stats.lost()
+                    raise _Lost()
             elif fnmatch.fnmatchcase(endpoint, knobs.error_rate_endpoints) and self.dice.chance(
                 knobs.error_rate
             ):

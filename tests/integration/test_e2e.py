@@ -989,7 +989,7 @@ def test_a_facebook_reel_takes_the_reels_flow_and_goes_live_once(
     shown = tool.json("status", reel)["post"]
     assert shown["status"] == "posted" and shown["permalink"]
     calls = sandbox.stats()["calls"]
-    assert calls["graph.video_reels"] == 2  # start and finish, once each
+    assert calls["graph.video_reels"] == 1 and calls["graph.video_reels.finish"] == 1
     assert calls["rupload.video_upload"] == 1 and "graph.videos" not in calls
     assert sandbox.ledger.count() == 1 and sandbox.ledger.duplicate_count() == 0
     assert tool.json("run-due")["claimed"] == 0
@@ -1034,7 +1034,8 @@ def test_a_facebook_video_is_posted_only_after_processing(
     assert tool.json("run-due")["posted"] == 2
     assert post_status(db_url, video) == "posted" and post_status(db_url, reel) == "posted"
     calls = sandbox.stats()["calls"]
-    assert calls["graph.videos"] == 1 and calls["graph.video_reels"] == 2  # never re-sent
+    assert calls["graph.videos"] == 1 and calls["graph.video_reels"] == 1  # never re-sent
+    assert calls["graph.video_reels.finish"] == 1
     assert sandbox.ledger.count() == 2 and sandbox.ledger.duplicate_count() == 0
 
 
@@ -1067,3 +1068,52 @@ def test_a_lost_reel_start_answer_makes_a_new_session_and_one_reel(
 
     assert post_status(db_url, reel) == "posted"
     assert sandbox.ledger.count() == 1 and sandbox.ledger.duplicate_count() == 0
+    assert sandbox.stats()["calls"]["graph.video_reels"] == 2  # a new session
+    assert sandbox.stats()["calls"]["graph.video_reels.finish"] == 1
+
+
+def test_a_lost_reel_finish_answer_is_read_from_the_status_and_one_reel_goes_live(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    # The finish published the reel, then its answer was lost: the status shows it
+    # published, so the reel is recorded as is: no second finish, no second reel.
+    sandbox.set_knobs(processing_seconds=1)
+    sandbox.lose_response("graph.video_reels.finish")
+    reel = schedule(
+        "facebook", "--type", "reel", "--caption", "lost finish", "--media", f"{CDN}/r.mp4"
+    )
+
+    assert tool.json("run-due")["posted"] == 1
+
+    assert post_status(db_url, reel) == "posted"
+    stats = sandbox.stats()
+    assert stats["lost_responses"] == 1
+    assert stats["calls"]["graph.video_reels"] == 1
+    assert stats["calls"]["graph.video_reels.finish"] == 1
+    assert sandbox.ledger.count() == 1 and sandbox.ledger.duplicate_count() == 0
+    assert tool.json("run-due")["claimed"] == 0
+
+
+def test_a_reel_finish_that_never_reached_meta_is_sent_again_and_one_reel_goes_live(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    # The finish was dropped on its way: to the client as unanswered as a lost one, but
+    # the status shows the reel processed and never publishing, so the finish is sent again
+    # for the same video (the sandbox refuses a second finish of a published reel).
+    sandbox.inject("graph.video_reels.finish", "drop")
+    reel = schedule(
+        "facebook", "--type", "reel", "--caption", "dropped finish", "--media", f"{CDN}/r.mp4"
+    )
+
+    assert tool.json("run-due")["posted"] == 1
+
+    assert post_status(db_url, reel) == "posted"
+    stats = sandbox.stats()
+    assert stats["lost_responses"] == 1
+    assert stats["calls"]["graph.video_reels"] == 1  # never a second session
+    assert (
+        stats["calls"]["graph.video_reels.finish"] == 2
+        and stats["calls"].get("rupload.video_upload") == 1
+    )
+    assert sandbox.ledger.count() == 1 and sandbox.ledger.duplicate_count() == 0
+    assert tool.json("run-due")["claimed"] == 0

@@ -384,3 +384,32 @@ def test_graph_hosts_cannot_parse_an_instagram_login_token(sandbox: Sandbox) -> 
     sandbox.set_knobs(instagram_login_tokens_refused=False)
     accepted = httpx.get(f"{sandbox.graph_base}/{IG}/content_publishing_limit", headers=ig_login)
     assert accepted.status_code == 200
+
+
+def test_a_reels_finish_is_a_call_of_its_own_and_drop_never_reaches_it(sandbox: Sandbox) -> None:
+    # One URL, two calls: faults aimed at the finish leave the start alone, and a dropped
+    # finish is unanswered like a lost one, but the reel was never published.
+    upload = sandbox.env()["STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE"]
+    with httpx.Client(base_url=sandbox.graph_base, headers=AUTH, timeout=5) as graph:
+        sandbox.inject("graph.video_reels.finish", "drop")
+        video = graph.post(f"/{PAGE}/video_reels", data={"upload_phase": "start"}).json()
+        uploaded = httpx.post(
+            f"{upload}/video-upload/v25.0/{video['video_id']}",
+            headers={"Authorization": AUTH["Authorization"], "file_url": "https://cdn.test/r.mp4"},
+        )
+        assert uploaded.json() == {"success": True}
+        finish = {
+            "upload_phase": "finish",
+            "video_id": video["video_id"],
+            "video_state": "PUBLISHED",
+        }
+        with pytest.raises(httpx.RemoteProtocolError):
+            graph.post(f"/{PAGE}/video_reels", data=finish)
+        assert sandbox.ledger.count() == 0  # dropped before the platform acted
+        assert graph.post(f"/{PAGE}/video_reels", data=finish).json() == {"success": True}
+        assert sandbox.ledger.count() == 1
+        again = graph.post(f"/{PAGE}/video_reels", data=finish)  # a published reel: refused
+        assert again.status_code == 400 and again.json()["error"]["code"] == 100
+    stats = sandbox.stats()
+    assert stats["calls"]["graph.video_reels"] == 1
+    assert stats["calls"]["graph.video_reels.finish"] == 3 and stats["lost_responses"] == 1

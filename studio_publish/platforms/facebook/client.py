@@ -30,13 +30,16 @@ STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE and the Graph version that of the Graph base
 token only goes where the settings say (``upload_url`` is not followed).
 
 A video, reel or not, is ``posted`` only once the Video node's ``status`` says it is
-published (``GET /{video-id}?fields=status``, the guide's "get the video status" and
-https://developers.facebook.com/docs/graph-api/reference/video/): ``video_status`` is
-``ready`` and, where given, ``publishing_phase.status`` is ``complete`` and its
-``publish_status`` is ``published``. ``error`` (or a phase in ``error``) fails the post;
-anything else is still processing, looked at again with the run's non-blocking wait
-(platforms/polling.py) and handed back (WAIT) when it says stop, up to PROCESSING_LIMIT
-after the publishing call (Meta documents no bound: past it, a person looks).
+published (``GET /{video-id}?fields=status``, the guide's "Get the Upload Status" and
+https://developers.facebook.com/docs/graph-api/reference/video/): its ``publishing_phase``
+done ("complete" or "completed": the guide spells it both ways) with ``publish_status``
+``published`` (``video_status`` ``ready`` alone where a Graph version gives no phases;
+"ready" means only "ready to be published"). ``video_status`` ``error``, ``expired`` or
+``upload_failed``, a phase in ``error`` or carrying an error object, or ``publish_status``
+``error`` fail the post; anything else is still processing, looked at again with the run's
+non-blocking wait (platforms/polling.py) and handed back (WAIT) when it says stop, up to
+PROCESSING_LIMIT after the publishing call (Meta documents no bound: past it, a person
+looks).
 
 Saved ids (``ctx.save``), each before the next call:
   ``fb_photo_ids``        unpublished photo ids of a multi-photo post, grown one at a time
@@ -52,9 +55,12 @@ Saved ids (``ctx.save``), each before the next call:
 
 After an unclear answer to the visible call, the Page's recent posts (or videos) are
 searched for the caption before anything else. Not finding it is *not* taken as proof it
-was never posted: the edge is eventually consistent, so the outcome is UNKNOWN. A reel's
-``finish`` is never sent twice: after an unclear one its video's status is read, and a reel
-the status does not show publishing goes to a person (UNKNOWN).
+was never posted: the edge is eventually consistent, so the outcome is UNKNOWN. A reel needs
+no search: after an unclear ``finish`` its video's status tells. Publishing under way or
+done: the finish was taken, wait. Processed and never publishing: it was not, and it is
+sent again for the same video id (``_after_unclear_finish`` says why that cannot make a
+second reel); a resend that goes unanswered too, or is refused for good while the status
+still shows no publishing, goes to a person (UNKNOWN).
 
 The Reels API allows "30 API-published posts within a 24-hour moving period" per Page,
 enforced by Meta at ``finish``; the guide gives no call that reads the count, so its
@@ -97,40 +103,71 @@ PROCESSING_LIMIT = dt.timedelta(hours=24)
 # A video's state, as its ``status`` field tells it (see the module docstring).
 LIVE, PROCESSING, ERROR = "live", "processing", "error"
 
+# The status vocabulary of the Reels Publishing guide's "Get the Upload Status"
+# (https://developers.facebook.com/docs/video-api/guides/reels-publishing), declared once.
+PHASES = ("uploading_phase", "processing_phase", "publishing_phase")
+# A phase's ``status`` is "not_started", "in_progress", "completed" or "error" in the
+# guide's table, but "complete" in its examples (and in answers seen in practice): both.
+PHASE_DONE = frozenset({"complete", "completed"})
+# ``video_status`` values that end the video: "error" (in processing or publishing),
+# "expired" ("must be uploaded again") and "upload_failed" ("retry the upload"). The video
+# will not go live, so the post fails with the reason rather than waiting out
+# PROCESSING_LIMIT; "ready" is only "ready to be published", never proof of it.
+VIDEO_FAILED = frozenset({"error", "expired", "upload_failed"})
+# ``publishing_phase.publish_status``: "draft", "error", "published" or "scheduled".
+PUBLISHED = "published"
+
+
+def _phases(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The ``status`` object and its phases (each {} when missing or not an object)."""
+    status = body.get("status")
+    status = status if isinstance(status, dict) else {}
+    phases = {name: status.get(name) for name in PHASES}
+    return status, {name: p if isinstance(p, dict) else {} for name, p in phases.items()}
+
+
+def _phase_error(name: str, phase: dict[str, Any]) -> bool:
+    """A phase that failed: its status (or publish_status) says "error", or it carries an
+    error object. The guide's "Example Response with a Processing Error" shows a
+    processing_phase still "not_started" whose ``error`` says "Resolution too low": final,
+    whatever the status fields say."""
+    if phase.get("status") == "error" or phase.get("error") or phase.get("errors"):
+        return True
+    return name == "publishing_phase" and phase.get("publish_status") == "error"
+
 
 def video_state(body: dict[str, Any]) -> str:
-    """LIVE, PROCESSING or ERROR from a ``GET /{video-id}?fields=status`` answer."""
-    status = body.get("status")
-    if not isinstance(status, dict):
+    """LIVE, PROCESSING or ERROR from a ``GET /{video-id}?fields=status`` answer.
+
+    LIVE is the publishing phase done with ``publish_status`` "published" (a publishing
+    phase done with no publish_status is taken as published: "adding the video to the
+    page" is what the phase is); a draft or scheduled video is not live. Without a
+    publishing phase at all (a Graph version that leaves it out), ``video_status``
+    "ready" stands in."""
+    status, phases = _phases(body)
+    if not status:
         return PROCESSING
-    phases = [status.get(name) for name in ("uploading_phase", "processing_phase")]
-    publishing = status.get("publishing_phase")
-    phases.append(publishing)
-    if status.get("video_status") == "error" or any(
-        isinstance(phase, dict) and phase.get("status") == "error" for phase in phases
+    if status.get("video_status") in VIDEO_FAILED or any(
+        _phase_error(name, phase) for name, phase in phases.items()
     ):
         return ERROR
-    if status.get("video_status") != "ready":
-        return PROCESSING
-    if isinstance(publishing, dict):
-        if publishing.get("status", "complete") != "complete":
-            return PROCESSING
-        if publishing.get("publish_status", "published") != "published":
-            return PROCESSING  # a draft (or scheduled) video is not live
-    return LIVE
+    publishing = phases["publishing_phase"]
+    if not publishing:
+        return LIVE if status.get("video_status") == "ready" else PROCESSING
+    done = publishing.get("status", "complete") in PHASE_DONE
+    published = publishing.get("publish_status", PUBLISHED) == PUBLISHED
+    return LIVE if done and published else PROCESSING
 
 
 def publishing_started(body: dict[str, Any]) -> bool:
     """Whether a reel's status shows a ``finish`` was taken: publishing under way or done."""
-    status = body.get("status")
-    if not isinstance(status, dict):
-        return False
-    publishing = status.get("publishing_phase")
-    if not isinstance(publishing, dict):
+    status, phases = _phases(body)
+    publishing = phases["publishing_phase"]
+    if not publishing:
         return status.get("video_status") == "ready"
-    return publishing.get("status") in ("in_progress", "complete") or publishing.get(
+    return publishing.get("status") in PHASE_DONE | {"in_progress"} or publishing.get(
         "publish_status"
-    ) in ("published", "scheduled")
+    ) in (PUBLISHED, "scheduled")
 
 
 def unclear_finish_settled(body: dict[str, Any]) -> bool:
@@ -139,22 +176,19 @@ def unclear_finish_settled(body: dict[str, Any]) -> bool:
     complete, a finish that was taken shows publishing."""
     if video_state(body) != PROCESSING or publishing_started(body):
         return True
-    status = body.get("status")
-    processing = status.get("processing_phase") if isinstance(status, dict) else None
-    return isinstance(processing, dict) and processing.get("status") == "complete"
+    return _phases(body)[1]["processing_phase"].get("status") in PHASE_DONE
 
 
 def _status_error(body: dict[str, Any]) -> PlatformError:
-    status = body.get("status") if isinstance(body.get("status"), dict) else {}
-    detail = ""
-    for name in ("uploading_phase", "processing_phase", "publishing_phase"):
-        phase = status.get(name) if isinstance(status, dict) else None
-        if isinstance(phase, dict) and phase.get("status") == "error":
+    status, phases = _phases(body)
+    detail = f"video_status {status.get('video_status')}"
+    for name, phase in phases.items():
+        if _phase_error(name, phase):
             errors = phase.get("errors") or phase.get("error") or ""
-            detail = f" ({name}: {json.dumps(errors)[:300]})" if errors else f" ({name})"
+            detail = f"{name}: {json.dumps(errors)[:300]}" if errors else name
             break
     return PlatformError(
-        Decision.FAIL, f"Facebook could not process the video{detail}", code="video_error"
+        Decision.FAIL, f"Facebook could not process the video ({detail})", code="video_error"
     )
 
 
@@ -286,9 +320,10 @@ class FacebookPlatform(GraphPlatform):
                 )
             unclear = ctx.post.post_type == "reel" and not ctx.saved_ids.get("fb_reel_finished")
             if unclear and not publishing_started(body) and unclear_finish_settled(body):
+                # Not live; publishing again resends the finish for this video, never a start.
                 return Reconciliation(
-                    ReconcileStatus.UNKNOWN,
-                    reason="the reel's finish was unclear; its status shows no publishing",
+                    ReconcileStatus.NOT_LIVE,
+                    reason="the reel's unclear finish was not taken (its status: no publishing)",
                 )
             return Reconciliation(ReconcileStatus.PENDING, reason="the video is processing")
         if ctx.post.post_type == "reel":  # finish never sent: the reel is a draft at most
@@ -375,7 +410,7 @@ class FacebookPlatform(GraphPlatform):
         if saved.get("fb_reel_finished") and saved.get("fb_video_id"):
             return await self._until_live(ctx, graph, str(saved["fb_video_id"]))
         if saved.get("fb_publish_sent_at") and saved.get("fb_video_id"):
-            # finish was sent by an earlier attempt whose answer is not known: never again.
+            # An earlier attempt's finish went unanswered: its status decides what next.
             return await self._after_unclear_finish(ctx, graph, str(saved["fb_video_id"]))
         video_id = saved.get("fb_video_id")
         if not video_id:
@@ -388,6 +423,14 @@ class FacebookPlatform(GraphPlatform):
         if not saved.get("fb_reel_uploaded"):
             await self._upload_reel(ctx, video_id)
             await ctx.save(fb_reel_uploaded=True)
+        return await self._finish(ctx, graph, video_id)
+
+    async def _finish(
+        self, ctx: PublishContext, graph: GraphClient, video_id: str, *, resend: bool = False
+    ) -> Published:
+        """``upload_phase=finish``, the call that publishes the reel. ``resend``: an earlier
+        finish went unanswered and the status shows it was not taken; its saved time stands
+        (the processing bound and the search count from the first)."""
         data = {
             "upload_phase": "finish",
             "video_id": video_id,
@@ -396,19 +439,44 @@ class FacebookPlatform(GraphPlatform):
         }
         if ctx.post.options.get("title"):
             data["title"] = str(ctx.post.options["title"])
-        await ctx.save(fb_publish_sent_at=iso(self.clock()))
+        if not resend:
+            await ctx.save(fb_publish_sent_at=iso(self.clock()))
+        page = ctx.account.platform_account_id
         try:
             body = await graph.post(f"{page}/video_reels", data, irreversible=True)
         except OutcomeUnclear:
-            return await self._after_unclear_finish(ctx, graph, video_id)
-        except PlatformError:
-            await ctx.save(fb_publish_sent_at=None)  # a clear refusal: nothing was published
-            raise
+            return await self._after_unclear_finish(ctx, graph, video_id, may_resend=not resend)
+        except PlatformError as exc:
+            if not resend:
+                await ctx.save(fb_publish_sent_at=None)  # a clear refusal: nothing was published
+                raise
+            return await self._refused_resend(ctx, graph, video_id, exc)
         if body.get("success") is not True:
-            await ctx.save(fb_publish_sent_at=None)
+            if not resend:  # a resend keeps the first finish's time: that one is still unclear
+                await ctx.save(fb_publish_sent_at=None)
             raise PlatformError(Decision.RETRY, "video_reels finish did not answer success")
         await ctx.save(fb_reel_finished=True)
         return await self._until_live(ctx, graph, video_id)
+
+    async def _refused_resend(
+        self, ctx: PublishContext, graph: GraphClient, video_id: str, refusal: PlatformError
+    ) -> Published:
+        """A resent finish refused. Anything but a final refusal (a token, a rate limit, a
+        server error) leaves the first finish unclear for the next attempt to read again; a
+        final one may mean the first was taken after all (a status read that lagged): the
+        status decides once more, and a person when it still shows no publishing."""
+        if refusal.decision is not Decision.FAIL:
+            raise refusal
+        body = await graph.get(video_id, fields="status")
+        if publishing_started(body):
+            return await self._until_live(ctx, graph, video_id, current=body)
+        raise PlatformError(
+            Decision.UNKNOWN,
+            f"the reel's finish had an unclear answer and sending it again was refused "
+            f"({refusal.message}); its status shows no publishing",
+            code=refusal.code,
+            http_status=refusal.http_status,
+        ) from refusal
 
     def upload_url(self, video_id: str) -> str:
         """The rupload URL for ``video_id``: the configured host, the Graph base's version."""
@@ -447,8 +515,14 @@ class FacebookPlatform(GraphPlatform):
         raise PlatformError(decision, f"{what} failed: {detail}", http_status=response.status_code)
 
     async def _after_unclear_finish(
-        self, ctx: PublishContext, graph: GraphClient, video_id: str
+        self, ctx: PublishContext, graph: GraphClient, video_id: str, *, may_resend: bool = True
     ) -> Published:
+        """A finish went unanswered: the video's status tells whether it was taken. Taken
+        (publishing under way or done): wait until live. Not taken (processed, publishing
+        never started): send it again for the same video id. The guide says nothing of a
+        second finish, but a finish names the video ``start`` made, and one video is at most
+        one reel: only a new start could make a second one, and none is ever made once a
+        finish was sent. A resend that goes unanswered too is not resent again."""
         try:
             body = await graph.get(video_id, fields="status")
         except PlatformError as exc:
@@ -476,13 +550,15 @@ class FacebookPlatform(GraphPlatform):
                 "taken shows once it is processed",
                 retry_after=self.settings.poll_interval_seconds,
             )
-        if not publishing_started(body):
-            raise PlatformError(
-                Decision.UNKNOWN,
-                "the reel's finish had an unclear answer and its status shows no publishing; "
-                "it is not sent again",
-            )
-        return await self._until_live(ctx, graph, video_id, current=body)
+        if publishing_started(body):
+            return await self._until_live(ctx, graph, video_id, current=body)
+        if may_resend:
+            return await self._finish(ctx, graph, video_id, resend=True)
+        raise PlatformError(
+            Decision.UNKNOWN,
+            "the reel's finish and its resend both had unclear answers and its status shows "
+            "no publishing",
+        )
 
     # -- waiting until a video is published ---------------------------------------------
 

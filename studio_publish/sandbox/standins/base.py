@@ -67,6 +67,11 @@ class StandIn(abc.ABC):
         platform's own "not found". None: the sandbox's plain 404."""
         return None
 
+    def call_name(self, req: Request, route: Route) -> str:
+        """The endpoint name faults and statistics know this call by, once its body is read:
+        the route's, unless one URL does several things a test wants to fail apart."""
+        return route.endpoint
+
     # ---- tokens -----------------------------------------------------------------------
 
     def authenticate(self, req: Request, route: Route) -> str:

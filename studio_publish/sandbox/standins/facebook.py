@@ -13,8 +13,11 @@ A video (sent to /videos, or a reel once uploaded) is processed for the
 ``processing_seconds`` knob; until then its status says ``processing``, and it goes live
 (a Page post, a ledger entry) only once processed and published: at the first look after
 that. ``facebook_videos_stay_drafts`` keeps /videos videos drafts that never go live (the
-finding that reels sent there do); ``facebook_video_failures`` ends the next videos in
-``video_status: error``.
+finding that reels sent there do); ``facebook_video_failures`` fails the next videos'
+processing (the guide's processing-error example). A reel's finish is the call
+``graph.video_reels.finish``, apart from its start (``graph.video_reels``), so a test can
+lose or drop the one that publishes; a second finish of a published reel is refused
+(#100), so a client that resends one wrongly shows in tests.
 
 URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Instagram (see
 ``graph_common``), -> STUDIO_PUBLISH_GRAPH_API_BASE = {url}/graph/v25.0::
@@ -22,7 +25,8 @@ URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Instagr
     POST {url}/graph/v25.0/{page-id}/feed            graph.feed
     POST {url}/graph/v25.0/{page-id}/photos          graph.photos
     POST {url}/graph/v25.0/{page-id}/videos          graph.videos
-    POST {url}/graph/v25.0/{page-id}/video_reels     graph.video_reels (start, finish)
+    POST {url}/graph/v25.0/{page-id}/video_reels     graph.video_reels (upload_phase=start)
+                                                     graph.video_reels.finish (=finish)
     POST {url}/rupload/video-upload/v25.0/{video-id} rupload.video_upload
          -> STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE = {url}/rupload
     GET  {url}/graph/v25.0/{page-id}/posts           graph.posts (also /feed, /published_posts)
@@ -67,6 +71,9 @@ from studio_publish.sandbox.wire import (
 
 PLATFORM = "facebook"
 UPLOAD_PREFIX = "rupload"
+# One URL, two calls: a reel's start only opens an upload session, its finish publishes it,
+# so faults and statistics name the finish apart ("graph.video_reels*" matches both).
+REELS, FINISH = "graph.video_reels", "graph.video_reels.finish"
 MESSAGE_MAX = 63206
 _POST_FIELDS = {"id", "message", "created_time", "permalink_url", "is_published", "status_type"}
 
@@ -105,7 +112,7 @@ class Video:
     kind: str = "video"  # or "reel"
     uploaded_at: float | None = None  # when its file arrived: processing starts
     draft: bool = False  # never goes live (facebook_videos_stay_drafts)
-    fails: bool = False  # ends in video_status error (facebook_video_failures)
+    fails: bool = False  # its processing fails (facebook_video_failures)
     created: float = 0.0
 
 
@@ -116,13 +123,21 @@ class FacebookStandIn(GraphStandIn):
         "graph.feed",
         "graph.photos",
         "graph.videos",
-        "graph.video_reels",
+        REELS,
+        FINISH,
         "rupload.video_upload",
         "graph.posts",
         OBJECT,
     )
     actions = frozenset(
-        {"graph.feed", "graph.photos", "graph.videos", "graph.video_reels", "rupload.video_upload"}
+        {
+            "graph.feed",
+            "graph.photos",
+            "graph.videos",
+            REELS,
+            FINISH,
+            "rupload.video_upload",
+        }
     )
     usage_type = "pages"
 
@@ -137,7 +152,7 @@ class FacebookStandIn(GraphStandIn):
             ("POST", "feed"): ("graph.feed", self.page_feed),
             ("POST", "photos"): ("graph.photos", self.page_photo),
             ("POST", "videos"): ("graph.videos", self.page_video),
-            ("POST", "video_reels"): ("graph.video_reels", self.video_reels),
+            ("POST", "video_reels"): (REELS, self.video_reels),
             ("GET", "posts"): ("graph.posts", self.page_posts),
             ("GET", "feed"): ("graph.posts", self.page_posts),
             ("GET", "published_posts"): ("graph.posts", self.page_posts),
@@ -159,6 +174,11 @@ class FacebookStandIn(GraphStandIn):
         if parts[0] == UPLOAD_PREFIX:
             return Route("rupload.video_upload", self.video_upload, account=None)
         return super().unrouted(req, parts)
+
+    def call_name(self, req: Request, route: Route) -> str:
+        if route.endpoint == REELS and as_str(req.params.get("upload_phase")) == "finish":
+            return FINISH
+        return route.endpoint
 
     def env(self, url: str) -> dict[str, str]:
         return {**super().env(url), "STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE": f"{url}/{UPLOAD_PREFIX}"}
@@ -369,7 +389,9 @@ class FacebookStandIn(GraphStandIn):
         self._record_fb(post, (video.id,))
 
     def _status(self, video: Video, now: float) -> dict[str, Any]:
-        """The Video node's ``status``, as the Reels Publishing guide shows it."""
+        """The Video node's ``status``, as the Reels Publishing guide shows it ("Get the
+        Upload Status"). Phases say "complete", as the guide's examples do (its table says
+        "completed"; the client takes both)."""
         uploading = {"status": "not_started", "bytes_transferred": 0}
         processing: dict[str, Any] = {"status": "not_started"}
         publishing: dict[str, Any] = {"status": "not_started"}
@@ -380,12 +402,17 @@ class FacebookStandIn(GraphStandIn):
             processing = {"status": "in_progress"}
             if self._processed(video, now):
                 if video.fails:
+                    # The guide's "Example Response with a Processing Error", as it is: the
+                    # phase still "not_started", the error object alone saying it failed.
                     processing = {
-                        "status": "error",
-                        "errors": [{"code": 1363008, "message": "Video processing failed"}],
+                        "status": "not_started",
+                        "error": {
+                            "message": "Resolution too low. Video must have a minimum "
+                            "resolution of 540p."
+                        },
                     }
                     return {
-                        "video_status": "error",
+                        "video_status": "processing",
                         "uploading_phase": uploading,
                         "processing_phase": processing,
                         "publishing_phase": publishing,

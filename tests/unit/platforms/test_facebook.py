@@ -33,7 +33,7 @@ from studio_publish.platforms.base import (
     ProcessingTimeout,
     ReconcileStatus,
 )
-from studio_publish.platforms.facebook.client import FacebookPlatform
+from studio_publish.platforms.facebook.client import FacebookPlatform, video_state
 from studio_publish.platforms.graph.usage import UsageThrottle
 
 PAGE = f"{GRAPH}/55"
@@ -154,6 +154,68 @@ UPLOADED = status("upload_complete", "not_started", "not_started", None)
 PROCESSING_ = status("processing", "in_progress", "not_started", None)
 DRAFT = status("ready", "complete", "complete", "draft")
 FAILED = {**status("error", "error", "not_started", None)}
+PUBLISHING = status("ready", "complete", "in_progress", None)
+
+
+# The Reels Publishing guide's status answers, as it prints them
+# (https://developers.facebook.com/docs/video-api/guides/reels-publishing, "Get the Upload
+# Status"): its two examples verbatim, and its table's values.
+GUIDE_PROCESSING_ERROR = {
+    "video_status": "processing",
+    "uploading_phase": {"status": "complete"},
+    "processing_phase": {
+        "status": "not_started",
+        "error": {"message": "Resolution too low. Video must have a minimum resolution of 540p."},
+    },
+    "publishing_phase": {"status": "not_started"},
+}
+GUIDE_INTERRUPTED_UPLOAD = {
+    "video_status": "processing",
+    "uploading_phase": {"status": "in_progress", "bytes_transfered": 50002},
+    "processing_phase": {"status": "not_started"},
+    "publishing_phase": {"status": "not_started"},
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (GUIDE_PROCESSING_ERROR, "error"),  # the error object alone says it failed
+        (GUIDE_INTERRUPTED_UPLOAD, "processing"),
+        (status(publishing="completed"), "live"),  # the table's spelling
+        (status(publishing="complete"), "live"),  # the examples' spelling
+        (status("processing", "completed", "completed", "published"), "live"),
+        (status(publishing="completed", publish_status="draft"), "processing"),
+        (status(publishing="completed", publish_status="scheduled"), "processing"),
+        (status(publishing="error", publish_status="error"), "error"),
+        (status(publishing="completed", publish_status="error"), "error"),
+        (status("ready", "completed", "not_started", None), "processing"),  # ready to publish
+        (status("expired", "not_started", "not_started", None), "error"),  # upload again
+        (status("upload_failed", "not_started", "not_started", None), "error"),
+        (status("uploading", "not_started", "not_started", None), "processing"),
+        ({"video_status": "ready"}, "live"),  # no phases at all: ready stands in
+        ({}, "processing"),
+    ],
+)
+def test_video_state_reads_the_documented_status(answer: dict[str, Any], expected: str) -> None:
+    assert video_state({"id": "v1", "status": answer}) == expected
+
+
+def test_the_processing_error_example_fails_the_post_with_its_message(api: FakeApi) -> None:
+    api.on("POST", VIDEOS, ok({"id": "v1"}))
+    api.on("GET", f"{GRAPH}/v1", video_reads(GUIDE_PROCESSING_ERROR))
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx_for(api, "video", [VIDEO]))
+    assert caught.value.decision is Decision.FAIL
+    assert "processing_phase" in caught.value.message and "540p" in caught.value.message
+
+
+def test_an_unclear_finish_reads_completed_processing_as_done(api: FakeApi) -> None:
+    # The table's "completed": the status can tell, and shows the finish was not taken.
+    reel_api(api, status("ready", "completed", "not_started", None), READY,
+             finish=[httpx.ReadTimeout, None])  # fmt: skip
+    assert run(platform().publish, ctx_for(api, "reel", [REEL])).platform_post_id == "55_9"
+    assert phases(api) == ["start", "finish", "finish"]
 
 
 def video_reads(
@@ -429,13 +491,17 @@ REEL = ("https://cdn.test/r.mp4", "video")
 
 
 def reel_api(api: FakeApi, *statuses: dict[str, Any], finish: Any = None) -> None:
+    """A reel's calls: ``finish`` answers each finish in turn (a list; the last repeats), an
+    exception type standing for a finish whose answer is lost."""
     start = ok({"video_id": "v1", "upload_url": RUPLOAD})
-    done = finish if finish is not None else ok({"success": True})
+    answers = list(finish) if isinstance(finish, list) else [finish]
+    answers = [ok({"success": True}) if a is None else a for a in answers]
 
     def video_reels(request: httpx.Request) -> httpx.Response:
         phase = form(request)["upload_phase"]
         if phase == "start":
             return start
+        done = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(done, type):
             raise done("simulated network failure", request=request)
         return done
@@ -513,20 +579,73 @@ def test_a_lost_finish_answer_reads_the_status_and_never_finishes_again(api: Fak
     assert phases(api) == ["start", "finish"]
 
 
-def test_a_lost_finish_the_status_shows_not_taken_goes_to_a_person(api: FakeApi) -> None:
-    # Processed, never published: the finish may or may not have been taken; never resent.
-    not_published = status("ready", "complete", "not_started", None)
-    reel_api(api, not_published, finish=httpx.ReadTimeout)
+# Processed, never published: the guide's status after an upload whose finish was not taken.
+NOT_TAKEN = status("ready", "complete", "not_started", None)
+
+
+def test_a_lost_finish_the_status_shows_not_taken_is_sent_again_for_the_same_video(
+    api: FakeApi,
+) -> None:
+    # The finish never reached Meta: the status shows no publishing, so it is sent again
+    # for the same video id (one video is one reel at most) and the reel goes live.
+    reel_api(api, NOT_TAKEN, READY, finish=[httpx.ReadTimeout, None])
+    ctx = ctx_for(api, "reel", [REEL])
+    assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
+    assert phases(api) == ["start", "finish", "finish"]  # never a second start
+    first, second = (form(r) for r in api.calls("POST", REELS)[1:])
+    assert first == second and second["video_id"] == "v1"
+    assert api.count("POST", RUPLOAD) == 1
+    assert ctx.saved_ids["fb_reel_finished"] is True and ctx.saved_ids["fb_post_id"] == "55_9"
+    # The resend keeps the first finish's time (the processing bound counts from it).
+    assert [c for c in saver(ctx).calls if "fb_publish_sent_at" in c] == [
+        {"fb_publish_sent_at": NOW.isoformat()}
+    ]
+
+
+def test_an_unclear_finish_of_an_earlier_attempt_is_resent_when_not_taken(api: FakeApi) -> None:
+    reel_api(api, NOT_TAKEN, NOT_TAKEN, READY)  # reconcile's read, the publish's, then live
+    saved = {"fb_video_id": "v1", "fb_reel_uploaded": True, "fb_publish_sent_at": NOW.isoformat()}
+    # Reconcile says not live (publishing again resends, never starts anew) ...
+    result = run(platform().reconcile, ctx_for(api, "reel", [REEL], saved=dict(saved)))
+    assert result.status is ReconcileStatus.NOT_LIVE
+    # ... and the publish does.
+    assert run(platform().publish, ctx_for(api, "reel", [REEL], saved=saved)).platform_post_id
+    assert phases(api) == ["finish"]
+
+
+def test_a_resent_finish_unanswered_too_goes_to_a_person(api: FakeApi) -> None:
+    reel_api(api, NOT_TAKEN, finish=httpx.ReadTimeout)
     ctx = ctx_for(api, "reel", [REEL])
     with pytest.raises(PlatformError) as caught:
         run(platform().publish, ctx)
     assert caught.value.decision is Decision.UNKNOWN
-    again = ctx_for(api, "reel", [REEL], saved=dict(ctx.saved_ids))
-    with pytest.raises(PlatformError):
-        run(platform().publish, again)
-    assert phases(api) == ["start", "finish"]
-    result = run(platform().reconcile, ctx_for(api, "reel", [REEL], saved=dict(ctx.saved_ids)))
-    assert result.status is ReconcileStatus.UNKNOWN
+    assert phases(api) == ["start", "finish", "finish"]  # resent once, not again
+
+
+def test_a_resent_finish_refused_with_publishing_shown_waits_for_the_reel(api: FakeApi) -> None:
+    # Refused for good: perhaps the first was taken and the status lagged. The status is
+    # read once more; it shows publishing now, so the reel is waited for.
+    reel_api(api, NOT_TAKEN, PUBLISHING, READY, finish=[httpx.ReadTimeout, graph_error(100)])
+    assert run(platform().publish, ctx_for(api, "reel", [REEL])).platform_post_id == "55_9"
+    assert phases(api) == ["start", "finish", "finish"]
+
+
+def test_a_resent_finish_refused_with_no_publishing_goes_to_a_person(api: FakeApi) -> None:
+    reel_api(api, NOT_TAKEN, finish=[httpx.ReadTimeout, graph_error(100)])
+    ctx = ctx_for(api, "reel", [REEL])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.UNKNOWN and "refused" in caught.value.message
+    assert ctx.saved_ids["fb_publish_sent_at"]  # the first finish is still unclear
+
+
+def test_a_resent_finish_refused_for_a_while_leaves_it_for_the_next_attempt(api: FakeApi) -> None:
+    reel_api(api, NOT_TAKEN, finish=[httpx.ReadTimeout, graph_error(4, status=400)])
+    ctx = ctx_for(api, "reel", [REEL])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is not Decision.FAIL
+    assert ctx.saved_ids["fb_publish_sent_at"] and "fb_reel_finished" not in ctx.saved_ids
 
 
 def test_a_lost_finish_while_processing_waits_for_the_status_to_tell(api: FakeApi) -> None:
