@@ -51,13 +51,6 @@ def platform() -> TikTokPlatform:
     return TikTokPlatform(make_settings(), clock=lambda: NOW)
 
 
-@pytest.fixture
-def video(tmp_path: Path) -> Path:
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(bytes(range(256)) * 12)  # 3072 bytes: one chunk
-    return path
-
-
 def inbox_video(api: FakeApi, media: str, **kwargs: Any) -> Any:
     post = make_post("video", [(media, "video")], caption="", options=INBOX)
     return make_ctx(post, api=api, **kwargs)
