@@ -24,6 +24,7 @@ from studio_publish.platforms.registry import PLATFORMS
 from studio_publish.platforms.spec import LOCAL_VIDEO
 from studio_publish.reporting.status import overview
 from studio_publish.sandbox import Sandbox
+from studio_publish.sandbox.ledger import INBOX, PROFILE
 from studio_publish.scheduling.posts import schedule_post
 from studio_publish.scheduling.validation import PostInput
 from studio_publish.settings import Settings
@@ -124,9 +125,13 @@ def _demo(
     finally:
         conn.close()
 
-    live, duplicates = sandbox.ledger.count(), sandbox.ledger.duplicate_count()
-    lost = sandbox.stats()["lost_responses"]
-    say(f"\nThe sandbox's ledger shows {live} posts live and {duplicates} duplicates.")
+    ledger = sandbox.ledger
+    live, inboxes = ledger.count(destination=PROFILE), ledger.count(destination=INBOX)
+    duplicates, lost = ledger.duplicate_count(), sandbox.stats()["lost_responses"]
+    say(
+        f"\nThe sandbox's ledger shows {live} posts live, {inboxes} sent to a creator's inbox "
+        f"(to finish in the app: `status POST_ID` says so) and {duplicates} duplicates."
+    )
     if lost:
         say(
             f"It lost {lost} answer on purpose: studio-publish read that post's container, "

@@ -114,6 +114,8 @@ def show_post(data: dict[str, Any]) -> None:
     post = data["post"]
     rows = [{"field": name, "value": post.get(name)} for name in POST_FIELDS]
     print_table(f"Post {post['id']}", ["field", "value"], rows)
+    for note in data.get("notes", ()):
+        print_line(f"Note: {note}.")
     print_table(
         "Attempts",
         ["attempt_number", "started_at", "finished_at", "outcome", "error_class", "error_message"],

@@ -35,6 +35,9 @@ POST_TYPES = ("image", "video", "reel", "story", "carousel", "text")
 OptionValue = str | int | bool
 # An extra rule over a post's checked options and media count: a message, or None.
 OptionCheck = Callable[[Mapping[str, OptionValue], int], str | None]
+# What a valid post (its type, caption and checked options) will not carry as written: a
+# warning at `schedule` ("the caption is not sent ..."), or None. Never a refusal.
+PostWarning = Callable[[str, str, Mapping[str, OptionValue]], str | None]
 
 # The extensions that say what kind an item is; a platform's MediaRule narrows them.
 IMAGE_EXTENSIONS = frozenset(
@@ -118,6 +121,18 @@ class OptionRule(NamedTuple):
     required: bool = False  # every post of these types must set it (no default is safe)
     text: TextRule | None = None  # for kind "str": its length limit
     media_index: bool = False  # an index into the post's media items
+    default: OptionValue | None = None  # what leaving it out means (read by ``only_with``)
+    # Taken only while another option holds this value (that option's default when it is
+    # left out), e.g. TikTok's Direct Post settings with post_mode=direct. Given otherwise it
+    # is refused (never silently dropped), and ``required`` holds only then.
+    only_with: tuple[str, OptionValue] | None = None
+
+    def applies(self, options: Mapping[str, OptionValue], rules: Mapping[str, OptionRule]) -> bool:
+        """Whether this option is taken alongside ``options`` (see ``only_with``)."""
+        if self.only_with is None:
+            return True
+        key, wanted = self.only_with
+        return options.get(key, rules[key].default) == wanted
 
 
 def option(
@@ -129,9 +144,20 @@ def option(
     required: bool = False,
     text: TextRule | None = None,
     media_index: bool = False,
+    default: OptionValue | None = None,
+    only_with: tuple[str, OptionValue] | None = None,
 ) -> OptionRule:
     return OptionRule(
-        kind, frozenset(types), minimum, maximum, choices, required, text, media_index
+        kind,
+        frozenset(types),
+        minimum,
+        maximum,
+        choices,
+        required,
+        text,
+        media_index,
+        default,
+        only_with,
     )
 
 
@@ -180,6 +206,7 @@ class PlatformSpec(NamedTuple):
     demo: Demo
     type_hints: Mapping[str, str] = EMPTY  # why a type is missing
     option_checks: tuple[OptionCheck, ...] = ()
+    post_warnings: tuple[PostWarning, ...] = ()
     account_options: Mapping[str, str] = EMPTY  # name -> meaning (bool)
     # run-due refreshes expiring access tokens, so the refresh token's expiry is what counts.
     refreshes_tokens: bool = False
@@ -189,6 +216,9 @@ class PlatformSpec(NamedTuple):
     quota: str | None = None
     token_lifetimes: TokenLifetimes | None = None  # as documented (see TokenLifetimes)
     api_base_setting: str = ""  # the Settings field naming its API base URL
+    # What `status POST_ID` says of a post whose saved ids (platform_state) hold a key: the
+    # key, and the sentence (TikTok: the post went to the creator's inbox, not the profile).
+    state_notes: Mapping[str, str] = EMPTY
 
     def make_client(self, settings: Settings) -> Platform:
         """The platform's client; its module is imported here, so specs stay cheap to load."""

@@ -71,7 +71,18 @@ def post_detail(conn: db.Connection, post_id: str) -> dict[str, Any]:
     post.pop("claim_token", None)
     return {
         "post": post,
+        # What the platform's spec says of the post's saved ids (a TikTok post delivered to
+        # the creator's inbox rather than the profile), one sentence each.
+        "notes": state_notes(post.get("platform"), post.get("platform_state")),
         "attempts": db.fetch_all(conn, "post_attempts", {"id": post_id}),
         # What the last preflight found (engine/preflight.py); None: not looked at yet.
         "preflight": db.fetch_one(conn, "preflight_of_post", {"id": post_id}),
     }
+
+
+def state_notes(platform: object, saved: object) -> list[str]:
+    """The spec's ``state_notes`` for the keys ``saved`` (platform_state) holds."""
+    spec = registry.PLATFORMS.get(platform) if isinstance(platform, str) else None
+    if spec is None or not isinstance(saved, dict):
+        return []
+    return [note for key, note in spec.state_notes.items() if saved.get(key)]

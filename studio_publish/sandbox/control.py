@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 HELP = {
     "GET /_sandbox/health": "liveness, and every stand-in's base URLs ({name}_base)",
     "GET /_sandbox/media/photo.jpg": "a sample photo to schedule (--media), as a CDN would",
-    "GET /_sandbox/ledger[?platform=&account=]": "every post that went live, and duplicates",
+    "GET /_sandbox/ledger[?platform=&account=&destination=]": (
+        "every post that went live (destination profile) or to a TikTok inbox (inbox), "
+        "and duplicates"
+    ),
     "GET /_sandbox/ledger/duplicates": "captions live more than once on one account",
     "GET /_sandbox/knobs": "current knobs",
     "POST /_sandbox/knobs": "set knobs: {name: value, ...}",
@@ -80,8 +83,9 @@ def _dispatch(sb: Sandbox, req: Request, sub: str) -> Any:
         return {"ok": True, "url": sb.url, **bases}
     if key == ("GET", "ledger"):
         platform, account = req.query.get("platform"), req.query.get("account")
-        if platform or account:
-            entries = sb.ledger.entries(platform, account)
+        destination = req.query.get("destination")
+        if platform or account or destination:
+            entries = sb.ledger.entries(platform, account, destination)
             return {"count": len(entries), "entries": [e.to_dict() for e in entries]}
         return sb.ledger.to_dict()
     if key == ("GET", "ledger/duplicates"):

@@ -130,6 +130,9 @@ class Knobs:
     # example (a processing_phase error object, "Resolution too low").
     facebook_video_failures: int = 0
     tiktok_daily_post_cap: int | None = None  # spam_risk_too_many_posts beyond this
+    # Inbox inits of one creator in 24 hours before 403 spam_risk_too_many_pending_share:
+    # TikTok's "more than 5 pending shares" (none is ever finished here); None: no cap.
+    tiktok_pending_share_cap: int | None = 5
     # Refuse a DIRECT_POST photo init without brand_content_toggle and brand_organic_toggle,
     # which the Photo Post reference marks "Required: true".
     tiktok_photo_disclosure_required: bool = True

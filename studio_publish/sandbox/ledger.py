@@ -1,4 +1,9 @@
-"""The ledger: every post that went live on the sandbox, so tests can count duplicates."""
+"""The ledger: every post that went live on the sandbox, so tests can count duplicates.
+
+A TikTok inbox delivery is an entry too, with ``destination="inbox"``: not a public post (the
+creator finishes it in the app, or never does), but a second delivery of one post is as much
+a duplicate to the creator. ``count`` and ``entries`` take every destination unless told one.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+
+PROFILE, INBOX = "profile", "inbox"
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,10 @@ class LedgerEntry:
     caption: str
     created_at: dt.datetime
     source_ids: tuple[str, ...] = ()  # container id(s), photo ids, publish_id
+    destination: str = PROFILE  # PROFILE (live, public) or INBOX (a TikTok inbox draft)
+    # For a post without a caption of its own (a TikTok inbox video): what it carried (its
+    # URL, or its size), so that two different ones are not taken for duplicates.
+    media: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -50,7 +61,12 @@ class Ledger:
         with self._lock:
             self._entries.append(entry)
 
-    def entries(self, platform: str | None = None, account: str | None = None) -> list[LedgerEntry]:
+    def entries(
+        self,
+        platform: str | None = None,
+        account: str | None = None,
+        destination: str | None = None,
+    ) -> list[LedgerEntry]:
         with self._lock:
             entries = list(self._entries)
         return [
@@ -58,23 +74,30 @@ class Ledger:
             for e in entries
             if (platform is None or e.platform == platform)
             and (account is None or e.account == account)
+            and (destination is None or e.destination == destination)
         ]
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
 
-    def count(self, platform: str | None = None, account: str | None = None) -> int:
-        return len(self.entries(platform, account))
+    def count(
+        self,
+        platform: str | None = None,
+        account: str | None = None,
+        destination: str | None = None,
+    ) -> int:
+        return len(self.entries(platform, account, destination))
 
     def duplicates(self) -> list[Duplicate]:
-        """Captions that went live more than once on the same account."""
-        groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-        for entry in self.entries():
-            groups[(entry.platform, entry.account, entry.caption)].append(entry.platform_post_id)
+        """Captions that went live (or to one inbox) more than once on the same account."""
+        groups: dict[tuple[str, str, str, str, str], list[str]] = defaultdict(list)
+        for e in self.entries():
+            key = (e.platform, e.account, e.destination, e.caption, e.media)
+            groups[key].append(e.platform_post_id)
         return [
             Duplicate(platform, account, caption, len(ids), tuple(ids))
-            for (platform, account, caption), ids in groups.items()
+            for (platform, account, _, caption, _), ids in groups.items()
             if len(ids) > 1
         ]
 

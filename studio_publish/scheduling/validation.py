@@ -336,19 +336,26 @@ def _check_length(rule: TextRule, text: str, name: str, field: str, what: str = 
 
 
 def caption_warnings(
-    platform: PlatformSpec, post_type: str, caption: str, field: str
+    platform: PlatformSpec,
+    post_type: str,
+    caption: str,
+    options: Mapping[str, OptionValue],
+    field: str,
 ) -> tuple[str, ...]:
-    """What a valid caption exceeds that the platform announced but does not document."""
+    """What a valid caption exceeds that the platform announced but does not document, and
+    what the platform's ``post_warnings`` say the post will not carry as written."""
+    found: list[str] = []
     rule = platform.post_types[post_type].caption
-    if rule is None or rule.advised_hashtags is None:
-        return ()
-    found = len(_HASHTAG.findall(caption))
-    if found <= rule.advised_hashtags:
-        return ()
-    return (
-        f"{field}: {found} hashtags, more than {rule.advised_hashtags}: {rule.advice}; "
-        f"it is scheduled (the documented limit is {rule.max_hashtags})",
-    )
+    tags = len(_HASHTAG.findall(caption))
+    if rule is not None and rule.advised_hashtags is not None and tags > rule.advised_hashtags:
+        found.append(
+            f"{field}: {tags} hashtags, more than {rule.advised_hashtags}: {rule.advice}; "
+            f"it is scheduled (the documented limit is {rule.max_hashtags})"
+        )
+    for check in platform.post_warnings:
+        if (warning := check(post_type, caption, options)) is not None:
+            found.append(f"{field}: {warning}")
+    return tuple(found)
 
 
 def _check_caption(platform: PlatformSpec, post_type: str, caption: str, field: str) -> None:
@@ -432,8 +439,21 @@ def _validate_options(
             _check_length(rule.text, converted, f"{name} ({post_type})", field, f"{key} is ")
         if rule.media_index and isinstance(converted, int) and converted >= media_count:
             raise BadInput(field, f"{key}={converted}: the post has {media_count} media items")
+    for key in options:
+        rule = known[key]
+        if not rule.applies(options, known):
+            other, wanted = rule.only_with or ("", "")
+            actual = options.get(other, known[other].default)
+            raise BadInput(
+                field, f"{key} is only for {name} posts with {other}={wanted}, not {other}={actual}"
+            )
     for key, rule in known.items():
-        if rule.required and post_type in rule.types and key not in options:
+        if (
+            rule.required
+            and post_type in rule.types
+            and key not in options
+            and rule.applies(options, known)
+        ):
             choices = f": one of {', '.join(rule.choices)}" if rule.choices else ""
             raise BadInput(field, f"{key} is required for {name}{choices}")
     for check in platform.option_checks:
@@ -500,7 +520,7 @@ def validate_post(
         options=options,
         scheduled_for=scheduled_for,
         account_id=account_id,
-        warnings=caption_warnings(rules, post_type, raw.caption, fields.caption),
+        warnings=caption_warnings(rules, post_type, raw.caption, options, fields.caption),
     )
 
 

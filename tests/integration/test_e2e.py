@@ -500,9 +500,15 @@ def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    # One post of each type of every platform in the registry, each live exactly once.
-    posts = sum(len(spec.demo.posts) for spec in PLATFORMS.values())
-    assert f"{posts} posted" in result.stdout and f"{posts} posts live" in result.stdout
+    # One post of each type of every platform in the registry, each live exactly once, and
+    # a TikTok one in the creator's inbox.
+    demo_posts = [post for spec in PLATFORMS.values() for post in spec.demo.posts]
+    inbox = sum("post_mode=inbox" in post.options for post in demo_posts)
+    assert inbox == 1
+    assert f"{len(demo_posts)} posted" in result.stdout
+    assert f"{len(demo_posts) - inbox} posts live, {inbox} sent to a creator's inbox" in (
+        result.stdout
+    )
     assert "0 duplicates" in result.stdout
     assert demo_processes() <= before, "the demo left a process running"
     # Its hints are the ones test_the_demos_hints_run_as_printed runs.

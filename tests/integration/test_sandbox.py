@@ -714,6 +714,62 @@ def test_tiktok_publish_failures_and_daily_cap(sandbox: Sandbox, tiktok: httpx.C
     assert info.status_code == 200 and tiktok_error_code(info) == "spam_risk_too_many_posts"
 
 
+def test_tiktok_inbox_posts_end_in_the_inbox_and_are_ledgered_apart(
+    sandbox: Sandbox, tiktok: httpx.Client
+) -> None:
+    # The upload-video reference's body: source_info alone.
+    source = {"source": "FILE_UPLOAD", "video_size": 1000, "chunk_size": 1000}
+    init = tiktok.post(
+        "/v2/post/publish/inbox/video/init/",
+        json={"source_info": {**source, "total_chunk_count": 1}},
+    )
+    assert init.status_code == 200, init.text
+    data = init.json()["data"]
+    assert data["publish_id"].startswith("v_inbox_file")
+    assert status(tiktok, data["publish_id"])["status"] == "PROCESSING_UPLOAD"
+    assert put_chunk(data["upload_url"], 0, b"\0" * 1000, 1000).status_code == 201
+    photos = tiktok.post(
+        "/v2/post/publish/content/init/",
+        json={
+            "post_info": {"description": "to finish in the app"},
+            "source_info": {"source": "PULL_FROM_URL", "photo_images": ["https://cdn/1.jpg"]},
+            "post_mode": "MEDIA_UPLOAD",
+            "media_type": "PHOTO",
+        },
+    )
+    assert photos.status_code == 200, photos.text
+    for publish_id in (data["publish_id"], photos.json()["data"]["publish_id"]):
+        # Never PUBLISH_COMPLETE by itself: no creator finishes it here.
+        states = {status(tiktok, publish_id)["status"] for _ in range(3)}
+        assert states == {"SEND_TO_USER_INBOX"}
+        assert status(tiktok, publish_id)["publicaly_available_post_id"] == []
+    video, photo = sandbox.ledger.entries("tiktok")
+    assert (video.destination, video.caption, video.media) == ("inbox", "", "1000 bytes")
+    assert video.platform_post_id == data["publish_id"]  # no post id: the publish_id
+    assert (photo.destination, photo.kind, photo.caption) == (
+        "inbox",
+        "photo",
+        "to finish in the app",
+    )
+    assert sandbox.ledger.count("tiktok", destination="profile") == 0
+    with httpx.Client(base_url=sandbox.url + "/_sandbox") as control:
+        listed = control.get("/ledger", params={"destination": "inbox"}).json()
+    assert listed["count"] == 2
+
+
+def test_tiktok_pending_inbox_shares_are_capped(sandbox: Sandbox, tiktok: httpx.Client) -> None:
+    sandbox.set_knobs(tiktok_pending_share_cap=2)
+    body = {"source_info": {"source": "PULL_FROM_URL", "video_url": "https://cdn/v.mp4"}}
+    for _ in range(2):
+        assert tiktok.post("/v2/post/publish/inbox/video/init/", json=body).status_code == 200
+    refused = tiktok.post("/v2/post/publish/inbox/video/init/", json=body)
+    assert refused.status_code == 403
+    assert tiktok_error_code(refused) == "spam_risk_too_many_pending_share"
+    assert sandbox.ledger.count() == 2  # the refused one delivered nothing
+    # The same video twice to one inbox is a duplicate there, as on a profile.
+    assert sandbox.ledger.duplicate_count() == 1
+
+
 def test_constructor_knobs_and_validation() -> None:
     with pytest.raises(TypeError):
         Sandbox(no_such_knob=1)

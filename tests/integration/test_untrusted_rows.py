@@ -540,6 +540,7 @@ SAVED_KEYS = st.sampled_from(
         "tiktok_init_sent_at",
         "tiktok_video_size",
         "tiktok_uploaded_at",
+        "tiktok_inbox_delivered_at",
     ]
 )
 
@@ -560,7 +561,10 @@ def accounts(conn: Conn) -> dict[str, str]:
     media=JSON_VALUES | MEDIA_ITEMS,
     options=JSON_VALUES
     | st.dictionaries(
-        st.sampled_from(["privacy_level", "link", "title", "x"]), JSON_VALUES, max_size=3
+        st.sampled_from(["privacy_level", "post_mode", "link", "title", "x"]),
+        # TikTok's modes as the web app may spell them, beside any JSON at all.
+        JSON_VALUES | st.sampled_from(["inbox", "direct", "INBOX", " inbox", "SELF_ONLY"]),
+        max_size=3,
     ),
     platform_state=JSON_VALUES
     | st.dictionaries(

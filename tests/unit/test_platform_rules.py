@@ -79,6 +79,18 @@ def a_valid_value(option: OptionRule) -> Any:
     }[option.kind]
 
 
+def other_values(option: OptionRule, wanted: Any) -> list[Any]:
+    """The values of ``option`` other than ``wanted``: the other modes."""
+    values = list(option.choices) if option.kind == "choice" else [True, False]
+    return [v for v in values if v != wanted]
+
+
+def in_mode(spec: PlatformSpec, options: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """``options`` with ``key=value``, less every option that mode does not take."""
+    mode = {**options, key: value}
+    return {k: v for k, v in mode.items() if spec.options[k].applies(mode, spec.options)}
+
+
 def cases() -> list[tuple[str, Case]]:
     found: list[tuple[str, Case]] = []
     for spec in registry.PLATFORMS.values():
@@ -130,6 +142,7 @@ def cases() -> list[tuple[str, Case]]:
             if rule.needs_caption:
                 variant("needs-caption", "caption", caption="")
             # Options: each one's type, its post types, its values.
+            modes: dict[str, dict[str, Any]] = {}  # a valid post in each other mode
             for key, option in spec.options.items():
                 opts = base.options
                 if post_type not in option.types:
@@ -154,6 +167,16 @@ def cases() -> list[tuple[str, Case]]:
                 if not option.media_index and option.kind != "choice":
                     value = a_valid_value(option)
                     variant(f"{key}-valid", None, options={**opts, key: value})
+                if option.only_with is not None:
+                    # In another mode the option is refused, and no longer required.
+                    other, wanted = option.only_with
+                    for value in other_values(spec.options[other], wanted):
+                        mode = in_mode(spec, opts, other, value)
+                        given = {**mode, key: a_valid_value(option)}
+                        variant(f"{key}-refused-with-{other}={value}", "options", options=given)
+                        modes[f"valid-with-{other}={value}"] = mode
+            for what, mode in modes.items():
+                variant(what, None, options=mode)
             variant("unknown-option", "options", options={**base.options, "no_such_option": "1"})
         # The vocabulary's other types are refused, naming the type.
         for post_type in sorted(set(POST_TYPES) - set(spec.post_types)):

@@ -9,8 +9,8 @@ from pathlib import Path
 from studio_publish.sandbox.knobs import ENDPOINTS, FAULT_KINDS, Knobs
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-# Served by the sandbox, called by no client (the inbox flow is not implemented).
-UNCALLED = {"tiktok.inbox_video_init"}
+# Served by the sandbox, called by no client.
+UNCALLED: set[str] = set()
 COLUMNS = 6
 
 

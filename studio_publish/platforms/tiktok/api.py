@@ -32,6 +32,7 @@ def until_tomorrow(now: dt.datetime | None = None) -> float:
 class Rule:
     decision: Decision
     retry_after: float | None = None
+    hint: str = ""  # what a person can do, added to TikTok's message
 
 
 _FAIL = Rule(Decision.FAIL)
@@ -44,12 +45,22 @@ ERROR_CODES: dict[str, Rule] = {
     "invalid_file_upload": _FAIL,
     "spam_risk_too_many_posts": _TOMORROW,  # the daily per-user cap: nothing was posted
     "spam_risk_user_banned_from_posting": _FAIL,
-    "spam_risk_too_many_pending_share": Rule(Decision.WAIT, PENDING_SHARE_WAIT),
+    # An inbox init refused: "more than 5 pending shares" in 24 hours. Nothing was sent, so
+    # waiting is safe, without using an attempt: the count falls as the creator posts or
+    # deletes the drafts waiting in their inbox, or as the 24 hours pass.
+    "spam_risk_too_many_pending_share": Rule(
+        Decision.WAIT,
+        PENDING_SHARE_WAIT,
+        hint="the creator must post or delete the drafts waiting in their TikTok inbox",
+    ),
     # The app's daily cap on active posting users. Postiz disconnects the account, but
     # nothing is wrong with the account: wait for the cap to reset.
     "reached_active_user_cap": _TOMORROW,
     # Unaudited apps may post SELF_ONLY to private accounts only: a setup problem.
-    "unaudited_client_can_only_post_to_private_accounts": _FAIL,
+    "unaudited_client_can_only_post_to_private_accounts": Rule(
+        Decision.FAIL,
+        hint="until the TikTok app is audited, use post_mode=inbox or privacy_level=SELF_ONLY",
+    ),
     "url_ownership_unverified": _FAIL,
     "privacy_level_option_mismatch": _FAIL,
     "access_token_invalid": Rule(Decision.REFRESH_TOKEN),
@@ -105,6 +116,8 @@ def fail_reason_error(reason: str) -> PlatformError:
 
 def _error(rule: Rule, message: str, code: str, http_status: int | None) -> PlatformError:
     retry_after = until_tomorrow() if rule.retry_after == -1.0 else rule.retry_after
+    if rule.hint:
+        message = f"{message}; {rule.hint}"
     return PlatformError(
         rule.decision, message, code=code, http_status=http_status, retry_after=retry_after
     )

@@ -1,7 +1,20 @@
-"""TikTok Content Posting API: creator_info, Direct Post init, chunk upload, status polling.
+"""TikTok Content Posting API: creator_info, Direct Post or inbox init, chunk upload, status.
 
 There is no separate publish call: a Direct Post starts publishing once TikTok has the
 media, so ``init`` is the irreversible step (and, for FILE_UPLOAD, the final chunk).
+
+``post_mode=inbox`` (see the package's spec) takes the same steps to the creator's inbox:
+the video through ``/v2/post/publish/inbox/video/init/``
+(https://developers.tiktok.com/doc/content-posting-api-reference-upload-video), photos
+through the photo init with ``post_mode=MEDIA_UPLOAD``
+(https://developers.tiktok.com/doc/content-posting-api-reference-photo-post). Its outcome is
+the status ``SEND_TO_USER_INBOX``
+(https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status): the post
+is then ``posted`` with no permalink (the creator finishes it in the app, beyond our sight),
+and ``tiktok_inbox_delivered_at`` records the delivery. An inbox post reads no creator_info:
+the Direct Post references ask for it to render privacy and interaction choices the inbox
+leaves to the app, and it needs the ``video.publish`` scope an inbox-only app (``video.upload``)
+lacks. The saved ids, the lost-answer rule and the abandoning below are the same in both modes.
 
 Saved ids (``ctx.save``):
   ``tiktok_init_sent_at``  ISO time, saved just before init goes out; cleared on a clear refusal
@@ -11,6 +24,7 @@ Saved ids (``ctx.save``):
                            ``uploaded_bytes`` below the size) TikTok cannot have the whole video
   ``tiktok_abandoned_publish_id``  a publish_id given up on (FAILED, or its upload never
                            completed): kept for the record; the next attempt inits afresh
+  ``tiktok_inbox_delivered_at``  ISO time TikTok was seen to have delivered an inbox post
 
 Waiting for TikTok to process the post goes through ``ctx.processing_wait`` (see
 platforms/polling.py), and is bounded by the upload URL's documented one-hour life: a
@@ -44,7 +58,7 @@ from studio_publish.platforms.media import (
     video_content_type,
 )
 from studio_publish.platforms.polling import poll, processing_wait
-from studio_publish.platforms.tiktok import SPEC
+from studio_publish.platforms.tiktok import INBOX_DELIVERED, SPEC, is_inbox
 from studio_publish.platforms.tiktok.api import TikTokApi, fail_reason_error
 from studio_publish.platforms.tiktok.chunks import ChunkPlan, plan_chunks
 from studio_publish.platforms.tiktok.upload import ChunkBody, UploadIncomplete, upload_chunks
@@ -53,11 +67,13 @@ from studio_publish.settings import Settings
 
 CREATOR_INFO = "/v2/post/publish/creator_info/query/"
 VIDEO_INIT = "/v2/post/publish/video/init/"
+INBOX_VIDEO_INIT = "/v2/post/publish/inbox/video/init/"
 PHOTO_INIT = "/v2/post/publish/content/init/"
 STATUS_FETCH = "/v2/post/publish/status/fetch/"
 TOKEN = "/v2/oauth/token/"
 
 COMPLETE, FAILED, INBOX = "PUBLISH_COMPLETE", "FAILED", "SEND_TO_USER_INBOX"
+SETTLED = (COMPLETE, FAILED, INBOX)  # the statuses nothing follows for us
 PROCESSING_UPLOAD, PROCESSING_DOWNLOAD = "PROCESSING_UPLOAD", "PROCESSING_DOWNLOAD"
 # "The upload_url is valid for one hour after issuance. The upload must be completed in this
 # time range" (https://developers.tiktok.com/doc/content-posting-api-reference-direct-post).
@@ -191,7 +207,8 @@ class TikTokPlatform:
     # -- Platform ---------------------------------------------------------------------------
 
     async def prepare(self, ctx: PublishContext) -> None:
-        (await self._creator_for(ctx, self._api(ctx))).check(ctx.post)
+        if not is_inbox(ctx.post.options):  # the inbox reads no creator_info (see above)
+            (await self._creator_for(ctx, self._api(ctx))).check(ctx.post)
 
     async def publish(self, ctx: PublishContext) -> Published:
         api = self._api(ctx)
@@ -206,8 +223,9 @@ class TikTokPlatform:
                 Decision.UNKNOWN,
                 "an earlier TikTok init got no answer and TikTok offers no way to look it up",
             )
-        creator = await self._creator_for(ctx, api)
-        creator.check(ctx.post)
+        creator = None if is_inbox(ctx.post.options) else await self._creator_for(ctx, api)
+        if creator is not None:
+            creator.check(ctx.post)
         upload = None if is_photo_post(ctx.post) else await self._upload_source(ctx)
         path, body = self._init_request(ctx, creator, upload)
         await ctx.save(tiktok_init_sent_at=iso(self.clock()))
@@ -228,7 +246,8 @@ class TikTokPlatform:
         )
         if upload is not None:
             await self._upload(ctx, publish_id, str(data.get("upload_url") or ""), upload)
-        return await self._finish(ctx, api, publish_id, username=creator.username, fresh=True)
+        username = creator.username if creator is not None else ""
+        return await self._finish(ctx, api, publish_id, username=username, fresh=True)
 
     async def reconcile(self, ctx: PublishContext) -> Reconciliation:
         publish_id = ctx.saved_ids.get("tiktok_publish_id")
@@ -241,6 +260,9 @@ class TikTokPlatform:
         api = self._api(ctx)
         data = await self._status(api, str(publish_id))
         status = str(data.get("status") or "")
+        if self._delivered_to_inbox(ctx, status):
+            published = await self._delivered(ctx, str(publish_id))
+            return Reconciliation(ReconcileStatus.LIVE, published, reason=status)
         if status == COMPLETE:
             published = await self._published(ctx, api, str(publish_id), data, username=None)
             return Reconciliation(ReconcileStatus.LIVE, published, reason=status)
@@ -319,38 +341,40 @@ class TikTokPlatform:
         return Upload(plan, body, video_content_type(media.url))
 
     def _init_request(
-        self, ctx: PublishContext, creator: CreatorInfo, upload: Upload | None
+        self, ctx: PublishContext, creator: CreatorInfo | None, upload: Upload | None
     ) -> tuple[str, dict[str, Any]]:
-        post, options = ctx.post, ctx.post.options
-        post_info: dict[str, Any] = {
-            "privacy_level": options["privacy_level"],
-            # Settings the creator has switched off must be sent as disabled.
-            "disable_comment": flag(options.get("disable_comment")) or creator.comment_disabled,
-        }
+        """The init call's path and body; ``creator`` None: an inbox post (it reads none)."""
+        post = ctx.post
         if is_photo_post(post):
-            post_info["description"] = post.caption
-            if options.get("title"):
-                post_info["title"] = str(options["title"])
-            post_info["auto_add_music"] = flag(options.get("auto_add_music", True))
-            # The disclosure is as binding for photos as for videos: the Photo Post reference
-            # (https://developers.tiktok.com/doc/content-posting-api-reference-photo-post)
-            # marks both toggles "Required: true" for DIRECT_POST, and puts is_aigc at the
-            # top level of the body rather than in post_info.
-            post_info["brand_content_toggle"] = flag(options.get("brand_content_toggle"))
-            post_info["brand_organic_toggle"] = flag(options.get("brand_organic_toggle"))
-            source = {
+            return PHOTO_INIT, self._photo_body(post, creator)
+        if upload is None:
+            source_info: dict[str, Any] = {
                 "source": "PULL_FROM_URL",
-                "photo_cover_index": int(options.get("photo_cover_index", 0)),
-                "photo_images": [m.url for m in post.media],
+                "video_url": post.media[0].url,
             }
-            body = {
-                "post_info": post_info,
-                "source_info": source,
-                "post_mode": "DIRECT_POST",
-                "media_type": "PHOTO",
-                "is_aigc": flag(options.get("is_aigc")),
-            }
-            return PHOTO_INIT, body
+        else:
+            source_info = dict(upload.plan.source_info)
+        if creator is None:
+            # The inbox video init's body is source_info alone (the upload-video reference).
+            return INBOX_VIDEO_INIT, {"source_info": source_info}
+        return VIDEO_INIT, {
+            "post_info": self._video_info(post, creator),
+            "source_info": source_info,
+        }
+
+    @staticmethod
+    def _direct_info(post: Post, creator: CreatorInfo) -> dict[str, Any]:
+        """What every Direct Post's post_info holds."""
+        return {
+            "privacy_level": post.options["privacy_level"],
+            # Settings the creator has switched off must be sent as disabled.
+            "disable_comment": flag(post.options.get("disable_comment"))
+            or creator.comment_disabled,
+        }
+
+    def _video_info(self, post: Post, creator: CreatorInfo) -> dict[str, Any]:
+        options = post.options
+        post_info = self._direct_info(post, creator)
         post_info.update(
             title=post.caption,
             disable_duet=flag(options.get("disable_duet")) or creator.duet_disabled,
@@ -361,14 +385,42 @@ class TikTokPlatform:
         )
         if options.get("video_cover_timestamp_ms") is not None:
             post_info["video_cover_timestamp_ms"] = int(options["video_cover_timestamp_ms"])
-        if upload is None:
-            source_info: dict[str, Any] = {
-                "source": "PULL_FROM_URL",
-                "video_url": post.media[0].url,
+        return post_info
+
+    def _photo_body(self, post: Post, creator: CreatorInfo | None) -> dict[str, Any]:
+        options = post.options
+        source = {
+            "source": "PULL_FROM_URL",
+            "photo_cover_index": int(options.get("photo_cover_index", 0)),
+            "photo_images": [m.url for m in post.media],
+        }
+        # Title and description are taken in both modes; in MEDIA_UPLOAD (the inbox) the
+        # rest is "Required for DIRECT POST" or "Only works for post_mode = DIRECT POST".
+        text: dict[str, Any] = {"description": post.caption}
+        if options.get("title"):
+            text["title"] = str(options["title"])
+        if creator is None:
+            return {
+                "post_info": text,
+                "source_info": source,
+                "post_mode": "MEDIA_UPLOAD",
+                "media_type": "PHOTO",
             }
-        else:
-            source_info = dict(upload.plan.source_info)
-        return VIDEO_INIT, {"post_info": post_info, "source_info": source_info}
+        post_info = {**self._direct_info(post, creator), **text}
+        post_info["auto_add_music"] = flag(options.get("auto_add_music", True))
+        # The disclosure is as binding for photos as for videos: the Photo Post reference
+        # (https://developers.tiktok.com/doc/content-posting-api-reference-photo-post)
+        # marks both toggles "Required: true" for DIRECT_POST, and puts is_aigc at the
+        # top level of the body rather than in post_info.
+        post_info["brand_content_toggle"] = flag(options.get("brand_content_toggle"))
+        post_info["brand_organic_toggle"] = flag(options.get("brand_organic_toggle"))
+        return {
+            "post_info": post_info,
+            "source_info": source,
+            "post_mode": "DIRECT_POST",
+            "media_type": "PHOTO",
+            "is_aigc": flag(options.get("is_aigc")),
+        }
 
     async def _upload(self, ctx: PublishContext, publish_id: str, url: str, upload: Upload) -> None:
         try:
@@ -450,7 +502,7 @@ class TikTokPlatform:
         data = (
             await poll(
                 lambda: self._status(api, publish_id),
-                lambda d: d.get("status") in (COMPLETE, FAILED) or bool(self._never_live(ctx, d)),
+                lambda d: d.get("status") in SETTLED or bool(self._never_live(ctx, d)),
                 interval=self.settings.poll_interval_seconds,
                 wait=processing_wait(ctx.processing_wait, self.settings.poll_timeout_seconds),
                 current=current,
@@ -458,6 +510,8 @@ class TikTokPlatform:
             or {}
         )
         status = data.get("status")
+        if self._delivered_to_inbox(ctx, str(status or "")):
+            return await self._delivered(ctx, publish_id)
         if status == COMPLETE:
             return await self._published(ctx, api, publish_id, data, username=username)
         if status == FAILED:
@@ -476,6 +530,19 @@ class TikTokPlatform:
             f"TikTok is still processing the post ({status or 'no status'})",
             retry_after=self.settings.poll_interval_seconds,
         )
+
+    @staticmethod
+    def _delivered_to_inbox(ctx: PublishContext, status: str) -> bool:
+        """Whether ``status`` says TikTok delivered the post to the creator's inbox: what the
+        status reference calls SEND_TO_USER_INBOX, or, for an inbox post, PUBLISH_COMPLETE
+        (the creator already finished it in the app)."""
+        return status == INBOX or (status == COMPLETE and is_inbox(ctx.post.options))
+
+    async def _delivered(self, ctx: PublishContext, publish_id: str) -> Published:
+        # The inbox post is TikTok's now: nothing links to it until the creator posts it, so
+        # the publish_id stands for it (unique, as platform_post_id must be) with no link.
+        await ctx.save(**{INBOX_DELIVERED: iso(self.clock())})
+        return Published(publish_id)
 
     async def _published(
         self,

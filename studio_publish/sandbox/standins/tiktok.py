@@ -2,6 +2,7 @@
 status) and the token refresh.
 
 Shapes follow https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+https://developers.tiktok.com/doc/content-posting-api-reference-upload-video (the inbox),
 https://developers.tiktok.com/doc/content-posting-api-reference-photo-post,
 https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide,
 https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status,
@@ -10,6 +11,12 @@ envelope of https://developers.tiktok.com/doc/tiktok-api-v2-error-handling. A Di
 counts as live (ledger entry) the moment TikTok has committed to it: when the last chunk
 arrives (201), or at init for PULL_FROM_URL. The status then reads PROCESSING_* for
 ``tiktok_status_polls`` polls before PUBLISH_COMPLETE, as the real one lags behind.
+
+An inbox post (the inbox video init, or a photo init with post_mode=MEDIA_UPLOAD) is committed
+the same way, ends in SEND_TO_USER_INBOX and never in PUBLISH_COMPLETE (no creator finishes it
+here), and goes in the ledger with destination "inbox" under its publish_id. More than
+``tiktok_pending_share_cap`` inbox inits of one creator in 24 hours are refused with 403
+spam_risk_too_many_pending_share, as the error table documents ("more than 5").
 
 URLs (``url`` is ``http://HOST:PORT``), -> STUDIO_PUBLISH_TIKTOK_API_BASE = {url}/tiktok::
 
@@ -24,6 +31,7 @@ URLs (``url`` is ``http://HOST:PORT``), -> STUDIO_PUBLISH_TIKTOK_API_BASE = {url
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import secrets
@@ -32,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from studio_publish.sandbox.ledger import LedgerEntry
+from studio_publish.sandbox.ledger import INBOX, LedgerEntry
 from studio_publish.sandbox.standins.base import StandIn
 from studio_publish.sandbox.wire import (
     ApiError,
@@ -149,6 +157,7 @@ class Publish:
     ready_at: float = 0.0  # processing until then, once committed (processing_seconds)
     fails: bool = False
     post_id: str | None = None
+    media: str = ""  # what an inbox video carried (it has no caption): its URL or size
 
 
 @dataclass
@@ -156,6 +165,7 @@ class TikTokState:
     publishes: dict[str, Publish] = field(default_factory=dict)
     uploads: dict[str, str] = field(default_factory=dict)  # upload_id -> publish_id
     live_times: dict[str, list[float]] = field(default_factory=dict)  # open_id -> times
+    share_times: dict[str, list[float]] = field(default_factory=dict)  # inbox inits, the same
 
 
 class TikTokStandIn(StandIn):
@@ -246,14 +256,28 @@ class TikTokStandIn(StandIn):
         return self.accounts.settings(PLATFORM, open_id).privacy_level_options
 
     def _over_daily_cap(self, open_id: str) -> bool:
-        cap = self.knobs.tiktok_daily_post_cap
+        return self._over(self._state.live_times, open_id, self.knobs.tiktok_daily_post_cap)
+
+    def _over(self, book: dict[str, list[float]], open_id: str, cap: int | None) -> bool:
+        """Whether ``open_id`` has ``cap`` times in ``book`` within 24 hours (None: no cap)."""
         if cap is None:
             return False
         now = time.time()
         with self._lock:
-            times = [t for t in self._state.live_times.get(open_id, []) if now - t < 86400]
-            self._state.live_times[open_id] = times
+            times = [t for t in book.get(open_id, []) if now - t < 86400]
+            book[open_id] = times
             return len(times) >= cap
+
+    def _share(self, open_id: str) -> None:
+        """One more inbox share for ``open_id``, or 403 spam_risk_too_many_pending_share."""
+        if self._over(self._state.share_times, open_id, self.knobs.tiktok_pending_share_cap):
+            raise tiktok_error(
+                403,
+                "spam_risk_too_many_pending_share",
+                "The creator has too many pending shares in their inbox.",
+            )
+        with self._lock:
+            self._state.share_times.setdefault(open_id, []).append(time.time())
 
     def creator_info(self, req: Request, open_id: str) -> Response:
         if self._over_daily_cap(open_id):
@@ -317,11 +341,10 @@ class TikTokStandIn(StandIn):
         return self._init_video(req, body, open_id, title, privacy, direct=True)
 
     def inbox_init(self, req: Request, open_id: str) -> Response:
-        # The inbox flow ignores every setting but the title (Postiz's note).
+        # The upload-video reference documents source_info alone: a post_info (Postiz sends
+        # a title) is not read, and the creator writes the caption in the app.
         body = self._body(req)
-        info = body.get("post_info")
-        title = as_str(info.get("title")) if isinstance(info, dict) else None
-        return self._init_video(req, body, open_id, title or "", "SELF_ONLY", direct=False)
+        return self._init_video(req, body, open_id, "", "SELF_ONLY", direct=False)
 
     def _init_video(
         self,
@@ -355,6 +378,8 @@ class TikTokStandIn(StandIn):
             video_size = chunk_size = count = 0
         else:
             raise _invalid("source_info.source must be FILE_UPLOAD or PULL_FROM_URL.")
+        if not direct:
+            self._share(open_id)
 
         prefix = "v_inbox" if not direct else "v_pub"
         kind = "file" if source == "FILE_UPLOAD" else "url"
@@ -371,6 +396,7 @@ class TikTokStandIn(StandIn):
             video_size=video_size,
             chunk_size=chunk_size,
             total_chunk_count=count,
+            media=as_str(source_info.get("video_url")) or f"{video_size} bytes",
         )
         data: dict[str, Any] = {"publish_id": publish.publish_id}
         with self._lock:
@@ -419,8 +445,10 @@ class TikTokStandIn(StandIn):
         cover = as_int(source_info.get("photo_cover_index", 0))
         if cover is None or not 0 <= cover < len(images):
             raise _invalid("source_info.photo_cover_index is out of range.")
+        if not direct:
+            self._share(open_id)
         publish = Publish(
-            publish_id=f"p_pub_url~v2.{self.ids.next('7')}",
+            publish_id=f"p_{'pub' if direct else 'inbox'}_url~v2.{self.ids.next('7')}",
             open_id=open_id,
             source="PULL_FROM_URL",
             kind="photo",
@@ -444,22 +472,23 @@ class TikTokStandIn(StandIn):
             self.knobs.tiktok_publish_failures -= 1
             publish.fails = True
             return
-        if not publish.direct:
-            return
         now = time.time()
+        entry = LedgerEntry(
+            platform=PLATFORM,
+            account=publish.open_id,
+            platform_post_id=publish.publish_id,
+            kind=publish.kind,
+            caption=publish.caption,
+            created_at=dt.datetime.fromtimestamp(now, dt.UTC),
+            source_ids=(publish.publish_id,),
+        )
+        if not publish.direct:
+            # A draft in the creator's inbox: no post id until they post it in the app.
+            self.ledger.record(dataclasses.replace(entry, destination=INBOX, media=publish.media))
+            return
         publish.post_id = str(7_000_000_000_000_000_000 + int(self.ids.next("")) % 10**18)
         self._state.live_times.setdefault(publish.open_id, []).append(now)
-        self.ledger.record(
-            LedgerEntry(
-                platform=PLATFORM,
-                account=publish.open_id,
-                platform_post_id=publish.post_id,
-                kind=publish.kind,
-                caption=publish.caption,
-                created_at=dt.datetime.fromtimestamp(now, dt.UTC),
-                source_ids=(publish.publish_id,),
-            )
-        )
+        self.ledger.record(dataclasses.replace(entry, platform_post_id=publish.post_id))
 
     # ---- upload -----------------------------------------------------------------------
 

@@ -66,13 +66,6 @@ def platform(**settings: Any) -> TikTokPlatform:
     return TikTokPlatform(make_settings(**settings), clock=lambda: NOW)
 
 
-@pytest.fixture
-def video(tmp_path: Path) -> Path:
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(bytes(range(256)) * 12)  # 3072 bytes: one chunk
-    return path
-
-
 def video_ctx(api: FakeApi, media: str, **kwargs: Any) -> Any:
     options = {**OPTIONS, **kwargs.pop("options", {})}
     return make_ctx(make_post("video", [(media, "video")], options=options), api=api, **kwargs)
