@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from support.engine import Conn, add_account, add_posts, engine_settings, statuses, target
 from test_e2e import Tool, db_rows, post_status
+from test_e2e import sandbox as sandbox  # the fixtures: the sandbox, the CLI pointed at it
+from test_e2e import tool as tool
 
 from studio_publish import operations
 from studio_publish.engine import attempt
@@ -30,17 +30,6 @@ CDN = "https://cdn.example.com"
 USER = "17841400000000042"
 IG_TOKEN = "IGAAQx-instagram-login-e2e-token"
 ACCOUNT_TOKEN = "SELECT access_token, token_expires_at - now() AS left FROM studio_social_accounts"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0, container_polls=1) as box:
-        yield box
-
-
-@pytest.fixture
-def tool(db_url: str, sandbox: Sandbox, tmp_path: Path) -> Tool:
-    return Tool(db_url, sandbox, tmp_path)
 
 
 def add_instagram_login_account(tool: Tool, *extra: str, token: str = IG_TOKEN) -> str:
@@ -160,11 +149,13 @@ def test_two_overlapping_runs_refresh_an_instagram_login_token_once(
         return client
 
     # Both runs have claimed their post before either takes the account's lock (a claim
-    # skips an account whose row is locked, so a run arriving later would not overlap).
-    both_claimed = threading.Barrier(2, timeout=30)
+    # skips an account whose row is locked, by a claim or a refresh, so the second run
+    # starts once the first has claimed, and the first waits for it here).
+    both_claimed, first_claimed = threading.Barrier(2, timeout=30), threading.Event()
     refresh_account_token = attempt.refresh_account_token
 
     async def after_both_claimed(*args: Any, **kwargs: Any) -> Any:
+        first_claimed.set()
         both_claimed.wait()  # each run's loop is its own thread: blocking it is fine
         return await refresh_account_token(*args, **kwargs)
 
@@ -182,8 +173,9 @@ def test_two_overlapping_runs_refresh_an_instagram_login_token_once(
             errors.append(exc)
 
     runs = [threading.Thread(target=one_run) for _ in range(2)]
-    for run in runs:
-        run.start()
+    runs[0].start()
+    assert first_claimed.wait(30)
+    runs[1].start()
     for run in runs:
         run.join()
     assert not errors
