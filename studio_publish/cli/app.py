@@ -177,8 +177,8 @@ ACCOUNT_OPTIONS = "; ".join(
 )
 # `accounts add --login`: the platforms connected through more than one login, and theirs.
 LOGINS = "; ".join(
-    f"{spec.display_name}: {', '.join(login.name for login in spec.logins)} "
-    f"(default {spec.logins[0].name})"
+    f"{spec.display_name}: {' or '.join(login.name for login in spec.logins)}, "
+    f"default {spec.logins[0].name}"
     for spec in PLATFORMS.values()
     if spec.logins
 )
@@ -406,7 +406,9 @@ def accounts_add(
     ] = None,
     login: Annotated[
         str | None,
-        typer.Option(help=f"The login that issued the token, so its host and refresh ({LOGINS})."),
+        typer.Option(
+            help=f"Which login issued the token: its API host and token refresh ({LOGINS})."
+        ),
     ] = None,
     tz: TzOption = None,
     as_json: JsonOption = False,
