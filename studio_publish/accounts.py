@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from studio_publish.errors import BadInput, Refused
 from studio_publish.ids import platform_id_problem
 from studio_publish.platforms.registry import spec_for
+from studio_publish.platforms.spec import LOGIN_OPTION
 from studio_publish.reporting.status import held_posts_by_account
 from studio_publish.scheduling.timeparse import parse_when
 from studio_publish.scheduling.validation import (
@@ -35,13 +36,22 @@ class NewAccount:
     token_expires_at: dt.datetime | None = None
     refresh_token_expires_at: dt.datetime | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # `--login`: which of the platform's logins issued the token (Instagram: facebook or
+    # instagram), kept in the account's options; None: the platform's default.
+    login: str | None = None
 
     def __repr__(self) -> str:  # never show tokens
         return f"NewAccount(platform={self.platform!r}, id={self.platform_account_id!r})"
 
 
 def validate_account(account: NewAccount) -> None:
-    spec_for(account.platform)
+    spec = spec_for(account.platform)
+    if account.login is not None:
+        names = [login.name for login in spec.logins]
+        if not names:
+            raise BadInput("login", f"{spec.display_name} accounts have one login: leave it out")
+        if account.login not in names:
+            raise BadInput("login", f"must be one of: {', '.join(names)}")
     if not account.platform_account_id.strip():
         raise BadInput("platform_account_id", "must not be empty")
     try:
@@ -77,7 +87,11 @@ def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
             "refresh_token": (account.refresh_token or "").strip() or None,
             "token_expires_at": account.token_expires_at,
             "refresh_token_expires_at": account.refresh_token_expires_at,
-            "options": Jsonb(account.options),
+            "options": Jsonb(
+                {**account.options, LOGIN_OPTION: account.login}
+                if account.login
+                else account.options
+            ),
         },
     )
     assert row is not None

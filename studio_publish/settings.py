@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     graph_api_base: str = "https://graph.facebook.com/v25.0"
     tiktok_api_base: str = "https://open.tiktokapis.com"
     threads_api_base: str = "https://graph.threads.net/v1.0"
+    # The Instagram API with Instagram Login: Instagram accounts added with --login instagram
+    # (https://developers.facebook.com/docs/instagram-platform/reference names both hosts).
+    instagram_api_base: str = "https://graph.instagram.com/v25.0"
     # Where a Facebook reel's video is uploaded (by its URL): the Reels Publishing API's
     # rupload host, https://developers.facebook.com/docs/video-api/guides/reels-publishing
     facebook_upload_base: str = "https://rupload.facebook.com"
@@ -85,7 +88,11 @@ class Settings(BaseSettings):
         return _media_policy(self.media_root, self.media_allow_hosts)
 
     @field_validator(
-        "graph_api_base", "tiktok_api_base", "threads_api_base", "facebook_upload_base"
+        "graph_api_base",
+        "tiktok_api_base",
+        "threads_api_base",
+        "instagram_api_base",
+        "facebook_upload_base",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:

@@ -36,6 +36,7 @@ FLAGS = {
     "workspace": "--workspace",
     "name": "--name",
     "options": "--option",
+    "login": "--login",
     "access_token": "access token",
     "refresh_token": "refresh token",
     "access_token_env": "--access-token-env",
@@ -173,6 +174,13 @@ ACCOUNT_OPTIONS = "; ".join(
     f"{spec.display_name}: {', '.join(f'{key}=true' for key in spec.account_options)}"
     for spec in PLATFORMS.values()
     if spec.account_options
+)
+# `accounts add --login`: the platforms connected through more than one login, and theirs.
+LOGINS = "; ".join(
+    f"{spec.display_name}: {' or '.join(login.name for login in spec.logins)}, "
+    f"default {spec.logins[0].name}"
+    for spec in PLATFORMS.values()
+    if spec.logins
 )
 
 # -h is --help on every command (the spec's Additions). The help fills a terminal up to 120
@@ -396,6 +404,12 @@ def accounts_add(
         list[str] | None,
         typer.Option(help=f"Account option KEY=VALUE ({ACCOUNT_OPTIONS})."),
     ] = None,
+    login: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Which login issued the token: its API host and token refresh ({LOGINS})."
+        ),
+    ] = None,
     tz: TzOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -422,6 +436,7 @@ def accounts_add(
             token_expires_at=tokens.token_expires_at,
             refresh_token_expires_at=tokens.refresh_token_expires_at,
             options=parse_account_options(platform, option or []),
+            login=login,
         )
         row = add_account(conn, account)
     emit(row, as_json, str(row["id"]))

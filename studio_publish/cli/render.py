@@ -14,7 +14,9 @@ from typing import Any
 from studio_publish.cli.output import emit, print_line, print_table
 from studio_publish.terminal_text import printable
 
-ACCOUNT_COLUMNS = ["id", "platform", "platform_account_id", "name", "token_expires_at", "state"]
+ACCOUNT_COLUMNS = [
+    "id", "platform", "login", "platform_account_id", "name", "token_expires_at", "state",
+]  # fmt: skip
 PLANNED_COLUMNS = ["platform", "post_type", "status", "scheduled_for", "caption"]
 DUE_COLUMNS = ["id", "platform", "post_type", "due_at", "attempt_count", "would"]
 ABANDONED_COLUMNS = ["id", "platform", "lease_expires_at", "would"]

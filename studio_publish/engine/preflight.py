@@ -5,7 +5,8 @@ each `run-due` looks at the posts due in the next ``STUDIO_PUBLISH_PREFLIGHT_HOU
 most once an hour, soonest first, within a small share of the run's budget) and asks:
 
 * **token**: does the account's token expire before the post's time, where run-due cannot
-  refresh it (Meta's tokens, or a refresh token that expires first)? Is the account active?
+  refresh it (Facebook Login's tokens, a refresh token that expires first, or a token that
+  refreshes itself with no post due before it expires)? Is the account active?
 * **media**: does each media URL answer, with a size within the platform's documented limit
   (the same SSRF-safe lookup as an upload: loopback and private addresses are refused)?
 * **quota**: has the account's publishing quota, as last read, room for every post due in the
@@ -71,28 +72,39 @@ def account_findings(row: Row, spec: PlatformSpec) -> list[Finding]:
             )
         )
     expires = row["token_expires_at"]
-    if expires is not None and expires <= due:
-        refresh_until = row["refresh_token_expires_at"]
-        refreshable = (
-            spec.refreshes_tokens
-            and row["has_refresh_token"]
-            and (refresh_until is None or refresh_until > due)
+    if expires is not None and expires <= due and (why := _not_refreshed(row, spec)):
+        found.append(
+            Finding(
+                "token",
+                f"the account's token expires {_when(expires)}, before the post's time "
+                f"{_when(due)}, and {why}: re-authorise the account "
+                f"(`accounts reauth {row['account_id']}`)",
+            )
         )
-        if not refreshable:
-            why = (
-                "its refresh token expires first"
-                if spec.refreshes_tokens and row["has_refresh_token"]
-                else "run-due cannot refresh it"
-            )
-            found.append(
-                Finding(
-                    "token",
-                    f"the account's token expires {_when(expires)}, before the post's time "
-                    f"{_when(due)}, and {why}: re-authorise the account "
-                    f"(`accounts reauth {row['account_id']}`)",
-                )
-            )
     return found
+
+
+def _not_refreshed(row: Row, spec: PlatformSpec) -> str | None:
+    """Why run-due will not have refreshed a token that expires before the post's time, or
+    None when it will. The account's login says whether it refreshes (an Instagram account
+    only with Instagram Login): with a refresh token until that expires (TikTok's), or, for
+    a token that refreshes itself (Threads', Instagram Login's), only while it is valid,
+    which run-due does when another of the account's posts is due before it expires (the
+    refresh margin, days, is wider than the preflight window, hours)."""
+    login = spec.login(row.get("account_options"))
+    tokens = login.token_lifetimes
+    if not login.refreshes_tokens:
+        return "run-due cannot refresh it"
+    if tokens is not None and tokens.refresh is None:  # it refreshes itself
+        if row.get("due_before_token_expires"):
+            return None
+        return "no post of the account is due before then, when run-due would refresh it"
+    if not row["has_refresh_token"]:
+        return "run-due cannot refresh it"
+    refresh_until = row["refresh_token_expires_at"]
+    if refresh_until is None or refresh_until > row["scheduled_for"]:
+        return None
+    return "its refresh token expires first"
 
 
 def quota_finding(row: Row) -> Finding | None:

@@ -1,5 +1,7 @@
 """Refreshing an account's access token, one run at a time.
 
+Whether an account's token refreshes is its login's to say (``PlatformSpec.login``): TikTok's
+and Threads' do, an Instagram account's only when it was connected with Instagram Login.
 TikTok rotates refresh tokens: once used, the old one stops working. If two runs refreshed
 the same account at once, one would save a token the platform has already replaced. So
 the refresh happens inside a transaction holding the account's row lock, and the rotated
@@ -22,9 +24,12 @@ from studio_publish.store.queries import query
 
 
 def needs_refresh(account: Account, now: dt.datetime) -> bool:
-    """Whether the access token expires within its platform's ``refresh_margin``."""
-    margin = spec_for(account.platform).refresh_margin
-    return account.token_expires_at is not None and account.token_expires_at <= now + margin
+    """Whether the access token refreshes (by the account's login: an Instagram account's
+    token from Instagram Login does, one from Facebook Login does not) and expires within
+    that login's ``refresh_margin``."""
+    login = spec_for(account.platform).login(account.options)
+    expires = account.token_expires_at
+    return login.refreshes_tokens and expires is not None and expires <= now + login.refresh_margin
 
 
 async def refresh_account_token(

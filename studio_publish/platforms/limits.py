@@ -16,7 +16,13 @@ import datetime as dt
 from collections.abc import Sequence
 
 from studio_publish.platforms.registry import PLATFORMS
-from studio_publish.platforms.spec import MediaLimit, PlatformSpec, PostTypeRule, TextRule
+from studio_publish.platforms.spec import (
+    Login,
+    MediaLimit,
+    PlatformSpec,
+    PostTypeRule,
+    TextRule,
+)
 
 KB, MB, GB = 1024, 1024**2, 1024**3
 NONE = "–"
@@ -84,20 +90,28 @@ def _options_table() -> str:
 def _accounts_table() -> str:
     rows = []
     for spec in PLATFORMS.values():
-        tokens = spec.token_lifetimes
-        if tokens is None:
-            access = refresh = NONE
-        else:
-            access = "no expiry" if tokens.access is None else _duration(tokens.access)
-            if tokens.refresh is not None:
-                refresh = _duration(tokens.refresh) + (", rotated" if tokens.rotated else "")
-            elif spec.refreshes_tokens:
-                refresh = "none: `run-due` refreshes the access token itself"
-            else:
-                refresh = "none: a person connects the account again"
-        rows.append((spec.display_name, access, refresh, spec.quota or NONE))
+        # A platform with several logins has a row for each (Instagram: Facebook Login's,
+        # Instagram Login's); one with a single login, its own.
+        for login in spec.logins or (spec.login(),):
+            name = (
+                f"{spec.display_name} ({login.display_name})" if spec.logins else spec.display_name
+            )
+            rows.append((name, *_token_cells(login), spec.quota or NONE))
     header = ("platform", "access token", "refresh token", "publishing quota")
     return _table(header, rows)
+
+
+def _token_cells(login: Login) -> tuple[str, str]:
+    """How long a login's access token lasts, and how it is renewed."""
+    tokens = login.token_lifetimes
+    if tokens is None:
+        return NONE, NONE
+    access = "no expiry" if tokens.access is None else _duration(tokens.access)
+    if tokens.refresh is not None:
+        return access, _duration(tokens.refresh) + (", rotated" if tokens.rotated else "")
+    if login.refreshes_tokens:
+        return access, "none: `run-due` refreshes the access token itself"
+    return access, "none: a person connects the account again"
 
 
 # --- cells ----------------------------------------------------------------------------------

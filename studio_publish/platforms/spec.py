@@ -192,6 +192,29 @@ class TokenLifetimes(NamedTuple):
     source: str = ""  # the documentation's URL
 
 
+# The account option that names the login an account was connected with (`accounts add
+# --login`), in the account's ``options``; an account without it uses the platform's first.
+LOGIN_OPTION = "login"
+
+
+class Login(NamedTuple):
+    """A way an account of a platform is connected (``accounts add --login NAME``): the login
+    that issued its token decides where its calls go and how its token stays fresh.
+
+    A platform with one way of connecting declares none; its spec's own fields are that one
+    (``PlatformSpec.login``)."""
+
+    name: str  # the --login value, kept in the account's options as LOGIN_OPTION
+    display_name: str  # Meta's name for it: "Facebook Login", "Instagram Login"
+    api_base_setting: str  # the Settings field naming the API base its tokens work on
+    # run-due refreshes expiring access tokens: with a refresh token when the platform
+    # issues one (``token_lifetimes.refresh``), else the access token refreshes itself.
+    refreshes_tokens: bool = False
+    # How long before the access token expires run-due refreshes it (when a post is due).
+    refresh_margin: dt.timedelta = dt.timedelta(minutes=10)
+    token_lifetimes: TokenLifetimes | None = None  # as documented (see TokenLifetimes)
+
+
 class PlatformSpec(NamedTuple):
     name: str  # as stored in the platform columns and given to --platform
     display_name: str
@@ -219,6 +242,27 @@ class PlatformSpec(NamedTuple):
     # What `status POST_ID` says of a post whose saved ids (platform_state) hold a key: the
     # key, and the sentence (TikTok: the post went to the creator's inbox, not the profile).
     state_notes: Mapping[str, str] = EMPTY
+    # The ways an account connects, when there are several: the first is the default, and
+    # the fields above repeat it (the README's tables and `status` read them).
+    logins: tuple[Login, ...] = ()
+
+    def login(self, options: Mapping[str, Any] | None = None) -> Login:
+        """How an account with ``options`` is connected: the login they name, else the
+        platform's first (a row written by SQL names none)."""
+        chosen = (options or {}).get(LOGIN_OPTION)
+        for login in self.logins:
+            if login.name == chosen:
+                return login
+        if self.logins:
+            return self.logins[0]
+        return Login(
+            "",
+            self.display_name,
+            self.api_base_setting,
+            self.refreshes_tokens,
+            self.refresh_margin,
+            self.token_lifetimes,
+        )
 
     def make_client(self, settings: Settings) -> Platform:
         """The platform's client; its module is imported here, so specs stay cheap to load."""

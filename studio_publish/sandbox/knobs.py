@@ -145,7 +145,8 @@ class Knobs:
     tiktok_client_secret: str | None = None
     strict_tokens: bool = False  # only registered tokens are valid
     # The Graph hosts (graph.facebook.com, graph.threads.net) cannot parse an Instagram
-    # Login token (IG...): 190 "Invalid OAuth access token - Cannot parse access token".
+    # Login token (IG...), nor graph.instagram.com a Facebook Login token (EAA...): 190
+    # "Invalid OAuth access token - Cannot parse access token".
     instagram_login_tokens_refused: bool = True
     usage_percent: int | None = None  # reported in X-App-Usage; None: from traffic
     hang_seconds: float = 60.0  # how long a "hang" fault holds the connection

@@ -79,6 +79,9 @@ class Route:
     account: str | None = None  # the account the token must be valid for, when the URL names one
     needs_auth: bool = True
     stream: bool = False  # the handler reads the body itself, via Request.stream_body
+    # The platform documents this call with the token in its query string and no other way
+    # (Instagram Login's refresh_access_token): the server's URL check lets it through.
+    token_in_query: bool = False
 
 
 class ApiError(Exception):

@@ -119,6 +119,24 @@ def test_add_json_prints_one_document_without_the_token(cli: Cli, db_url: str) -
     assert not {"access_token", "refresh_token"} & set(document)
 
 
+def test_an_instagram_login_account_keeps_its_login_in_its_options(cli: Cli, db_url: str) -> None:
+    ig_token = "IGAAtok3nSECRETvalue1234567890"
+    added = cli(*add_args("instagram", "17841", "--login", "instagram", "--json"), input=ig_token)
+    default = cli(*add_args("instagram", "17842"), input=TOKEN + "\n")
+
+    assert added.exit_code == 0 and default.exit_code == 0, (added.stderr, default.stderr)
+    assert added.json()["login"] == "instagram"
+    assert_no_secret(added.stdout, added.stderr)
+    assert ig_token not in added.stdout + added.stderr
+    ig_login, facebook_login = accounts(db_url)
+    assert ig_login["options"] == {"login": "instagram"} and ig_login["access_token"] == ig_token
+    assert facebook_login["options"] == {}  # no --login: Facebook Login, the default
+    listed = {
+        row["platform_account_id"]: row["login"] for row in cli("accounts", "list", "--json").json()
+    }
+    assert listed == {"17841": "instagram", "17842": None}
+
+
 def test_a_token_is_never_taken_as_an_argument(cli: Cli, db_url: str) -> None:
     result = cli(*add_args("instagram", "1", "--access-token", TOKEN))
 
@@ -131,6 +149,16 @@ def test_a_token_is_never_taken_as_an_argument(cli: Cli, db_url: str) -> None:
 
 BAD_ADDS = [
     pytest.param(add_args("myspace", "1"), TOKEN + "\n", {}, "--platform", id="bad-platform"),
+    pytest.param(
+        add_args("instagram", "1", "--login", "threads"), TOKEN + "\n", {}, "--login", id="login"
+    ),
+    pytest.param(
+        add_args("facebook", "1", "--login", "facebook"),
+        TOKEN + "\n",
+        {},
+        "--login",
+        id="login-of-a-platform-with-one",
+    ),
     pytest.param(
         add_args("facebook", "../me/accounts"),
         TOKEN + "\n",

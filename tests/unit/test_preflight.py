@@ -76,3 +76,26 @@ def test_any_saved_quota_decides_without_an_error(quota: Any, due: int) -> None:
     # The account's publishing_quota column may have been written by anyone.
     found = quota_finding(row(publishing_quota=quota, due_in_window=due))
     assert found is None or found.cause == "quota"
+
+
+def test_an_instagram_token_refreshes_only_with_instagram_login() -> None:
+    instagram = spec_for("instagram")
+    expiring = row(token_expires_at=DUE - dt.timedelta(hours=1), due_before_token_expires=True)
+    (found,) = account_findings(expiring, instagram)  # Facebook Login: no refresh
+    assert "run-due cannot refresh it" in found.message
+    ig_login = {**expiring, "account_options": {"login": "instagram"}}
+    assert account_findings(ig_login, instagram) == []  # refreshed by the earlier post's run
+
+
+def test_a_token_that_refreshes_itself_needs_a_post_due_before_it_expires() -> None:
+    for spec, options in (
+        (spec_for("instagram"), {"login": "instagram"}),
+        (spec_for("threads"), {}),
+    ):
+        alone = row(
+            token_expires_at=DUE - dt.timedelta(hours=1),
+            account_options=options,
+            due_before_token_expires=False,
+        )
+        (found,) = account_findings(alone, spec)
+        assert "no post of the account is due before then" in found.message

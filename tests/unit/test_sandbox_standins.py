@@ -386,6 +386,58 @@ def test_graph_hosts_cannot_parse_an_instagram_login_token(sandbox: Sandbox) -> 
     assert accepted.status_code == 200
 
 
+def test_the_instagram_login_host_publishes_and_refuses_facebook_login_tokens(
+    sandbox: Sandbox,
+) -> None:
+    # graph.instagram.com's stand-in: the same content publishing paths as graph.facebook.com
+    # (https://developers.facebook.com/docs/instagram-platform/content-publishing/).
+    base = sandbox.env()["STUDIO_PUBLISH_INSTAGRAM_API_BASE"]
+    assert base.endswith("/instagram/v25.0")
+    ig_login = {"Authorization": "Bearer IGAAQx-instagram-login-token"}
+    with httpx.Client(base_url=base, headers=ig_login) as api:
+        created = api.post(f"/{IG}/media", data={"image_url": "https://cdn.test/a.jpg"}).json()
+        published = api.post(f"/{IG}/media_publish", data={"creation_id": created["id"]}).json()
+        read = api.get(f"/{published['id']}", params={"fields": "permalink"}).json()
+        assert read["permalink"].startswith("https://www.instagram.com/p/")
+        limit = api.get(f"/{IG}/content_publishing_limit", params={"fields": "quota_usage"})
+        assert limit.json()["data"][0]["quota_usage"] == 1
+    assert sandbox.ledger.count("instagram") == 1
+    facebook_login = {"Authorization": "Bearer EAAB-facebook-login-token"}
+    refused = httpx.get(f"{base}/{IG}/content_publishing_limit", headers=facebook_login)
+    error = refused.json()["error"]
+    assert (refused.status_code, error["code"]) == (400, 190) and "error_subcode" not in error
+    assert error["message"] == "Invalid OAuth access token - Cannot parse access token"
+
+
+def test_an_instagram_login_token_refreshes_once_it_is_a_day_old(sandbox: Sandbox) -> None:
+    # GET /refresh_access_token?grant_type=ig_refresh_token&access_token=... answers
+    # {access_token, token_type, expires_in} (https://developers.facebook.com/docs/
+    # instagram-platform/reference/refresh_access_token), for a token at least 24 h old.
+    root = sandbox.env()["STUDIO_PUBLISH_INSTAGRAM_API_BASE"].removesuffix("/v25.0")
+
+    def refresh(token: str, grant: str = "ig_refresh_token") -> httpx.Response:
+        params = {"grant_type": grant, "access_token": token}
+        return httpx.get(f"{root}/refresh_access_token", params=params)
+
+    first = refresh("IGAAQx-long-lived-token")
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer" and body["expires_in"] == 60 * 86400
+    assert body["access_token"].startswith("IGAA")
+    too_young = refresh(body["access_token"]).json()["error"]
+    assert too_young["code"] == 190 and "24 hours" in too_young["message"]
+    assert refresh("IGAAQx-long-lived-token").json()["error"]["code"] == 190  # spent
+    assert refresh("IGAAQx-other", grant="th_refresh_token").json()["error"]["code"] == 100
+    assert refresh("EAAB-facebook-login-token").json()["error"]["code"] == 190
+    assert sandbox.stats()["violations"] == []  # its token is in the query, as documented
+    assert sandbox.stats()["calls"]["instagram.refresh"] == 5
+    # The new token works on the Instagram Login host.
+    base = sandbox.env()["STUDIO_PUBLISH_INSTAGRAM_API_BASE"]
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    assert httpx.get(f"{base}/{IG}/content_publishing_limit", headers=headers).status_code == 200
+
+
 def test_a_reels_finish_is_a_call_of_its_own_and_drop_never_reaches_it(sandbox: Sandbox) -> None:
     # One URL, two calls: faults aimed at the finish leave the start alone, and a dropped
     # finish is unanswered like a lost one, but the reel was never published.

@@ -8,11 +8,14 @@ with HTTP 500.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from studio_publish.platforms import instagram
 from studio_publish.platforms.base import Decision, PlatformError
+from studio_publish.platforms.spec import EMPTY
 from studio_publish.platforms.transport import redact
 
 # Default waits, in seconds, when the platform gives no better estimate.
@@ -204,7 +207,8 @@ def _int(value: Any) -> int | None:
 # (https://developers.facebook.com/docs/instagram-platform/reference). Facebook Pages take
 # Facebook Login tokens only (https://developers.facebook.com/docs/pages-api/getting-started).
 INSTAGRAM_LOGIN_HOST = "graph.instagram.com"
-FACEBOOK_LOGIN, INSTAGRAM_LOGIN = "Facebook Login", "Instagram Login"
+FACEBOOK_LOGIN = instagram.FACEBOOK_LOGIN.display_name  # "Facebook Login"
+INSTAGRAM_LOGIN = instagram.INSTAGRAM_LOGIN.display_name  # "Instagram Login"
 _TOKEN_SHAPES = {
     # Meta documents no token format. In practice Instagram Login issues Instagram User
     # tokens beginning "IG" (IGAA..., IGQV... from the retired Basic Display API), and
@@ -224,29 +228,36 @@ def token_login(token: str) -> str | None:
 
 
 def host_login(base: str) -> str:
-    """The login whose tokens the host of ``base`` takes: graph.instagram.com takes
-    Instagram Login's, every other Graph host (graph.facebook.com, the sandbox) Facebook
-    Login's."""
+    """The login whose tokens the host of ``base`` takes, by its name, where the account
+    declares none: graph.instagram.com takes Instagram Login's, every other Graph host
+    (graph.facebook.com, the sandbox) Facebook Login's."""
     host = (urlsplit(base).hostname or "").lower()
     return INSTAGRAM_LOGIN if host == INSTAGRAM_LOGIN_HOST else FACEBOOK_LOGIN
 
 
-def login_mismatch(token: str, base: str) -> str | None:
+def login_mismatch(
+    token: str, base: str, login: str | None = None, logins: Mapping[str, str] = EMPTY
+) -> str | None:
     """Why ``token`` cannot work on ``base``'s host, when it is the other login's; else None.
 
-    Meta answers such a token with 190 "Invalid OAuth access token - Cannot parse access
-    token" (finding 11: an IGAA token on graph.facebook.com), which on its own reads as a
-    token to re-authorise. Re-authorising with another token of the same login gets the same
-    190, for ever; only a token of the host's login (or the other host) helps, so the post
-    fails for good with this reason instead.
+    ``login`` is the Meta login whose tokens the host takes (an account's declared login;
+    None: the host's name says, see `host_login`), ``logins`` the platform's ``--login``
+    names by Meta login, for the advice. Meta answers such a token with 190 "Invalid OAuth
+    access token - Cannot parse access token" (finding 11: an IGAA token on
+    graph.facebook.com), which on its own reads as a token to re-authorise. Re-authorising
+    with another token of the same login gets the same 190, for ever; only a token of the
+    host's login, or connecting the account with the other login, helps, so the post fails
+    for good with this reason instead.
     """
-    given, wanted = token_login(token), host_login(base)
+    given, wanted = token_login(token), login or host_login(base)
     if given is None or given == wanted:
         return None
     host = urlsplit(base).hostname or base
     shape, wanted_shape = _TOKEN_SHAPES[given][1], _TOKEN_SHAPES[wanted][1]
-    if given == INSTAGRAM_LOGIN:
-        fix = "(Instagram accounts use the Instagram API with Facebook Login here)"
+    if given in logins:
+        fix = f"or add the account again with `accounts add --login {logins[given]}`"
+    elif given == INSTAGRAM_LOGIN:
+        fix = "(Facebook Pages take Facebook Login tokens only)"
     else:
         fix = f"or point the API base setting at a host that takes {given} tokens"
     return (
@@ -266,11 +277,14 @@ def graph_error(
     secrets: tuple[str, ...] = (),
     token: str | None = None,
     base: str | None = None,
+    login: str | None = None,
+    logins: Mapping[str, str] = EMPTY,
 ) -> GraphError:
     """Build the error from an envelope; ``regain_seconds`` comes from the BUC usage header.
 
-    With the call's ``token`` and API ``base``, an invalid-token answer (190) to a token of
-    the other Meta login fails for good, naming the mismatch (see `login_mismatch`).
+    With the call's ``token`` and API ``base`` (and the ``login`` its host takes), an
+    invalid-token answer (190) to a token of the other Meta login fails for good, naming the
+    mismatch (see `login_mismatch`).
     """
     envelope = body.get("error")
     error: dict[str, Any] = envelope if isinstance(envelope, dict) else {}
@@ -282,7 +296,9 @@ def graph_error(
     if rule.decision is Decision.WAIT and regain_seconds:
         retry_after = regain_seconds  # Meta's own estimate beats our defaults
     detail = error.get("message") or error.get("error_user_msg") or f"HTTP {http_status}"
-    mismatch = login_mismatch(token, base) if code == 190 and token and base else None
+    mismatch = (
+        login_mismatch(token, base, login, logins) if code == 190 and token and base else None
+    )
     if mismatch is not None:
         rule, detail = _FAIL, f"{mismatch} (Meta: {detail})"
     return GraphError(

@@ -1,4 +1,9 @@
-"""Instagram (professional accounts, Graph API with Facebook Login): the platform's spec.
+"""Instagram (professional accounts): the platform's spec.
+
+Two logins connect an account (https://developers.facebook.com/docs/instagram-platform/):
+the Instagram API with Facebook Login (a Facebook Page linked to the account; the default)
+and with Instagram Login (no Page, the way most new Instagram apps connect). Content
+publishing is the same on both hosts; their tokens and how those stay fresh differ.
 
 Rules from the Content Publishing guide,
 https://developers.facebook.com/docs/instagram-platform/content-publishing/ and the IG User
@@ -15,6 +20,7 @@ from studio_publish.platforms.spec import (
     VIDEOS,
     Demo,
     DemoPost,
+    Login,
     MediaLimit,
     MediaRule,
     PlatformSpec,
@@ -45,6 +51,34 @@ REEL = MediaLimit(max_bytes=300 * MB, min_seconds=3, max_seconds=15 * 60)
 STORY_VIDEO = MediaLimit(max_bytes=100 * MB, max_seconds=60)
 CDN = "https://cdn.example.com/demo"
 
+# A long-lived user token from Facebook Login lasts about 60 days; Meta has no refresh grant,
+# so a person connects the account again
+# (https://developers.facebook.com/docs/facebook-login/guides/access-long-lived).
+FACEBOOK_LOGIN = Login(
+    "facebook",
+    "Facebook Login",
+    "graph_api_base",
+    token_lifetimes=TokenLifetimes(
+        access=dt.timedelta(days=60),
+        source="https://developers.facebook.com/docs/facebook-login/guides/access-long-lived",
+    ),
+)
+# Instagram Login's long-lived Instagram User token lasts 60 days and refreshes itself with
+# refresh_access_token (grant_type=ig_refresh_token) once "at least 24 hours old but has not
+# expired"; an expired one cannot be refreshed, so run-due refreshes it a week ahead, as
+# Threads' (https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token).
+INSTAGRAM_LOGIN = Login(
+    "instagram",
+    "Instagram Login",
+    "instagram_api_base",
+    refreshes_tokens=True,
+    refresh_margin=dt.timedelta(days=7),
+    token_lifetimes=TokenLifetimes(
+        access=dt.timedelta(days=60),
+        source="https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token",
+    ),
+)
+
 
 SPEC = PlatformSpec(
     name="instagram",
@@ -74,14 +108,10 @@ SPEC = PlatformSpec(
     # Standalone VIDEO posts stopped being accepted in 2023: videos are published as reels.
     type_hints={"video": "Instagram publishes videos as reels: use reel"},
     quota="25-100 posts per account per rolling 24 hours (content_publishing_limit)",
-    # A long-lived user token from Facebook Login lasts about 60 days; Meta has no refresh
-    # grant, so a person connects the account again
-    # (https://developers.facebook.com/docs/facebook-login/guides/access-long-lived).
-    token_lifetimes=TokenLifetimes(
-        access=dt.timedelta(days=60),
-        source="https://developers.facebook.com/docs/facebook-login/guides/access-long-lived",
-    ),
-    api_base_setting="graph_api_base",
+    # The default login's: see FACEBOOK_LOGIN.
+    token_lifetimes=FACEBOOK_LOGIN.token_lifetimes,
+    api_base_setting=FACEBOOK_LOGIN.api_base_setting,
+    logins=(FACEBOOK_LOGIN, INSTAGRAM_LOGIN),
     client="studio_publish.platforms.instagram.client:InstagramPlatform",
     demo=Demo(
         platform_account_id="17841400000000001",

@@ -1,4 +1,11 @@
-"""Instagram publishing (Graph API with Facebook Login): containers, then media_publish.
+"""Instagram publishing: containers, then media_publish, on the account's login's host.
+
+An account connected with Facebook Login publishes on STUDIO_PUBLISH_GRAPH_API_BASE
+(graph.facebook.com), one connected with Instagram Login on STUDIO_PUBLISH_INSTAGRAM_API_BASE
+(graph.instagram.com): "the same endpoints" on both hosts, /{ig-user-id}/media,
+/media_publish, the container status and content_publishing_limit
+(https://developers.facebook.com/docs/instagram-platform/content-publishing/), and only
+Instagram Login's long-lived tokens refresh (``refresh_token``).
 
 The flow and its saved ids (``ig_container_id``, ``ig_children``, ``ig_publish_sent_at``,
 ``ig_media_id``) are Meta's container publishing (graph/containers.py); this module says
@@ -8,7 +15,9 @@ what an Instagram container holds
 
 from __future__ import annotations
 
-from studio_publish.domain import Post
+import httpx
+
+from studio_publish.domain import Account, Post, TokenGrant
 from studio_publish.platforms.graph.containers import ContainerApi, ContainerPlatform
 
 API = ContainerApi(
@@ -78,3 +87,20 @@ class InstagramPlatform(ContainerPlatform):
         # read then: https://developers.facebook.com/docs/instagram-platform/content-publishing/
         # ("publish when its status is FINISHED", error 9007 / 2207027). Videos take minutes.
         return post.post_type in ("image", "story") and post.media[0].kind == "image"
+
+    async def refresh_token(self, account: Account, http: httpx.AsyncClient) -> TokenGrant:
+        """An Instagram Login token refreshes itself: ``GET /refresh_access_token
+        ?grant_type=ig_refresh_token&access_token=...`` on graph.instagram.com answers
+        ``{access_token, token_type, expires_in}``, valid 60 days from then
+        (https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token).
+        Meta documents it as a GET only ("Creating: This operation is not supported"), so
+        the token goes in its query. A Facebook Login token has no refresh grant."""
+        if not self.login(account).refreshes_tokens:
+            return await super().refresh_token(account, http)
+        return await self.refresh_itself(
+            account,
+            http,
+            grant_type="ig_refresh_token",
+            what="Instagram token refresh",
+            in_query=True,
+        )

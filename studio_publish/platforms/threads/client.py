@@ -18,16 +18,10 @@ what a Threads container holds and how its token is refreshed.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-
 import httpx
 
 from studio_publish.domain import Account, Post, TokenGrant
-from studio_publish.platforms.base import Decision, PlatformError
 from studio_publish.platforms.graph.containers import ContainerApi, ContainerPlatform
-from studio_publish.platforms.graph.errors import graph_error
-from studio_publish.platforms.transport import json_body, send
 
 API = ContainerApi(
     name="Threads",
@@ -40,7 +34,6 @@ API = ContainerApi(
     status_fields=("status", "error_message"),
     text_field="text",
 )
-_VERSION = re.compile(r"/v\d+(\.\d+)?$")
 
 
 class ThreadsPlatform(ContainerPlatform):
@@ -73,35 +66,6 @@ class ThreadsPlatform(ContainerPlatform):
         a GET with the token in the query; the token is sent in a POST body instead, so it is
         never in a URL (logs, proxies), as Mixpost does in production.
         """
-        root = _VERSION.sub("", self.api_base)  # the token endpoints carry no version
-        now = self.clock()
-        response = await send(
-            http,
-            "POST",
-            f"{root}/refresh_access_token",
-            what="Threads token refresh",
-            timeout=self.settings.http_timeout_seconds,
-            data={"grant_type": "th_refresh_token", "access_token": account.access_token},
-        )
-        body = json_body(response)
-        token, lifetime = body.get("access_token"), body.get("expires_in")
-        if response.is_success and isinstance(token, str) and token:
-            seconds = lifetime if isinstance(lifetime, int) and lifetime > 0 else None
-            expires = now + dt.timedelta(seconds=seconds) if seconds else None
-            return TokenGrant(access_token=token, refresh_token=None, expires_at=expires)
-        error = graph_error(
-            body,
-            http_status=response.status_code,
-            what="Threads token refresh",
-            regain_seconds=None,
-            secrets=(account.access_token,),
-        )
-        if error.decision in (Decision.RETRY, Decision.WAIT):
-            raise error
-        # An expired or revoked token cannot be refreshed: the user logs in again.
-        raise PlatformError(
-            Decision.REAUTH,
-            f"the Threads token could not be refreshed: {error.message}",
-            code=error.code,
-            http_status=error.http_status,
+        return await self.refresh_itself(
+            account, http, grant_type="th_refresh_token", what="Threads token refresh"
         )

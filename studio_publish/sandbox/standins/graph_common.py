@@ -39,6 +39,9 @@ PREFIX = "graph"
 OBJECT = "graph.object"  # GET /{object-id}: every Graph stand-in's nodes, and unknown ids
 VERSION_RE = re.compile(r"^v\d+\.\d+$")
 INSTAGRAM_LOGIN_TOKEN = "IG"  # how Instagram Login's Instagram User tokens begin (IGAA...)
+FACEBOOK_LOGIN_TOKEN = "EAA"  # how Facebook Login's user and Page tokens begin
+# The prefix of graph.instagram.com, the Instagram API with Instagram Login's host.
+INSTAGRAM_LOGIN_PREFIX = "instagram"
 # The codes Meta marks as temporary: retry later.
 _TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613})
 
@@ -156,6 +159,11 @@ class Refusal:
         )
 
 
+def cannot_parse() -> ApiError:
+    """Meta's answer to a token of the other login: 190, no subcode."""
+    return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
+
+
 def not_found(object_id: str) -> ApiError:
     return graph_error(
         100,
@@ -238,18 +246,17 @@ class GraphStandIn(StandIn):
     # ---- tokens and errors ------------------------------------------------------------
 
     def authenticate(self, req: Request, route: Route) -> str:
-        # An Instagram Login token (IG...) belongs on graph.instagram.com; this host cannot
-        # parse it (https://developers.facebook.com/docs/instagram-platform/reference names
-        # the host of each login), and answers as Meta does, 190 without a subcode
+        # An Instagram Login token (IG...) belongs on graph.instagram.com, a Facebook Login
+        # token (EAA...) on graph.facebook.com; neither host can parse the other's
+        # (https://developers.facebook.com/docs/instagram-platform/reference names the host
+        # of each login), and answers as Meta does, 190 without a subcode
         # (https://github.com/TiagoGrosso/instagram-graph-api-lib/issues/462).
         token = req.bearer
-        if (
-            route.needs_auth
-            and token
-            and token.startswith(INSTAGRAM_LOGIN_TOKEN)
-            and self.knobs.instagram_login_tokens_refused
-        ):
-            raise graph_error(190, "Invalid OAuth access token - Cannot parse access token")
+        if route.needs_auth and token and self.knobs.instagram_login_tokens_refused:
+            on_instagram_host = req.path.lstrip("/").startswith(f"{INSTAGRAM_LOGIN_PREFIX}/")
+            other = FACEBOOK_LOGIN_TOKEN if on_instagram_host else INSTAGRAM_LOGIN_TOKEN
+            if token.startswith(other):
+                raise cannot_parse()
         return super().authenticate(req, route)
 
     def token_error(self, problem: TokenProblem) -> ApiError:

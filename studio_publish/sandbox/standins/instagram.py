@@ -7,7 +7,10 @@ https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/refe
 Where the sandbox is deliberately stricter or looser than Meta it says so in a comment.
 
 URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Facebook (see
-``graph_common``), -> STUDIO_PUBLISH_GRAPH_API_BASE = {url}/graph/v25.0::
+``graph_common``), -> STUDIO_PUBLISH_GRAPH_API_BASE = {url}/graph/v25.0, and the same under
+{url}/instagram/v25.0, graph.instagram.com's stand-in for accounts connected with Instagram
+Login -> STUDIO_PUBLISH_INSTAGRAM_API_BASE ("the same endpoints" on both hosts,
+https://developers.facebook.com/docs/instagram-platform/content-publishing/)::
 
     POST {url}/graph/v25.0/{ig-user-id}/media                     graph.media
     POST {url}/graph/v25.0/{ig-user-id}/media_publish             graph.media_publish
@@ -15,13 +18,21 @@ URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Faceboo
     GET  {url}/graph/v25.0/{ig-user-id}/media                     graph.media_list
     GET  {url}/graph/v25.0/{container-id}                         graph.container_status
     GET  {url}/graph/v25.0/{media-id}                             graph.object
+    GET  {url}/instagram/refresh_access_token                     instagram.refresh
+
+The refresh is Instagram Login's: ``?grant_type=ig_refresh_token&access_token=...`` (the one
+call documented with the token in the query) answers ``{access_token, token_type,
+expires_in}``, for a token "at least 24 hours old but has not expired"
+(https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from typing import Any
+import secrets
+import time
+from typing import Any, ClassVar
 
 from studio_publish.sandbox.standins.containers import (
     CAROUSEL,
@@ -36,8 +47,26 @@ from studio_publish.sandbox.standins.containers import (
     Flow,
     Refusals,
 )
-from studio_publish.sandbox.standins.graph_common import PREFIX, Node, Refusal, graph_error
-from studio_publish.sandbox.wire import as_bool, as_int, as_str
+from studio_publish.sandbox.standins.graph_common import (
+    FACEBOOK_LOGIN_TOKEN,
+    GRAPH_VERSION,
+    INSTAGRAM_LOGIN_PREFIX,
+    PREFIX,
+    Node,
+    Refusal,
+    cannot_parse,
+    graph_error,
+)
+from studio_publish.sandbox.wire import (
+    Grant,
+    Request,
+    Response,
+    Route,
+    as_bool,
+    as_int,
+    as_str,
+    token_digest,
+)
 
 PLATFORM = "instagram"
 CAPTION_MAX = 2200
@@ -61,11 +90,16 @@ _PUBLISHED_AS = {
     "STORIES": ("IMAGE", "STORY", "stories/sandbox", "story"),
 }
 _NOT_FOUND = Refusal(24, "The media with this id does not exist.", 2207006)
+REFRESH = f"{INSTAGRAM_LOGIN_PREFIX}.refresh"
+TOKEN_LIFETIME = 60 * 86400  # a refreshed long-lived token: 60 days from the refresh
+REFRESHABLE_AGE = 86400.0  # "at least 24 hours old"
 _NOT_READY = Refusal(9007, "The media is not ready for publishing, please wait.", 2207027)
 
 
 class InstagramStandIn(ContainerStandIn):
     platforms = (PLATFORM,)
+    # graph.facebook.com's prefix, shared with Facebook, and graph.instagram.com's, its own.
+    prefixes: ClassVar[tuple[str, ...]] = (PREFIX, INSTAGRAM_LOGIN_PREFIX)
     usage_type = "instagram"
     # Its endpoints are named after its edges, not after the calls.
     flow = Flow(
@@ -78,7 +112,7 @@ class InstagramStandIn(ContainerStandIn):
         publish="graph.media_publish",
         limit="graph.content_publishing_limit",
     )
-    endpoints = flow.endpoints
+    endpoints = (*flow.endpoints, REFRESH)
     actions = frozenset({flow.publish})
     state_field = "status_code"
     container_node = Node("IGContainer", {"id", "status_code", "status"})
@@ -105,6 +139,57 @@ class InstagramStandIn(ContainerStandIn):
 
     def quota(self) -> tuple[int, int]:
         return self.knobs.quota_total, self.knobs.quota_duration
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._issued: dict[str, float] = {}  # refreshed token digest -> when it was issued
+
+    def route(self, req: Request, parts: list[str]) -> Route | None:
+        # The token endpoint carries no version, and its token comes in the query.
+        if parts == [INSTAGRAM_LOGIN_PREFIX, "refresh_access_token"] and req.method == "GET":
+            return Route(REFRESH, self.refresh, account=None, needs_auth=False, token_in_query=True)
+        return super().route(req, parts)
+
+    def bases(self, url: str) -> dict[str, str]:
+        instagram_login = f"{url}/{INSTAGRAM_LOGIN_PREFIX}/{GRAPH_VERSION}"
+        return {**super().bases(url), INSTAGRAM_LOGIN_PREFIX: instagram_login}
+
+    # ---- tokens -----------------------------------------------------------------------
+
+    def refresh(self, req: Request, who: str) -> Response:
+        """ig_refresh_token: a long-lived Instagram Login token for a new one, 60 days.
+
+        A token the sandbox issued less than 24 hours ago is refused (Meta documents the
+        rule, not its answer: the sandbox says 190, so a second refresh shows). The old token
+        can be refreshed only once (Meta does not say; the sandbox is strict)."""
+        if as_str(req.params.get("grant_type")) != "ig_refresh_token":
+            raise graph_error(100, "(#100) grant_type must be ig_refresh_token")
+        token = as_str(req.params.get("access_token")) or ""
+        if not token:
+            raise self.token_error("missing")
+        if token.startswith(FACEBOOK_LOGIN_TOKEN) and self.knobs.instagram_login_tokens_refused:
+            raise cannot_parse()
+        check = self.accounts.check(token, self.realm)
+        if check.problem is not None:
+            raise self.token_error(check.problem)
+        now = time.time()
+        with self._lock:
+            issued = self._issued.get(token_digest(token))
+        if issued is not None and now - issued < REFRESHABLE_AGE:
+            raise graph_error(
+                190, "(sandbox) The access token is less than 24 hours old: it cannot be refreshed"
+            )
+        new = "IGAA" + secrets.token_urlsafe(24)
+        grant = Grant(new, new, TOKEN_LIFETIME, TOKEN_LIFETIME)
+        owner = check.account_id or "sandbox-instagram-user"
+        if self.accounts.rotate_refresh(token, grant, realm=self.realm, anonymous=owner) is None:
+            raise self.token_error("expired")  # already exchanged: like an expired one
+        with self._lock:
+            self._issued[token_digest(new)] = now
+        return Response(
+            200, {"access_token": new, "token_type": "bearer", "expires_in": TOKEN_LIFETIME}
+        )
 
     # ---- containers -------------------------------------------------------------------
 

@@ -5,12 +5,14 @@ INSERT INTO studio_social_accounts
 VALUES
     (%(workspace_id)s, %(platform)s, %(platform_account_id)s, %(name)s, %(access_token)s,
      %(refresh_token)s, %(token_expires_at)s, %(refresh_token_expires_at)s, %(options)s)
-RETURNING id, workspace_id, platform, platform_account_id, name, token_expires_at, state;
+RETURNING id, workspace_id, platform, platform_account_id, name, options ->> 'login' AS login,
+          token_expires_at, state;
 
 -- name: list_accounts
--- Never selects a token.
-SELECT id, workspace_id, platform, platform_account_id, name, token_expires_at,
-       refresh_token_expires_at, state, state_reason,
+-- Never selects a token. login: the `accounts add --login` it was connected with (null: the
+-- platform's default).
+SELECT id, workspace_id, platform, platform_account_id, name, options ->> 'login' AS login,
+       token_expires_at, refresh_token_expires_at, state, state_reason,
        access_token IS NOT NULL AND access_token <> '' AS has_access_token,
        refresh_token IS NOT NULL AND refresh_token <> '' AS has_refresh_token,
        created_at

@@ -3,10 +3,18 @@
 -- never), soonest first, with what the checks need of their account. The quota fields
 -- count the account's scheduled posts due in the 24 hours up to this post's time, this
 -- one included: with the quota's room, that says whether it would have to wait.
+-- due_before_token_expires: another of the account's posts is due while its token is still
+-- valid, so run-due refreshes a token that refreshes itself (Threads', Instagram Login's)
+-- then, before it expires.
 SELECT p.*,
        a.id AS account_id, a.state AS account_state, a.token_expires_at,
        a.refresh_token IS NOT NULL AS has_refresh_token, a.refresh_token_expires_at,
-       a.publishing_quota,
+       a.publishing_quota, a.options AS account_options,
+       a.token_expires_at > now() AND EXISTS (
+           SELECT 1 FROM studio_social_posts q
+           WHERE q.social_account_id = p.social_account_id
+             AND q.status = 'scheduled'
+             AND q.scheduled_for < a.token_expires_at) AS due_before_token_expires,
        (SELECT count(*) FROM studio_social_posts q
         WHERE q.social_account_id = p.social_account_id
           AND q.status IN ('scheduled', 'publishing')

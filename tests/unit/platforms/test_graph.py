@@ -23,6 +23,7 @@ from support.platform_fakes import (
 from support.platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
 from studio_publish.platforms.base import Decision, PlatformError
+from studio_publish.platforms.facebook.client import FacebookPlatform
 from studio_publish.platforms.graph.client import GraphClient
 from studio_publish.platforms.graph.errors import GraphError
 from studio_publish.platforms.graph.usage import UsageThrottle
@@ -289,10 +290,10 @@ def test_malformed_usage_headers_are_ignored(api: FakeApi) -> None:
     assert call_post(api, throttle) == {"id": "2"}
 
 
-def test_meta_tokens_cannot_be_refreshed() -> None:
+def test_facebook_login_tokens_cannot_be_refreshed() -> None:
+    assert FacebookPlatform(make_settings()).can_refresh_tokens is False
     platform = InstagramPlatform(make_settings())
-    assert platform.can_refresh_tokens is False
-    ctx = make_ctx(make_post())
+    ctx = make_ctx(make_post())  # no login option: Facebook Login (Instagram Login's do)
     with pytest.raises(PlatformError) as caught:
         run(lambda ctx: platform.refresh_token(ctx.account, ctx.http), ctx)
     assert caught.value.decision is Decision.REAUTH
