@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     from studio_publish.media_policy import MediaPolicy
 
 
+# The settings naming where a platform's API is: checked as http(s) URLs, shown by `status`
+# when they are not the real APIs' addresses.
+API_BASES = (
+    "graph_api_base",
+    "tiktok_api_base",
+    "threads_api_base",
+    "instagram_api_base",
+    "facebook_upload_base",
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STUDIO_PUBLISH_",
@@ -87,16 +98,19 @@ class Settings(BaseSettings):
         """Where media may come from; parsed once per process for these settings."""
         return _media_policy(self.media_root, self.media_allow_hosts)
 
-    @field_validator(
-        "graph_api_base",
-        "tiktok_api_base",
-        "threads_api_base",
-        "instagram_api_base",
-        "facebook_upload_base",
-    )
+    @field_validator(*API_BASES)
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _check_http_url(value).rstrip("/")
+
+    def changed_api_bases(self) -> dict[str, str]:
+        """The platform hosts set to other than the real APIs, by environment variable: what
+        `status` shows, so that a sandbox left configured (or forgotten) is plain to see."""
+        return {
+            f"STUDIO_PUBLISH_{name.upper()}": getattr(self, name)
+            for name in API_BASES
+            if getattr(self, name) != type(self).model_fields[name].default
+        }
 
     @field_validator("alert_webhook_url")
     @classmethod

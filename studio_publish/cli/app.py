@@ -625,7 +625,12 @@ def status(
         data = (
             report.post_detail(conn, post_id)
             if post_id
-            else report.overview(conn, database=target.description, embedded_dir=embedded_dir)
+            else report.overview(
+                conn,
+                database=target.description,
+                embedded_dir=embedded_dir,
+                api_bases=settings().changed_api_bases(),
+            )
         )
     emit(data, as_json, show_post if post_id else show_overview)
 

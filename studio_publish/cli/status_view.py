@@ -20,6 +20,8 @@ def show_overview(data: dict[str, Any]) -> None:
             f"Embedded PostgreSQL: {state}, data in {embedded['data_dir']}; it stays up "
             "between commands, `studio-publish db stop` stops it"
         )
+    for variable, url in data.get("api_bases", {}).items():
+        print_line(f"API base: {variable}={url} (not the real platform's)")
     run = data["last_run"]
     if run:
         print_line(

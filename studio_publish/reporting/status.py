@@ -20,8 +20,13 @@ def embedded_server(data_dir: Path) -> dict[str, Any]:
 
 
 def overview(
-    conn: db.Connection, *, database: str, embedded_dir: Path | None = None
+    conn: db.Connection,
+    *,
+    database: str,
+    embedded_dir: Path | None = None,
+    api_bases: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The queue at a glance; ``api_bases``: the platform hosts that are not the defaults."""
     counts: dict[str, dict[str, int]] = {}
     for row in db.fetch_all(conn, "count_active_by_state"):
         counts.setdefault(row["status"], {})[row["platform"] or "?"] = row["posts"]
@@ -31,6 +36,7 @@ def overview(
         "database": database,
         # The embedded server stays up between commands (cron's next run reuses it).
         "embedded_postgres": embedded_server(embedded_dir) if embedded_dir else None,
+        "api_bases": api_bases or {},
         "counts": counts,
         "posted_last_24h": posted,
         "last_run": db.fetch_one(conn, "last_run"),

@@ -75,6 +75,22 @@ def test_overview_of_an_empty_database_for_a_person(cli: Cli) -> None:
     assert "nothing scheduled" in result.stdout
 
 
+def test_overview_names_the_api_bases_that_are_not_the_real_platforms(cli: Cli) -> None:
+    sandbox = "http://127.0.0.1:8765/graph/v25.0"
+    env = {"STUDIO_PUBLISH_GRAPH_API_BASE": sandbox + "/"}
+
+    document = only_json(cli("status", "--json", env=env))
+    shown = cli("status", env=env).stdout
+
+    assert document["api_bases"] == {"STUDIO_PUBLISH_GRAPH_API_BASE": sandbox}
+    assert f"API base: STUDIO_PUBLISH_GRAPH_API_BASE={sandbox} (not the real" in shown
+
+
+def test_overview_with_the_real_apis_names_no_api_base(cli: Cli) -> None:
+    assert only_json(cli("status", "--json"))["api_bases"] == {}
+    assert "API base" not in cli("status").stdout
+
+
 # --- a busy queue -----------------------------------------------------------------------------
 
 
