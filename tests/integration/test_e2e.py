@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.rows import dict_row
+from support.live import checked_sandbox, posted_not_live
 
 from studio_publish.platforms.registry import PLATFORMS
 from studio_publish.sandbox import Sandbox
@@ -70,8 +71,8 @@ class Tool:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0, container_polls=1, tiktok_status_polls=1) as box:
+def sandbox(db_url: str) -> Iterator[Sandbox]:
+    with checked_sandbox(db_url, container_polls=1, tiktok_status_polls=1) as box:
         yield box
 
 
@@ -192,6 +193,22 @@ def test_every_post_type_goes_live_once(
     # at the run's end: what the sandbox's own count says.
     (quota,) = tool.json("status")["publishing_quota"]
     assert quota["total"] == 50 and quota["used"] == 4 and quota["checked_at"]
+
+
+def test_the_standing_check_finds_a_posted_row_the_sandbox_does_not_have(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule("facebook", "--caption", "live once")
+    assert tool.json("run-due")["posted"] == 1
+    assert posted_not_live(db_url, sandbox) == []
+
+    change = "UPDATE studio_social_posts SET platform_post_id = %s WHERE id = %s RETURNING 1"
+    (real,) = db_rows(
+        db_url, "SELECT platform_post_id FROM studio_social_posts WHERE id = %s", [post_id]
+    )
+    db_rows(db_url, change, ["never-published", post_id])
+    assert [str(r["id"]) for r in posted_not_live(db_url, sandbox)] == [post_id]
+    db_rows(db_url, change, [real["platform_post_id"], post_id])  # the fixture checks it too
 
 
 def test_publish_now_refuses_a_live_post_unless_forced(
@@ -615,7 +632,7 @@ def test_database_restart_mid_run_then_the_next_run_recovers(tmp_path: Path) -> 
                    FROM generate_series(1, 30) AS n""",
                 [account["id"]],
             )
-        with Sandbox(port=0, latency=0.3) as box:
+        with checked_sandbox(url, latency=0.3) as box:
             tool = Tool(url, box, tmp_path)
             run = tool.start("run-due", "--json", STUDIO_PUBLISH_CONCURRENCY="4")
             deadline = time.monotonic() + 30

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.live import checked_sandbox
 from test_e2e import Tool, db_rows, post_status
 
 from studio_publish.sandbox import Sandbox
@@ -19,8 +20,8 @@ USER = "6000000000000009"
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0, container_polls=1) as box:
+def sandbox(db_url: str) -> Iterator[Sandbox]:
+    with checked_sandbox(db_url, container_polls=1) as box:
         yield box
 
 

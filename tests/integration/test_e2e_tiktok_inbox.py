@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from support.live import checked_sandbox
 from test_e2e import Tool, db_rows, post_status
 
 from studio_publish.sandbox import Sandbox
@@ -23,8 +24,8 @@ INBOX = "post_mode=inbox"
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0, tiktok_status_polls=1) as box:
+def sandbox(db_url: str) -> Iterator[Sandbox]:
+    with checked_sandbox(db_url, tiktok_status_polls=1) as box:
         box.add_account("tiktok", OPEN_ID, "tt-token-inbox", username="inbox")
         yield box
 
