@@ -493,6 +493,9 @@ class FacebookStandIn(GraphStandIn):
                         "publish_status": "published",
                         "publish_time": int(now),
                     }
+                elif video.kind == "story":
+                    # The Stories guide's vocabulary for a video not (yet) published.
+                    publishing = {"status": "not_started", "publish_status": "not_published"}
             elif video.published:
                 video_status = "processing"
         return {

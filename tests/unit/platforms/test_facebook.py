@@ -855,6 +855,17 @@ def test_a_story_answered_without_a_post_id_is_found_by_its_photo(api: FakeApi) 
     assert run(platform().publish, story_ctx(api)) == Published("1234", STORY_LINK)
 
 
+def test_a_story_post_id_that_is_not_an_id_is_never_saved_or_used(api: FakeApi) -> None:
+    # Answered and listed with a post id that is no id: the photo's id stands in.
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, ok({"success": True, "post_id": "../me"}))
+    api.on("GET", STORIES, listed(post_id="../me"))
+    ctx = story_ctx(api)
+    assert run(platform().publish, ctx) == Published("p1", STORY_LINK)
+    assert ctx.saved_ids["fb_post_id"] == "p1"
+    assert not any(".." in r.url.path for r in api.requests)
+
+
 def test_a_live_story_whose_list_fails_keeps_its_post_id(api: FakeApi) -> None:
     api.on("POST", PHOTOS, ok({"id": "p1"}))
     api.on("POST", PHOTO_STORIES, ok(STORY_DONE))
