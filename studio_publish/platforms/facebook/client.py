@@ -76,11 +76,11 @@ searched for the caption before anything else; a photo story's, the Page's stori
 /{page}/stories``) for the story showing its photo id. Not finding it is *not* taken as
 proof it was never posted: the edge is eventually consistent, so the outcome is UNKNOWN
 (``photo_stories`` is never sent again). A reel or video story needs no search: after an
-unclear ``finish`` its video's status tells. Publishing under way or
-done: the finish was taken, wait. Processed and never publishing: it was not, and it is
-sent again for the same video id (``_after_unclear_finish`` says why that cannot make a
-second reel or story); a resend that goes unanswered too, or is refused for good while the status
-still shows no publishing, goes to a person (UNKNOWN).
+unclear ``finish`` its video's status tells. Publishing under way or done: the finish was
+taken, wait. Processed and never publishing: it was not, and it is sent again for the same
+video id (``_after_unclear_finish`` says why that cannot make a second reel or story); a
+resend that goes unanswered too, or is refused for good while the status still shows no
+publishing, goes to a person (UNKNOWN).
 
 The Reels API allows "30 API-published posts within a 24-hour moving period" per Page,
 enforced by Meta at ``finish``; the guide gives no call that reads the count, so its
