@@ -126,9 +126,12 @@ class Knobs:
     # Facebook: every video sent to /videos stays a draft (status ready, publish_status
     # draft) and never goes live, as Postiz PR #1740 saw for vertical videos (reels) there.
     facebook_videos_stay_drafts: bool = False
-    # The next N Facebook videos or reels fail processing: the guide's processing error
+    # The next N Facebook videos, reels or video stories fail processing: the guide's error
     # example (a processing_phase error object, "Resolution too low").
     facebook_video_failures: int = 0
+    # The next N reads of a Page's stories list (GET /{page}/stories) leave out its newest
+    # story, as a list that lags behind a story just published would.
+    facebook_story_list_lag: int = 0
     tiktok_daily_post_cap: int | None = None  # spam_risk_too_many_posts beyond this
     # Inbox inits of one creator in 24 hours before 403 spam_risk_too_many_pending_share:
     # TikTok's "more than 5 pending shares" (none is ever finished here); None: no cap.
@@ -170,6 +173,7 @@ class Knobs:
             "container_status_missing",
             "slow_image_containers",
             "facebook_video_failures",
+            "facebook_story_list_lag",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

@@ -6,6 +6,7 @@ import inspect
 import json
 import socket
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -465,3 +466,95 @@ def test_a_reels_finish_is_a_call_of_its_own_and_drop_never_reaches_it(sandbox: 
     stats = sandbox.stats()
     assert stats["calls"]["graph.video_reels"] == 1
     assert stats["calls"]["graph.video_reels.finish"] == 3 and stats["lost_responses"] == 1
+
+
+# ---- Facebook stories: the Page Stories API's shapes ---------------------------------------
+
+
+def _unpublished_photo(graph: httpx.Client) -> str:
+    photo = graph.post(
+        f"/{PAGE}/photos", data={"url": "https://cdn.test/s.jpg", "published": "false"}
+    )
+    photo_id: str = photo.json()["id"]
+    return photo_id
+
+
+def test_a_photo_story_goes_live_once_and_is_listed_by_its_photo(sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=sandbox.graph_base, headers=AUTH, timeout=5) as graph:
+        photo_id = _unpublished_photo(graph)
+        assert sandbox.ledger.count() == 0  # an unpublished photo is nothing to see
+        story = graph.post(f"/{PAGE}/photo_stories", data={"photo_id": photo_id}).json()
+        assert story["success"] is True and isinstance(story["post_id"], int)
+        [entry] = sandbox.ledger.entries()
+        assert (entry.kind, entry.caption, entry.source_ids) == ("story", "", (photo_id,))
+        # The same photo again (a resent story): "can not have been used in a previously
+        # published post".
+        again = graph.post(f"/{PAGE}/photo_stories", data={"photo_id": photo_id})
+        assert again.status_code == 400 and again.json()["error"]["code"] == 100
+        assert sandbox.ledger.count() == 1
+        [listed] = graph.get(f"/{PAGE}/stories").json()["data"]
+        assert listed == {
+            "post_id": str(story["post_id"]),
+            "status": "PUBLISHED",
+            "creation_time": listed["creation_time"],
+            "media_type": "photo",
+            "media_id": photo_id,
+            "url": f"https://facebook.com/stories/{story['post_id']}",
+        }
+        later = int(listed["creation_time"]) + 1
+        assert graph.get(f"/{PAGE}/stories", params={"since": later}).json()["data"] == []
+        assert graph.post(f"/{PAGE}/photo_stories", data={"photo_id": "1"}).status_code == 400
+    assert sandbox.stats()["calls"]["graph.photo_stories"] == 3
+
+
+def test_a_video_story_is_listed_once_processed_and_its_finish_is_a_call_of_its_own(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.set_knobs(processing_seconds=0.3)
+    upload = sandbox.env()["STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE"]
+    with httpx.Client(base_url=sandbox.graph_base, headers=AUTH, timeout=5) as graph:
+        start = graph.post(f"/{PAGE}/video_stories", data={"upload_phase": "start"}).json()
+        video_id = start["video_id"]
+        assert start["upload_url"].endswith(f"/video-upload/v25.0/{video_id}")
+        uploaded = httpx.post(
+            f"{upload}/video-upload/v25.0/{video_id}",
+            headers={"Authorization": AUTH["Authorization"], "file_url": "https://cdn.test/s.mp4"},
+        )
+        assert uploaded.json() == {"success": True}
+        sandbox.inject("graph.video_stories.finish", "drop")
+        finish = {"upload_phase": "finish", "video_id": video_id}
+        with pytest.raises(httpx.RemoteProtocolError):
+            graph.post(f"/{PAGE}/video_stories", data=finish)
+        done = graph.post(f"/{PAGE}/video_stories", data=finish).json()
+        assert done["success"] is True and isinstance(done["post_id"], int)
+        # Finished, still processing: not live yet, and its status says so.
+        assert sandbox.ledger.count() == 0 and graph.get(f"/{PAGE}/stories").json()["data"] == []
+        status = graph.get(f"/{video_id}", params={"fields": "status"}).json()["status"]
+        assert status["publishing_phase"]["status"] == "not_started"
+        time.sleep(0.35)
+        status = graph.get(f"/{video_id}", params={"fields": "status"}).json()["status"]
+        assert status["publishing_phase"]["publish_status"] == "published"
+        [listed] = graph.get(f"/{PAGE}/stories").json()["data"]
+        assert (listed["media_type"], listed["media_id"]) == ("video", video_id)
+        assert listed["post_id"] == str(done["post_id"])
+        again = graph.post(f"/{PAGE}/video_stories", data=finish)  # a published story: refused
+        assert again.status_code == 400 and sandbox.ledger.count() == 1
+        # A reel's session is not a story's.
+        reel = graph.post(f"/{PAGE}/video_reels", data={"upload_phase": "start"}).json()
+        wrong = graph.post(
+            f"/{PAGE}/video_stories", data={"upload_phase": "finish", "video_id": reel["video_id"]}
+        )
+        assert wrong.status_code == 400
+    calls = sandbox.stats()["calls"]
+    assert calls["graph.video_stories"] == 1 and calls["graph.video_stories.finish"] == 4
+
+
+def test_the_story_list_lag_knob_leaves_out_the_newest_story(sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=sandbox.graph_base, headers=AUTH, timeout=5) as graph:
+        for _ in range(2):
+            graph.post(f"/{PAGE}/photo_stories", data={"photo_id": _unpublished_photo(graph)})
+        sandbox.set_knobs(facebook_story_list_lag=1)
+        assert len(graph.get(f"/{PAGE}/stories").json()["data"]) == 1  # lagging
+        assert len(graph.get(f"/{PAGE}/stories").json()["data"]) == 2  # caught up
+    with pytest.raises(ValueError):
+        knobs.Knobs(facebook_story_list_lag=-1)

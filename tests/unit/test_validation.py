@@ -284,6 +284,8 @@ def test_tiktok_photo_post_limits() -> None:
         ("facebook", "image", []),
         ("instagram", "story", [JPG, JPG]),
         ("instagram", "story", []),
+        ("facebook", "story", [JPG, MP4]),
+        ("facebook", "story", []),
         ("facebook", "text", [PNG]),
     ],
 )
@@ -292,13 +294,15 @@ def test_media_count_and_kind_per_type(platform: str, post_type: str, media: lis
     bad(platform, "media", post_type=post_type, media=media, caption="x", options=options)
 
 
-def test_story_takes_one_image_or_video() -> None:
-    assert ok("instagram", post_type="story", media=[JPG]).post_type == "story"
-    assert ok("instagram", post_type="story", media=[MP4]).post_type == "story"
+@pytest.mark.parametrize("platform", ["instagram", "facebook"])
+def test_story_takes_one_image_or_video(platform: str) -> None:
+    assert ok(platform, post_type="story", media=[JPG]).post_type == "story"
+    assert ok(platform, post_type="story", media=[MP4]).post_type == "story"
 
 
-def test_instagram_story_takes_no_caption() -> None:
-    bad("instagram", "caption", post_type="story", media=[JPG], caption="hello")
+@pytest.mark.parametrize("platform", ["instagram", "facebook"])
+def test_a_story_takes_no_caption(platform: str) -> None:
+    bad(platform, "caption", post_type="story", media=[JPG], caption="hello")
 
 
 # --- captions -----------------------------------------------------------------------------
@@ -510,7 +514,8 @@ def test_validate_uuid() -> None:
             {"post_type": "image", "media": [{"url": JPG}], "caption": "é" * 2201},
             "caption",
         ),
-        ("facebook", {"post_type": "story", "media": [{"url": JPG}]}, "post_type"),
+        # A story takes no caption: the row's "hi" is refused, never dropped.
+        ("facebook", {"post_type": "story", "media": [{"url": JPG}]}, "caption"),
         ("facebook", {"post_type": "text", "media": [{"url": JPG}]}, "media"),
         ("facebook", {"post_type": "image", "media": [{"url": MP4}]}, "media"),
         ("facebook", {"post_type": "text", "caption": ""}, "caption"),

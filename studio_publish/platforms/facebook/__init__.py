@@ -3,18 +3,21 @@
 Rules from the Page feed, photos and videos references:
 https://developers.facebook.com/docs/graph-api/reference/page/feed/,
 https://developers.facebook.com/docs/graph-api/reference/page/photos/ and
-https://developers.facebook.com/docs/video-api/guides/publishing/
+https://developers.facebook.com/docs/video-api/guides/publishing/; stories from the Page
+Stories API, https://developers.facebook.com/docs/page-stories-api
 """
 
 from __future__ import annotations
 
 from studio_publish.platforms.spec import (
     IMAGES,
+    IMAGES_OR_VIDEOS,
     NO_MEDIA,
     VIDEO_EXTENSIONS,
     VIDEOS,
     Demo,
     DemoPost,
+    MediaLimit,
     MediaRule,
     PlatformSpec,
     PostTypeRule,
@@ -25,6 +28,14 @@ from studio_publish.platforms.spec import (
 
 CAPTION = TextRule(63206)  # the longest post message Facebook takes
 CDN = "https://cdn.example.com/demo"
+MB = 1024**2
+# The Page Stories API's media requirements: a photo "can not exceed 10MB" (some copies of
+# the page, its translations among them, still say 4MB); a video's duration is "3 to 90
+# seconds" in its table, but its Limitations say "A video story can not exceed 60 seconds":
+# the stricter is declared. Its photos are .jpeg, .bmp, .png, .gif or .tiff and its videos
+# ".mp4 (recommended)", within the formats declared below.
+STORY_PHOTO = MediaLimit(max_bytes=10 * MB)
+STORY_VIDEO = MediaLimit(min_seconds=3, max_seconds=60)
 
 
 SPEC = PlatformSpec(
@@ -39,6 +50,11 @@ SPEC = PlatformSpec(
         # Uploaded unpublished, then attached to one feed post. The reference gives no
         # maximum; 10 keeps a publish to a bounded number of non-idempotent uploads.
         "carousel": PostTypeRule((2, 10), IMAGES, CAPTION),
+        # One photo or one video; the Stories API takes no text, so a caption is refused
+        # rather than silently dropped (as Instagram stories are).
+        "story": PostTypeRule(
+            (1, 1), IMAGES_OR_VIDEOS, None, limits={"image": STORY_PHOTO, "video": STORY_VIDEO}
+        ),
     },
     media={
         # Photos are uploaded from the media root or fetched by Facebook from a URL. Meta

@@ -1,4 +1,4 @@
-"""Facebook Page publishing: text/link posts, one or several photos, video and reels by URL.
+"""Facebook Page publishing: text/link posts, one or several photos, video, reels and stories.
 
 Every call is made with the account's token, which must be a Page access token: the Video
 API's publishing guide asks for "A Page access token requested by a person who can perform
@@ -29,6 +29,18 @@ true}``; ``upload_phase=finish`` with ``video_id``, ``video_state=PUBLISHED`` an
 STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE and the Graph version that of the Graph base, so the
 token only goes where the settings say (``upload_url`` is not followed).
 
+A ``story`` takes the Page Stories API (https://developers.facebook.com/docs/page-stories-api,
+see stories.py). A photo story uploads the photo unpublished (as a multi-photo post's are),
+then ``POST /{page}/photo_stories`` with ``photo_id`` publishes it, answering ``{success:
+true, post_id}``. A video story is a reel's upload session on ``/{page}/video_stories``:
+the same start, rupload upload and status, but a finish with ``video_id`` alone (no text,
+no ``video_state``) that answers ``{success: true, post_id}`` too. Its id is saved at once,
+and the story is ``posted`` once the status says published, as a reel's. The Stories guide
+prints ``publish_status`` "published" beside a publishing phase "not_started" in its status
+example: a phase not started is never read as live; after an unclear finish such a status
+counts as taken (waited for, never resent), the safe reading. A story's permalink is the
+``url`` the Page's story list gives.
+
 A video, reel or not, is ``posted`` only once the Video node's ``status`` says it is
 published (``GET /{video-id}?fields=status``, the guide's "Get the Upload Status" and
 https://developers.facebook.com/docs/graph-api/reference/video/): its ``publishing_phase``
@@ -42,25 +54,33 @@ PROCESSING_LIMIT after the publishing call (Meta documents no bound: past it, a 
 looks).
 
 Saved ids (``ctx.save``), each before the next call:
-  ``fb_photo_ids``        unpublished photo ids of a multi-photo post, grown one at a time
-                          (unpublished photos are invisible, so they are reused, not redone)
-  ``fb_video_id``         a reel's video id, as ``upload_phase=start`` answered it; or the
-                          video id /videos answered, before its status and post id are read
-  ``fb_reel_uploaded``    True once the reel's file was uploaded (rupload answered success)
+  ``fb_photo_ids``        unpublished photo ids of a multi-photo post or a photo story, grown
+                          one at a time (unpublished photos are invisible, so they are
+                          reused, not redone)
+  ``fb_video_id``         a reel's or video story's video id, as ``upload_phase=start``
+                          answered it; or the video id /videos answered, before its status
+                          and post id are read
+  ``fb_reel_uploaded``    True once the reel's (or video story's) file was uploaded (rupload
+                          answered success); the names predate stories and stay, so posts in
+                          flight resume
   ``fb_reel_finished``    True once ``finish`` answered success (then only the status wait)
+  ``fb_story_post_id``    the post id a video story's ``finish`` answered, before it is live
   ``fb_publish_sent_at``  ISO time, saved just before the call that makes the post visible
-                          (/feed, /photos, /videos or the reel's ``finish``), cleared again
-                          on a clear refusal
-  ``fb_post_id``          the published Page post id (a video's id where Meta gives no other)
+                          (/feed, /photos, /videos, ``photo_stories`` or the ``finish``),
+                          cleared again on a clear refusal
+  ``fb_post_id``          the published Page post id (a video's id where Meta gives no other;
+                          a story's post id as Meta answered it)
 
 After an unclear answer to the visible call, the Page's recent posts (or videos) are
-searched for the caption before anything else. Not finding it is *not* taken as proof it
-was never posted: the edge is eventually consistent, so the outcome is UNKNOWN. A reel needs
-no search: after an unclear ``finish`` its video's status tells. Publishing under way or
-done: the finish was taken, wait. Processed and never publishing: it was not, and it is
-sent again for the same video id (``_after_unclear_finish`` says why that cannot make a
-second reel); a resend that goes unanswered too, or is refused for good while the status
-still shows no publishing, goes to a person (UNKNOWN).
+searched for the caption before anything else; a photo story's, the Page's stories (``GET
+/{page}/stories``) for the story showing its photo id. Not finding it is *not* taken as
+proof it was never posted: the edge is eventually consistent, so the outcome is UNKNOWN
+(``photo_stories`` is never sent again). A reel or video story needs no search: after an
+unclear ``finish`` its video's status tells. Publishing under way or done: the finish was
+taken, wait. Processed and never publishing: it was not, and it is sent again for the same
+video id (``_after_unclear_finish`` says why that cannot make a second reel or story); a
+resend that goes unanswered too, or is refused for good while the status still shows no
+publishing, goes to a person (UNKNOWN).
 
 The Reels API allows "30 API-published posts within a 24-hour moving period" per Page,
 enforced by Meta at ``finish``; the guide gives no call that reads the count, so its
@@ -87,6 +107,13 @@ from studio_publish.platforms.base import (
 )
 from studio_publish.platforms.clock import iso, parse_time, saved_at_least
 from studio_publish.platforms.facebook import SPEC
+from studio_publish.platforms.facebook.stories import (
+    find_story,
+    is_story,
+    is_video_story,
+    story_media_id,
+    usable_id,
+)
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
 from studio_publish.platforms.graph.errors import GraphError, graph_error
 from studio_publish.platforms.media import file_name, image_content_type, local_path
@@ -200,6 +227,15 @@ def is_video_post(post: Post) -> bool:
     return post.post_type in ("video", "reel")
 
 
+def uses_upload_session(post: Post) -> bool:
+    """A reel or a video story: start, upload to rupload, finish (then the status)."""
+    return post.post_type == "reel" or is_video_story(post)
+
+
+def session_edge(post: Post) -> str:
+    return "video_stories" if is_story(post) else "video_reels"
+
+
 def _absolute(link: str | None) -> str | None:
     # Video permalink_url is relative ("/page/videos/123/"); post permalinks are absolute.
     if link and link.startswith("/"):
@@ -260,9 +296,9 @@ class FacebookPlatform(GraphPlatform):
     async def _publish(self, ctx: PublishContext) -> Published:
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved_ids.get("fb_post_id"):
-            return await self._with_permalink(graph, str(ctx.saved_ids["fb_post_id"]))
-        if ctx.post.post_type == "reel":
-            return await self._reel(ctx, graph)
+            return await self._live(ctx, graph, str(ctx.saved_ids["fb_post_id"]))
+        if uses_upload_session(ctx.post):
+            return await self._upload_session(ctx, graph)
         if ctx.saved_ids.get("fb_video_id"):  # sent: wait until its status says published
             return await self._until_live(ctx, graph, str(ctx.saved_ids["fb_video_id"]))
         if ctx.saved_ids.get("fb_publish_sent_at"):
@@ -286,6 +322,9 @@ class FacebookPlatform(GraphPlatform):
             if post.options.get("title"):
                 data["title"] = str(post.options["title"])
             return await self._go_live(ctx, graph, f"{page}/videos", data)
+        if is_story(post):  # a photo story: the photo uploaded unpublished, then the story
+            photo_id = (await self._unpublished_photos(ctx, graph))[0]
+            return await self._go_live(ctx, graph, f"{page}/photo_stories", {"photo_id": photo_id})
         if len(post.media) == 1:
             return await self._single_photo(ctx, graph)
         photo_ids = await self._unpublished_photos(ctx, graph)
@@ -304,11 +343,12 @@ class FacebookPlatform(GraphPlatform):
     async def _reconcile(self, ctx: PublishContext) -> Reconciliation:
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved_ids.get("fb_post_id"):
-            published = await self._with_permalink(graph, str(ctx.saved_ids["fb_post_id"]))
+            published = await self._live(ctx, graph, str(ctx.saved_ids["fb_post_id"]))
             return Reconciliation(ReconcileStatus.LIVE, published, reason="post id saved")
         video_id = ctx.saved_ids.get("fb_video_id")
         sent = bool(ctx.saved_ids.get("fb_publish_sent_at"))
-        if video_id and (sent or ctx.post.post_type != "reel"):
+        session = uses_upload_session(ctx.post)
+        if video_id and (sent or not session):
             body = await graph.get(str(video_id), fields="status")
             state = video_state(body)
             if state == LIVE:
@@ -318,16 +358,19 @@ class FacebookPlatform(GraphPlatform):
                 return Reconciliation(
                     ReconcileStatus.FAILED, error=_status_error(body), reason="video error"
                 )
-            unclear = ctx.post.post_type == "reel" and not ctx.saved_ids.get("fb_reel_finished")
+            unclear = session and not ctx.saved_ids.get("fb_reel_finished")
             if unclear and not publishing_started(body) and unclear_finish_settled(body):
                 # Not live; publishing again resends the finish for this video, never a start.
                 return Reconciliation(
                     ReconcileStatus.NOT_LIVE,
-                    reason="the reel's unclear finish was not taken (its status: no publishing)",
+                    reason=f"the {ctx.post.post_type}'s unclear finish was not taken "
+                    "(its status: no publishing)",
                 )
             return Reconciliation(ReconcileStatus.PENDING, reason="the video is processing")
-        if ctx.post.post_type == "reel":  # finish never sent: the reel is a draft at most
-            return Reconciliation(ReconcileStatus.NOT_LIVE, reason="the reel was never finished")
+        if session:  # finish never sent: an upload nobody sees at most
+            return Reconciliation(
+                ReconcileStatus.NOT_LIVE, reason=f"the {ctx.post.post_type} was never finished"
+            )
         if not sent:
             return Reconciliation(ReconcileStatus.NOT_LIVE, reason="the post was never sent")
         found = await self._find(ctx, graph, tries=1)
@@ -378,6 +421,10 @@ class FacebookPlatform(GraphPlatform):
         await ctx.save(fb_publish_sent_at=iso(self.clock()))
         try:
             body = await graph.post(path, data, files=files, irreversible=True)
+            story_post_id = usable_id(body.get("post_id"))
+            if is_story(ctx.post) and story_post_id is None:
+                # {success: true} without the post id: taken, but which story is it?
+                raise OutcomeUnclear(f"POST {path} answered no usable post_id")
         except OutcomeUnclear as unclear:
             found = await self._find(ctx, graph, tries=SEARCH_TRIES)
             if found:
@@ -397,15 +444,49 @@ class FacebookPlatform(GraphPlatform):
             video_id = str(body["id"])
             await ctx.save(fb_video_id=video_id)
             return await self._until_live(ctx, graph, video_id)
+        if story_post_id is not None and is_story(ctx.post):
+            # photo_stories answers {success, post_id}: the story is published.
+            await ctx.save(fb_post_id=story_post_id)
+            return await self._story_post(ctx, graph, story_post_id)
         # /photos answers {id: photo, post_id: page post}: the post is what was published.
         post_id = str(body.get("post_id") or body["id"])
         await ctx.save(fb_post_id=post_id)
         return await self._with_permalink(graph, post_id)
 
-    # -- reels (https://developers.facebook.com/docs/video-api/guides/reels-publishing) ----
+    async def _live(self, ctx: PublishContext, graph: GraphClient, post_id: str) -> Published:
+        """A post known live by its saved id, with its permalink."""
+        if is_story(ctx.post):
+            return await self._story_post(ctx, graph, post_id)
+        return await self._with_permalink(graph, post_id)
 
-    async def _reel(self, ctx: PublishContext, graph: GraphClient) -> Published:
-        page = ctx.account.platform_account_id
+    # -- stories (https://developers.facebook.com/docs/page-stories-api) -------------------
+
+    async def _story_post(
+        self, ctx: PublishContext, graph: GraphClient, post_id: str | None
+    ) -> Published:
+        """The story as its Page post: ``post_id`` as Meta answered it (None: the listing's),
+        and its ``url`` from the Page's stories. The story is live whatever happens here: a
+        failed or lagging listing only loses the link (the media's id stands in for a post
+        id nothing gave)."""
+        media_id = story_media_id(ctx.post, ctx.saved_ids)
+        listed = None
+        if media_id is not None:
+            try:
+                listed = await find_story(
+                    graph, ctx.account.platform_account_id, media_id, self._since(ctx)
+                )
+            except PlatformError:
+                listed = None
+        if listed is None:
+            return Published(post_id or media_id or "")
+        return Published(post_id or listed.platform_post_id, listed.permalink)
+
+    # -- reels and video stories: an upload session ---------------------------------------
+    # The Reels Publishing API and the Page Stories API's video stories share the flow:
+    # start, the rupload upload, finish, the status (the module docstring).
+
+    async def _upload_session(self, ctx: PublishContext, graph: GraphClient) -> Published:
+        page, edge = ctx.account.platform_account_id, session_edge(ctx.post)
         saved = ctx.saved_ids
         if saved.get("fb_reel_finished") and saved.get("fb_video_id"):
             return await self._until_live(ctx, graph, str(saved["fb_video_id"]))
@@ -414,36 +495,35 @@ class FacebookPlatform(GraphPlatform):
             return await self._after_unclear_finish(ctx, graph, str(saved["fb_video_id"]))
         video_id = saved.get("fb_video_id")
         if not video_id:
-            body = await graph.post(f"{page}/video_reels", {"upload_phase": "start"})
-            video_id = body.get("video_id")
-            if platform_id_problem(video_id) is not None:
-                raise PlatformError(Decision.RETRY, "video_reels start answered no usable video_id")
-            await ctx.save(fb_video_id=str(video_id))
+            # Nothing is visible yet: a start whose answer is lost leaves an upload session
+            # nobody sees, and the next attempt opens a new one.
+            body = await graph.post(f"{page}/{edge}", {"upload_phase": "start"})
+            video_id = usable_id(body.get("video_id"))
+            if video_id is None:
+                raise PlatformError(Decision.RETRY, f"{edge} start answered no usable video_id")
+            await ctx.save(fb_video_id=video_id)
         video_id = str(video_id)
         if not saved.get("fb_reel_uploaded"):
-            await self._upload_reel(ctx, video_id)
+            await self._upload_hosted(ctx, video_id)
             await ctx.save(fb_reel_uploaded=True)
         return await self._finish(ctx, graph, video_id)
 
     async def _finish(
         self, ctx: PublishContext, graph: GraphClient, video_id: str, *, resend: bool = False
     ) -> Published:
-        """``upload_phase=finish``, the call that publishes the reel. ``resend``: an earlier
-        finish went unanswered and the status shows it was not taken; its saved time stands
-        (the processing bound and the search count from the first)."""
-        data = {
-            "upload_phase": "finish",
-            "video_id": video_id,
-            "video_state": "PUBLISHED",
-            "description": ctx.post.caption,
-        }
-        if ctx.post.options.get("title"):
-            data["title"] = str(ctx.post.options["title"])
+        """``upload_phase=finish``, the call that publishes the reel or story. ``resend``: an
+        earlier finish went unanswered and the status shows it was not taken; its saved time
+        stands (the processing bound and the search count from the first)."""
+        data = {"upload_phase": "finish", "video_id": video_id}
+        if not is_story(ctx.post):  # a story takes no text and no state (the Stories API)
+            data |= {"video_state": "PUBLISHED", "description": ctx.post.caption}
+            if ctx.post.options.get("title"):
+                data["title"] = str(ctx.post.options["title"])
         if not resend:
             await ctx.save(fb_publish_sent_at=iso(self.clock()))
-        page = ctx.account.platform_account_id
+        page, edge = ctx.account.platform_account_id, session_edge(ctx.post)
         try:
-            body = await graph.post(f"{page}/video_reels", data, irreversible=True)
+            body = await graph.post(f"{page}/{edge}", data, irreversible=True)
         except OutcomeUnclear:
             return await self._after_unclear_finish(ctx, graph, video_id, may_resend=not resend)
         except PlatformError as exc:
@@ -454,8 +534,14 @@ class FacebookPlatform(GraphPlatform):
         if body.get("success") is not True:
             if not resend:  # a resend keeps the first finish's time: that one is still unclear
                 await ctx.save(fb_publish_sent_at=None)
-            raise PlatformError(Decision.RETRY, "video_reels finish did not answer success")
-        await ctx.save(fb_reel_finished=True)
+            raise PlatformError(Decision.RETRY, f"{edge} finish did not answer success")
+        # A video story's finish answers its post id: saved at once, the post itself only
+        # once the status says published.
+        story_post_id = usable_id(body.get("post_id"))
+        if story_post_id is not None:
+            await ctx.save(fb_reel_finished=True, fb_story_post_id=story_post_id)
+        else:
+            await ctx.save(fb_reel_finished=True)
         return await self._until_live(ctx, graph, video_id)
 
     async def _refused_resend(
@@ -472,8 +558,8 @@ class FacebookPlatform(GraphPlatform):
             return await self._until_live(ctx, graph, video_id, current=body)
         raise PlatformError(
             Decision.UNKNOWN,
-            f"the reel's finish had an unclear answer and sending it again was refused "
-            f"({refusal.message}); its status shows no publishing",
+            f"the {ctx.post.post_type}'s finish had an unclear answer and sending it again was "
+            f"refused ({refusal.message}); its status shows no publishing",
             code=refusal.code,
             http_status=refusal.http_status,
         ) from refusal
@@ -483,11 +569,12 @@ class FacebookPlatform(GraphPlatform):
         version = self.api_base.rstrip("/").rsplit("/", 1)[-1]
         return f"{self.settings.facebook_upload_base}/video-upload/{version}/{video_id}"
 
-    async def _upload_reel(self, ctx: PublishContext, video_id: str) -> None:
-        """The hosted-file upload: Meta fetches ``file_url``; nothing is visible yet, so a
-        failure here is retried (the same video id is uploaded again)."""
+    async def _upload_hosted(self, ctx: PublishContext, video_id: str) -> None:
+        """The hosted-file upload (both guides' "Upload a hosted file"): Meta fetches
+        ``file_url``; nothing is visible yet, so a failure here is retried (the same video id
+        is uploaded again)."""
         token = ctx.account.access_token
-        what = "POST video-upload (reel)"
+        what = f"POST video-upload ({ctx.post.post_type})"
         response = await send(
             ctx.http,
             "POST",
@@ -521,15 +608,16 @@ class FacebookPlatform(GraphPlatform):
         (publishing under way or done): wait until live. Not taken (processed, publishing
         never started): send it again for the same video id. The guide says nothing of a
         second finish, but a finish names the video ``start`` made, and one video is at most
-        one reel: only a new start could make a second one, and none is ever made once a
-        finish was sent. A resend that goes unanswered too is not resent again."""
+        one reel or story (a story's media "can not have been used in a previously published
+        post", the Stories API): only a new start could make a second one, and none is ever
+        made once a finish was sent. A resend that goes unanswered too is not resent again."""
         try:
             body = await graph.get(video_id, fields="status")
         except PlatformError as exc:
             raise PlatformError(
                 Decision.UNKNOWN,
-                f"the reel's finish had an unclear answer and its status cannot be read: "
-                f"{exc.message}",
+                f"the {ctx.post.post_type}'s finish had an unclear answer and its status cannot "
+                f"be read: {exc.message}",
             ) from exc
         body = (
             await poll(
@@ -546,8 +634,8 @@ class FacebookPlatform(GraphPlatform):
         if not unclear_finish_settled(body):
             raise PlatformError(
                 Decision.WAIT,
-                f"Facebook is still processing the reel {video_id}; whether its finish was "
-                "taken shows once it is processed",
+                f"Facebook is still processing the {ctx.post.post_type} {video_id}; whether its "
+                "finish was taken shows once it is processed",
                 retry_after=self.settings.poll_interval_seconds,
             )
         if publishing_started(body):
@@ -556,8 +644,8 @@ class FacebookPlatform(GraphPlatform):
             return await self._finish(ctx, graph, video_id, resend=True)
         raise PlatformError(
             Decision.UNKNOWN,
-            "the reel's finish and its resend both had unclear answers and its status shows "
-            "no publishing",
+            f"the {ctx.post.post_type}'s finish and its resend both had unclear answers and its "
+            "status shows no publishing",
         )
 
     # -- waiting until a video is published ---------------------------------------------
@@ -601,7 +689,11 @@ class FacebookPlatform(GraphPlatform):
     async def _saved_video(
         self, ctx: PublishContext, graph: GraphClient, video_id: str
     ) -> Published:
-        published = await self._video_post(graph, ctx.account.platform_account_id, video_id)
+        if is_story(ctx.post):  # its post id is the finish's, or the Page's stories tell
+            saved = usable_id(ctx.saved_ids.get("fb_story_post_id"))
+            published = await self._story_post(ctx, graph, saved)
+        else:
+            published = await self._video_post(graph, ctx.account.platform_account_id, video_id)
         await ctx.save(fb_post_id=published.platform_post_id)
         return published
 
@@ -640,17 +732,27 @@ class FacebookPlatform(GraphPlatform):
                 return found
         return None
 
-    async def _search(self, ctx: PublishContext, graph: GraphClient) -> Published | None:
+    @staticmethod
+    def _since(ctx: PublishContext) -> dt.datetime | None:
+        """Where a search of the Page starts: the earlier of the attempt's start and the
+        publishing call (reconcile may run in a later attempt than the one that sent), less
+        the clock skew between our database and Meta."""
         post = ctx.post
-        if not post.caption.strip():
-            return None  # nothing to match on: an empty-caption post cannot be told apart
-        # The earlier of the two: reconcile may run in a later attempt than the one that sent.
         moments = [post.attempt_started_at, parse_time(ctx.saved_ids.get("fb_publish_sent_at"))]
         since = min((m for m in moments if m is not None), default=None)
+        return None if since is None else since - SEARCH_SLACK
+
+    async def _search(self, ctx: PublishContext, graph: GraphClient) -> Published | None:
+        post, page = ctx.post, ctx.account.platform_account_id
+        if is_story(post):  # no caption: the story showing our photo or video is ours
+            media_id = story_media_id(post, ctx.saved_ids)
+            return await find_story(graph, page, media_id, self._since(ctx)) if media_id else None
+        if not post.caption.strip():
+            return None  # nothing to match on: an empty-caption post cannot be told apart
+        since = self._since(ctx)
         params: dict[str, str | int] = {}
         if since is not None:
-            params["since"] = int((since - SEARCH_SLACK).timestamp())
-        page = ctx.account.platform_account_id
+            params["since"] = int(since.timestamp())
         if is_video_post(post):
             fields, text_field = "id,description,created_time,permalink_url", "description"
             body = await graph.get(f"{page}/videos", fields=fields, **params)

@@ -6,8 +6,11 @@ https://developers.facebook.com/docs/graph-api/reference/page/photos/ and
 https://developers.facebook.com/docs/video-api/guides/publishing/, and for reels the Reels
 Publishing API, https://developers.facebook.com/docs/video-api/guides/reels-publishing
 (``video_reels`` start and finish, the rupload host's hosted-file upload, the Video node's
-``status`` with its uploading, processing and publishing phases). Where the sandbox is
-deliberately stricter or looser than Meta it says so in a comment.
+``status`` with its uploading, processing and publishing phases), and for stories the Page
+Stories API, https://developers.facebook.com/docs/page-stories-api (``photo_stories`` with
+an unpublished photo's ``photo_id``, ``video_stories`` start and finish around the same
+upload, ``GET /{page}/stories``). Where the sandbox is deliberately stricter or looser than
+Meta it says so in a comment.
 
 A video (sent to /videos, or a reel once uploaded) is processed for the
 ``processing_seconds`` knob; until then its status says ``processing``, and it goes live
@@ -19,6 +22,14 @@ processing (the guide's processing-error example). A reel's finish is the call
 lose or drop the one that publishes; a second finish of a published reel is refused
 (#100), so a client that resends one wrongly shows in tests.
 
+A story is live (listed, a ledger entry of kind ``story``) once ``photo_stories`` takes its
+photo, or once its video, finished, is processed; both answer ``{"success": true,
+"post_id"}``, the video story's finish before processing ends. A photo or video already in
+a published post or story is refused (#100): the guide's "can not have been used in a
+previously published post", which also makes a wrongly resent story show in tests. A video
+story's finish is ``graph.video_stories.finish``, apart from its start.
+``facebook_story_list_lag`` leaves a Page's newest story out of the next list reads.
+
 URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Instagram (see
 ``graph_common``), -> STUDIO_PUBLISH_GRAPH_API_BASE = {url}/graph/v25.0::
 
@@ -27,9 +38,13 @@ URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Instagr
     POST {url}/graph/v25.0/{page-id}/videos          graph.videos
     POST {url}/graph/v25.0/{page-id}/video_reels     graph.video_reels (upload_phase=start)
                                                      graph.video_reels.finish (=finish)
+    POST {url}/graph/v25.0/{page-id}/photo_stories   graph.photo_stories
+    POST {url}/graph/v25.0/{page-id}/video_stories   graph.video_stories (upload_phase=start)
+                                                     graph.video_stories.finish (=finish)
     POST {url}/rupload/video-upload/v25.0/{video-id} rupload.video_upload
          -> STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE = {url}/rupload
     GET  {url}/graph/v25.0/{page-id}/posts           graph.posts (also /feed, /published_posts)
+    GET  {url}/graph/v25.0/{page-id}/stories         graph.stories
     GET  {url}/graph/v25.0/{post-photo-or-video-id}  graph.object
 """
 
@@ -39,8 +54,9 @@ import datetime as dt
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from studio_publish.sandbox.ledger import LedgerEntry
 from studio_publish.sandbox.standins.graph_common import (
@@ -74,8 +90,20 @@ UPLOAD_PREFIX = "rupload"
 # One URL, two calls: a reel's start only opens an upload session, its finish publishes it,
 # so faults and statistics name the finish apart ("graph.video_reels*" matches both).
 REELS, FINISH = "graph.video_reels", "graph.video_reels.finish"
+PHOTO_STORIES = "graph.photo_stories"
+VIDEO_STORIES, STORY_FINISH = "graph.video_stories", "graph.video_stories.finish"
+# The upload sessions: a session edge's name -> its finish's call name and its videos' kind.
+SESSIONS = {REELS: (FINISH, "reel"), VIDEO_STORIES: (STORY_FINISH, "story")}
 MESSAGE_MAX = 63206
 _POST_FIELDS = {"id", "message", "created_time", "permalink_url", "is_published", "status_type"}
+
+
+class Dated(Protocol):
+    page: str
+    created: float
+
+
+D = TypeVar("D", bound=Dated)
 
 
 @dataclass
@@ -109,11 +137,33 @@ class Video:
     created_time: str
     published: bool  # asked to be published (/videos published=true, a reel's finish)
     post_id: str | None = None
-    kind: str = "video"  # or "reel"
+    kind: str = "video"  # or "reel", "story"
     uploaded_at: float | None = None  # when its file arrived: processing starts
     draft: bool = False  # never goes live (facebook_videos_stay_drafts)
     fails: bool = False  # its processing fails (facebook_video_failures)
     created: float = 0.0
+    story_id: str | None = None  # a video story's post id, answered by its finish
+
+
+@dataclass
+class Story:
+    """A Page story, as ``GET /{page}/stories`` lists it."""
+
+    post_id: str
+    page: str
+    media_type: str  # "photo" or "video"
+    media_id: str
+    created: float
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "post_id": self.post_id,
+            "status": "PUBLISHED",  # ARCHIVED after 24 hours; the sandbox keeps them fresh
+            "creation_time": str(int(self.created)),
+            "media_type": self.media_type,
+            "media_id": self.media_id,
+            "url": f"https://facebook.com/stories/{self.post_id}",
+        }
 
 
 class FacebookStandIn(GraphStandIn):
@@ -125,8 +175,12 @@ class FacebookStandIn(GraphStandIn):
         "graph.videos",
         REELS,
         FINISH,
+        PHOTO_STORIES,
+        VIDEO_STORIES,
+        STORY_FINISH,
         "rupload.video_upload",
         "graph.posts",
+        "graph.stories",
         OBJECT,
     )
     actions = frozenset(
@@ -136,6 +190,9 @@ class FacebookStandIn(GraphStandIn):
             "graph.videos",
             REELS,
             FINISH,
+            PHOTO_STORIES,
+            VIDEO_STORIES,
+            STORY_FINISH,
             "rupload.video_upload",
         }
     )
@@ -146,6 +203,7 @@ class FacebookStandIn(GraphStandIn):
             self._posts: dict[str, PagePost] = {}
             self._photos: dict[str, Photo] = {}
             self._videos: dict[str, Video] = {}
+            self._stories: dict[str, Story] = {}
 
     def edges(self) -> Edges:
         return {
@@ -153,6 +211,9 @@ class FacebookStandIn(GraphStandIn):
             ("POST", "photos"): ("graph.photos", self.page_photo),
             ("POST", "videos"): ("graph.videos", self.page_video),
             ("POST", "video_reels"): (REELS, self.video_reels),
+            ("POST", "photo_stories"): (PHOTO_STORIES, self.photo_stories),
+            ("POST", "video_stories"): (VIDEO_STORIES, self.video_stories),
+            ("GET", "stories"): ("graph.stories", self.page_stories),
             ("GET", "posts"): ("graph.posts", self.page_posts),
             ("GET", "feed"): ("graph.posts", self.page_posts),
             ("GET", "published_posts"): ("graph.posts", self.page_posts),
@@ -176,8 +237,8 @@ class FacebookStandIn(GraphStandIn):
         return super().unrouted(req, parts)
 
     def call_name(self, req: Request, route: Route) -> str:
-        if route.endpoint == REELS and as_str(req.params.get("upload_phase")) == "finish":
-            return FINISH
+        if route.endpoint in SESSIONS and as_str(req.params.get("upload_phase")) == "finish":
+            return SESSIONS[route.endpoint][0]
         return route.endpoint
 
     def env(self, url: str) -> dict[str, str]:
@@ -380,6 +441,11 @@ class FacebookStandIn(GraphStandIn):
             return
         if not self._processed(video, now):
             return
+        if video.kind == "story":
+            video.post_id = self._add_story(
+                video.story_id or "", video.page, "video", video.id, now
+            )
+            return
         post = self._make_post(video.page, video.description, video.kind, True, now)
         if video.kind == "reel":
             post.permalink_url = f"https://www.facebook.com/reel/{video.id}/"
@@ -427,6 +493,9 @@ class FacebookStandIn(GraphStandIn):
                         "publish_status": "published",
                         "publish_time": int(now),
                     }
+                elif video.kind == "story":
+                    # The Stories guide's vocabulary for a video not (yet) published.
+                    publishing = {"status": "not_started", "publish_status": "not_published"}
             elif video.published:
                 video_status = "processing"
         return {
@@ -436,46 +505,128 @@ class FacebookStandIn(GraphStandIn):
             "publishing_phase": publishing,
         }
 
-    # ---- reels (the Reels Publishing API) -----------------------------------------------
+    # ---- upload sessions: reels (the Reels Publishing API), video stories -----------------
 
     def video_reels(self, req: Request, page: str) -> Response:
+        return self._session(req, page, "reel")
+
+    def video_stories(self, req: Request, page: str) -> Response:
+        return self._session(req, page, "story")
+
+    def _session(self, req: Request, page: str, kind: str) -> Response:
+        """``upload_phase=start`` opens an upload session for a video of ``kind``; ``finish``
+        publishes it: a reel with its ``video_state``, text and title, a story with nothing
+        but the ``video_id`` (answering the story's post id)."""
         p = req.params
         phase = as_str(p.get("upload_phase"))
         now = time.time()
         if phase == "start":
             with self._lock:
-                started = self._new_video(page, "reel", now)
+                started = self._new_video(page, kind, now)
             host = req.host or "127.0.0.1"
             upload_url = f"http://{host}/{UPLOAD_PREFIX}/video-upload/{GRAPH_VERSION}/{started.id}"
             return Response(200, {"video_id": started.id, "upload_url": upload_url})
         if phase != "finish":
             raise graph_error(100, "(#100) upload_phase must be one of start, finish")
         video_id = as_str(p.get("video_id")) or ""
-        state = as_str(p.get("video_state")) or ""
+        state = as_str(p.get("video_state")) or ("PUBLISHED" if kind == "story" else "")
         if state not in ("PUBLISHED", "DRAFT", "SCHEDULED"):
             raise graph_error(100, "(#100) video_state must be PUBLISHED, DRAFT or SCHEDULED")
         with self._lock:
             video = self._videos.get(video_id)
-            if video is None or video.page != page or video.kind != "reel":
-                raise graph_error(100, f"(#100) video_id {video_id} is not a reel of this Page")
+            if video is None or video.page != page or video.kind != kind:
+                raise graph_error(100, f"(#100) video_id {video_id} is not a {kind} of this Page")
             if video.uploaded_at is None:
                 # Meta: "Video Upload Is Missing" (trypost PR #32 saw it after a no-op upload).
                 raise graph_error(6000, "There was a problem uploading your video file")
             if video.published:
                 # A second finish is refused, so a resent one is visible in tests.
-                raise graph_error(100, f"(#100) the reel {video_id} is already published")
-            video.description = as_str(p.get("description")) or ""
-            video.title = as_str(p.get("title")) or ""
+                raise graph_error(100, f"(#100) the {kind} {video_id} is already published")
             video.published = state == "PUBLISHED"
+            body: dict[str, Any] = {"success": True}
+            if kind == "story":
+                video.story_id = self.ids.next("1")
+                body["post_id"] = int(video.story_id)  # a number, as the guide prints it
+            else:
+                video.description = as_str(p.get("description")) or ""
+                video.title = as_str(p.get("title")) or ""
             self._settle(video, now)
-        return Response(200, {"success": True})
+        return Response(200, body)
+
+    # ---- photo stories and the Page's stories (the Page Stories API) ---------------------
+
+    def photo_stories(self, req: Request, page: str) -> Response:
+        photo_id = as_str(req.params.get("photo_id")) or ""
+        if not photo_id:
+            raise graph_error(100, "(#100) The parameter photo_id is required")
+        now = time.time()
+        with self._lock:
+            photo = self._photos.get(photo_id)
+            if photo is None or photo.page != page:
+                raise graph_error(100, f"(#100) photo {photo_id} does not exist on this Page")
+            if photo.published:
+                # "A photo or video uploaded for a story can not have been used in a previously
+                # published post": a story resent for the same photo is refused too.
+                raise graph_error(
+                    100, f"(#100) photo {photo_id} was already used in a published post"
+                )
+            photo.published = True
+            photo.post_id = self._add_story(self.ids.next("1"), page, "photo", photo.id, now)
+        return Response(200, {"success": True, "post_id": int(photo.post_id)})
+
+    def _add_story(
+        self, post_id: str, page: str, media_type: str, media_id: str, now: float
+    ) -> str:
+        """Under the lock: a story goes live (listed, a ledger entry). Stories have no
+        caption: the entry's ``source_ids`` name its photo or video."""
+        story = Story(post_id, page, media_type, media_id, now)
+        self._stories[post_id] = story
+        self.ledger.record(
+            LedgerEntry(
+                platform=PLATFORM,
+                account=page,
+                platform_post_id=post_id,
+                kind="story",
+                caption="",
+                created_at=dt.datetime.fromtimestamp(now, dt.UTC),
+                source_ids=(media_id,),
+            )
+        )
+        return post_id
+
+    def _listing(self, req: Request, page: str, items: Iterable[D]) -> list[D]:
+        """Under the lock: the Page's ``items`` (a live view: read after the Page's waiting
+        videos are settled, so one processed since is listed) within ``since`` and
+        ``until``, newest first."""
+        since = parse_time(req.params.get("since"))
+        until = parse_time(req.params.get("until"))
+        now = time.time()
+        for waiting in self._videos.values():
+            if waiting.page == page:
+                self._settle(waiting, now)
+        chosen = [
+            item
+            for item in items
+            if item.page == page
+            and (since is None or item.created >= since)
+            and (until is None or item.created <= until)
+        ]
+        return sorted(chosen, key=lambda item: item.created, reverse=True)
+
+    def page_stories(self, req: Request, page: str) -> Response:
+        with self._lock:
+            stories = self._listing(req, page, self._stories.values())
+            if stories and self.knobs.facebook_story_list_lag > 0:
+                self.knobs.facebook_story_list_lag -= 1
+                stories = stories[1:]  # the list lags: its newest story is not in it yet
+        return Response(200, paginate(req, [story.record() for story in stories]))
 
     def video_upload(self, req: Request, page: str) -> Response:
         video_id = object_id(req)
         file_url = req.header("file_url") or ""
         with self._lock:
             video = self._videos.get(video_id)
-            if video is None or video.kind != "reel":
+            if video is None or video.kind not in ("reel", "story"):
                 return Response(
                     400,
                     {
@@ -505,22 +656,8 @@ class FacebookStandIn(GraphStandIn):
         names = fields(
             req, _POST_FIELDS, "Post", ("id", "message", "created_time", "permalink_url")
         )
-        since = parse_time(req.params.get("since"))
-        until = parse_time(req.params.get("until"))
         with self._lock:
-            now = time.time()
-            for waiting in self._videos.values():
-                if waiting.page == page:
-                    self._settle(waiting, now)
-            posts = [
-                post
-                for post in self._posts.values()
-                if post.page == page
-                and post.published
-                and (since is None or post.created >= since)
-                and (until is None or post.created <= until)
-            ]
-        posts.sort(key=lambda post: post.created, reverse=True)
+            posts = [p for p in self._listing(req, page, self._posts.values()) if p.published]
         records = [self._post_record(post) for post in posts]
         return Response(200, paginate(req, [pick(r, names) for r in records]))
 

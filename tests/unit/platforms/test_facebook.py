@@ -1,4 +1,5 @@
-"""Facebook Pages: feed, photos, multi-photo, video, and finding a post after an unclear answer."""
+"""Facebook Pages: feed, photos, multi-photo, video, reels, stories, and finding a post after
+an unclear answer."""
 
 from __future__ import annotations
 
@@ -490,12 +491,19 @@ RUPLOAD = "https://rupload.facebook.com/video-upload/v25.0/v1"
 REEL = ("https://cdn.test/r.mp4", "video")
 
 
-def reel_api(api: FakeApi, *statuses: dict[str, Any], finish: Any = None) -> None:
-    """A reel's calls: ``finish`` answers each finish in turn (a list; the last repeats), an
+def reel_api(
+    api: FakeApi,
+    *statuses: dict[str, Any],
+    finish: Any = None,
+    edge: str = REELS,
+    finished: dict[str, Any] | None = None,
+) -> None:
+    """A reel's calls (or a video story's, on its ``edge``): ``finish`` answers each finish
+    in turn (a list; the last repeats; None: ``finished``, the guide's success answer), an
     exception type standing for a finish whose answer is lost."""
     start = ok({"video_id": "v1", "upload_url": RUPLOAD})
     answers = list(finish) if isinstance(finish, list) else [finish]
-    answers = [ok({"success": True}) if a is None else a for a in answers]
+    answers = [ok(finished or {"success": True}) if a is None else a for a in answers]
 
     def video_reels(request: httpx.Request) -> httpx.Response:
         phase = form(request)["upload_phase"]
@@ -506,13 +514,13 @@ def reel_api(api: FakeApi, *statuses: dict[str, Any], finish: Any = None) -> Non
             raise done("simulated network failure", request=request)
         return done
 
-    api.on("POST", REELS, video_reels)
+    api.on("POST", edge, video_reels)
     api.on("POST", RUPLOAD, ok({"success": True}))
     api.on("GET", f"{GRAPH}/v1", video_reads(*(statuses or (READY,))))
 
 
-def phases(api: FakeApi) -> list[str]:
-    return [form(r)["upload_phase"] for r in api.calls("POST", REELS)]
+def phases(api: FakeApi, edge: str = REELS) -> list[str]:
+    return [form(r)["upload_phase"] for r in api.calls("POST", edge)]
 
 
 def test_a_reel_takes_the_reels_flow(api: FakeApi) -> None:
@@ -711,3 +719,267 @@ def test_a_refused_upload_is_not_marked_and_never_finishes(api: FakeApi) -> None
     assert "ParameterValidationError" in caught.value.message
     assert "fb_reel_uploaded" not in ctx.saved_ids and phases(api) == ["start"]
     assert_token_safe(api, caught.value.message)
+
+
+# -- stories: the Page Stories API (https://developers.facebook.com/docs/page-stories-api) --
+
+PHOTO_STORIES, VIDEO_STORIES = f"{PAGE}/photo_stories", f"{PAGE}/video_stories"
+STORIES = f"{PAGE}/stories"
+STORY_LINK = "https://facebook.com/stories/8283482737484972"
+STORY_VIDEO = ("https://cdn.test/s.mp4", "video")
+# The guide's answer to photo_stories and to a video story's finish: its post_id a number.
+STORY_DONE = {"success": True, "post_id": 1234}
+
+
+def story_ctx(api: FakeApi, media: tuple[str, str] = IMAGE, **kwargs: Any) -> Any:
+    return make_ctx(make_post("story", [media], caption=""), account_id="55", api=api, **kwargs)
+
+
+def listed(media_id: str = "p1", post_id: str = "1234", kind: str = "photo") -> httpx.Response:
+    """GET /{page}/stories as the guide's "Get stories" prints it (one more story first)."""
+
+    def story(post: str, media: str, media_type: str, url: str) -> dict[str, str]:
+        return {
+            "post_id": post,
+            "status": "PUBLISHED",
+            "creation_time": "1772366401",
+            "media_type": media_type,
+            "media_id": media,
+            "url": url,
+        }
+
+    other = story("99", "v99", "video", "https://facebook.com/stories/9")
+    return ok({"data": [other, story(post_id, media_id, kind, STORY_LINK)]})
+
+
+def test_a_photo_story_uploads_the_photo_unpublished_then_publishes_the_story(
+    api: FakeApi,
+) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, ok(STORY_DONE))
+    api.on("GET", STORIES, listed())
+    ctx = story_ctx(api)
+    assert run(platform().publish, ctx) == Published("1234", STORY_LINK)
+    assert form(api.calls("POST", PHOTOS)[0]) == {"published": "false", "url": IMAGE[0]}
+    assert form(api.calls("POST", PHOTO_STORIES)[0]) == {"photo_id": "p1"}
+    assert before(api.log, "save fb_photo_ids=['p1']", "POST /v25.0/55/photo_stories")
+    assert before(api.log, "save fb_publish_sent_at", "POST /v25.0/55/photo_stories")
+    assert before(api.log, "save fb_post_id='1234'", "GET /v25.0/55/stories")
+    assert ctx.saved_ids["fb_post_id"] == "1234"
+    assert api.count("POST", FEED) == 0
+    assert_token_safe(api)
+
+
+def test_a_local_photo_story_is_uploaded_as_multipart_source(api: FakeApi, tmp_path: Path) -> None:
+    image = tmp_path / "story.png"
+    image.write_bytes(b"\x89PNG-bytes")
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, ok(STORY_DONE))
+    api.on("GET", STORIES, listed())
+    run(platform().publish, story_ctx(api, (str(image), "image")))
+    request = api.calls("POST", PHOTOS)[0]
+    assert b'name="source"; filename="story.png"' in request.content
+    assert b'name="published"' in request.content and b"caption" not in request.content
+
+
+def test_a_lost_photo_upload_answer_uploads_again_and_publishes_one_story(api: FakeApi) -> None:
+    # An unpublished photo is invisible: a lost answer leaves one nobody sees.
+    api.on("POST", PHOTOS, httpx.ReadTimeout, ok({"id": "p2"}))
+    api.on("POST", PHOTO_STORIES, ok(STORY_DONE))
+    api.on("GET", STORIES, listed("p2"))
+    ctx = story_ctx(api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.RETRY and ctx.saved_ids == {}
+    again = story_ctx(api, saved=dict(ctx.saved_ids))
+    assert run(platform().publish, again).platform_post_id == "1234"
+    assert form(api.calls("POST", PHOTO_STORIES)[0]) == {"photo_id": "p2"}
+    assert api.count("POST", PHOTO_STORIES) == 1
+
+
+def test_a_saved_photo_id_is_reused_not_uploaded_again(api: FakeApi) -> None:
+    api.on("POST", PHOTO_STORIES, ok(STORY_DONE))
+    api.on("GET", STORIES, listed())
+    run(platform().publish, story_ctx(api, saved={"fb_photo_ids": ["p1"]}))
+    assert api.count("POST", PHOTOS) == 0 and api.count("POST", PHOTO_STORIES) == 1
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout, graph_error(2), httpx.Response(500, text="")]
+)
+def test_an_unclear_photo_stories_answer_finds_the_story_by_its_photo(
+    api: FakeApi, failure: Any
+) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, failure)
+    api.on("GET", STORIES, ok({"data": []}), listed())  # the list catches up on a second look
+    ctx = story_ctx(api)
+    assert run(platform().publish, ctx) == Published("1234", STORY_LINK)
+    assert api.count("POST", PHOTO_STORIES) == 1
+    assert ctx.saved_ids["fb_post_id"] == "1234"
+    assert int(api.calls("GET", STORIES)[0].url.params["since"]) <= int(NOW.timestamp())
+
+
+def test_an_unclear_photo_story_not_found_goes_to_a_person_and_is_never_sent_again(
+    api: FakeApi,
+) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, httpx.ReadTimeout)
+    api.on("GET", STORIES, listed("another-photo"))
+    ctx = story_ctx(api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.UNKNOWN
+    assert ctx.saved_ids["fb_publish_sent_at"] and ctx.saved_ids["fb_photo_ids"] == ["p1"]
+    # The next attempt looks again, and never publishes blindly.
+    with pytest.raises(PlatformError) as again:
+        run(platform().publish, story_ctx(api, saved=dict(ctx.saved_ids)))
+    assert again.value.decision is Decision.UNKNOWN
+    assert api.count("POST", PHOTO_STORIES) == 1 and api.count("POST", PHOTOS) == 1
+
+
+def test_a_photo_stories_refusal_clears_the_marker_and_keeps_the_photo(api: FakeApi) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, graph_error(100))
+    ctx = story_ctx(api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.FAIL
+    assert "fb_publish_sent_at" not in ctx.saved_ids and ctx.saved_ids["fb_photo_ids"] == ["p1"]
+
+
+def test_a_story_answered_without_a_post_id_is_found_by_its_photo(api: FakeApi) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, ok({"success": True}))
+    api.on("GET", STORIES, listed())
+    assert run(platform().publish, story_ctx(api)) == Published("1234", STORY_LINK)
+
+
+def test_a_story_post_id_that_is_not_an_id_is_never_saved_or_used(api: FakeApi) -> None:
+    # Answered and listed with a post id that is no id: the photo's id stands in.
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, ok({"success": True, "post_id": "../me"}))
+    api.on("GET", STORIES, listed(post_id="../me"))
+    ctx = story_ctx(api)
+    assert run(platform().publish, ctx) == Published("p1", STORY_LINK)
+    assert ctx.saved_ids["fb_post_id"] == "p1"
+    assert not any(".." in r.url.path for r in api.requests)
+
+
+def test_a_live_story_whose_list_fails_keeps_its_post_id(api: FakeApi) -> None:
+    api.on("POST", PHOTOS, ok({"id": "p1"}))
+    api.on("POST", PHOTO_STORIES, ok(STORY_DONE))
+    api.on("GET", STORIES, graph_error(2, status=500))
+    assert run(platform().publish, story_ctx(api)) == Published("1234")
+
+
+SENT = {"fb_photo_ids": ["p1"], "fb_publish_sent_at": NOW.isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("saved", "stories", "expected"),
+    [
+        ({}, None, ReconcileStatus.NOT_LIVE),
+        ({"fb_photo_ids": ["p1"]}, None, ReconcileStatus.NOT_LIVE),  # an unpublished photo
+        (SENT, listed(), ReconcileStatus.LIVE),
+        (SENT, ok({"data": []}), ReconcileStatus.UNKNOWN),
+        ({**SENT, "fb_post_id": "1234"}, listed(), ReconcileStatus.LIVE),
+    ],
+)
+def test_reconcile_a_photo_story(
+    api: FakeApi, saved: dict[str, Any], stories: httpx.Response | None, expected: ReconcileStatus
+) -> None:
+    if stories is not None:
+        api.on("GET", STORIES, stories)
+    result = run(platform().reconcile, story_ctx(api, saved=saved))
+    assert result.status is expected
+    if expected is ReconcileStatus.LIVE:
+        assert result.published == Published("1234", STORY_LINK)
+    assert api.count("POST", PHOTO_STORIES) == 0 and api.count("POST", PHOTOS) == 0
+
+
+def video_story_api(api: FakeApi, *statuses: dict[str, Any], finish: Any = None) -> None:
+    reel_api(api, *statuses, finish=finish, edge=VIDEO_STORIES, finished=STORY_DONE)
+    api.on("GET", STORIES, listed("v1", kind="video"))
+
+
+def test_a_video_story_takes_the_upload_session_and_waits_for_the_status(api: FakeApi) -> None:
+    video_story_api(api, UPLOADED, PROCESSING_, READY)
+    ctx = story_ctx(api, STORY_VIDEO)
+    assert run(platform().publish, ctx) == Published("1234", STORY_LINK)
+    assert phases(api, VIDEO_STORIES) == ["start", "finish"]
+    # The finish names the video alone: a story takes no text and no video_state.
+    assert form(api.calls("POST", VIDEO_STORIES)[1]) == {"upload_phase": "finish", "video_id": "v1"}
+    upload = api.calls("POST", RUPLOAD)[0]
+    assert upload.headers["file_url"] == STORY_VIDEO[0]
+    assert upload.headers["Authorization"].startswith("OAuth ")
+    assert before(api.log, "save fb_video_id='v1'", "POST /video-upload/v25.0/v1")
+    finish = api.log.index("POST /v25.0/55/video_stories", 1)  # the second: the finish
+    assert api.log[finish - 1].startswith("save fb_publish_sent_at")
+    # The finish's post id is saved at once; the post is live only once the status says so.
+    assert before(api.log, "save fb_story_post_id='1234'", "GET /v25.0/v1")
+    assert status_reads(api) == 3 and ctx.saved_ids["fb_post_id"] == "1234"
+    assert api.count("POST", REELS) == 0 and api.count("POST", VIDEOS) == 0
+    assert_token_safe(api)
+
+
+def test_a_lost_video_story_start_answer_leaves_nothing_and_starts_anew(api: FakeApi) -> None:
+    video_story_api(api)
+    api.routes[("POST", httpx.URL(VIDEO_STORIES).path)].insert(0, httpx.ReadTimeout)
+    ctx = story_ctx(api, STORY_VIDEO)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.RETRY and ctx.saved_ids == {}
+    assert api.count("POST", RUPLOAD) == 0
+
+
+def test_a_lost_video_story_finish_answer_reads_the_status_and_never_finishes_again(
+    api: FakeApi,
+) -> None:
+    video_story_api(api, PUBLISHING, READY, finish=httpx.ReadTimeout)
+    ctx = story_ctx(api, STORY_VIDEO)
+    # The finish's answer (its post id) was lost: the Page's stories give it.
+    assert run(platform().publish, ctx) == Published("1234", STORY_LINK)
+    assert phases(api, VIDEO_STORIES) == ["start", "finish"]
+    assert "fb_story_post_id" not in ctx.saved_ids and ctx.saved_ids["fb_post_id"] == "1234"
+
+
+def test_a_video_story_finish_that_never_arrived_is_sent_again_for_the_same_video(
+    api: FakeApi,
+) -> None:
+    video_story_api(api, NOT_TAKEN, READY, finish=[httpx.ReadTimeout, None])
+    ctx = story_ctx(api, STORY_VIDEO)
+    assert run(platform().publish, ctx).platform_post_id == "1234"
+    assert phases(api, VIDEO_STORIES) == ["start", "finish", "finish"]  # never a second start
+    assert api.count("POST", RUPLOAD) == 1
+
+
+def test_a_video_story_in_error_fails(api: FakeApi) -> None:
+    video_story_api(api, GUIDE_PROCESSING_ERROR)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, story_ctx(api, STORY_VIDEO))
+    assert caught.value.decision is Decision.FAIL and "540p" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("saved", "reads", "expected"),
+    [
+        ({}, READY, ReconcileStatus.NOT_LIVE),
+        ({"fb_video_id": "v1", "fb_reel_uploaded": True}, READY, ReconcileStatus.NOT_LIVE),
+        ({"fb_video_id": "v1", "fb_publish_sent_at": "x"}, NOT_TAKEN, ReconcileStatus.NOT_LIVE),
+        ({"fb_video_id": "v1", "fb_publish_sent_at": "x"}, READY, ReconcileStatus.LIVE),
+        ({"fb_video_id": "v1", "fb_reel_finished": True}, PROCESSING_, ReconcileStatus.PENDING),
+        ({"fb_video_id": "v1", "fb_reel_finished": True}, FAILED, ReconcileStatus.FAILED),
+    ],
+)
+def test_reconcile_a_video_story(
+    api: FakeApi, saved: dict[str, Any], reads: dict[str, Any], expected: ReconcileStatus
+) -> None:
+    if saved.get("fb_reel_finished"):
+        saved = {**saved, "fb_publish_sent_at": NOW.isoformat()}
+    video_story_api(api, reads)
+    result = run(platform().reconcile, story_ctx(api, STORY_VIDEO, saved=saved))
+    assert result.status is expected
+    if expected is ReconcileStatus.LIVE:
+        assert result.published == Published("1234", STORY_LINK)
+    assert api.count("POST", VIDEO_STORIES) == 0
