@@ -31,6 +31,7 @@ from studio_publish.platforms.base import (
     Reconciliation,
 )
 from studio_publish.platforms.polling import ProcessingWait
+from studio_publish.platforms.registry import spec_for
 from studio_publish.redaction import redact
 from studio_publish.scheduling.validation import StoredPost, check_saved_ids, check_stored_post
 from studio_publish.settings import Settings
@@ -213,13 +214,45 @@ class PostAttempt:
             if earlier is not None:
                 return earlier
         try:
+            counted = await self._within_counted_quota()
             await self.with_refresh(lambda: platform.prepare(ctx))
             self.log.debug("publishing")  # one line a post is enough: its outcome
             published = await self.with_refresh(lambda: platform.publish(ctx))
+            if counted is not None:
+                ctx.quota = Quota(counted.used + 1, counted.total)
         finally:  # a quota that is used up is worth showing most of all
             if ctx.quota is not None:
                 self.quotas[self.claim.account_id] = ctx.quota
         return outcomes.posted(published)
+
+    async def _within_counted_quota(self) -> Quota | None:
+        """A limit the platform documents but gives no call to read (the spec's
+        CountedQuota): the account's own posts of those types live in its window, counted
+        before anything is sent. Full: the post waits, using no attempt, until the oldest
+        leaves the window. A post resuming from saved ids was counted when it started."""
+        spec = spec_for(self.platform.name)
+        counted, post = spec.counted_quota, self.ctx.post
+        if counted is None or post.post_type not in counted.post_types or self.ctx.saved_ids:
+            return None
+        used, frees_in = await self.store.count_posted_in_window(
+            self.claim.account_id,
+            self.claim.post_id,
+            counted.post_types,
+            counted.window.total_seconds(),
+        )
+        self.ctx.quota = quota = Quota(used, counted.most)
+        if used >= counted.most:
+            hours = counted.window.total_seconds() / 3600
+            raise PlatformError(
+                Decision.WAIT,
+                f"{spec.display_name} takes {counted.most} {post.post_type}s an account in a "
+                f"moving {hours:g} hours, and this account has {used}: the post waits until "
+                "the oldest leaves the window",
+                code="counted_quota",
+                # None live: the others are being published now; look again soon.
+                retry_after=max(frees_in or 0.0, self.settings.poll_interval_seconds),
+            )
+        return quota
 
     # --- tokens --------------------------------------------------------------------------
 

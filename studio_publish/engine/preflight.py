@@ -107,8 +107,12 @@ def _not_refreshed(row: Row, spec: PlatformSpec) -> str | None:
     return "its refresh token expires first"
 
 
-def quota_finding(row: Row) -> Finding | None:
-    """Whether the account's quota, as last read, has room for this post. Pure."""
+def quota_finding(row: Row, platform: PlatformSpec) -> Finding | None:
+    """Whether the account's quota, as last read, has room for this post. Pure. A counted
+    quota (Facebook's reels) is about its post types alone."""
+    counted = platform.counted_quota
+    if counted is not None and row["post_type"] not in counted.post_types:
+        return None
     quota = row["publishing_quota"]
     if not isinstance(quota, dict):
         return None
@@ -169,7 +173,7 @@ async def check_post(row: Row, http: ClientFor, settings: Settings) -> list[Find
     except BadInput as exc:
         return [Finding("row", f"{exc}: the post will fail when it is due")]
     found = account_findings(row, spec)
-    if (quota := quota_finding(row)) is not None:
+    if (quota := quota_finding(row, spec)) is not None:
         found.append(quota)
     found += await media_findings(content, spec, http, settings)
     return found
@@ -184,7 +188,14 @@ async def run_preflight(
 ) -> None:
     """Check the candidates within ``seconds``; record each as it is done. A post not
     reached is looked at by a later run."""
-    rows = await store.preflight_candidates(settings.preflight_hours * 3600, BATCH)
+    from studio_publish.platforms.registry import PLATFORMS
+
+    counted = {
+        name: sorted(spec.counted_quota.post_types)
+        for name, spec in PLATFORMS.items()
+        if spec.counted_quota is not None
+    }
+    rows = await store.preflight_candidates(settings.preflight_hours * 3600, BATCH, counted)
     gate = asyncio.Semaphore(AT_ONCE)
 
     async def one(row: Row) -> None:

@@ -182,6 +182,18 @@ class Demo(NamedTuple):
     settings: Mapping[str, str] = EMPTY  # e.g. a demo client key
 
 
+class CountedQuota(NamedTuple):
+    """A publishing limit the platform documents but gives no call to read (Facebook's 30
+    API-published reels a Page in 24 hours): run-due counts the account's own posts of these
+    types that went live in the moving window, and a post that would exceed it waits, using
+    no attempt, until the oldest leaves the window."""
+
+    post_types: frozenset[str]
+    most: int
+    window: dt.timedelta
+    source: str  # the documentation's URL
+
+
 class TokenLifetimes(NamedTuple):
     """How long a platform documents its tokens to last, for operators and the sandbox. The
     clients use what each token answer says (``expires_in``), never these."""
@@ -239,6 +251,7 @@ class PlatformSpec(NamedTuple):
     quota: str | None = None
     token_lifetimes: TokenLifetimes | None = None  # as documented (see TokenLifetimes)
     api_base_setting: str = ""  # the Settings field naming its API base URL
+    counted_quota: CountedQuota | None = None  # a limit no call reads (see CountedQuota)
     # What `status POST_ID` says of a post whose saved ids (platform_state) hold a key: the
     # key, and the sentence (TikTok: the post went to the creator's inbox, not the profile).
     state_notes: Mapping[str, str] = EMPTY

@@ -268,13 +268,35 @@ class EngineStore:
 
     # preflight (engine/preflight.py)
 
-    async def preflight_candidates(self, window_seconds: float, limit: int) -> list[Row]:
-        return await self._all(
-            "preflight_candidates", {"window_seconds": window_seconds, "limit": limit}
-        )
+    async def preflight_candidates(
+        self, window_seconds: float, limit: int, counted_types: dict[str, list[str]]
+    ) -> list[Row]:
+        params = {
+            "window_seconds": window_seconds,
+            "limit": limit,
+            "counted_types": json.dumps(counted_types),
+        }
+        return await self._all("preflight_candidates", params)
 
     async def record_preflight(self, post_id: str, problems: str) -> None:
         await self._all("record_preflight", {"post_id": post_id, "problems": problems})
+
+    async def count_posted_in_window(
+        self, account_id: str, post_id: str, post_types: frozenset[str], window_seconds: float
+    ) -> tuple[int, float | None]:
+        """The account's other posts of these types live in the window or being published,
+        and in how many seconds the oldest live one leaves it (see CountedQuota)."""
+        rows = await self._all(
+            "count_posted_in_window",
+            {
+                "account_id": account_id,
+                "post_id": post_id,
+                "post_types": sorted(post_types),
+                "window_seconds": window_seconds,
+            },
+        )
+        frees_in = rows[0]["frees_in"]
+        return rows[0]["used"], None if frees_in is None else float(frees_in)
 
     async def save_publishing_quota(self, account_id: str, quota: Quota) -> None:
         document = {"used": quota.used, "total": quota.total}

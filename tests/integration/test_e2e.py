@@ -1062,6 +1062,50 @@ def test_a_facebook_video_is_posted_only_after_processing(
     assert sandbox.ledger.count() == 2 and sandbox.ledger.duplicate_count() == 0
 
 
+def test_facebook_reels_wait_once_the_page_has_30_in_24_hours(
+    tool: Tool,
+    sandbox: Sandbox,
+    schedule: Callable[..., str],
+    accounts: dict[str, str],
+    db_url: str,
+) -> None:
+    # The Page's reels published in the last day, 30 of them: Meta's documented limit.
+    db_rows(
+        db_url,
+        """INSERT INTO studio_social_posts (social_account_id, platform, post_type, caption,
+               media, status, scheduled_for, published_at, platform_post_id)
+           SELECT %s, 'facebook', 'reel', 'earlier reel ' || n, '[]', 'posted',
+                  now() - interval '1 day',
+                  now() - make_interval(hours => 23) + n * interval '1 minute',
+                  'r' || n
+           FROM generate_series(1, 30) AS n RETURNING 1""",
+        [accounts["facebook"]],
+    )
+    reel = schedule(
+        "facebook", "--type", "reel", "--caption", "one too many", "--media", f"{CDN}/r.mp4"
+    )
+    photo = schedule("facebook", "--caption", "a photo", "--media", f"{CDN}/p.jpg")
+
+    summary = tool.json("run-due")
+
+    assert summary["retried"] == 1 and summary["posted"] == 1, summary
+    (row,) = db_rows(
+        db_url,
+        "SELECT status, attempt_count, next_attempt_at - now() AS due_in FROM studio_social_posts "
+        "WHERE id = %s",
+        [reel],
+    )
+    assert row["status"] == "scheduled" and row["attempt_count"] == 0  # no attempt used
+    # The oldest of the 30 leaves the window in about an hour: the reel is due again then.
+    assert 3000 < row["due_in"].total_seconds() < 3700
+    message = db_rows(db_url, LAST_ATTEMPT, [reel])[0]["error_message"]
+    assert "30 reels an account in a moving 24 hours" in message and "has 30" in message
+    assert "graph.video_reels" not in sandbox.stats()["calls"]  # nothing was sent
+    assert post_status(db_url, photo) == "posted"  # other post types are not counted
+    quotas = tool.json("status")["publishing_quota"]
+    assert [(q["used"], q["total"]) for q in quotas] == [(30, 30)]
+
+
 def test_a_facebook_video_in_error_fails(
     tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
 ) -> None:

@@ -24,6 +24,7 @@ def row(**fields: Any) -> dict[str, Any]:
         "refresh_token_expires_at": None,
         "publishing_quota": None,
         "due_in_window": 1,
+        "post_type": "image",
         **fields,
     }
 
@@ -57,9 +58,17 @@ def test_an_account_that_is_not_active_is_a_finding() -> None:
 
 def test_the_quota_has_room_or_says_how_much() -> None:
     quota = {"used": 48, "total": 50}
-    assert quota_finding(row(publishing_quota=quota, due_in_window=2)) is None
-    found = quota_finding(row(publishing_quota=quota, due_in_window=3))
+    instagram = spec_for("instagram")
+    assert quota_finding(row(publishing_quota=quota, due_in_window=2), instagram) is None
+    found = quota_finding(row(publishing_quota=quota, due_in_window=3), instagram)
     assert found is not None and "room for 2" in found.message
+
+
+def test_a_counted_quota_is_about_its_post_types_alone() -> None:
+    facebook, full = spec_for("facebook"), {"used": 30, "total": 30}
+    found = quota_finding(row(publishing_quota=full, post_type="reel"), facebook)
+    assert found is not None and "room for 0" in found.message
+    assert quota_finding(row(publishing_quota=full, post_type="image"), facebook) is None
 
 
 JSON = st.recursive(
@@ -74,7 +83,7 @@ JSON = st.recursive(
 @given(quota=JSON | st.fixed_dictionaries({"used": JSON, "total": JSON}), due=st.integers(0, 10**6))
 def test_any_saved_quota_decides_without_an_error(quota: Any, due: int) -> None:
     # The account's publishing_quota column may have been written by anyone.
-    found = quota_finding(row(publishing_quota=quota, due_in_window=due))
+    found = quota_finding(row(publishing_quota=quota, due_in_window=due), spec_for("instagram"))
     assert found is None or found.cause == "quota"
 
 

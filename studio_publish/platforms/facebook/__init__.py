@@ -9,12 +9,15 @@ Stories API, https://developers.facebook.com/docs/page-stories-api
 
 from __future__ import annotations
 
+import datetime as dt
+
 from studio_publish.platforms.spec import (
     IMAGES,
     IMAGES_OR_VIDEOS,
     NO_MEDIA,
     VIDEO_EXTENSIONS,
     VIDEOS,
+    CountedQuota,
     Demo,
     DemoPost,
     MediaLimit,
@@ -80,6 +83,17 @@ SPEC = PlatformSpec(
         source="https://developers.facebook.com/docs/facebook-login/guides/access-long-lived",
     ),
     api_base_setting="graph_api_base",
+    # "Reels API is limited to 30 API-published posts within a 24-hour moving period ...
+    # Meta recommends that your app also enforces the publishing rate limit, especially if
+    # your app allows app users to schedule posts" (the Reels Publishing API's Rate Limit).
+    # No call reads it, so run-due counts the Page's reels it published itself.
+    counted_quota=CountedQuota(
+        frozenset({"reel"}),
+        30,
+        dt.timedelta(hours=24),
+        "https://developers.facebook.com/docs/video-api/guides/reels-publishing",
+    ),
+    quota="30 API-published reels per Page per moving 24 hours (counted by studio-publish)",
     client="studio_publish.platforms.facebook.client:FacebookPlatform",
     demo=Demo(
         platform_account_id="102000000000001",

@@ -327,6 +327,21 @@ WHERE status = 'publishing' AND lease_expires_at < now()
 ORDER BY lease_expires_at
 LIMIT %(limit)s;
 
+-- name: count_posted_in_window
+-- A counted quota (platforms/spec.py, CountedQuota): the account's posts of these types that
+-- went live in the moving window, plus those of them other claims are publishing now; and
+-- in how many seconds the oldest live one leaves the window (NULL: none is live).
+SELECT count(*) AS used,
+       extract(epoch FROM min(published_at) FILTER (WHERE status = 'posted')
+                          + make_interval(secs => %(window_seconds)s) - now()) AS frees_in
+FROM studio_social_posts
+WHERE social_account_id = %(account_id)s
+  AND post_type = ANY(%(post_types)s::text[])
+  AND id <> %(post_id)s
+  AND ((status = 'posted'
+        AND published_at > now() - make_interval(secs => %(window_seconds)s))
+       OR status = 'publishing');
+
 -- name: save_publishing_quota
 UPDATE studio_social_accounts
 SET publishing_quota = %(quota)s::jsonb || jsonb_build_object('checked_at', now())

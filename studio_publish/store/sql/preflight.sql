@@ -3,6 +3,7 @@
 -- never), soonest first, with what the checks need of their account. The quota fields
 -- count the account's scheduled posts due in the 24 hours up to this post's time, this
 -- one included: with the quota's room, that says whether it would have to wait.
+-- counted_types: {platform: [post types]} for the platforms whose quota is counted.
 -- due_before_token_expires: another of the account's posts is due while its token is still
 -- valid, so run-due refreshes a token that refreshes itself (Threads', Instagram Login's)
 -- then, before it expires.
@@ -19,7 +20,12 @@ SELECT p.*,
         WHERE q.social_account_id = p.social_account_id
           AND q.status IN ('scheduled', 'publishing')
           AND q.scheduled_for > p.scheduled_for - interval '24 hours'
-          AND (q.scheduled_for, q.id) <= (p.scheduled_for, p.id)) AS due_in_window
+          AND (q.scheduled_for, q.id) <= (p.scheduled_for, p.id)
+          -- A counted quota (Facebook's reels) counts its post types alone.
+          AND (NOT %(counted_types)s::jsonb ? p.platform
+               OR q.post_type IN (SELECT jsonb_array_elements_text(
+                                      %(counted_types)s::jsonb -> p.platform)))
+       ) AS due_in_window
 FROM studio_social_posts p
 JOIN studio_social_accounts a ON a.id = p.social_account_id
 LEFT JOIN studio_publish_preflight f ON f.post_id = p.id
