@@ -270,6 +270,14 @@ class PlatformSpec(NamedTuple):
         cls: Callable[[Settings], Platform] = getattr(importlib.import_module(module), name)
         return cls(settings)
 
+    def upload_cap(self, post_type: str, kind: str) -> int:
+        """The most bytes the tool reads of one ``kind`` item it uploads itself in a
+        ``post_type`` post: the type's documented size within the kind's ``max_bytes``."""
+        most = self.media[kind].max_bytes
+        rule = self.post_types.get(post_type)
+        limit = rule.limits.get(kind) if rule else None
+        return most if limit is None or limit.max_bytes is None else min(limit.max_bytes, most)
+
     @property
     def max_items(self) -> int:
         """The most media items any post of this platform holds."""

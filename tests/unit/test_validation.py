@@ -535,11 +535,16 @@ def test_a_stored_row_that_breaks_a_platform_rule_is_refused(
     assert info.value.field == field, info.value
 
 
-def test_a_local_video_for_facebook_is_refused_at_the_door(tmp_path: Path) -> None:
+@pytest.mark.parametrize("post_type", ["video", "reel"])
+def test_a_local_video_for_facebook_is_taken_from_the_media_root(
+    tmp_path: Path, post_type: str
+) -> None:
+    """Facebook videos and reels are uploaded from the media root (the resumable uploads)."""
     (tmp_path / "clip.mp4").write_bytes(b"x")
-    row = {"post_type": "video", "media": [{"url": str(tmp_path / "clip.mp4")}], "caption": ""}
-    with pytest.raises(BadInput, match="public http"):
-        check_stored_post(row, platform="facebook", media=MEDIA)
+    row = {"post_type": post_type, "media": [{"url": str(tmp_path / "clip.mp4")}], "caption": ""}
+    media = MediaPolicy.parse(str(tmp_path), None)
+    stored = check_stored_post(row, platform="facebook", media=media)
+    assert stored.media == ((str((tmp_path / "clip.mp4").resolve()), "video"),)
 
 
 def test_a_good_stored_row_comes_back_checked() -> None:
