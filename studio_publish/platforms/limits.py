@@ -155,7 +155,12 @@ def _media(spec: PlatformSpec, post_type: str, kind: str) -> str:
     if media.local_files:
         # The tool reads these files itself, so it checks their size before any upload.
         most = spec.upload_cap(post_type, kind)
-        parts.append(f"{_size(most)} (checked when studio-publish uploads it)")
+        logins = [login.display_name for login in spec.logins if login.name in media.local_logins]
+        only = f", {' and '.join(logins)} accounts only" if logins else ""
+        if kind in rule.urls_only:
+            parts.append("a public URL")
+        else:
+            parts.append(f"{_size(most)} (checked when studio-publish uploads it{only})")
     elif limit.max_bytes is not None:
         parts.append(_size(limit.max_bytes))
     if limit.max_seconds is not None:
@@ -163,6 +168,8 @@ def _media(spec: PlatformSpec, post_type: str, kind: str) -> str:
         parts.append(low + _seconds(limit.max_seconds))
     if not media.local_files:
         parts.append("a public https URL" if media.https_only else "a public URL")
+    elif media.local_logins and kind not in rule.urls_only:
+        parts.append("else a public URL")
     return ", ".join(parts)
 
 

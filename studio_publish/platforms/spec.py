@@ -61,6 +61,9 @@ class MediaRule(NamedTuple):
     local_files: bool = False
     https_only: bool = False  # the platform fetches URLs over TLS only
     max_bytes: int = DEFAULT_MAX_BYTES  # the most the tool reads when it uploads one item
+    # The logins (Login.name) whose accounts the tool uploads files for; empty: every one.
+    # An account of another login takes this kind as public URLs only.
+    local_logins: tuple[str, ...] = ()
 
 
 def utf16_units(text: str) -> int:
@@ -108,6 +111,9 @@ class PostTypeRule(NamedTuple):
     needs_caption: bool = False
     or_option: str | None = None
     limits: Mapping[str, MediaLimit] = EMPTY  # by media kind
+    # Kinds this type takes only as public URLs, though the platform's MediaRule uploads
+    # local files of that kind for other types.
+    urls_only: frozenset[str] = frozenset()
 
 
 class OptionRule(NamedTuple):

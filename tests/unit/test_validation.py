@@ -184,11 +184,31 @@ def test_instagram_images_are_jpeg_only() -> None:
     assert "jpg" in bad("instagram", "media", media=[PNG])
 
 
-@pytest.mark.parametrize("name", ["a.jpg", "clip.mp4"])
-def test_instagram_local_files_refused(tmp_path: Path, name: str) -> None:
-    local = tmp_path / name
+def test_instagram_local_images_refused(tmp_path: Path) -> None:
+    local = tmp_path / "a.jpg"
     local.write_bytes(b"x")
     assert "URL" in bad("instagram", "media", media=[str(local)])
+
+
+@pytest.mark.parametrize("post_type", ["reel", "story"])
+def test_instagram_local_videos_are_taken_for_reels_and_stories(
+    tmp_path: Path, post_type: str
+) -> None:
+    """The resumable upload sends them (Facebook Login accounts; the client refuses the
+    others before any call)."""
+    local = tmp_path / "clip.mp4"
+    local.write_bytes(b"x")
+    kw: dict[str, Any] = {"caption": ""} if post_type == "story" else {}
+    raw = post(media=[str(local)], post_type=post_type, **kw)
+    valid = validate_post(raw, platform="instagram", now=NOW, media=MEDIA)
+    assert valid.media == [{"url": str(local.resolve()), "kind": "video"}]
+
+
+def test_instagram_carousel_videos_stay_urls(tmp_path: Path) -> None:
+    local = tmp_path / "clip.mp4"
+    local.write_bytes(b"x")
+    media = ["https://cdn.test/a.jpg", str(local)]
+    assert "public http(s) URLs" in bad("instagram", "media", media=media)
 
 
 def test_tiktok_photos_need_https(tmp_path: Path) -> None:

@@ -594,8 +594,7 @@ class FacebookPlatform(GraphPlatform):
 
     def upload_url(self, video_id: str) -> str:
         """The rupload URL for ``video_id``: the configured host, the Graph base's version."""
-        version = self.api_base.rstrip("/").rsplit("/", 1)[-1]
-        return f"{self.settings.facebook_upload_base}/video-upload/{version}/{video_id}"
+        return self.rupload_url("video-upload", video_id)
 
     async def _upload(self, ctx: PublishContext, graph: GraphClient, video_id: str) -> None:
         """The rupload upload (graph/rupload.py): a hosted file by its ``file_url`` (the
