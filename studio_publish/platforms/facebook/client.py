@@ -25,7 +25,11 @@ sent to /videos can stay a draft that never goes live. ``POST /{page}/video_reel
 ``POST {rupload}/video-upload/{version}/{video_id}`` and the headers ``Authorization: OAuth
 <token>`` and ``file_url`` (the guide's "upload a hosted file"), answering ``{success:
 true}``; ``upload_phase=finish`` with ``video_id``, ``video_state=PUBLISHED`` and
-``description`` publishes it (``{success: true}``). The rupload host is
+``description`` publishes it (``{success: true}``). A local file is uploaded to the same
+URL with the headers ``offset`` and ``file_size`` and its bytes streamed as the body (the
+guide's "upload a local file"; graph/rupload.py), from the offset the video's status says
+arrived; a local ``video`` takes the Video API's resumable upload (``_resumable_video``).
+The rupload host is
 STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE and the Graph version that of the Graph base, so the
 token only goes where the settings say (``upload_url`` is not followed).
 
@@ -317,6 +321,10 @@ class FacebookPlatform(GraphPlatform):
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved_ids.get("fb_post_id"):
             return await self._live(ctx, graph, str(ctx.saved_ids["fb_post_id"]))
+        video = is_video_post(ctx.post) or is_video_story(ctx.post)
+        if video and ctx.post.media[0].is_local and not ctx.saved_ids:
+            # Refused (media root, size) before any upload session is opened.
+            self._local_file(ctx.post.media[0], ctx.post.post_type)
         if uses_upload_session(ctx.post):
             return await self._upload_session(ctx, graph)
         if ctx.saved_ids.get("fb_video_id"):  # sent: wait until its status says published

@@ -15,6 +15,8 @@ what an Instagram container holds
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from studio_publish.domain import Account, Post, Published, TokenGrant
@@ -80,7 +82,14 @@ class InstagramPlatform(ContainerPlatform):
                 f"public URLs: Instagram's resumable upload of a local file is for Facebook "
                 f"Login only ({RESUMABLE_DOC}); nothing was sent",
             )
+        if _uploads(ctx.post) and not self._saved(ctx, "container_id"):
+            self._video_file(ctx.post)  # refused (root, size) before a container is made
         return await super().publish(ctx)
+
+    def _video_file(self, post: Post) -> Path:
+        """The local video, checked again as it is read (media root, the type's size)."""
+        cap = SPEC.upload_cap(post.post_type, "video")
+        return local_path(post.media[0], self.settings.media_policy(), max_bytes=cap)
 
     async def upload(self, ctx: PublishContext, graph: GraphClient, container: str) -> None:
         """The resumable upload's step 2 (module docstring of graph/rupload.py): the file
@@ -90,11 +99,7 @@ class InstagramPlatform(ContainerPlatform):
         if not _uploads(ctx.post) or self._saved(ctx, "uploaded"):
             return
         post = ctx.post
-        path = local_path(
-            post.media[0],
-            self.settings.media_policy(),
-            max_bytes=SPEC.upload_cap(post.post_type, "video"),
-        )
+        path = self._video_file(post)
         body = await graph.get(container, fields="video_status")
         offset = resume_offset(body.get("video_status"), path.stat().st_size)
         if offset is not None:

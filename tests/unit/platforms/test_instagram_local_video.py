@@ -135,3 +135,15 @@ def test_an_instagram_login_account_is_refused_a_local_video_before_any_call(
     assert caught.value.decision is Decision.INVALID
     assert "Facebook Login" in caught.value.message
     assert api.requests == []
+
+
+def test_a_story_video_over_its_size_is_refused_before_a_container_is_made(
+    api: FakeApi, video: Path
+) -> None:
+    with open(video, "ab") as handle:  # sparse: just over the story's 100 MB
+        handle.truncate(100 * 1024**2 + 1)
+    ctx = make_ctx(make_post("story", [(str(video), "video")], caption=""), api=api)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.INVALID
+    assert api.requests == []
