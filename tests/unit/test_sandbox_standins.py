@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
+import resource
 import socket
 import textwrap
 import time
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from studio_publish.platforms.graph.rupload import upload_file
 from studio_publish.sandbox import STANDINS, Sandbox, StandIn, knobs, state
 from studio_publish.sandbox.standins import discover
 from studio_publish.sandbox.standins.containers import ContainerStandIn, Flow
@@ -643,3 +646,29 @@ def test_a_local_page_video_takes_start_transfer_finish(sandbox: Sandbox) -> Non
         status = graph.get(f"/{session['video_id']}", params={"fields": "status"}).json()
         assert status["status"]["publishing_phase"]["publish_status"] == "published"
     assert sandbox.ledger.count("facebook") == 1
+
+
+def test_a_large_local_upload_is_streamed_not_held(sandbox: Sandbox, tmp_path: Path) -> None:
+    """200 MB through graph/rupload.upload_file to the sandbox's rupload: the process's peak
+    memory grows far less than the file (a loose check: ru_maxrss, no timing)."""
+    size = 200 * 1024**2
+    big = tmp_path / "big.mp4"
+    with big.open("wb") as handle:
+        handle.truncate(size)  # sparse: nothing on disk, zeros when read
+    upload = sandbox.env()["STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE"]
+    with httpx.Client(base_url=sandbox.graph_base, headers=AUTH, timeout=5) as graph:
+        video = graph.post(f"/{PAGE}/video_reels", data={"upload_phase": "start"}).json()
+    url = f"{upload}/video-upload/v25.0/{video['video_id']}"
+    token = AUTH["Authorization"].removeprefix("Bearer ")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+    async def send() -> None:
+        async with httpx.AsyncClient() as http:
+            await upload_file(http, url, token, big, offset=0, what="upload", timeout=30)
+
+    asyncio.run(send())
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    assert grown < size // 4
+    with httpx.Client(base_url=sandbox.graph_base, headers=AUTH, timeout=5) as graph:
+        status = graph.get(f"/{video['video_id']}", params={"fields": "status"}).json()
+    assert status["status"]["uploading_phase"]["bytes_transferred"] == size
