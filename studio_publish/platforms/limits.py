@@ -65,8 +65,8 @@ def _posts_table() -> str:
                     _caption(rule),
                     _hashtags(text),
                     str(text.max_mentions) if text and text.max_mentions is not None else NONE,
-                    _media(spec, rule, "image"),
-                    _media(spec, rule, "video"),
+                    _media(spec, post_type, "image"),
+                    _media(spec, post_type, "video"),
                 )
             )
     return _table(header, rows)
@@ -145,7 +145,8 @@ def _hashtags(text: TextRule | None) -> str:
     return cell
 
 
-def _media(spec: PlatformSpec, rule: PostTypeRule, kind: str) -> str:
+def _media(spec: PlatformSpec, post_type: str, kind: str) -> str:
+    rule = spec.post_types[post_type]
     if kind not in rule.kinds:
         return NONE
     media = spec.media[kind]
@@ -153,8 +154,13 @@ def _media(spec: PlatformSpec, rule: PostTypeRule, kind: str) -> str:
     limit = rule.limits.get(kind, MediaLimit())
     if media.local_files:
         # The tool reads these files itself, so it checks their size before any upload.
-        most = media.max_bytes if limit.max_bytes is None else min(limit.max_bytes, media.max_bytes)
-        parts.append(f"{_size(most)} (checked when studio-publish uploads it)")
+        most = spec.upload_cap(post_type, kind)
+        logins = [login.display_name for login in spec.logins if login.name in media.local_logins]
+        only = f", {' and '.join(logins)} accounts only" if logins else ""
+        if kind in rule.urls_only:
+            parts.append("a public URL")
+        else:
+            parts.append(f"{_size(most)} (checked when studio-publish uploads it{only})")
     elif limit.max_bytes is not None:
         parts.append(_size(limit.max_bytes))
     if limit.max_seconds is not None:
@@ -162,6 +168,8 @@ def _media(spec: PlatformSpec, rule: PostTypeRule, kind: str) -> str:
         parts.append(low + _seconds(limit.max_seconds))
     if not media.local_files:
         parts.append("a public https URL" if media.https_only else "a public URL")
+    elif media.local_logins and kind not in rule.urls_only:
+        parts.append("else a public URL")
     return ", ".join(parts)
 
 

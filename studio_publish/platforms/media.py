@@ -9,7 +9,9 @@ platform takes. A refused item fails its post with reason ``invalid``.
 from __future__ import annotations
 
 import asyncio
+import io
 import mimetypes
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -107,6 +109,48 @@ async def file_range(path: Path, first: int, last: int) -> AsyncIterator[bytes]:
                 raise PlatformError(Decision.RETRY, f"{path.name} got shorter while uploading")
             remaining -= len(block)
             yield block
+
+
+class FileSlice(io.RawIOBase):
+    """``length`` bytes of a file from byte ``first``, as a file a multipart body reads a
+    piece at a time (httpx asks its length with seek and tell, then reads it in 64 KiB
+    pieces): a chunk of a large file is streamed, never held whole."""
+
+    def __init__(self, path: Path, first: int, length: int) -> None:
+        super().__init__()
+        self._handle = path.open("rb")
+        self._first, self._length, self._at = first, length, 0
+        self.name = path.name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._at, os.SEEK_END: self._length}[whence]
+        self._at = max(0, min(self._length, base + offset))
+        return self._at
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._length - self._at
+        size = left if size is None or size < 0 else min(size, left)
+        if size <= 0:
+            return b""
+        self._handle.seek(self._first + self._at)
+        block = self._handle.read(size)
+        if len(block) < size:
+            raise PlatformError(Decision.RETRY, f"{self.name} got shorter while uploading")
+        self._at += len(block)
+        return block
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 def _positive_int(text: str) -> int | None:

@@ -61,6 +61,9 @@ class MediaRule(NamedTuple):
     local_files: bool = False
     https_only: bool = False  # the platform fetches URLs over TLS only
     max_bytes: int = DEFAULT_MAX_BYTES  # the most the tool reads when it uploads one item
+    # The logins (Login.name) whose accounts the tool uploads files for; empty: every one.
+    # An account of another login takes this kind as public URLs only.
+    local_logins: tuple[str, ...] = ()
 
 
 def utf16_units(text: str) -> int:
@@ -108,6 +111,9 @@ class PostTypeRule(NamedTuple):
     needs_caption: bool = False
     or_option: str | None = None
     limits: Mapping[str, MediaLimit] = EMPTY  # by media kind
+    # Kinds this type takes only as public URLs, though the platform's MediaRule uploads
+    # local files of that kind for other types.
+    urls_only: frozenset[str] = frozenset()
 
 
 class OptionRule(NamedTuple):
@@ -282,6 +288,14 @@ class PlatformSpec(NamedTuple):
         module, _, name = self.client.partition(":")
         cls: Callable[[Settings], Platform] = getattr(importlib.import_module(module), name)
         return cls(settings)
+
+    def upload_cap(self, post_type: str, kind: str) -> int:
+        """The most bytes the tool reads of one ``kind`` item it uploads itself in a
+        ``post_type`` post: the type's documented size within the kind's ``max_bytes``."""
+        most = self.media[kind].max_bytes
+        rule = self.post_types.get(post_type)
+        limit = rule.limits.get(kind) if rule else None
+        return most if limit is None or limit.max_bytes is None else min(limit.max_bytes, most)
 
     @property
     def max_items(self) -> int:

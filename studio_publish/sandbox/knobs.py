@@ -132,6 +132,12 @@ class Knobs:
     # The next N reads of a Page's stories list (GET /{page}/stories) leave out its newest
     # story, as a list that lags behind a story just published would.
     facebook_story_list_lag: int = 0
+    # The next local-file upload to rupload (a Facebook reel's or story's, an Instagram
+    # video's) keeps only this many bytes and answers a retriable 503, as a connection that
+    # broke mid-upload would; 0: off. Its status then shows the bytes that arrived.
+    rupload_fail_after_bytes: int = 0
+    # The chunk the Video API's resumable upload asks for at a time (end_offset - start_offset).
+    facebook_transfer_chunk: int = 1024 * 1024
     tiktok_daily_post_cap: int | None = None  # spam_risk_too_many_posts beyond this
     # Inbox inits of one creator in 24 hours before 403 spam_risk_too_many_pending_share:
     # TikTok's "more than 5 pending shares" (none is ever finished here); None: no cap.
@@ -174,6 +180,7 @@ class Knobs:
             "slow_image_containers",
             "facebook_video_failures",
             "facebook_story_list_lag",
+            "rupload_fail_after_bytes",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

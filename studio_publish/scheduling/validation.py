@@ -307,6 +307,12 @@ def _check_media_for_type(
         if items:
             raise BadInput(fields.media, f"{where} takes no media (use image, video or carousel)")
         return
+    for item in items:
+        if not item.remote and item.kind in rule.urls_only:
+            raise BadInput(
+                fields.media,
+                f"{item.url}: {where} takes {item.kind}s only as public http(s) URLs",
+            )
     if fewest == most == 1:
         needed = next(iter(rule.kinds)) if len(rule.kinds) == 1 else "item"
         if count != 1 or (items[0].kind not in rule.kinds):

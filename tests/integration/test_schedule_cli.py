@@ -153,11 +153,15 @@ def test_schedule_a_local_file(
     [post] = posts(conn)
     assert post["post_type"] == "image"
     assert post["media"] == [{"url": str(tmp_path / "photo.jpg"), "kind": "image"}]
-    # A local Facebook video needs the resumable upload, which is not built: refused now,
-    # not at publish time.
+    # A local Facebook video is uploaded with the resumable upload.
     video = cli("schedule", "--account", accounts["facebook"], "--at", LATER, "--media", "clip.mp4")
-    assert video.exit_code == 2
-    assert "--media" in video.stderr and "public http(s) URLs" in video.stderr
+    assert video.exit_code == 0, video.stderr
+    # An Instagram carousel's video is fetched by Meta from a URL: refused now, not at
+    # publish time.
+    media = ["--media", "https://cdn.example.com/a.jpg", "--media", "clip.mp4"]
+    carousel = cli("schedule", "--account", accounts["instagram"], "--at", LATER, *media)
+    assert carousel.exit_code == 2
+    assert "--media" in carousel.stderr and "public http(s) URLs" in carousel.stderr
 
 
 def test_schedule_json_prints_one_document(cli: Cli, conn: Conn, accounts: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,19 @@ def test_local_files_outside_the_media_root_are_never_read(
         post_type="carousel",
         media=[{"url": "photo.jpg", "kind": "image"}, {"url": kind_url, "kind": "image"}],
     )
+    instagram = add_account(conn, "instagram")
+    # The kinds uploaded with the resumable uploads: a Facebook video and reel, an
+    # Instagram reel and story (local videos, streamed from the media root).
+    uploads = [
+        insert(conn, account, platform, post_type=post_type, caption=caption,
+               media=[{"url": kind_url, "kind": "video"}])
+        for account, platform, post_type, caption in (
+            (facebook, "facebook", "video", "hello"),
+            (facebook, "facebook", "reel", "hello"),
+            (instagram, "instagram", "reel", "hello"),
+            (instagram, "instagram", "story", ""),
+        )
+    ]  # fmt: skip
     good = good_text_post(conn, facebook)
 
     summary = run(db_url, media_root=str(media_root))
@@ -219,6 +233,8 @@ def test_local_files_outside_the_media_root_are_never_read(
     assert_invalid(conn, video, "media[0].url")
     assert_invalid(conn, photo, "media[0].url")
     assert_invalid(conn, carousel, "media[1].url")
+    for upload in uploads:
+        assert_invalid(conn, upload, "media[0].url")
     assert post(conn, good)["status"] == "posted"
     sent = platforms.sent()
     assert SECRET_FILE_TEXT.encode() not in sent
@@ -229,7 +245,37 @@ def test_local_files_outside_the_media_root_are_never_read(
         f"/v25.0/{post(conn, good)['platform_post_id']}",
         *{f"/v25.0/{p}/feed" for p in _page_ids(conn)},
     }
-    assert summary.count("failed") == 3
+    assert summary.count("failed") == 7
+
+
+@pytest.mark.parametrize("what", ["directory", "fifo"])
+@pytest.mark.parametrize(
+    ("platform", "post_type"),
+    [("facebook", "video"), ("facebook", "reel"), ("instagram", "reel"), ("instagram", "story")],
+)
+def test_a_local_video_that_is_not_a_regular_file_is_refused_and_never_opened(
+    db_url: str,
+    conn: Conn,
+    platforms: Platforms,
+    media_root: Path,
+    what: str,
+    platform: str,
+    post_type: str,
+) -> None:
+    target = media_root / "clip.mp4"
+    if what == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)  # opening it for reading would block: it must never be opened
+    account = add_account(conn, platform)
+    caption = "" if post_type == "story" else "hello"
+    media = [{"url": str(target), "kind": "video"}]
+    post_id = insert(conn, account, platform, post_type=post_type, caption=caption, media=media)
+
+    run(db_url, media_root=str(media_root))
+
+    assert "not a regular file" in assert_invalid(conn, post_id, "media[0].url")
+    assert platforms.requests == []
 
 
 def _page_ids(conn: Conn) -> list[str]:

@@ -184,11 +184,31 @@ def test_instagram_images_are_jpeg_only() -> None:
     assert "jpg" in bad("instagram", "media", media=[PNG])
 
 
-@pytest.mark.parametrize("name", ["a.jpg", "clip.mp4"])
-def test_instagram_local_files_refused(tmp_path: Path, name: str) -> None:
-    local = tmp_path / name
+def test_instagram_local_images_refused(tmp_path: Path) -> None:
+    local = tmp_path / "a.jpg"
     local.write_bytes(b"x")
     assert "URL" in bad("instagram", "media", media=[str(local)])
+
+
+@pytest.mark.parametrize("post_type", ["reel", "story"])
+def test_instagram_local_videos_are_taken_for_reels_and_stories(
+    tmp_path: Path, post_type: str
+) -> None:
+    """The resumable upload sends them (Facebook Login accounts; the client refuses the
+    others before any call)."""
+    local = tmp_path / "clip.mp4"
+    local.write_bytes(b"x")
+    kw: dict[str, Any] = {"caption": ""} if post_type == "story" else {}
+    raw = post(media=[str(local)], post_type=post_type, **kw)
+    valid = validate_post(raw, platform="instagram", now=NOW, media=MEDIA)
+    assert valid.media == [{"url": str(local.resolve()), "kind": "video"}]
+
+
+def test_instagram_carousel_videos_stay_urls(tmp_path: Path) -> None:
+    local = tmp_path / "clip.mp4"
+    local.write_bytes(b"x")
+    media = ["https://cdn.test/a.jpg", str(local)]
+    assert "public http(s) URLs" in bad("instagram", "media", media=media)
 
 
 def test_tiktok_photos_need_https(tmp_path: Path) -> None:
@@ -535,11 +555,16 @@ def test_a_stored_row_that_breaks_a_platform_rule_is_refused(
     assert info.value.field == field, info.value
 
 
-def test_a_local_video_for_facebook_is_refused_at_the_door(tmp_path: Path) -> None:
+@pytest.mark.parametrize("post_type", ["video", "reel"])
+def test_a_local_video_for_facebook_is_taken_from_the_media_root(
+    tmp_path: Path, post_type: str
+) -> None:
+    """Facebook videos and reels are uploaded from the media root (the resumable uploads)."""
     (tmp_path / "clip.mp4").write_bytes(b"x")
-    row = {"post_type": "video", "media": [{"url": str(tmp_path / "clip.mp4")}], "caption": ""}
-    with pytest.raises(BadInput, match="public http"):
-        check_stored_post(row, platform="facebook", media=MEDIA)
+    row = {"post_type": post_type, "media": [{"url": str(tmp_path / "clip.mp4")}], "caption": ""}
+    media = MediaPolicy.parse(str(tmp_path), None)
+    stored = check_stored_post(row, platform="facebook", media=media)
+    assert stored.media == ((str((tmp_path / "clip.mp4").resolve()), "video"),)
 
 
 def test_a_good_stored_row_comes_back_checked() -> None:

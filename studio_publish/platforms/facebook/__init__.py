@@ -67,8 +67,12 @@ SPEC = PlatformSpec(
             local_files=True,
             max_bytes=10 * 1024**2,
         ),
-        # Videos by URL only: a local video needs the resumable upload, not implemented.
-        "video": MediaRule(VIDEO_EXTENSIONS),
+        # Videos by URL (Meta fetches them) or uploaded from the media root, streamed: a
+        # video by the Video API's resumable upload (start, transfer, finish), a reel or a
+        # video story by the rupload host's "Upload a local file" (platforms/graph/rupload.py).
+        # Meta's guides give no file size for Page videos or reels ("n/a" in the Reels
+        # guide's table): 4 GB is our bound on what the tool reads.
+        "video": MediaRule(VIDEO_EXTENSIONS, local_files=True, max_bytes=4 * 1024**3),
     },
     options={
         "link": option("url", "text"),  # a /feed link post; photos use attached_media

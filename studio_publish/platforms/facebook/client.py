@@ -25,7 +25,11 @@ sent to /videos can stay a draft that never goes live. ``POST /{page}/video_reel
 ``POST {rupload}/video-upload/{version}/{video_id}`` and the headers ``Authorization: OAuth
 <token>`` and ``file_url`` (the guide's "upload a hosted file"), answering ``{success:
 true}``; ``upload_phase=finish`` with ``video_id``, ``video_state=PUBLISHED`` and
-``description`` publishes it (``{success: true}``). The rupload host is
+``description`` publishes it (``{success: true}``). A local file is uploaded to the same
+URL with the headers ``offset`` and ``file_size`` and its bytes streamed as the body (the
+guide's "upload a local file"; graph/rupload.py), from the offset the video's status says
+arrived; a local ``video`` takes the Video API's resumable upload (``_resumable_video``).
+The rupload host is
 STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE and the Graph version that of the Graph base, so the
 token only goes where the settings say (``upload_url`` is not followed).
 
@@ -63,6 +67,10 @@ Saved ids (``ctx.save``), each before the next call:
   ``fb_reel_uploaded``    True once the reel's (or video story's) file was uploaded (rupload
                           answered success); the names predate stories and stay, so posts in
                           flight resume
+  ``fb_upload_session_id``, ``fb_upload_video_id``, ``fb_upload_range`` a local video's
+                          resumable upload to /videos: its session, its video and the next
+                          ``[start_offset, end_offset]`` Meta asked for, saved as each
+                          answer arrives (``_resumable_video``)
   ``fb_reel_finished``    True once ``finish`` answered success (then only the status wait)
   ``fb_story_post_id``    the post id a video story's ``finish`` answered, before it is live
   ``fb_publish_sent_at``  ISO time, saved just before the call that makes the post visible
@@ -115,10 +123,11 @@ from studio_publish.platforms.facebook.stories import (
     usable_id,
 )
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
-from studio_publish.platforms.graph.errors import GraphError, graph_error
-from studio_publish.platforms.media import file_name, image_content_type, local_path
+from studio_publish.platforms.graph.errors import GraphError
+from studio_publish.platforms.graph.rupload import resume_offset, rupload, upload_file
+from studio_publish.platforms.media import FileSlice, file_name, image_content_type, local_path
 from studio_publish.platforms.polling import poll, processing_wait
-from studio_publish.platforms.transport import OutcomeUnclear, json_body, redact, send
+from studio_publish.platforms.transport import OutcomeUnclear
 
 FACEBOOK = "https://www.facebook.com"
 SEARCH_TRIES = 3  # right after an unclear answer, give the posts edge a moment to catch up
@@ -219,6 +228,21 @@ def _status_error(body: dict[str, Any]) -> PlatformError:
     )
 
 
+def _span(value: object, size: int) -> list[int] | None:
+    """A ``[start_offset, end_offset]`` pair Meta answered (numbers or digit strings) that
+    lies within a file of ``size`` bytes; None otherwise."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    offsets = []
+    for item in value:
+        text = str(item) if isinstance(item, int | str) and not isinstance(item, bool) else ""
+        if not (text.isascii() and text.isdecimal() and len(text) <= 20):
+            return None
+        offsets.append(int(text))
+    first, end = offsets
+    return [first, end] if 0 <= first <= end <= size else None
+
+
 def _fail(message: str) -> PlatformError:
     return PlatformError(Decision.FAIL, message)
 
@@ -281,10 +305,10 @@ class FacebookPlatform(GraphPlatform):
     async def prepare(self, ctx: PublishContext) -> None:
         """Nothing to read first: the post passed validation.check_stored_post already."""
 
-    def _local_photo(self, item: Media) -> Path:
-        """A photo file, checked again as it is read (media root, size cap)."""
+    def _local_file(self, item: Media, post_type: str) -> Path:
+        """A photo or video file, checked again as it is read (media root, size cap)."""
         policy = self.settings.media_policy()
-        return local_path(item, policy, max_bytes=SPEC.media["image"].max_bytes)
+        return local_path(item, policy, max_bytes=SPEC.upload_cap(post_type, item.kind))
 
     async def publish(self, ctx: PublishContext) -> Published:
         try:
@@ -297,6 +321,10 @@ class FacebookPlatform(GraphPlatform):
         graph = self.client(ctx.http, ctx.account)
         if ctx.saved_ids.get("fb_post_id"):
             return await self._live(ctx, graph, str(ctx.saved_ids["fb_post_id"]))
+        video = is_video_post(ctx.post) or is_video_story(ctx.post)
+        if video and ctx.post.media[0].is_local and not ctx.saved_ids:
+            # Refused (media root, size) before any upload session is opened.
+            self._local_file(ctx.post.media[0], ctx.post.post_type)
         if uses_upload_session(ctx.post):
             return await self._upload_session(ctx, graph)
         if ctx.saved_ids.get("fb_video_id"):  # sent: wait until its status says published
@@ -318,10 +346,14 @@ class FacebookPlatform(GraphPlatform):
             return await self._go_live(ctx, graph, f"{page}/feed", data)
         if post.post_type == "video":
             # A video's text is its description: the publishing guide's parameter.
-            data = {"file_url": post.media[0].url, "description": post.caption}
+            data = {"description": post.caption}
             if post.options.get("title"):
                 data["title"] = str(post.options["title"])
-            return await self._go_live(ctx, graph, f"{page}/videos", data)
+            if post.media[0].is_local:
+                return await self._resumable_video(ctx, graph, data)
+            return await self._go_live(
+                ctx, graph, f"{page}/videos", {"file_url": post.media[0].url, **data}
+            )
         if is_story(post):  # a photo story: the photo uploaded unpublished, then the story
             photo_id = (await self._unpublished_photos(ctx, graph))[0]
             return await self._go_live(ctx, graph, f"{page}/photo_stories", {"photo_id": photo_id})
@@ -387,7 +419,7 @@ class FacebookPlatform(GraphPlatform):
         data = {"caption": ctx.post.caption}  # "message" is deprecated on /photos
         if not item.is_local:
             return await self._go_live(ctx, graph, path, {**data, "url": item.url})
-        file = self._local_photo(item)
+        file = self._local_file(item, ctx.post.post_type)
         with file.open("rb") as handle:  # httpx streams the multipart body from the handle
             files = {"source": (file.name, handle, image_content_type(file.name))}
             return await self._go_live(ctx, graph, path, data, files=files)
@@ -398,7 +430,7 @@ class FacebookPlatform(GraphPlatform):
         for item in ctx.post.media[len(photo_ids) :]:
             data = {"published": "false"}
             if item.is_local:
-                file = self._local_photo(item)
+                file = self._local_file(item, ctx.post.post_type)
                 with file.open("rb") as handle:
                     files = {"source": (file_name(item.url), handle, image_content_type(item.url))}
                     body = await graph.post(path, data, files=files)
@@ -416,8 +448,10 @@ class FacebookPlatform(GraphPlatform):
         data: dict[str, str],
         *,
         files: dict[str, Any] | None = None,
+        video_id: str | None = None,
     ) -> Published:
-        """The one call that makes the post visible: never repeated blindly."""
+        """The one call that makes the post visible: never repeated blindly. ``video_id``:
+        the video a resumable upload's ``finish`` publishes, which answers only success."""
         await ctx.save(fb_publish_sent_at=iso(self.clock()))
         try:
             body = await graph.post(path, data, files=files, irreversible=True)
@@ -425,6 +459,8 @@ class FacebookPlatform(GraphPlatform):
             if is_story(ctx.post) and story_post_id is None:
                 # {success: true} without the post id: taken, but which story is it?
                 raise OutcomeUnclear(f"POST {path} answered no usable post_id")
+            if video_id is not None and body.get("success") is not True:
+                raise PlatformError(Decision.RETRY, f"POST {path} finish did not answer success")
         except OutcomeUnclear as unclear:
             found = await self._find(ctx, graph, tries=SEARCH_TRIES)
             if found:
@@ -441,7 +477,7 @@ class FacebookPlatform(GraphPlatform):
         if is_video_post(ctx.post):
             # /videos answers {id: video} only: live once its status says so, and then the
             # Page post id is the video's to tell.
-            video_id = str(body["id"])
+            video_id = usable_id(body.get("id")) or video_id or str(body["id"])
             await ctx.save(fb_video_id=video_id)
             return await self._until_live(ctx, graph, video_id)
         if story_post_id is not None and is_story(ctx.post):
@@ -504,7 +540,7 @@ class FacebookPlatform(GraphPlatform):
             await ctx.save(fb_video_id=video_id)
         video_id = str(video_id)
         if not saved.get("fb_reel_uploaded"):
-            await self._upload_hosted(ctx, video_id)
+            await self._upload(ctx, graph, video_id)
             await ctx.save(fb_reel_uploaded=True)
         return await self._finish(ctx, graph, video_id)
 
@@ -566,40 +602,88 @@ class FacebookPlatform(GraphPlatform):
 
     def upload_url(self, video_id: str) -> str:
         """The rupload URL for ``video_id``: the configured host, the Graph base's version."""
-        version = self.api_base.rstrip("/").rsplit("/", 1)[-1]
-        return f"{self.settings.facebook_upload_base}/video-upload/{version}/{video_id}"
+        return self.rupload_url("video-upload", video_id)
 
-    async def _upload_hosted(self, ctx: PublishContext, video_id: str) -> None:
-        """The hosted-file upload (both guides' "Upload a hosted file"): Meta fetches
-        ``file_url``; nothing is visible yet, so a failure here is retried (the same video id
-        is uploaded again)."""
-        token = ctx.account.access_token
+    async def _upload(self, ctx: PublishContext, graph: GraphClient, video_id: str) -> None:
+        """The rupload upload (graph/rupload.py): a hosted file by its ``file_url`` (the
+        guides' "Upload a hosted file"), a local one streamed with ``offset`` and
+        ``file_size`` ("Upload a local file"), from where the video's status says an earlier
+        attempt's upload stopped. Nothing is visible yet, so a failure here is retried (the
+        same video id is uploaded again)."""
+        item, token = ctx.post.media[0], ctx.account.access_token
         what = f"POST video-upload ({ctx.post.post_type})"
-        response = await send(
-            ctx.http,
-            "POST",
-            self.upload_url(video_id),
-            what=what,
-            timeout=self.settings.http_timeout_seconds,
-            headers={"Authorization": f"OAuth {token}", "file_url": ctx.post.media[0].url},
-        )
-        body = json_body(response)
-        if response.is_success and body.get("success") is True:
+        url, timeout = self.upload_url(video_id), self.settings.http_timeout_seconds
+        if not item.is_local:
+            headers = {"file_url": item.url}
+            await rupload(ctx.http, url, token, what=what, timeout=timeout, headers=headers)
             return
-        if "error" in body:
-            raise graph_error(
-                body,
-                http_status=response.status_code,
-                what=what,
-                regain_seconds=None,
-                secrets=(token,),
-                token=token,
+        path = self._local_file(item, ctx.post.post_type)
+        status = (await graph.get(video_id, fields="status")).get("status")
+        offset = resume_offset(status, path.stat().st_size)
+        if offset is not None:
+            await upload_file(ctx.http, url, token, path, offset=offset, what=what, timeout=timeout)
+
+    # -- a local video for /videos: the Video API's resumable upload ---------------------------
+
+    async def _resumable_video(
+        self, ctx: PublishContext, graph: GraphClient, data: dict[str, str]
+    ) -> Published:
+        """A local file for ``/{page}/videos``: the Video API's Resumable Upload protocol
+        (https://developers.facebook.com/docs/video-api/guides/publishing, "Resumable
+        Upload"). ``upload_phase=start`` with ``file_size`` answers ``{video_id,
+        upload_session_id, start_offset, end_offset}``; each ``upload_phase=transfer`` with
+        ``upload_session_id``, ``start_offset`` and the bytes from there to ``end_offset`` as
+        the multipart ``video_file_chunk`` answers the next ``{start_offset, end_offset}``,
+        until both are equal; ``upload_phase=finish`` with ``upload_session_id`` and the
+        description and title publishes it (``{success: true}``): that is the visible call,
+        the one ``_go_live`` makes. The session and the next range are saved as they arrive,
+        so a later attempt carries on from the last chunk Meta took; a session Meta refuses
+        for good is dropped and the next attempt starts a new one (an unfinished upload is
+        seen by nobody)."""
+        path = self._local_file(ctx.post.media[0], "video")
+        size, edge = path.stat().st_size, f"{ctx.account.platform_account_id}/videos"
+        saved = ctx.saved_ids
+        session, video_id = saved.get("fb_upload_session_id"), saved.get("fb_upload_video_id")
+        span = _span(saved.get("fb_upload_range"), size)
+        if not session or not video_id or span is None:
+            body = await graph.post(edge, {"upload_phase": "start", "file_size": str(size)})
+            session = usable_id(body.get("upload_session_id"))
+            video_id = usable_id(body.get("video_id"))
+            span = _span([body.get("start_offset"), body.get("end_offset")], size)
+            if session is None or video_id is None or span is None:
+                raise PlatformError(Decision.RETRY, f"{edge} start answered no usable session")
+            await ctx.save(
+                fb_upload_session_id=session, fb_upload_video_id=video_id, fb_upload_range=span
             )
-        detail = redact(json.dumps(body)[:300], token) if body else f"HTTP {response.status_code}"
-        decision = {400: Decision.FAIL, 401: Decision.REAUTH, 403: Decision.REAUTH}.get(
-            response.status_code, Decision.RETRY
-        )
-        raise PlatformError(decision, f"{what} failed: {detail}", http_status=response.status_code)
+        first, end = span
+        while first < end:
+            chunk = FileSlice(path, first, end - first)
+            params = {
+                "upload_phase": "transfer",
+                "upload_session_id": str(session),
+                "start_offset": str(first),
+            }
+            try:
+                with chunk:
+                    files = {"video_file_chunk": (path.name, chunk, "application/octet-stream")}
+                    body = await graph.post(edge, params, files=files)
+            except PlatformError as exc:
+                if exc.decision is Decision.FAIL:  # the session is spoilt: a new one next time
+                    await ctx.save(
+                        fb_upload_session_id=None, fb_upload_video_id=None, fb_upload_range=None
+                    )
+                    raise PlatformError(
+                        Decision.RETRY, f"{exc.message}; the upload starts again"
+                    ) from exc
+                raise
+            span = _span([body.get("start_offset"), body.get("end_offset")], size)
+            if span is None or span[0] < first:
+                await ctx.save(fb_upload_range=None)
+                raise PlatformError(Decision.RETRY, f"{edge} transfer answered no usable offsets")
+            first, end = span
+            await ctx.save(fb_upload_range=list(span))
+        finish = {"upload_phase": "finish", "upload_session_id": str(session), **data}
+        return await self._go_live(ctx, graph, edge, finish, video_id=str(video_id))
 
     async def _after_unclear_finish(
         self, ctx: PublishContext, graph: GraphClient, video_id: str, *, may_resend: bool = True

@@ -123,6 +123,13 @@ class GraphPlatform:
         base: str = getattr(self.settings, spec_for(self.name).api_base_setting)
         return base
 
+    def rupload_url(self, path: str, object_id: str) -> str:
+        """Where an upload for ``object_id`` goes on the rupload host (graph/rupload.py):
+        STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE, the Graph base's version; never a URL an answer
+        gave, so the token only goes where the settings say."""
+        version = self.settings.graph_api_base.rstrip("/").rsplit("/", 1)[-1]
+        return f"{self.settings.facebook_upload_base}/{path}/{version}/{object_id}"
+
     def login(self, account: Account) -> Login:
         """How ``account`` is connected (its ``login`` option; Instagram has two)."""
         return spec_for(self.name).login(account.options)

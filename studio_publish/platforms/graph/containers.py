@@ -15,6 +15,8 @@ each before the next call:
                       24-hour life
   ``publish_sent_at`` ISO time, saved just before the publish call goes out
   ``media_id``        the published media id
+  ``uploaded``        True once the container's media was uploaded (Instagram's resumable
+                      upload of a local video; see ``upload``)
   ``container_retries`` how often the saved container was tried again after an error that
                       asks for a brief retry before a new container (2207008)
 A spoilt container (ERROR, EXPIRED, or an error that asks for a new one) is dropped by
@@ -121,6 +123,10 @@ class ContainerPlatform(GraphPlatform):
         published without reading its status first (the publish says 9007 when it is not)."""
         return False
 
+    async def upload(self, ctx: PublishContext, graph: GraphClient, container: str) -> None:
+        """Send the media of a container made to be uploaded to (Instagram's resumable
+        upload), before its status is waited for; nothing for media Meta fetches itself."""
+
     def key(self, name: str) -> str:
         return f"{self.api.key_prefix}_{name}"
 
@@ -183,6 +189,8 @@ class ContainerPlatform(GraphPlatform):
                 state = await self._status(graph, container)
             if state.code == PUBLISHED:
                 return await self._live(ctx, graph, container)
+            if state.code not in (ERROR, EXPIRED) and not self._saved(ctx, "publish_sent_at"):
+                await self.upload(ctx, graph, container)  # an upload cut off: carry on
             # Unreadable after a publish was sent: _wait_until_ready reads it again and,
             # still unreadable, waits; it publishes only on a FINISHED read.
             await self._wait_until_ready(ctx, graph, container, state)
@@ -192,6 +200,7 @@ class ContainerPlatform(GraphPlatform):
         made = {"container_id": container, "container_created_at": iso(self.clock())}
         if not self.ready_at_once(ctx.post):
             await self._save(ctx, **made)
+            await self.upload(ctx, graph, container)
             await self._wait_until_ready(ctx, graph, container, None)
             return await self._publish_container(ctx, graph, container)
         try:
@@ -391,6 +400,7 @@ class ContainerPlatform(GraphPlatform):
             "children",
             "publish_sent_at",
             "container_retries",
+            "uploaded",
         )
         await self._save(ctx, **dict.fromkeys(keys))
 

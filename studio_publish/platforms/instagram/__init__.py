@@ -91,12 +91,24 @@ SPEC = PlatformSpec(
         "story": PostTypeRule(
             (1, 1), IMAGES_OR_VIDEOS, None, limits={"image": IMAGE, "video": STORY_VIDEO}
         ),
-        "carousel": PostTypeRule((2, 10), IMAGES_OR_VIDEOS, CAPTION, limits={"image": IMAGE}),
+        # Local videos go to reels and stories only: carousel items are fetched by URL.
+        "carousel": PostTypeRule(
+            (2, 10), IMAGES_OR_VIDEOS, CAPTION, limits={"image": IMAGE}, urls_only=VIDEOS
+        ),
     },
-    # JPEG images; MOV or MP4 videos. Meta fetches every item from a public URL itself.
+    # JPEG images; MOV or MP4 videos. Meta fetches images from a public URL itself; a
+    # reel's or story's video is a public URL too, or a file from the media root sent with
+    # the resumable upload, which is "available only for apps that have implemented
+    # Facebook Login for Business" (https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads):
+    # Instagram Login accounts take videos by URL only. Its size is the post type's limit.
     media={
         "image": MediaRule(frozenset({"jpg", "jpeg"})),
-        "video": MediaRule(frozenset({"mp4", "mov"})),
+        "video": MediaRule(
+            frozenset({"mp4", "mov"}),
+            local_files=True,
+            max_bytes=REEL.max_bytes or 0,
+            local_logins=(FACEBOOK_LOGIN.name,),
+        ),
     },
     options={
         "share_to_feed": option("bool", "reel"),

@@ -15,10 +15,21 @@ what an Instagram container holds
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
-from studio_publish.domain import Account, Post, TokenGrant
+from studio_publish.domain import Account, Post, Published, TokenGrant
+from studio_publish.platforms.base import Decision, PlatformError, PublishContext
+from studio_publish.platforms.graph.client import GraphClient
 from studio_publish.platforms.graph.containers import ContainerApi, ContainerPlatform
+from studio_publish.platforms.graph.rupload import resume_offset, upload_file
+from studio_publish.platforms.instagram import SPEC
+from studio_publish.platforms.media import local_path
+
+RESUMABLE_DOC = (
+    "https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads"
+)
 
 API = ContainerApi(
     name="Instagram",
@@ -49,9 +60,59 @@ def _with_alt_text(params: dict[str, str], post: Post) -> dict[str, str]:
     return {**params, "alt_text": str(alt_text)} if alt_text not in (None, "") else params
 
 
+def _uploads(post: Post) -> bool:
+    """A reel or story whose video is a local file: sent with the resumable upload."""
+    return (
+        post.post_type in ("reel", "story")
+        and post.media[0].kind == "video"
+        and (post.media[0].is_local)
+    )
+
+
 class InstagramPlatform(ContainerPlatform):
     name = "instagram"
     api = API
+
+    async def publish(self, ctx: PublishContext) -> Published:
+        login = self.login(ctx.account)
+        if _uploads(ctx.post) and login.name not in SPEC.media["video"].local_logins:
+            raise PlatformError(
+                Decision.INVALID,
+                f"media: an account connected with {login.display_name} takes videos only as "
+                f"public URLs: Instagram's resumable upload of a local file is for Facebook "
+                f"Login only ({RESUMABLE_DOC}); nothing was sent",
+            )
+        if _uploads(ctx.post) and not self._saved(ctx, "container_id"):
+            self._video_file(ctx.post)  # refused (root, size) before a container is made
+        return await super().publish(ctx)
+
+    def _video_file(self, post: Post) -> Path:
+        """The local video, checked again as it is read (media root, the type's size)."""
+        cap = SPEC.upload_cap(post.post_type, "video")
+        return local_path(post.media[0], self.settings.media_policy(), max_bytes=cap)
+
+    async def upload(self, ctx: PublishContext, graph: GraphClient, container: str) -> None:
+        """The resumable upload's step 2 (module docstring of graph/rupload.py): the file
+        streamed to ``{rupload}/ig-api-upload/{version}/{container}``, from the offset the
+        container's ``video_status.uploading_phase.bytes_transferred`` reports (the guide's
+        "resume your upload in Step 2 with offset=..."), 0 for a new container."""
+        if not _uploads(ctx.post) or self._saved(ctx, "uploaded"):
+            return
+        post = ctx.post
+        path = self._video_file(post)
+        body = await graph.get(container, fields="video_status")
+        offset = resume_offset(body.get("video_status"), path.stat().st_size)
+        if offset is not None:
+            await upload_file(
+                ctx.http,
+                self.rupload_url("ig-api-upload", container),
+                ctx.account.access_token,
+                path,
+                offset=offset,
+                what=f"POST ig-api-upload ({post.post_type})",
+                timeout=self.settings.http_timeout_seconds,
+            )
+        await self._save(ctx, uploaded=True)
 
     def child_params(self, post: Post, kind: str, url: str) -> dict[str, str]:
         # Carousel children take no caption; video children are VIDEO (REELS cannot be children).
@@ -65,14 +126,17 @@ class InstagramPlatform(ContainerPlatform):
         if post.post_type == "carousel":
             params = {"media_type": "CAROUSEL", "children": ",".join(children)}
             return _with_caption(params, post.caption)
+        # A local video's container is made for the resumable upload: no URL, the file follows.
+        source = {"upload_type": "resumable"} if _uploads(post) else {"video_url": media.url}
         if post.post_type == "story":
-            key = "video_url" if media.kind == "video" else "image_url"
-            return {"media_type": "STORIES", key: media.url}
+            if media.kind == "video":
+                return {"media_type": "STORIES", **source}
+            return {"media_type": "STORIES", "image_url": media.url}
         if post.post_type == "image":
             return _with_alt_text(_with_caption({"image_url": media.url}, post.caption), post)
         # Standalone VIDEO stopped working in 2023: a video post is a reel.
         share = post.options.get("share_to_feed", True)
-        params = {"media_type": "REELS", "video_url": media.url}
+        params = {"media_type": "REELS", **source}
         params["share_to_feed"] = "true" if share not in (False, "false", "0", 0) else "false"
         for key in ("cover_url", "thumb_offset"):
             if post.options.get(key) not in (None, ""):

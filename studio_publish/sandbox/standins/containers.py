@@ -33,6 +33,7 @@ from studio_publish.sandbox.standins.graph_common import (
     GraphStandIn,
     Node,
     Refusal,
+    Upload,
     graph_error,
     graph_time,
     not_found,
@@ -115,6 +116,7 @@ class Draft:
     caption: str
     is_carousel_item: bool
     instant: bool = False  # FINISHED at once, without the processing polls
+    resumable: bool = False  # its video is uploaded to it (Instagram's resumable upload)
 
 
 @dataclass
@@ -132,6 +134,7 @@ class Container:
     error_subcode: int  # what an ERROR names, when it fails
     status: str = IN_PROGRESS
     expired: bool = False
+    upload: Upload | None = None  # a resumable container's file: processed once complete
 
 
 @dataclass
@@ -239,6 +242,8 @@ class ContainerStandIn(GraphStandIn):
                 fails=fails,
                 error_subcode=self.knobs.container_error_subcode,
             )
+            if draft.resumable:
+                container.upload = Upload()
             self._containers[container.id] = container
         return Response(200, {"id": container.id})
 
@@ -259,6 +264,8 @@ class ContainerStandIn(GraphStandIn):
         if c.expired or time.time() - c.created >= self.knobs.container_ttl_seconds:
             c.status = EXPIRED
             return c.status
+        if c.upload is not None and not c.upload.complete:
+            return IN_PROGRESS  # its video has not (all) arrived: nothing to process yet
         if c.polls_left > 0 or time.time() < c.ready_at:
             if consume_poll and c.polls_left > 0:
                 c.polls_left -= 1

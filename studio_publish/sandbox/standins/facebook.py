@@ -63,8 +63,10 @@ from studio_publish.sandbox.standins.graph_common import (
     GRAPH_VERSION,
     OBJECT,
     PREFIX,
+    UPLOAD_PREFIX,
     Edges,
     GraphStandIn,
+    Upload,
     answer,
     fields,
     graph_error,
@@ -74,6 +76,8 @@ from studio_publish.sandbox.standins.graph_common import (
     paginate,
     parse_time,
     pick,
+    receive,
+    rupload_error,
 )
 from studio_publish.sandbox.wire import (
     Request,
@@ -81,12 +85,12 @@ from studio_publish.sandbox.wire import (
     Route,
     UploadedFile,
     as_bool,
+    as_int,
     as_list,
     as_str,
 )
 
 PLATFORM = "facebook"
-UPLOAD_PREFIX = "rupload"
 # One URL, two calls: a reel's start only opens an upload session, its finish publishes it,
 # so faults and statistics name the finish apart ("graph.video_reels*" matches both).
 REELS, FINISH = "graph.video_reels", "graph.video_reels.finish"
@@ -143,6 +147,8 @@ class Video:
     fails: bool = False  # its processing fails (facebook_video_failures)
     created: float = 0.0
     story_id: str | None = None  # a video story's post id, answered by its finish
+    upload: Upload | None = None  # a local file's bytes (rupload, or /videos' transfers)
+    session: str | None = None  # a /videos resumable upload's upload_session_id
 
 
 @dataclass
@@ -228,7 +234,9 @@ class FacebookStandIn(GraphStandIn):
             with self._lock:
                 video = self._videos.get(parts[3])
             page = video.page if video is not None else None
-            return Route("rupload.video_upload", self.video_upload, account=page)
+            # A local file's bytes are the body, read by the handler as they come.
+            local = req.header("file_url") is None
+            return Route("rupload.video_upload", self.video_upload, account=page, stream=local)
         return None
 
     def unrouted(self, req: Request, parts: list[str]) -> Route:
@@ -390,6 +398,8 @@ class FacebookStandIn(GraphStandIn):
 
     def page_video(self, req: Request, page: str) -> Response:
         p = req.params
+        if as_str(p.get("upload_phase")):
+            return self._resumable_video(req, page)
         file_url = as_str(p.get("file_url"))
         if not file_url and not isinstance(p.get("source"), UploadedFile):
             raise graph_error(100, "(#100) file_url or a multipart source is required")
@@ -462,8 +472,11 @@ class FacebookStandIn(GraphStandIn):
         processing: dict[str, Any] = {"status": "not_started"}
         publishing: dict[str, Any] = {"status": "not_started"}
         video_status = "processing"
+        if video.upload is not None and video.uploaded_at is None:
+            uploading = video.upload.phase()
         if video.uploaded_at is not None:
-            uploading = {"status": "complete", "bytes_transferred": 1048576}
+            sent = video.upload.received if video.upload is not None else 1048576
+            uploading = {"status": "complete", "bytes_transferred": sent}
             video_status = "upload_complete"
             processing = {"status": "in_progress"}
             if self._processed(video, now):
@@ -622,35 +635,92 @@ class FacebookStandIn(GraphStandIn):
         return Response(200, paginate(req, [story.record() for story in stories]))
 
     def video_upload(self, req: Request, page: str) -> Response:
+        """rupload's upload of a reel's or video story's file: "Upload a hosted file" (the
+        ``file_url`` header; the sandbox does not fetch it, it takes the URL as the upload)
+        or "Upload a local file" (``offset``, ``file_size`` and the bytes, counted as they
+        stream in; see graph_common.receive)."""
         video_id = object_id(req)
-        file_url = req.header("file_url") or ""
+        file_url = req.header("file_url")
         with self._lock:
             video = self._videos.get(video_id)
             if video is None or video.kind not in ("reel", "story"):
-                return Response(
-                    400,
-                    {
-                        "debug_info": {
-                            "retriable": False,
-                            "type": "NotFoundError",
-                            "message": f"video {video_id} has no upload session",
-                        }
-                    },
-                )
-            if not file_url.startswith(("http://", "https://")):
-                return Response(
-                    400,
-                    {
-                        "debug_info": {
-                            "retriable": False,
-                            "type": "ParameterValidationError",
-                            "message": "file_url header must be a public http(s) URL",
-                        }
-                    },
-                )
-            # The sandbox does not fetch the file: it takes the URL as the upload.
+                message = f"video {video_id} has no upload session"
+                return rupload_error(400, "NotFoundError", message)
+            if video.uploaded_at is not None:
+                return Response(200, {"success": True})  # sent again: nothing new
+            if file_url is not None:
+                if not file_url.startswith(("http://", "https://")):
+                    message = "file_url header must be a public http(s) URL"
+                    return rupload_error(400, "ParameterValidationError", message)
+                video.uploaded_at = time.time()
+                return Response(200, {"success": True})
+            upload = video.upload = video.upload or Upload()
+            fail_after, self.knobs.rupload_fail_after_bytes = self.knobs.rupload_fail_after_bytes, 0
+        refused = receive(req, upload, fail_after)
+        if refused is not None:
+            return refused
+        with self._lock:
             video.uploaded_at = time.time()
         return Response(200, {"success": True})
+
+    def _resumable_video(self, req: Request, page: str) -> Response:
+        """/videos' Resumable Upload protocol (the Video API's publishing guide): ``start``
+        with ``file_size`` opens a session, each ``transfer`` takes the multipart
+        ``video_file_chunk`` from ``start_offset`` and answers the next offsets (equal once
+        it is all there), ``finish`` publishes it with its description and title."""
+        p = req.params
+        phase = as_str(p.get("upload_phase"))
+        now = time.time()
+        with self._lock:
+            if phase == "start":
+                size = as_int(p.get("file_size")) or 0
+                if size <= 0:
+                    raise graph_error(100, "(#100) file_size must be a positive number")
+                video = self._new_video(page, "video", now)
+                video.upload, video.session = Upload(size=size), self.ids.next("2")
+                return Response(
+                    200,
+                    {
+                        "video_id": video.id,
+                        "upload_session_id": video.session,
+                        **self._next_range(video),
+                    },
+                )
+            session = as_str(p.get("upload_session_id")) or ""
+            found = next((v for v in self._videos.values() if v.session == session), None)
+            if found is None or found.page != page or found.upload is None:
+                raise graph_error(100, f"(#100) no upload session {session} on this Page")
+            video, upload = found, found.upload
+            if phase == "transfer":
+                chunk = p.get("video_file_chunk")
+                start = as_int(p.get("start_offset"))
+                if not isinstance(chunk, UploadedFile):
+                    raise graph_error(100, "(#100) video_file_chunk is required")
+                if start != upload.received:
+                    raise graph_error(
+                        6001, f"(#6001) start_offset should be {upload.received}", subcode=1363037
+                    )
+                upload.received = min(upload.size, upload.received + chunk.size)
+                return Response(200, self._next_range(video))
+            if phase != "finish":
+                raise graph_error(100, "(#100) upload_phase must be start, transfer or finish")
+            if not upload.complete:
+                raise graph_error(6000, "There was a problem uploading your video file")
+            if video.published:
+                raise graph_error(100, f"(#100) the video {video.id} is already published")
+            video.title = as_str(p.get("title")) or ""
+            video.description = as_str(p.get("description")) or ""
+            video.published = as_bool(p.get("published"), True)
+            video.uploaded_at = now
+            video.draft = self.knobs.facebook_videos_stay_drafts
+            self._settle(video, now)
+        return Response(200, {"success": True})
+
+    def _next_range(self, video: Video) -> dict[str, str]:
+        assert video.upload is not None
+        start = video.upload.received
+        end = min(video.upload.size, start + max(1, self.knobs.facebook_transfer_chunk))
+        return {"start_offset": str(start), "end_offset": str(end)}
 
     def page_posts(self, req: Request, page: str) -> Response:
         names = fields(

@@ -328,3 +328,56 @@ def _unsupported(req: Request, who: str) -> Response:
         subcode=33,
         type_="GraphMethodException",
     )
+
+
+# ---- the rupload host ("Upload a local file"): shared by Facebook and Instagram ----------
+
+UPLOAD_PREFIX = "rupload"
+
+
+def rupload_error(status: int, kind: str, message: str, *, retriable: bool = False) -> Response:
+    """The rupload host's own error shape (not Graph's envelope)."""
+    body = {"debug_info": {"retriable": retriable, "type": kind, "message": message}}
+    return Response(status, body)
+
+
+@dataclass
+class Upload:
+    """A local file's upload to rupload: its size (``file_size``) and the bytes arrived."""
+
+    size: int = 0
+    received: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.size > 0 and self.received == self.size
+
+    def phase(self) -> dict[str, Any]:
+        """The ``uploading_phase`` a status read shows (``bytes_transferred``)."""
+        done = "complete" if self.complete else "in_progress" if self.received else "not_started"
+        return {"status": done, "bytes_transferred": self.received}
+
+
+def receive(req: Request, upload: Upload, fail_after: int) -> Response | None:
+    """Take a local file's bytes (headers ``offset`` and ``file_size``, the body streamed and
+    counted, never held): None when they arrived, else the refusal. ``offset`` must be what
+    arrived so far (a resume reads bytes_transferred first); ``fail_after`` > 0 keeps only
+    that many bytes of this body and answers a retriable 503, a connection that broke."""
+    offset, size = as_int(req.header("offset")), as_int(req.header("file_size"))
+    if offset is None or size is None or size <= 0 or not 0 <= offset <= size:
+        return rupload_error(400, "ParameterValidationError", "offset and file_size are required")
+    if upload.size and size != upload.size:
+        return rupload_error(400, "ParameterValidationError", "file_size differs from before")
+    if offset != upload.received:
+        message = f"offset {offset} does not match the {upload.received} bytes received"
+        return rupload_error(400, "ParameterValidationError", message)
+    upload.size = size
+    assert req.stream_body is not None
+    for piece in req.stream_body():
+        if fail_after and upload.received - offset + len(piece) >= fail_after:
+            upload.received += fail_after - (upload.received - offset)
+            return rupload_error(503, "ServiceUnavailable", "upload interrupted", retriable=True)
+        upload.received = min(size, upload.received + len(piece))
+    if not upload.complete:
+        return rupload_error(400, "ParameterValidationError", "the body ended before file_size")
+    return None

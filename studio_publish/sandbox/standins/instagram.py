@@ -19,6 +19,14 @@ https://developers.facebook.com/docs/instagram-platform/content-publishing/)::
     GET  {url}/graph/v25.0/{container-id}                         graph.container_status
     GET  {url}/graph/v25.0/{media-id}                             graph.object
     GET  {url}/instagram/refresh_access_token                     instagram.refresh
+    POST {url}/rupload/ig-api-upload/v25.0/{container-id}         rupload.ig_api_upload
+         -> STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE = {url}/rupload (shared with Facebook)
+
+A container made with ``upload_type=resumable`` (a local reel's or story's video) stays
+IN_PROGRESS until its file has all arrived on rupload (``offset``, ``file_size``, the bytes;
+graph_common.receive), its status showing ``video_status.uploading_phase.bytes_transferred``
+(https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads);
+then it is processed as any video container.
 
 The refresh is Instagram Login's: ``?grant_type=ig_refresh_token&access_token=...`` (the one
 call documented with the token in the query) answers ``{access_token, token_type,
@@ -52,10 +60,13 @@ from studio_publish.sandbox.standins.graph_common import (
     GRAPH_VERSION,
     INSTAGRAM_LOGIN_PREFIX,
     PREFIX,
+    UPLOAD_PREFIX,
     Node,
     Refusal,
     cannot_parse,
     graph_error,
+    receive,
+    rupload_error,
 )
 from studio_publish.sandbox.wire import (
     Grant,
@@ -91,6 +102,7 @@ _PUBLISHED_AS = {
 }
 _NOT_FOUND = Refusal(24, "The media with this id does not exist.", 2207006)
 REFRESH = f"{INSTAGRAM_LOGIN_PREFIX}.refresh"
+IG_UPLOAD = "rupload.ig_api_upload"
 TOKEN_LIFETIME = 60 * 86400  # a refreshed long-lived token: 60 days from the refresh
 REFRESHABLE_AGE = 86400.0  # "at least 24 hours old"
 _NOT_READY = Refusal(9007, "The media is not ready for publishing, please wait.", 2207027)
@@ -99,7 +111,8 @@ _NOT_READY = Refusal(9007, "The media is not ready for publishing, please wait."
 class InstagramStandIn(ContainerStandIn):
     platforms = (PLATFORM,)
     # graph.facebook.com's prefix, shared with Facebook, and graph.instagram.com's, its own.
-    prefixes: ClassVar[tuple[str, ...]] = (PREFIX, INSTAGRAM_LOGIN_PREFIX)
+    # And rupload's, shared with Facebook: ig-api-upload is Instagram's.
+    prefixes: ClassVar[tuple[str, ...]] = (PREFIX, INSTAGRAM_LOGIN_PREFIX, UPLOAD_PREFIX)
     usage_type = "instagram"
     # Its endpoints are named after its edges, not after the calls.
     flow = Flow(
@@ -112,10 +125,10 @@ class InstagramStandIn(ContainerStandIn):
         publish="graph.media_publish",
         limit="graph.content_publishing_limit",
     )
-    endpoints = (*flow.endpoints, REFRESH)
-    actions = frozenset({flow.publish})
+    endpoints = (*flow.endpoints, REFRESH, IG_UPLOAD)
+    actions = frozenset({flow.publish})  # an upload makes nothing visible
     state_field = "status_code"
-    container_node = Node("IGContainer", {"id", "status_code", "status"})
+    container_node = Node("IGContainer", {"id", "status_code", "status", "video_status"})
     media_node = Node("IGMedia", {*_MEDIA_FIELDS, "shortcode"})
     listed_node = Node("IGMedia", _MEDIA_FIELDS, ("id", "permalink", "timestamp", "caption"))
     user_node = Node("IGUser", {"quota_usage", "config", "rate_limit_settings"})
@@ -149,6 +162,15 @@ class InstagramStandIn(ContainerStandIn):
         # The token endpoint carries no version, and its token comes in the query.
         if parts == [INSTAGRAM_LOGIN_PREFIX, "refresh_access_token"] and req.method == "GET":
             return Route(REFRESH, self.refresh, account=None, needs_auth=False, token_in_query=True)
+        if parts[0] == UPLOAD_PREFIX:
+            # rupload/ig-api-upload/{version}/{container}, the token as "OAuth <token>".
+            if len(parts) != 4 or parts[1] != "ig-api-upload" or req.method != "POST":
+                return None
+            with self._lock:
+                c = self._containers.get(parts[3])
+            local = req.header("file_url") is None
+            account = c.account if c is not None else None
+            return Route(IG_UPLOAD, self.ig_upload, account=account, stream=local)
         return super().route(req, parts)
 
     def bases(self, url: str) -> dict[str, str]:
@@ -199,8 +221,13 @@ class InstagramStandIn(ContainerStandIn):
         caption = as_str(p.get("caption")) or ""
         image_url = as_str(p.get("image_url"))
         video_url = as_str(p.get("video_url"))
-        if as_str(p.get("upload_type")) == "resumable":
-            raise graph_error(100, "(#100) upload_type=resumable is not supported by the sandbox")
+        # The resumable upload (https://developers.facebook.com/docs/instagram-platform/
+        # content-publishing/resumable-uploads): no URL, the video follows on rupload.
+        resumable = as_str(p.get("upload_type")) == "resumable"
+        if resumable and (media_type not in ("REELS", "STORIES", "VIDEO") or video_url):
+            raise graph_error(
+                100, "(#100) upload_type=resumable takes a REELS, STORIES or VIDEO container"
+            )
         if media_type not in (None, CAROUSEL, "REELS", "STORIES", "VIDEO"):
             raise graph_error(100, "The media type is unknown.", subcode=2207023)
         if media_type == "VIDEO" and not is_item:
@@ -229,7 +256,9 @@ class InstagramStandIn(ContainerStandIn):
                 1, "The thumb_offset is out of range.", subcode=2207057, http_status=400
             )
         # A carousel's children are the flow's to check.
-        if media_type in ("REELS", "VIDEO"):
+        if resumable:
+            pass
+        elif media_type in ("REELS", "VIDEO"):
             if not video_url:
                 raise graph_error(100, "(#100) The parameter video_url is required")
         elif media_type == "STORIES":
@@ -243,8 +272,8 @@ class InstagramStandIn(ContainerStandIn):
             if not image_url:
                 raise graph_error(100, "(#100) The parameter image_url is required")
         # Image containers are FINISHED at once, as Meta's usually are; videos take time.
-        image = media_type is None or (media_type == "STORIES" and not video_url)
-        return Draft(media_type, caption, is_item, instant=image)
+        image = media_type is None or (media_type == "STORIES" and not video_url and not resumable)
+        return Draft(media_type, caption, is_item, instant=image, resumable=resumable)
 
     @staticmethod
     def _check_caption(caption: str) -> None:
@@ -259,10 +288,41 @@ class InstagramStandIn(ContainerStandIn):
 
     def status_fields(self, c: Container, status: str) -> dict[str, Any]:
         # An ERROR's status names its subcode (IG Container reference), in the words Meta uses.
-        return {
+        fields: dict[str, Any] = {
             "status_code": status,
             "status": _STATUS_TEXT[status].format(subcode=c.error_subcode),
         }
+        if c.upload is not None:  # the resumable upload guide's "Get Media Status"
+            processing = "complete" if status in (FINISHED, PUBLISHED) else "not_started"
+            fields["video_status"] = {
+                "uploading_phase": c.upload.phase(),
+                "processing_phase": {"status": processing},
+            }
+        return fields
+
+    def ig_upload(self, req: Request, who: str) -> Response:
+        """rupload's ig-api-upload: a resumable container's video, "Upload a local file"
+        (``offset``, ``file_size``, the bytes; graph_common.receive) or a hosted one
+        (``file_url``, taken as the upload). Once all of it arrived its processing starts."""
+        container_id = req.path.rstrip("/").rsplit("/", 1)[-1]
+        with self._lock:
+            c = self._containers.get(container_id)
+            if c is None or c.upload is None:
+                message = f"container {container_id} takes no upload"
+                return rupload_error(400, "NotFoundError", message)
+            upload = c.upload
+            if upload.complete:
+                return Response(200, {"success": True, "message": "Upload successful."})
+            fail_after, self.knobs.rupload_fail_after_bytes = self.knobs.rupload_fail_after_bytes, 0
+        if req.header("file_url") is None:
+            refused = receive(req, upload, fail_after)
+            if refused is not None:
+                return refused
+        else:
+            upload.size = upload.received = 1
+        with self._lock:
+            c.ready_at = time.time() + self.knobs.processing_seconds
+        return Response(200, {"success": True, "message": "Upload successful."})
 
     # ---- published media --------------------------------------------------------------
 

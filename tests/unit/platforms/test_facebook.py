@@ -983,3 +983,185 @@ def test_reconcile_a_video_story(
     if expected is ReconcileStatus.LIVE:
         assert result.published == Published("1234", STORY_LINK)
     assert api.count("POST", VIDEO_STORIES) == 0
+
+
+# -- local videos: streamed from the media root ----------------------------------------------
+
+
+def uploading(sent: int) -> dict[str, Any]:
+    """A video's status with ``sent`` bytes of its upload arrived (the Reels Publishing
+    guide's ``uploading_phase.bytes_transferred``)."""
+    return {**UPLOADED, "uploading_phase": {"status": "in_progress", "bytes_transferred": sent}}
+
+
+def test_a_local_reel_is_streamed_to_rupload_with_offset_and_file_size(
+    api: FakeApi, video: Path
+) -> None:
+    reel_api(api, uploading(0), UPLOADED, READY)
+    ctx = ctx_for(api, "reel", [(str(video), "video")])
+    assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
+    (upload,) = api.calls("POST", RUPLOAD)
+    assert upload.headers["offset"] == "0"
+    assert upload.headers["file_size"] == str(video.stat().st_size)
+    assert upload.headers["Authorization"].startswith("OAuth ")
+    assert "file_url" not in upload.headers
+    assert upload.content == video.read_bytes()
+    assert before(api.log, "save fb_video_id='v1'", "POST /video-upload/v25.0/v1")
+    assert phases(api) == ["start", "finish"]
+    assert_token_safe(api)
+
+
+def test_a_local_reel_upload_resumes_from_the_bytes_the_status_reports(
+    api: FakeApi, video: Path
+) -> None:
+    reel_api(api, uploading(1000), UPLOADED, READY)
+    saved = {"fb_video_id": "v1"}  # an earlier attempt was stopped mid-upload
+    run(platform().publish, ctx_for(api, "reel", [(str(video), "video")], saved=saved))
+    (upload,) = api.calls("POST", RUPLOAD)
+    assert upload.headers["offset"] == "1000"
+    assert upload.content == video.read_bytes()[1000:]
+    assert api.count("POST", REELS) == 1  # the finish only: never a second start
+
+
+def test_a_local_video_story_whose_upload_all_arrived_is_not_sent_again(
+    api: FakeApi, video: Path
+) -> None:
+    stories = f"{PAGE}/video_stories"
+    size = video.stat().st_size
+    reel_api(api, uploading(size), READY, edge=stories, finished={"success": True, "post_id": 7})
+    api.on("GET", f"{PAGE}/stories", ok({"data": []}))
+    ctx = ctx_for(api, "story", [(str(video), "video")], saved={"fb_video_id": "v1"})
+    ctx.post = make_post("story", [(str(video), "video")], caption="")
+    run(platform().publish, ctx)
+    assert api.count("POST", RUPLOAD) == 0
+    assert phases(api, stories) == ["finish"]
+
+
+SESSION = {"video_id": "v1", "upload_session_id": "s1", "start_offset": "0", "end_offset": "1024"}
+
+
+def video_session(api: FakeApi, *transfers: Any, finish: Any = None) -> None:
+    """/videos's resumable upload: start answers SESSION, each transfer the next offsets in
+    turn (as the Video API's publishing guide shows them), finish ``{success: true}``."""
+    queue = list(transfers)
+
+    def videos(request: httpx.Request) -> httpx.Response:
+        body = request.content
+        if b'name="upload_phase"\r\n\r\ntransfer' in body:
+            reply = queue.pop(0)
+            if isinstance(reply, httpx.Response):
+                return reply
+            return ok({"start_offset": str(reply[0]), "end_offset": str(reply[1])})
+        phase = form(request).get("upload_phase")
+        if phase == "start":
+            return ok(SESSION)
+        if isinstance(finish, type):
+            raise finish("simulated network failure", request=request)
+        return finish or ok({"success": True})
+
+    api.on("POST", VIDEOS, videos)
+    api.on("GET", f"{GRAPH}/v1", video_reads(PROCESSING_, READY))
+
+
+def video_phase(request: httpx.Request) -> str:
+    """A /videos call's upload_phase: a transfer is multipart (its chunk), the rest forms."""
+    if b"video_file_chunk" in request.content:
+        return "transfer"
+    return form(request).get("upload_phase", "")
+
+
+def transfers(api: FakeApi) -> list[httpx.Request]:
+    return [r for r in api.calls("POST", VIDEOS) if b"video_file_chunk" in r.content]
+
+
+def test_a_local_video_takes_the_resumable_upload_start_transfer_finish(
+    api: FakeApi, video: Path
+) -> None:
+    size = video.stat().st_size  # 3072
+    video_session(api, (1024, 3072), (3072, 3072))
+    ctx = ctx_for(api, "video", [(str(video), "video")], options={"title": "My video"})
+    assert run(platform().publish, ctx) == Published("55_9", VIDEO_LINK)
+    start, *_, finish = api.calls("POST", VIDEOS)
+    assert [video_phase(r) for r in api.calls("POST", VIDEOS)] == [
+        "start",
+        "transfer",
+        "transfer",
+        "finish",
+    ]
+    assert form(start) == {"upload_phase": "start", "file_size": str(size)}
+    assert form(finish) == {
+        "upload_phase": "finish",
+        "upload_session_id": "s1",
+        "description": "Hello world",
+        "title": "My video",
+    }
+    first, second = transfers(api)
+    data = video.read_bytes()
+    assert b'name="start_offset"\r\n\r\n0\r\n' in first.content
+    assert data[:1024] in first.content and data[:1025] not in first.content
+    assert b'name="start_offset"\r\n\r\n1024\r\n' in second.content
+    assert data[1024:] in second.content
+    assert b'name="upload_session_id"\r\n\r\ns1\r\n' in second.content
+    saves = saver(ctx).calls
+    assert saves[0] == {
+        "fb_upload_session_id": "s1",
+        "fb_upload_video_id": "v1",
+        "fb_upload_range": [0, 1024],
+    }
+    assert {"fb_upload_range": [1024, 3072]} in saves
+    assert before(api.log, "save fb_publish_sent_at", "save fb_video_id='v1'")
+    assert ctx.saved_ids["fb_post_id"] == "55_9"
+    assert_token_safe(api)
+
+
+def test_a_local_video_resumes_its_session_from_the_saved_range(api: FakeApi, video: Path) -> None:
+    video_session(api, (3072, 3072))
+    saved = {
+        "fb_upload_session_id": "s1",
+        "fb_upload_video_id": "v1",
+        "fb_upload_range": [1024, 3072],
+    }
+    run(platform().publish, ctx_for(api, "video", [(str(video), "video")], saved=saved))
+    phases_sent = [video_phase(r) for r in api.calls("POST", VIDEOS)]
+    assert phases_sent == ["transfer", "finish"]
+    (transfer,) = transfers(api)
+    assert b'name="start_offset"\r\n\r\n1024\r\n' in transfer.content
+
+
+def test_a_refused_transfer_drops_the_session_for_a_new_one(api: FakeApi, video: Path) -> None:
+    refused = graph_error(100, "(#100) upload session expired", status=400)
+    video_session(api, refused)
+    ctx = ctx_for(api, "video", [(str(video), "video")])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.RETRY
+    assert ctx.saved_ids.get("fb_upload_session_id") is None
+    assert "fb_publish_sent_at" not in ctx.saved_ids or not ctx.saved_ids["fb_publish_sent_at"]
+
+
+def test_a_lost_finish_answer_never_sends_a_second_finish(api: FakeApi, video: Path) -> None:
+    video_session(api, (3072, 3072), finish=httpx.ReadTimeout)
+    api.on("GET", f"{PAGE}/videos", ok({"data": []}))
+    ctx = ctx_for(api, "video", [(str(video), "video")])
+    with pytest.raises(PlatformError) as caught:
+        run(platform().publish, ctx)
+    assert caught.value.decision is Decision.UNKNOWN
+    with pytest.raises(PlatformError):
+        run(platform().publish, ctx)  # the next attempt looks, never finishes again
+    sent = [video_phase(r) for r in api.calls("POST", VIDEOS)]
+    assert sent == ["start", "transfer", "finish"]
+
+
+def test_a_local_video_over_the_cap_is_refused_before_any_call(api: FakeApi, video: Path) -> None:
+    small = FacebookPlatform(make_settings(), throttle=UsageThrottle(), clock=lambda: NOW)
+    ctx = ctx_for(api, "video", [(str(video), "video")])
+    from studio_publish.platforms.facebook import SPEC
+
+    cap = SPEC.upload_cap("video", "video")
+    assert cap == 4 * 1024**3
+    with open(video, "ab") as handle:  # a sparse file just over the cap: nothing is read
+        handle.truncate(cap + 1)
+    with pytest.raises(PlatformError) as caught:
+        run(small.publish, ctx)
+    assert caught.value.decision is Decision.INVALID
+    assert api.requests == []
