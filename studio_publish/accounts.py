@@ -160,7 +160,16 @@ def reauth_account(conn: db.Connection, account_id: str, tokens: NewTokens) -> d
 
 
 def list_accounts(conn: db.Connection) -> list[db.Row]:
-    return db.fetch_all(conn, "list_accounts")
+    """Every account, never a token; ``login`` is the login the engine uses for it (its
+    platform's default when the row names none, or one it does not have)."""
+    from studio_publish.platforms.registry import PLATFORMS
+
+    rows = db.fetch_all(conn, "list_accounts")
+    for row in rows:
+        spec = PLATFORMS.get(row["platform"])
+        if spec is not None and spec.logins:
+            row["login"] = spec.login({LOGIN_OPTION: row["login"]}).name
+    return rows
 
 
 def parse_account_options(platform: str, pairs: list[str]) -> dict[str, Any]:

@@ -227,14 +227,20 @@ TzOption = Annotated[str | None, typer.Option(help="IANA zone for times without 
 # The token options of `accounts add` and `accounts reauth`: tokens never come from argv.
 AccessTokenEnv = Annotated[
     str | None,
-    typer.Option(help="Read the access token from this environment variable (else stdin)."),
+    typer.Option(
+        metavar="VARIABLE",
+        help="Read the access token from this environment variable (else stdin).",
+    ),
 ]
 RefreshTokenEnv = Annotated[
-    str | None, typer.Option(help="Read a refresh token from this environment variable.")
+    str | None,
+    typer.Option(metavar="VARIABLE", help="Read a refresh token from this environment variable."),
 ]
-TokenExpiresAt = Annotated[str | None, typer.Option(help="When the access token expires (WHEN).")]
+TokenExpiresAt = Annotated[
+    str | None, typer.Option(metavar="WHEN", help="When the access token expires.")
+]
 RefreshTokenExpiresAt = Annotated[
-    str | None, typer.Option(help="When the refresh token expires (WHEN).")
+    str | None, typer.Option(metavar="WHEN", help="When the refresh token expires.")
 ]
 
 
@@ -392,7 +398,10 @@ def accounts_add(
     platform: Annotated[str, typer.Option(help=f"One of: {', '.join(PLATFORMS)}.")],
     platform_account_id: Annotated[
         str,
-        typer.Option(help=", ".join(spec.account_id_label for spec in PLATFORMS.values()) + "."),
+        typer.Option(
+            metavar="ID",
+            help=", ".join(spec.account_id_label for spec in PLATFORMS.values()) + ".",
+        ),
     ],
     workspace: Annotated[str | None, typer.Option(help="Workspace UUID.")] = None,
     name: Annotated[str | None, typer.Option(help="A name to show.")] = None,
@@ -402,7 +411,7 @@ def accounts_add(
     refresh_token_env: RefreshTokenEnv = None,
     option: Annotated[
         list[str] | None,
-        typer.Option(help=f"Account option KEY=VALUE ({ACCOUNT_OPTIONS})."),
+        typer.Option(metavar="KEY=VALUE", help=f"An account option ({ACCOUNT_OPTIONS})."),
     ] = None,
     login: Annotated[
         str | None,
@@ -787,11 +796,13 @@ def sandbox(
     quota_total: Annotated[
         int, typer.Option(help="Instagram posts per account per 24 hours.")
     ] = 50,
-    log_requests: Annotated[bool, typer.Option(help="Print one line per request.")] = False,
+    log_requests: Annotated[
+        bool, typer.Option("--log-requests", help="Print one line per request.")
+    ] = False,
 ) -> None:
     """Serve the local platform sandbox (a stand-in for every platform's API) until stopped.
 
-    It prints the two settings that point studio-publish at it.
+    It prints the export lines that point studio-publish at it.
 
     Its control API (ledger, knobs, injected faults) is under /_sandbox/.
     """

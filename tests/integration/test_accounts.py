@@ -134,7 +134,7 @@ def test_an_instagram_login_account_keeps_its_login_in_its_options(cli: Cli, db_
     listed = {
         row["platform_account_id"]: row["login"] for row in cli("accounts", "list", "--json").json()
     }
-    assert listed == {"17841": "instagram", "17842": None}
+    assert listed == {"17841": "instagram", "17842": "facebook"}  # the default, named
 
 
 def test_a_token_is_never_taken_as_an_argument(cli: Cli, db_url: str) -> None:
