@@ -225,7 +225,14 @@ WITH done AS (
         claim_token = NULL, lease_expires_at = NULL, claimed_by = NULL, updated_at = now()
     WHERE id = %(id)s AND status = ANY(%(from_states)s::text[]) AND claim_token = %(claim)s
       AND %(to_state)s = ANY(%(to_states)s::text[])
-    RETURNING id, attempt_count + CASE WHEN %(give_back)s THEN 1 ELSE 0 END AS attempt
+    RETURNING id, options, attempt_count + CASE WHEN %(give_back)s THEN 1 ELSE 0 END AS attempt
+), first_comment AS (
+    -- A posted post's first comment (options.first_comment, checked at the engine's door),
+    -- due at once: in the same statement, so no posted post loses its comment.
+    INSERT INTO studio_publish_comments (post_id, message)
+    SELECT id, options ->> 'first_comment' FROM done
+    WHERE %(to_state)s = 'posted' AND jsonb_typeof(options -> 'first_comment') = 'string'
+    ON CONFLICT (post_id) DO NOTHING
 ), attempt AS (
     UPDATE studio_publish_attempts t
     SET finished_at = now(), outcome = %(outcome)s, error_class = %(error_class)s,

@@ -1,0 +1,212 @@
+"""First comments end to end: the real CLI, a real PostgreSQL, the sandbox's stand-ins.
+
+A first comment goes up exactly once under its post on Instagram, Facebook and Threads, from
+the CLI and from a row inserted by SQL; a lost answer at the comment step never makes a
+second comment; a comment that fails for now is retried alone (never a second post); one
+that fails for good leaves the post posted and says why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from test_e2e import CDN, Tool, db_rows, post_status
+
+from studio_publish.sandbox import Sandbox
+
+USERS = {
+    "instagram": "17841400000000019",
+    "facebook": "102000000000019",
+    "threads": "6000000000000019",
+}
+
+
+@pytest.fixture
+def tool(db_url: str, sandbox: Sandbox, tmp_path: Path) -> Tool:
+    return Tool(db_url, sandbox, tmp_path)
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:  # type: ignore[misc]
+    with Sandbox(port=0, container_polls=1) as box:
+        yield box
+
+
+@pytest.fixture
+def accounts(tool: Tool) -> dict[str, str]:
+    return {
+        platform: tool.ok(
+            "accounts",
+            "add",
+            "--platform",
+            platform,
+            "--platform-account-id",
+            user,
+            stdin=f"{platform}-token-e2e\n",
+        )
+        for platform, user in USERS.items()
+    }
+
+
+@pytest.fixture
+def schedule(tool: Tool, accounts: dict[str, str]) -> Callable[..., str]:
+    def schedule(platform: str, *args: str) -> str:
+        return tool.ok("schedule", "--account", accounts[platform], "--at", "now", *args)
+
+    return schedule
+
+
+def comment_row(db_url: str, post_id: str) -> dict[str, object]:
+    (row,) = db_rows(db_url, "SELECT * FROM studio_publish_comments WHERE post_id = %s", [post_id])
+    return row
+
+
+def make_due(db_url: str, post_id: str) -> None:
+    db_rows(
+        db_url,
+        "UPDATE studio_publish_comments SET next_attempt_at = now() WHERE post_id = %s"
+        " RETURNING post_id",
+        [post_id],
+    )
+
+
+def test_first_comments_go_up_once_under_their_posts(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    ids = {
+        "instagram": schedule(
+            "instagram", "--caption", "ig", "--media", f"{CDN}/a.jpg", "--first-comment", "#one"
+        ),
+        "facebook": schedule("facebook", "--caption", "fb", "--first-comment", "More below"),
+        "threads": schedule("threads", "--caption", "th", "--first-comment", "A reply"),
+    }
+    summary = tool.json("run-due")
+    assert summary["posted"] == 3, summary
+    assert {c["state"] for c in summary["first_comments"]} == {"posted"}
+    comments = sandbox.ledger.comments()
+    assert sorted(c.text for c in comments) == ["#one", "A reply", "More below"]
+    assert sandbox.ledger.comment_duplicates() == 0
+    assert sandbox.ledger.count() == 3  # comments are not posts
+    for platform, post_id in ids.items():
+        assert post_status(db_url, post_id) == "posted"
+        row = comment_row(db_url, post_id)
+        assert row["state"] == "posted" and row["attempts"] == 1, row
+        (entry,) = sandbox.ledger.comments(platform)
+        assert row["comment_id"] == entry.comment_id
+        detail = tool.json("status", post_id)
+        assert detail["first_comment"]["comment_id"] == entry.comment_id
+    assert "First comment: posted as" in tool.ok("status", ids["facebook"])
+    # Nothing left to do: a later run sends nothing more.
+    assert tool.json("run-due")["first_comments"] == []
+    assert sandbox.ledger.comment_count() == 3
+
+
+@pytest.mark.parametrize(
+    ("platform", "endpoint"),
+    [
+        ("instagram", "graph.comments"),
+        ("facebook", "graph.comments"),
+        ("threads", "threads.reply_publish"),
+    ],
+)
+def test_a_lost_answer_at_the_comment_step_never_makes_a_second_comment(
+    tool: Tool,
+    sandbox: Sandbox,
+    schedule: Callable[..., str],
+    db_url: str,
+    platform: str,
+    endpoint: str,
+) -> None:
+    media = ("--media", f"{CDN}/a.jpg") if platform == "instagram" else ()
+    post_id = schedule(platform, "--caption", "lost", *media, "--first-comment", "Once only")
+    sandbox.lose_response(endpoint, count=1)
+    summary = tool.json("run-due")
+    assert summary["posted"] == 1, summary
+    assert sandbox.stats()["lost_responses"] == 1
+    # The comment went up; its answer was lost; the listing found it: recorded, not resent.
+    row = comment_row(db_url, post_id)
+    assert row["state"] == "posted", row
+    (entry,) = sandbox.ledger.comments(platform)
+    assert row["comment_id"] == entry.comment_id
+    make_due(db_url, post_id)
+    tool.json("run-due")
+    assert sandbox.ledger.comment_count() == 1 and sandbox.ledger.count() == 1
+
+
+def test_a_comment_that_fails_for_now_is_retried_alone(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule("facebook", "--caption", "retried", "--first-comment", "Second try")
+    # The request is lost on its way: to the client, an unclear answer; nothing is listed.
+    sandbox.inject("graph.comments", "drop", count=1)
+    assert tool.json("run-due")["posted"] == 1
+    row = comment_row(db_url, post_id)
+    assert row["state"] == "pending" and row["sent_at"] is not None, row
+    assert sandbox.ledger.comment_count() == 0
+    assert "First comment: pending" in tool.ok("status", post_id)
+    make_due(db_url, post_id)
+    summary = tool.json("run-due")
+    assert summary["claimed"] == 0, summary  # the post is never claimed again
+    assert [c["state"] for c in summary["first_comments"]] == ["posted"]
+    assert sandbox.ledger.count() == 1 and sandbox.ledger.comment_count() == 1
+    row = comment_row(db_url, post_id)
+    assert row["state"] == "posted" and row["attempts"] == 2 and row["sent_at"] is None
+    assert sandbox.stats()["calls"].get("graph.comments_list", 0) >= 1  # looked first
+
+
+def test_a_comment_that_fails_for_good_leaves_the_post_posted(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule("facebook", "--caption", "kept", "--first-comment", "Refused")
+    sandbox.inject("graph.comments", "error", code=100, message="(#100) Comments are off")
+    hook = {"STUDIO_PUBLISH_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
+    summary = tool.json("run-due", **hook)
+    assert summary["outcome"] == "ok" and summary["posted"] == 1, summary
+    assert post_status(db_url, post_id) == "posted"
+    row = comment_row(db_url, post_id)
+    assert row["state"] == "failed" and "Comments are off" in str(row["error"])
+    out = tool.ok("status", post_id)
+    assert "Warning: the first comment failed for good" in out and "is posted" in out
+    assert tool.json("status")["failed_comments"][0]["id"] == post_id
+    assert tool("status", "--check")[0] == 0  # a warning, not a problem
+    (alert,) = db_rows(db_url, "SELECT event, payload FROM studio_publish_alerts")
+    assert alert["event"] == "comment_failed" and alert["payload"]["post_id"] == post_id
+
+
+def test_a_row_inserted_by_sql_gets_its_first_comment(
+    tool: Tool, sandbox: Sandbox, accounts: dict[str, str], db_url: str
+) -> None:
+    (row,) = db_rows(
+        db_url,
+        "INSERT INTO studio_social_posts (workspace_id, social_account_id, platform, post_type,"
+        " caption, media, options, status, scheduled_for) SELECT workspace_id, id, platform,"
+        " 'image', 'by SQL', %s, %s, 'scheduled', now() FROM studio_social_accounts"
+        " WHERE id = %s RETURNING id",
+        [
+            json.dumps([{"url": f"{CDN}/sql.jpg", "kind": "image"}]),
+            json.dumps({"first_comment": "From the web app"}),
+            accounts["instagram"],
+        ],
+    )
+    assert tool.json("run-due")["posted"] == 1
+    assert comment_row(db_url, str(row["id"]))["state"] == "posted"
+    (entry,) = sandbox.ledger.comments("instagram")
+    assert entry.text == "From the web app"
+
+
+def test_platforms_without_comments_refuse_them(
+    tool: Tool, accounts: dict[str, str], db_url: str
+) -> None:
+    code, out, err = tool(
+        "schedule", "--account", accounts["instagram"], "--at", "now", "--type", "story",
+        "--media", f"{CDN}/s.jpg", "--first-comment", "no", "--json",
+    )  # fmt: skip
+    assert code == 2, (out, err)
+    error = json.loads(out)["error"]
+    assert (
+        error["field"] == "--first-comment" and "story posts take no comments" in error["message"]
+    )
+    assert db_rows(db_url, "SELECT id FROM studio_social_posts") == []
