@@ -61,6 +61,14 @@ def show_run(data: dict[str, Any]) -> None:
                     f"  {post['post_id']} {post['platform']}: {post['outcome']}: {post['message']}"
                 )
             )
+    comments = data.get("first_comments") or []
+    if comments:
+        posted = sum(c["state"] == "posted" for c in comments)
+        print_line(f"first comments: {posted} posted, {len(comments) - posted} not (yet)")
+    for comment in comments:
+        if comment["state"] != "posted":
+            line = f"  {comment['post_id']} first comment: {comment['state']}: {comment['message']}"
+            print_line(printable(line))
 
 
 def print_run(data: dict[str, Any], as_json: bool) -> None:

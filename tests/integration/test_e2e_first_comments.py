@@ -210,3 +210,28 @@ def test_platforms_without_comments_refuse_them(
         error["field"] == "--first-comment" and "story posts take no comments" in error["message"]
     )
     assert db_rows(db_url, "SELECT id FROM studio_social_posts") == []
+
+
+def test_a_run_that_died_after_sending_a_comment_leaves_it_found_not_resent(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule(
+        "instagram", "--caption", "c", "--media", f"{CDN}/c.jpg", "--first-comment", "Hi"
+    )
+    assert tool.json("run-due")["posted"] == 1
+    (entry,) = sandbox.ledger.comments()
+    # As a run that died between the send and the answer leaves it: claimed, marked sent,
+    # its lease run out, no id recorded.
+    db_rows(
+        db_url,
+        "UPDATE studio_publish_comments SET state = 'sending', claim_token = gen_random_uuid(),"
+        " lease_expires_at = now() - interval '1 minute', sent_at = now() - interval '2 minutes',"
+        " comment_id = NULL WHERE post_id = %s RETURNING post_id",
+        [post_id],
+    )
+    summary = tool.json("run-due")
+    assert summary["claimed"] == 0 and [c["state"] for c in summary["first_comments"]] == ["posted"]
+    row = comment_row(db_url, post_id)
+    assert row["comment_id"] == entry.comment_id and row["claim_token"] is None
+    assert sandbox.ledger.comment_count() == 1 and sandbox.ledger.count() == 1
+    assert sandbox.stats()["calls"]["graph.comments"] == 1
