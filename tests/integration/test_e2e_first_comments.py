@@ -235,3 +235,41 @@ def test_a_run_that_died_after_sending_a_comment_leaves_it_found_not_resent(
     assert row["comment_id"] == entry.comment_id and row["claim_token"] is None
     assert sandbox.ledger.comment_count() == 1 and sandbox.ledger.count() == 1
     assert sandbox.stats()["calls"]["graph.comments"] == 1
+
+
+def test_an_instagram_login_account_comments_on_its_own_host(
+    tool: Tool, sandbox: Sandbox, db_url: str
+) -> None:
+    account = tool.ok(
+        "accounts", "add", "--platform", "instagram", "--login", "instagram",
+        "--platform-account-id", "17841400000000043", "--token-expires-at", "+60d",
+        stdin="IGAAQx-first-comment-e2e-token\n",
+    )  # fmt: skip
+    post_id = tool.ok(
+        "schedule", "--account", account, "--at", "now", "--media", f"{CDN}/p.jpg",
+        "--first-comment", "On graph.instagram.com",
+    )  # fmt: skip
+    sandbox.lose_response("graph.comments", count=1)
+    assert tool.json("run-due")["posted"] == 1
+    assert comment_row(db_url, post_id)["state"] == "posted"
+    # The IGAA token is refused on the Graph host (190): the comment went to the Instagram one.
+    assert sandbox.ledger.comment_count("instagram") == 1
+    assert sandbox.stats()["violations"] == []
+
+
+def test_a_post_confirmed_live_by_a_person_gets_its_first_comment(
+    tool: Tool, sandbox: Sandbox, schedule: Callable[..., str], db_url: str
+) -> None:
+    post_id = schedule(
+        "facebook", "--caption", "v", "--media", f"{CDN}/v.mp4", "--first-comment", "Confirmed"
+    )
+    sandbox.lose_response("graph.videos")  # unclear, and /videos cannot be listed: a person
+    tool.json("run-due")
+    assert post_status(db_url, post_id) == "needs_review"
+    assert db_rows(db_url, "SELECT post_id FROM studio_publish_comments") == []
+    (live,) = sandbox.ledger.entries("facebook")
+    tool.ok("confirm-live", post_id, "--platform-post-id", live.platform_post_id)
+    summary = tool.json("run-due")
+    assert summary["claimed"] == 0 and [c["state"] for c in summary["first_comments"]] == ["posted"]
+    (comment,) = sandbox.ledger.comments("facebook")
+    assert (comment.parent, comment.text) == (live.platform_post_id, "Confirmed")

@@ -355,10 +355,19 @@ SET publishing_quota = %(quota)s::jsonb || jsonb_build_object('checked_at', now(
 WHERE id = %(id)s;
 
 -- name: confirm_live
--- needs_review -> posted: a person found the post live on the platform.
-UPDATE studio_social_posts
-SET status = %(to_state)s, platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
-    published_at = coalesce(published_at, now()), posted_at = coalesce(posted_at, now()),
-    failure_reason = NULL, updated_at = now()
-WHERE id = %(id)s AND status = ANY(%(from_states)s::text[])
-RETURNING id, status, platform_post_id, permalink;
+-- needs_review -> posted: a person found the post live on the platform. Its first comment,
+-- if it has one, is due then, as for a post the engine recorded posted (finish_attempt).
+WITH confirmed AS (
+    UPDATE studio_social_posts
+    SET status = %(to_state)s, platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
+        published_at = coalesce(published_at, now()), posted_at = coalesce(posted_at, now()),
+        failure_reason = NULL, updated_at = now()
+    WHERE id = %(id)s AND status = ANY(%(from_states)s::text[])
+    RETURNING id, status, platform_post_id, permalink, options
+), first_comment AS (
+    INSERT INTO studio_publish_comments (post_id, message)
+    SELECT id, options ->> 'first_comment' FROM confirmed
+    WHERE jsonb_typeof(options -> 'first_comment') = 'string'
+    ON CONFLICT (post_id) DO NOTHING
+)
+SELECT id, status, platform_post_id, permalink FROM confirmed;
