@@ -209,6 +209,15 @@ def test_platforms_without_comments_refuse_them(
     assert (
         error["field"] == "--first-comment" and "story posts take no comments" in error["message"]
     )
+    tiktok = tool.ok(
+        "accounts", "add", "--platform", "tiktok", "--platform-account-id", "open-fc",
+        stdin="tt-token\n",
+    )  # fmt: skip
+    code, out, err = tool(
+        "schedule", "--account", tiktok, "--at", "now", "--media", f"{CDN}/v.mp4",
+        "--option", "privacy_level=SELF_ONLY", "--first-comment", "no",
+    )  # fmt: skip
+    assert code == 2 and "--first-comment: TikTok posts take no first comment" in err, (out, err)
     assert db_rows(db_url, "SELECT id FROM studio_social_posts") == []
 
 
