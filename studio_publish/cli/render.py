@@ -37,6 +37,11 @@ def show_due(preview: dict[str, Any]) -> None:
     title = "Due now (dry run: nothing claimed or sent)"
     print_table(title, DUE_COLUMNS, preview["due"], empty="nothing is due")
     print_table("Abandoned by a run that stopped", ABANDONED_COLUMNS, preview["abandoned"])
+    print_table(
+        "First comments due under posted posts",
+        ["id", "platform", "state", "attempts", "would"],
+        preview.get("first_comments") or [],
+    )
 
 
 def show_health(health: Any) -> None:

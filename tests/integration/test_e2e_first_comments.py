@@ -148,6 +148,8 @@ def test_a_comment_that_fails_for_now_is_retried_alone(
     assert sandbox.ledger.comment_count() == 0
     assert "First comment: pending" in tool.ok("status", post_id)
     make_due(db_url, post_id)
+    (due,) = tool.json("run-due", "--dry-run")["first_comments"]
+    assert due["id"] == post_id and due["would"].startswith("look for it on the platform")
     summary = tool.json("run-due")
     assert summary["claimed"] == 0, summary  # the post is never claimed again
     assert [c["state"] for c in summary["first_comments"]] == ["posted"]

@@ -72,3 +72,16 @@ JOIN studio_social_posts p ON p.id = c.post_id
 WHERE c.state = 'failed'
 ORDER BY c.updated_at DESC
 LIMIT %(limit)s;
+
+-- name: due_comments_preview
+-- run-due --dry-run: the first comments a run would take up, read without locking.
+SELECT c.post_id AS id, p.platform, c.state, c.attempts,
+       CASE WHEN c.sent_at IS NOT NULL
+            THEN 'look for it on the platform (its answer was lost), then send it if absent'
+            ELSE 'send it' END AS would
+FROM studio_publish_comments c
+JOIN studio_social_posts p ON p.id = c.post_id AND p.status = 'posted'
+WHERE (c.state = 'pending' AND c.next_attempt_at <= now())
+   OR (c.state = 'sending' AND c.lease_expires_at < now())
+ORDER BY c.next_attempt_at, c.post_id
+LIMIT %(limit)s;
