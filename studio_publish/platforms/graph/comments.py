@@ -20,15 +20,18 @@ is ever sent again (engine/comments.py).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from studio_publish.platforms.base import CommentContext, Decision, PlatformError
 from studio_publish.platforms.clock import parse_time
-from studio_publish.platforms.graph.client import GraphPlatform
+from studio_publish.platforms.graph.client import GraphClient, GraphPlatform
 
 # How far before the send's mark a comment's time may be (clock skew) and still be ours.
 MATCH_SLACK = dt.timedelta(minutes=2)
-LISTED = 50  # comments read when looking for ours: a post just live has few
+LISTED = 50  # comments a page when looking for ours
+LISTED_PAGES = 4  # pages, at most: a post just live rarely has 200 comments already
 
 
 @dataclass(frozen=True)
@@ -91,24 +94,47 @@ class GraphComments(GraphPlatform):
 
     async def find_comment(self, ctx: CommentContext) -> str | None:
         api = self.comment_api
-        graph = self.client(ctx.http, ctx.account)
-        body = await graph.get(
-            f"{self.comment_target(ctx)}/comments",
-            fields=f"id,{api.text_field},{api.time_field},from",
-            limit=LISTED,
-            **dict(api.list_params),
-        )
-        for item in body.get("data") or []:
-            if not isinstance(item, dict) or "id" not in item:
-                continue
+
+        def ours(item: dict[str, Any]) -> bool:
             author = item.get("from") if api.author_is_account else None
-            if is_ours(
+            return is_ours(
                 text=str(item.get(api.text_field) or ""),
                 created=parse_time(item.get(api.time_field)),
                 message=ctx.message,
                 since=ctx.sent_since,
                 author=str(author["id"]) if isinstance(author, dict) and "id" in author else None,
                 account_id=ctx.account.platform_account_id,
-            ):
+            )
+
+        return await find_listed(
+            self.client(ctx.http, ctx.account),
+            f"{self.comment_target(ctx)}/comments",
+            {"fields": f"id,{api.text_field},{api.time_field},from", **dict(api.list_params)},
+            ours,
+        )
+
+
+async def find_listed(
+    graph: GraphClient,
+    path: str,
+    params: dict[str, str],
+    ours: Callable[[dict[str, Any]], bool],
+) -> str | None:
+    """The id of the first listed item that is ``ours``, reading up to LISTED_PAGES pages of
+    the listing (Graph's cursor paging: ``paging.cursors.after`` while ``paging.next`` is
+    given); None when none is. A busy post may have many comments since ours."""
+    after: str | None = None
+    for _ in range(LISTED_PAGES):
+        page = await graph.get(path, **params, limit=LISTED, **({"after": after} if after else {}))
+        for item in page.get("data") or []:
+            if isinstance(item, dict) and "id" in item and ours(item):
                 return str(item["id"])
-        return None
+        paging = _object(page.get("paging"))
+        after = _object(paging.get("cursors")).get("after") if paging.get("next") else None
+        if not isinstance(after, str) or not after:
+            return None
+    return None
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

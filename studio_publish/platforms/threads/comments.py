@@ -21,7 +21,7 @@ from typing import Any
 from studio_publish.platforms.base import CommentContext, Decision, PlatformError
 from studio_publish.platforms.clock import parse_time
 from studio_publish.platforms.graph.client import GraphClient
-from studio_publish.platforms.graph.comments import LISTED, is_ours
+from studio_publish.platforms.graph.comments import find_listed, is_ours
 from studio_publish.platforms.graph.containers import (
     FINISHED,
     NOT_SETTLED,
@@ -82,14 +82,12 @@ class ThreadsReplies(ContainerPlatform):
         return None
 
     async def find_comment(self, ctx: CommentContext) -> str | None:
-        graph = self.client(ctx.http, ctx.account)
-        body = await graph.get(
-            f"{self.comment_target(ctx)}/replies", fields=REPLY_FIELDS, limit=LISTED
+        return await find_listed(
+            self.client(ctx.http, ctx.account),
+            f"{self.comment_target(ctx)}/replies",
+            {"fields": REPLY_FIELDS},
+            lambda item: _ours(item, ctx),
         )
-        for item in body.get("data") or []:
-            if isinstance(item, dict) and "id" in item and _ours(item, ctx):
-                return str(item["id"])
-        return None
 
 
 def _ours(item: dict[str, Any], ctx: CommentContext) -> bool:

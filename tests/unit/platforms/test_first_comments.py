@@ -160,6 +160,22 @@ def test_instagram_finds_its_comment_by_text_and_time(api: FakeApi) -> None:
     assert request.url.params["fields"] == "id,text,timestamp,from"
 
 
+def test_a_busy_posts_comments_are_read_page_by_page(api: FakeApi) -> None:
+    others = [{"id": f"o{i}", "text": "wow", "timestamp": graph_time(NOW)} for i in range(50)]
+    first = {"data": others, "paging": {"cursors": {"after": "50"}, "next": "https://graph.test/…"}}
+    second = {"data": [{"id": "ours", "text": "First!", "timestamp": graph_time(NOW)}]}
+    api.on("GET", f"{GRAPH}/18001/comments", ok(first), ok(second))
+    assert run(instagram().find_comment, comment_ctx(api, since=NOW)) == "ours"
+    assert [r.url.params.get("after") for r in api.requests] == [None, "50"]
+
+
+def test_the_search_stops_after_a_few_pages(api: FakeApi) -> None:
+    page = {"data": [], "paging": {"cursors": {"after": "x"}, "next": "https://graph.test/…"}}
+    api.on("GET", f"{GRAPH}/18001/comments", ok(page))
+    assert run(instagram().find_comment, comment_ctx(api, since=NOW)) is None
+    assert len(api.requests) == 4
+
+
 def test_instagram_finds_nothing_in_a_clear_listing(api: FakeApi) -> None:
     api.on("GET", f"{GRAPH}/18001/comments", ok({"data": []}))
     assert run(instagram().find_comment, comment_ctx(api, since=NOW)) is None
