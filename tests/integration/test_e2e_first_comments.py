@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from test_e2e import CDN, Tool, db_rows, post_status
+from test_e2e import sandbox as sandbox  # the fixtures: the sandbox, the CLI pointed at it
+from test_e2e import tool as tool
 
 from studio_publish.sandbox import Sandbox
 
@@ -25,29 +26,11 @@ USERS = {
 
 
 @pytest.fixture
-def tool(db_url: str, sandbox: Sandbox, tmp_path: Path) -> Tool:
-    return Tool(db_url, sandbox, tmp_path)
-
-
-@pytest.fixture
-def sandbox() -> Sandbox:  # type: ignore[misc]
-    with Sandbox(port=0, container_polls=1) as box:
-        yield box
-
-
-@pytest.fixture
 def accounts(tool: Tool) -> dict[str, str]:
+    add = ("accounts", "add", "--platform")
     return {
-        platform: tool.ok(
-            "accounts",
-            "add",
-            "--platform",
-            platform,
-            "--platform-account-id",
-            user,
-            stdin=f"{platform}-token-e2e\n",
-        )
-        for platform, user in USERS.items()
+        name: tool.ok(*add, name, "--platform-account-id", user, stdin=f"{name}-token-e2e\n")
+        for name, user in USERS.items()
     }
 
 

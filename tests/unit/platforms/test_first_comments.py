@@ -18,17 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from support.platform_fakes import (
-    GRAPH,
-    NOW,
-    TOKEN,
-    FakeApi,
-    form,
-    graph_error,
-    make_settings,
-    ok,
-    run,
-)
+from support import platform_fakes as fakes
+from support.platform_fakes import GRAPH, NOW, TOKEN, FakeApi, make_settings, ok, run
 from support.platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
 from studio_publish.domain import Account
@@ -117,7 +108,7 @@ def test_instagram_comments_under_the_media_id_with_message(api: FakeApi) -> Non
     ctx = comment_ctx(api, post_id="17-container", post_ids={"ig_media_id": "18002"})
     assert run(instagram().send_comment, ctx) == "17900"
     (request,) = api.calls("POST", f"{GRAPH}/18002/comments")
-    assert form(request) == {"message": "First!"}
+    assert fakes.form(request) == {"message": "First!"}
     assert request.headers["Authorization"] == f"Bearer {TOKEN}" and TOKEN not in str(request.url)
     assert api.log == ["mark sent", "POST /v25.0/18002/comments"]  # marked before it goes out
 
@@ -132,13 +123,13 @@ def test_instagram_an_unanswered_comment_is_unclear(api: FakeApi, failure: type[
 
 
 def test_instagram_a_5xx_to_the_comment_is_unclear(api: FakeApi) -> None:
-    api.on("POST", f"{GRAPH}/18001/comments", graph_error(2, "unexpected", status=500))
+    api.on("POST", f"{GRAPH}/18001/comments", fakes.graph_error(2, "unexpected", status=500))
     with pytest.raises(OutcomeUnclear):
         run(instagram().send_comment, comment_ctx(api))
 
 
 def test_instagram_a_refused_comment_is_a_clear_error(api: FakeApi) -> None:
-    api.on("POST", f"{GRAPH}/18001/comments", graph_error(100, "(#100) comments are off"))
+    api.on("POST", f"{GRAPH}/18001/comments", fakes.graph_error(100, "(#100) comments are off"))
     with pytest.raises(PlatformError) as caught:
         run(instagram().send_comment, comment_ctx(api))
     assert not isinstance(caught.value, OutcomeUnclear)
@@ -189,7 +180,7 @@ def test_facebook_comments_as_the_page_under_the_post(api: FakeApi) -> None:
     ctx = comment_ctx(api, post_id="102_555", account_id="102")
     assert run(facebook().send_comment, ctx) == "555_777"
     (request,) = api.requests
-    assert form(request) == {"message": "First!"}
+    assert fakes.form(request) == {"message": "First!"}
 
 
 def test_facebook_finds_only_the_pages_own_comment(api: FakeApi) -> None:
@@ -221,8 +212,8 @@ def test_threads_replies_with_a_text_container_then_publishes_it(api: FakeApi) -
     ctx = comment_ctx(api, post_id="t-container", post_ids={"th_media_id": "t1"})
     assert run(threads().send_comment, ctx) == "r9"
     create, publish = api.requests
-    assert form(create) == {"media_type": "TEXT", "text": "First!", "reply_to_id": "t1"}
-    assert form(publish) == {"creation_id": "c9"}
+    assert fakes.form(create) == {"media_type": "TEXT", "text": "First!", "reply_to_id": "t1"}
+    assert fakes.form(publish) == {"creation_id": "c9"}
     # The container is saved before the publish, which is marked sent before it goes out.
     assert api.log == [
         "POST /v1.0/1789/threads",
@@ -256,7 +247,9 @@ def test_threads_republishes_a_finished_container_and_replaces_a_spoilt_one(
     api.routes, api.requests = spoilt.routes, []
     ctx = comment_ctx(api, saved={"reply_container_id": "c8"})
     assert run(threads().send_comment, ctx) == "r10"
-    assert form(api.calls("POST", f"{THREADS}/1789/threads_publish")[0]) == {"creation_id": "c10"}
+    assert fakes.form(api.calls("POST", f"{THREADS}/1789/threads_publish")[0]) == {
+        "creation_id": "c10"
+    }
 
 
 def test_threads_finds_its_reply_in_the_replies(api: FakeApi) -> None:
