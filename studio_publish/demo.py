@@ -132,6 +132,13 @@ def _demo(
         f"\nThe sandbox's ledger shows {live} posts live, {inboxes} sent to a creator's inbox "
         f"(to finish in the app: `status POST_ID` says so) and {duplicates} duplicates."
     )
+    comments = ledger.comments()
+    if comments:
+        shown = "; ".join(f"{c.platform}: {c.text!r}" for c in comments)
+        say(
+            f"Under their posts, {len(comments)} first comments went up once each ({shown}), "
+            f"{ledger.comment_duplicates()} duplicated: `status POST_ID` shows each."
+        )
     if lost:
         say(
             f"It lost {lost} answer on purpose: studio-publish read that post's container, "

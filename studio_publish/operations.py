@@ -62,6 +62,8 @@ def preview_due(conn: db.Connection, settings: Settings) -> dict[str, Any]:
             }
             for row in abandoned
         ],
+        # First comments a run would post (or look for first, after an unclear answer).
+        "first_comments": db.fetch_all(conn, "due_comments_preview", {"limit": PREVIEW_LIMIT}),
     }
 
 

@@ -74,6 +74,16 @@ class FailureReason(enum.StrEnum):
     PROCESSING_TIMEOUT = "processing_timeout"
 
 
+class CommentState(enum.StrEnum):
+    """A first comment's ``state`` (studio_publish_comments; engine/comments.py). Its post
+    stays ``posted`` whatever becomes of it."""
+
+    PENDING = "pending"  # due at next_attempt_at
+    SENDING = "sending"  # claimed by a run, until its lease runs out
+    POSTED = "posted"  # comment_id holds the platform's id
+    FAILED = "failed"  # failed for good: error says why (a comment_failed alert)
+
+
 class Move(enum.StrEnum):
     """Every change of a post's state, by the engine or by an operator's command."""
 

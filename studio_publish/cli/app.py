@@ -51,6 +51,7 @@ FLAGS = {
     "draft": "--draft",
     "dry_run": "--dry-run",
     "caption": "--caption",
+    "first_comment": "--first-comment",
     "media": "--media",
     "type": "--type",
     "file": "--file",
@@ -530,6 +531,14 @@ def schedule(
     media: Annotated[
         list[str] | None, typer.Option(metavar="URL_OR_FILE", help="A media URL or file; repeat.")
     ] = None,
+    first_comment: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TEXT",
+            help="A comment the account posts under the post once it is live "
+            "(Instagram, Facebook, Threads).",
+        ),
+    ] = None,
     post_type: Annotated[
         str | None,
         typer.Option("--type", help="image, video, reel, story, carousel or text."),
@@ -557,6 +566,7 @@ def schedule(
         ("account", account),
         ("at", at),
         ("caption", caption),
+        ("first_comment", first_comment),
         ("media", media),
         ("type", post_type),
         ("options", option),
@@ -565,13 +575,14 @@ def schedule(
     refuse_flag_values(post_id, draft=draft, dry_run=dry_run)
     with database() as (conn, _):
         if file is not None:
-            if post_id or account or at or draft or media or caption or post_type or option:
+            single = (account, at, draft, media, caption, post_type, option, first_comment)
+            if post_id or any(single):
                 raise BadInput("file", "cannot be combined with single-post options")
             rows = posts.schedule_file(conn, file, settings().media_policy(), dry_run=dry_run)
         elif post_id is not None:
             if not at:
                 raise BadInput("at", "is required to reschedule a post")
-            if account or draft or media or caption or post_type or option:
+            if account or draft or media or caption or post_type or option or first_comment:
                 raise BadInput("post_id", "rescheduling takes only --at (and --tz)")
             rows = [posts.reschedule_post(conn, post_id, at, tz=tz, dry_run=dry_run)]
         else:
@@ -584,6 +595,7 @@ def schedule(
                 post_type=post_type,
                 options=list(option or []),
                 tz=tz,
+                first_comment=first_comment,
             )
             rows = posts.schedule_post(conn, raw, settings().media_policy(), dry_run=dry_run)
     document = {"dry_run": dry_run, "posts": rows} if dry_run or file else rows[0]

@@ -37,6 +37,11 @@ def show_due(preview: dict[str, Any]) -> None:
     title = "Due now (dry run: nothing claimed or sent)"
     print_table(title, DUE_COLUMNS, preview["due"], empty="nothing is due")
     print_table("Abandoned by a run that stopped", ABANDONED_COLUMNS, preview["abandoned"])
+    print_table(
+        "First comments due under posted posts",
+        ["id", "platform", "state", "attempts", "would"],
+        preview.get("first_comments") or [],
+    )
 
 
 def show_health(health: Any) -> None:
@@ -61,6 +66,14 @@ def show_run(data: dict[str, Any]) -> None:
                     f"  {post['post_id']} {post['platform']}: {post['outcome']}: {post['message']}"
                 )
             )
+    comments = data.get("first_comments") or []
+    if comments:
+        posted = sum(c["state"] == "posted" for c in comments)
+        print_line(f"first comments: {posted} posted, {len(comments) - posted} not (yet)")
+    for comment in comments:
+        if comment["state"] != "posted":
+            line = f"  {comment['post_id']} first comment: {comment['state']}: {comment['message']}"
+            print_line(printable(line))
 
 
 def print_run(data: dict[str, Any], as_json: bool) -> None:

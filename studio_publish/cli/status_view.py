@@ -6,7 +6,7 @@ from typing import Any
 
 from studio_publish.cli.output import print_line, print_table
 from studio_publish.formatting import human
-from studio_publish.states import PostState
+from studio_publish.states import CommentState, PostState
 
 # The states a post waits or stops in (posted ones are counted over the last 24 hours).
 STATES = tuple(str(s) for s in PostState if s not in (PostState.POSTED, PostState.CANCELLED))
@@ -65,6 +65,12 @@ def show_overview(data: dict[str, Any]) -> None:
         ["id", "platform", "post_type", "updated_at", "failure_reason", "last_publish_error"],
         data["recent_failures"],
     )
+    if data.get("failed_comments"):
+        print_table(
+            "First comments that failed (their posts are posted)",
+            ["id", "platform", "updated_at", "attempts", "error"],
+            data["failed_comments"],
+        )
     if data["held_for_reauth"]:
         print_line(
             f"Held: {data['held_for_reauth']} scheduled post(s) wait for their account to be "
@@ -124,8 +130,29 @@ def show_post(data: dict[str, Any]) -> None:
         data["attempts"],
         empty="none yet",
     )
+    if (comment := data.get("first_comment")) is not None:
+        print_line(first_comment_line(comment))
     checked = data.get("preflight")
     if checked:
         problems = [p for p in checked["problems"] if isinstance(p, dict)]
         found = "; ".join(f"{p.get('cause')}: {p.get('message')}" for p in problems)
         print_line(f"Preflight ({human(checked['checked_at'])}): {found or 'nothing found'}")
+
+
+def first_comment_line(comment: dict[str, Any]) -> str:
+    """What became of a post's first comment, in one line (a failed one is a warning: the
+    post itself is posted)."""
+    state, tries = comment["state"], comment["attempts"]
+    if state == CommentState.POSTED:
+        return f"First comment: posted as {comment['comment_id']} ({human(comment['posted_at'])})"
+    if state == CommentState.FAILED:
+        return (
+            f"Warning: the first comment failed for good after {tries} tries: "
+            f"{comment['error']}. The post itself is posted."
+        )
+    if state == CommentState.SENDING:
+        return "First comment: being sent right now"
+    last = f"; last error: {comment['error']}" if comment["error"] else ""
+    return (
+        f"First comment: pending, {tries} tries so far, next at {comment['next_attempt_at']}{last}"
+    )

@@ -1,7 +1,8 @@
 """Alerts: a JSON event to STUDIO_PUBLISH_ALERT_WEBHOOK_URL when a person must act.
 
 Events: ``post_failed`` (failed for good, ``missed`` included), ``post_needs_review``,
-``account_needs_reauth`` and ``post_at_risk`` (preflight, engine/preflight.py). Each is
+``account_needs_reauth``, ``post_at_risk`` (preflight, engine/preflight.py) and
+``comment_failed`` (a first comment failed for good, engine/comments.py). Each is
 recorded in ``studio_publish_alerts`` under a unique key
 before it is sent, so it is sent once: a later run never repeats it, and an overlapping run
 never sends it too. A send that fails (webhook down, slow, not 2xx) leaves the row unsent;
@@ -41,6 +42,7 @@ POST_EVENTS = {
 }
 ACCOUNT_EVENT = "account_needs_reauth"
 AT_RISK_EVENT = "post_at_risk"  # preflight found what would make a scheduled post fail
+COMMENT_FAILED_EVENT = "comment_failed"  # a first comment failed for good; the post is posted
 SEND_BATCH = 25  # alerts sent at once by one run; a backlog drains over the next runs
 MAX_SEND_ATTEMPTS = 10  # with the backoff in claim_unsent_alerts: about 4.5 hours of tries
 

@@ -32,12 +32,14 @@ from studio_publish.domain import Quota
 from studio_publish.engine import outcomes, preflight
 from studio_publish.engine.alerts import deliver_alerts
 from studio_publish.engine.attempt import PostAttempt, PostResult
+from studio_publish.engine.comments import CommentResult, CommentRun, post_due_comments
 from studio_publish.engine.http_clients import HttpClients
 from studio_publish.engine.waits import ProcessingWaits, no_wait
 from studio_publish.errors import DatabaseUnavailable, UnknownPlatform
 from studio_publish.logs import get_logger
 from studio_publish.platforms.base import Platform
 from studio_publish.platforms.polling import ProcessingWait
+from studio_publish.scheduling.validation import FIRST_COMMENT
 from studio_publish.settings import Settings
 from studio_publish.states import FailureReason, Outcome, Transition
 from studio_publish.store.db import DatabaseTarget, first_line
@@ -55,6 +57,9 @@ class RunSummary:
     claimed_ids: set[str] = field(default_factory=set)
     rescued: int = 0
     results: list[PostResult] = field(default_factory=list)
+    # First comments this run took up (engine/comments.py): their posts are in ``results``
+    # when this run posted them, or were posted by an earlier run.
+    comments: list[CommentResult] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
 
@@ -97,6 +102,7 @@ class RunSummary:
             "lease_lost": self.count(Outcome.LEASE_LOST),
             "error": self.error,
             "posts": [r.as_dict() for r in self.results],
+            "first_comments": [c.as_dict() for c in self.comments],
         }
 
 
@@ -212,9 +218,18 @@ class Engine:
                     ),
                 )
             await self._claim_and_publish(store, http, summary, deadline, only_ids)
+            # First comments due again (an earlier try failed for now), posts staying posted.
+            if time.monotonic() < deadline:
+                await self._first_comments(store, http, summary, only_ids)
             await self._save_quotas(store)  # before preflight, which reads them
             await self._preflight(store, http, deadline, only_ids)
         return summary
+
+    async def _first_comments(
+        self, store: EngineStore, http: HttpClients, summary: RunSummary, only_ids: list[str] | None
+    ) -> None:
+        run = CommentRun(store, self.settings, self.platform, self.rng, self.log)
+        summary.comments += await post_due_comments(run, http.next, only_ids)
 
     async def _save_quotas(self, store: EngineStore) -> None:
         """Each account's publishing quota as the run's attempts left it, once an account."""
@@ -369,6 +384,14 @@ class Engine:
             )
             result = await self._record_unattempted(store, claim, transition)
         self._collect(summary, result)
+        options = claim.row.get("options")
+        if (
+            result.outcome is Outcome.POSTED
+            and isinstance(options, dict)
+            and FIRST_COMMENT in options
+        ):
+            # Its first comment, now that it is live: in this run, right after the post.
+            await self._first_comments(store, http, summary, [claim.post_id])
 
     async def _record_unattempted(
         self, store: EngineStore, claim: Claim, transition: Transition

@@ -14,9 +14,10 @@ can only settle the post from what was saved.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -121,17 +122,76 @@ class PublishContext:
         An id is used in later API paths, so one that is not shaped like an id (a platform
         answered something else) is never saved or used: a person looks at the post.
         """
-        from studio_publish.ids import platform_id_problem
+        await _save_checked(self.ids_store, self.saved_ids, ids)
 
-        for key, value in ids.items():
-            if (problem := platform_id_problem(value)) is not None:
-                raise PlatformError(
-                    Decision.UNKNOWN, f"the platform answered a {key} that is unusable: {problem}"
-                )
-        await self.ids_store.save_ids(ids)
-        self.saved_ids.update(ids)
-        for key in [k for k, v in ids.items() if v is None]:
-            del self.saved_ids[key]
+
+async def _save_checked(store: SavedIdsStore, saved: dict[str, Any], ids: dict[str, Any]) -> None:
+    from studio_publish.ids import platform_id_problem
+
+    for key, value in ids.items():
+        if (problem := platform_id_problem(value)) is not None:
+            raise PlatformError(
+                Decision.UNKNOWN, f"the platform answered a {key} that is unusable: {problem}"
+            )
+    await store.save_ids(ids)
+    saved.update(ids)
+    for key in [k for k, v in ids.items() if v is None]:
+        del saved[key]
+
+
+class CommentStore(SavedIdsStore, Protocol):
+    """Where a claimed first comment's state is kept, fenced by the comment's claim."""
+
+    async def mark_sent(self) -> None:
+        """Record that the comment is about to be sent (it may be live from now on)."""
+        ...
+
+
+@dataclass
+class CommentContext:
+    """A first comment to post under a live post (engine/comments.py).
+
+    ``post_ids`` are the post's saved ids (its ``platform_state``), ``platform_post_id`` what
+    the post was recorded as. ``sent_since`` is when an earlier try sent the comment and
+    lost the answer: the client looks for it on the platform before sending it again.
+    """
+
+    account: Account
+    http: httpx.AsyncClient
+    platform_post_id: str
+    post_ids: dict[str, Any]
+    message: str
+    saved_ids: dict[str, Any]  # the comment's own (a Threads reply's container)
+    store: CommentStore
+    sent_since: dt.datetime | None = None
+    sent: bool = False  # this try marked the comment sent: an unclear answer may be live
+
+    async def save(self, **ids: Any) -> None:
+        await _save_checked(self.store, self.saved_ids, ids)
+
+    async def mark_sent(self) -> None:
+        """Call just before the call that makes the comment live: from then on the comment
+        is looked for on the platform before it is ever sent again."""
+        await self.store.mark_sent()
+        self.sent = True
+
+
+@runtime_checkable
+class Commenting(Protocol):
+    """A client whose platform takes first comments (its spec's ``first_comment``)."""
+
+    async def send_comment(self, ctx: CommentContext) -> str:
+        """Post the comment as the account under its post; return the comment's id.
+
+        Calls ``ctx.mark_sent()`` just before the irreversible call; an unclear answer to it
+        raises OutcomeUnclear (transport.py).
+        """
+        ...
+
+    async def find_comment(self, ctx: CommentContext) -> str | None:
+        """The id of the account's comment holding ``ctx.message`` under the post, made
+        since ``ctx.sent_since``; None when the platform clearly has none. Never posts."""
+        ...
 
 
 class Platform(Protocol):

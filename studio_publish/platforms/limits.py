@@ -30,7 +30,8 @@ NONE = "–"
 
 def markdown() -> str:
     """The tables, as the README holds them between its limits markers."""
-    return "\n\n".join((_posts_table(), _options_table(), _accounts_table())) + "\n"
+    tables = (_posts_table(), _options_table(), _comments_table(), _accounts_table())
+    return "\n\n".join(tables) + "\n"
 
 
 # --- the tables ---------------------------------------------------------------------------
@@ -85,6 +86,27 @@ def _options_table() -> str:
             types = ", ".join(t for t in spec.post_types if t in option.types)
             rows.append((spec.display_name, f"`{key}`", types, limit))
     return _table(("platform", "option", "types", "limit"), rows)
+
+
+def _comments_table() -> str:
+    """First comments (``--first-comment``): where they are taken, and their text's rules."""
+    rows = []
+    for spec in PLATFORMS.values():
+        rule = spec.first_comment
+        if rule is None:
+            rows.append((spec.display_name, "none (refused)", NONE, NONE, NONE))
+            continue
+        text = rule.text
+        rows.append(
+            (
+                spec.display_name,
+                ", ".join(t for t in spec.post_types if t in rule.types),
+                f"{_count(text.max_length)} {text.unit}",
+                _hashtags(text),
+                str(text.max_mentions) if text.max_mentions is not None else NONE,
+            )
+        )
+    return _table(("platform", "first comment on", "text", "hashtags", "@mentions"), rows)
 
 
 def _accounts_table() -> str:

@@ -167,6 +167,15 @@ def option(
     )
 
 
+class FirstCommentRule(NamedTuple):
+    """A platform's first comments (``--first-comment``, ``options.first_comment``): a
+    comment the account posts under its own post once it is live (engine/comments.py)."""
+
+    text: TextRule  # the comment's length (and hashtag) limits, counted as the platform does
+    types: frozenset[str]  # the post types that take comments
+    source: str = ""  # the documentation's URL
+
+
 class DemoPost(NamedTuple):
     caption: str
     media: tuple[str, ...]  # URLs, or LOCAL_VIDEO for a file the demo writes in its media root
@@ -264,6 +273,8 @@ class PlatformSpec(NamedTuple):
     # The ways an account connects, when there are several: the first is the default, and
     # the fields above repeat it (the README's tables and `status` read them).
     logins: tuple[Login, ...] = ()
+    # Its first comments; None: its posts take none (``--first-comment`` is refused).
+    first_comment: FirstCommentRule | None = None
 
     def login(self, options: Mapping[str, Any] | None = None) -> Login:
         """How an account with ``options`` is connected: the login they name, else the

@@ -46,6 +46,9 @@ def overview(
         "stuck": db.fetch_all(conn, "stuck_publishing", {**limit, "grace_seconds": 0}),
         "needs_review": db.fetch_all(conn, "needs_review", limit),
         "recent_failures": db.fetch_all(conn, "recent_failures", limit),
+        # First comments that failed for good: their posts are posted (a warning, not a
+        # problem for `status --check`).
+        "failed_comments": db.fetch_all(conn, "failed_comments", limit),
         "accounts_needing_attention": accounts_needing_attention(conn),
         "held_for_reauth": sum(held_posts_by_account(conn).values()),
         "publishing_quota": db.fetch_all(conn, "publishing_quotas"),
@@ -83,6 +86,8 @@ def post_detail(conn: db.Connection, post_id: str) -> dict[str, Any]:
         "attempts": db.fetch_all(conn, "post_attempts", {"id": post_id}),
         # What the last preflight found (engine/preflight.py); None: not looked at yet.
         "preflight": db.fetch_one(conn, "preflight_of_post", {"id": post_id}),
+        # Its first comment (engine/comments.py); None: it has none, or is not posted yet.
+        "first_comment": db.fetch_one(conn, "comment_of_post", {"id": post_id}),
     }
 
 

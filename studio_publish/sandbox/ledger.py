@@ -1,5 +1,9 @@
 """The ledger: every post that went live on the sandbox, so tests can count duplicates.
 
+Comments (an account's comment under its post, a Threads reply) are kept apart, as
+:class:`CommentEntry`: ``comments``, ``comment_count`` and ``comment_duplicates`` count them,
+so that a first comment is never taken for a post, nor two comments for one.
+
 A TikTok inbox delivery is an entry too, with ``destination="inbox"``: not a public post (the
 creator finishes it in the app, or never does), but a second delivery of one post is as much
 a duplicate to the creator. ``count`` and ``entries`` take every destination unless told one.
@@ -39,6 +43,21 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class CommentEntry:
+    platform: str
+    account: str  # who commented: the IG user id, the Page id, the Threads user id
+    parent: str  # the post (media, Page post, thread) it is under
+    comment_id: str
+    text: str
+    created_at: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
 class Duplicate:
     platform: str
     account: str
@@ -55,11 +74,39 @@ class Duplicate:
 @dataclass
 class Ledger:
     _entries: list[LedgerEntry] = field(default_factory=list)
+    _comments: list[CommentEntry] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, entry: LedgerEntry) -> None:
         with self._lock:
             self._entries.append(entry)
+
+    def record_comment(self, entry: CommentEntry) -> None:
+        with self._lock:
+            self._comments.append(entry)
+
+    def comments(
+        self, platform: str | None = None, parent: str | None = None
+    ) -> list[CommentEntry]:
+        with self._lock:
+            found = list(self._comments)
+        return [
+            c
+            for c in found
+            if (platform is None or c.platform == platform)
+            and (parent is None or c.parent == parent)
+        ]
+
+    def comment_count(self, platform: str | None = None, parent: str | None = None) -> int:
+        return len(self.comments(platform, parent))
+
+    def comment_duplicates(self) -> int:
+        """How many extra copies of a comment went up (the same text twice under one post by
+        one account counts 1)."""
+        groups: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        for c in self.comments():
+            groups[(c.platform, c.account, c.parent, c.text)] += 1
+        return sum(n - 1 for n in groups.values())
 
     def entries(
         self,
@@ -108,6 +155,7 @@ class Ledger:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._comments.clear()
 
     def to_dict(self) -> dict[str, Any]:
         entries = self.entries()
@@ -116,4 +164,6 @@ class Ledger:
             "entries": [e.to_dict() for e in entries],
             "duplicates": [d.to_dict() for d in self.duplicates()],
             "duplicate_count": self.duplicate_count(),
+            "comments": [c.to_dict() for c in self.comments()],
+            "comment_duplicates": self.comment_duplicates(),
         }

@@ -10,7 +10,8 @@ or without a byte-order mark.
 CSV: a header row, then one post per row (a quoted cell may span lines; the line named is
 where the row starts). Columns, any order, names case-insensitive:
   ``account`` (or ``account_id``, required), ``at``, ``caption``, ``media``, ``type``,
-  ``draft`` (true/false, blank = false), ``tz``, ``options`` (a JSON object) and
+  ``draft`` (true/false, blank = false), ``tz``, ``first_comment``, ``options`` (a JSON
+  object) and
   ``option.KEY`` columns (one per option; a blank cell = not given, so rows for different
   platforms can share a file). A blank cell is "not given".
   ``media`` holds several items separated by ``|`` (spaces may appear in file names; a ``|``
@@ -18,7 +19,7 @@ where the row starts). Columns, any order, names case-insensitive:
 JSON Lines: one object per line, blank lines skipped; keys ``account`` (or ``account_id``),
 ``at``, ``caption``, ``media`` (a list of strings or ``{"url", "kind"}`` objects, or one
 string), ``type``, ``options`` (an object of strings, numbers or booleans), ``draft``
-(boolean), ``tz``. ``null`` = not given.
+(boolean), ``tz``, ``first_comment`` (text). ``null`` = not given.
 
 Relative local media paths are read relative to the file's folder, so a file and its media
 can move together. Unknown columns or keys are refused, so a typo never drops a value silently.
@@ -55,7 +56,18 @@ __all__ = ["read_post_file"]
 
 FIELD = "file"  # the field errors are named by; the CLI shows it as --file
 # The same names in both formats (CSV adds option.KEY columns).
-_KEYS = ("account", "account_id", "at", "caption", "media", "type", "options", "draft", "tz")
+_KEYS = (
+    "account",
+    "account_id",
+    "at",
+    "caption",
+    "media",
+    "type",
+    "options",
+    "draft",
+    "tz",
+    "first_comment",
+)
 _OPTION_COLUMN = "option."
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -230,6 +242,7 @@ def _csv_row(header: list[str], row: list[str], line: int, base: Path) -> PostIn
         post_type=given.get("type"),
         options=options,
         tz=given.get("tz"),
+        first_comment=given.get("first_comment"),
         origin=origin,
     )
 
@@ -418,5 +431,6 @@ def _json_post(obj: dict[str, Any], origin: str, base: Path) -> PostInput:
         post_type=_json_text(obj, "type", origin),
         options=_options_object(options, f"{origin}: options") if options is not None else {},
         tz=_json_text(obj, "tz", origin),
+        first_comment=_json_text(obj, "first_comment", origin),
         origin=origin,
     )

@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 from studio_publish.errors import BadInput
 from studio_publish.ids import platform_id_problem
 from studio_publish.media_policy import MediaPolicy, MediaRefused
-from studio_publish.platforms import spec
+from studio_publish.platforms import registry, spec
 from studio_publish.platforms.registry import spec_for
 from studio_publish.platforms.spec import OptionRule, PlatformSpec, TextRule
 from studio_publish.scheduling.timeparse import parse_schedule_time, parse_zone
@@ -77,6 +77,8 @@ POST_TYPES = spec.POST_TYPES
 _HASHTAG = re.compile(r"(?<![\w&])#\w+")
 _MENTION = re.compile(r"(?<![\w@.])@[\w.]+")  # not the @ of an e-mail address
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# The option a first comment is stored as (rows written by SQL give it there too).
+FIRST_COMMENT = "first_comment"
 _KIND_PREFIX = re.compile(r"(image|video):(?!//)(.+)", re.DOTALL)
 
 
@@ -92,6 +94,9 @@ class PostInput:
     post_type: str | None = None
     options: dict[str, str] | list[str] = field(default_factory=dict)  # or "KEY=VALUE" strings
     tz: str | None = None
+    # A comment the account posts under the post once it is live; stored as
+    # options.first_comment (the key a row written by SQL gives it too).
+    first_comment: str | None = None
     # Where a bulk row came from, e.g. "file line 3". When set, errors name the file's
     # line and column ("file line 3: caption") instead of the bare field ("caption").
     origin: str | None = None
@@ -128,10 +133,13 @@ class _Fields:
     type: str
     options: str
     tz: str
+    first_comment: str
 
 
 # The fields of a post, also the columns of a bulk file.
-_NAMES = _Fields("account", "at", "draft", "caption", "media", "type", "options", "tz")
+_NAMES = _Fields(
+    "account", "at", "draft", "caption", "media", "type", "options", "tz", FIRST_COMMENT
+)
 
 
 def _fields(raw: PostInput, field_prefix: str) -> _Fields:
@@ -468,6 +476,30 @@ def _validate_options(
     return options
 
 
+def _check_first_comment(platform: PlatformSpec, post_type: str, value: object, field: str) -> str:
+    """A first comment against the platform's declared rule (spec.FirstCommentRule)."""
+    rule = platform.first_comment
+    if rule is None:
+        takers = ", ".join(
+            s.display_name for s in registry.PLATFORMS.values() if s.first_comment is not None
+        )
+        raise BadInput(
+            field, f"{platform.display_name} posts take no first comment (only {takers} posts do)"
+        )
+    if post_type not in rule.types:
+        kinds = ", ".join(sorted(rule.types))
+        raise BadInput(
+            field, f"{platform.display_name} {post_type} posts take no comments (only {kinds})"
+        )
+    if not isinstance(value, str):
+        raise BadInput(field, "must be text")
+    check_text(value, field)
+    if not value.strip():
+        raise BadInput(field, "is empty: leave it out for no comment")
+    _check_length(rule.text, value, f"a {platform.display_name} comment", field)
+    return value
+
+
 # --- the whole post -----------------------------------------------------------------------
 
 
@@ -515,6 +547,10 @@ def validate_post(
         if isinstance(raw.options, list)
         else raw.options
     )
+    if raw.first_comment is not None:
+        if FIRST_COMMENT in given_options:
+            raise BadInput(fields.first_comment, "is given twice (also as an option)")
+        given_options = {**given_options, FIRST_COMMENT: raw.first_comment}
     post_type, options = _check_content(
         rules, raw.post_type, items, raw.caption, given_options, fields
     )
@@ -573,7 +609,14 @@ def _check_content(
 
     check_text(caption, fields.caption)
     _check_caption(platform, post_type, caption, fields.caption)
+    comment = given_options.get(FIRST_COMMENT)
+    if FIRST_COMMENT in given_options:
+        given_options = {k: v for k, v in given_options.items() if k != FIRST_COMMENT}
     options = _validate_options(platform, post_type, given_options, len(items), fields.options)
+    if comment is not None:
+        options[FIRST_COMMENT] = _check_first_comment(
+            platform, post_type, comment, fields.first_comment
+        )
     rule = platform.post_types[post_type]
     if rule.needs_caption and not caption.strip() and rule.or_option not in options:
         extra = f" or a {rule.or_option} option" if rule.or_option else ""
@@ -593,6 +636,7 @@ _COLUMN_NAMES = _Fields(
     "post_type",
     "options",
     "tz",
+    f"options.{FIRST_COMMENT}",
 )
 
 

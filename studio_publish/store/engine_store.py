@@ -266,6 +266,36 @@ class EngineStore:
         row = await self._one("mark_account_needs_reauth", {"id": account_id, "reason": reason})
         return row is not None
 
+    # first comments (engine/comments.py), fenced by the comment's own claim
+
+    async def claim_due_comments(self, limit: int, only_ids: list[str] | None) -> list[Row]:
+        return await self._all(
+            "claim_due_comments",
+            {"limit": limit, "only_ids": only_ids, "lease_seconds": self.lease_seconds},
+        )
+
+    async def save_comment_state(
+        self, post_id: str, claim: str, ids: dict[str, Any], *, sent: bool
+    ) -> None:
+        row = await self._one(
+            "save_comment_state",
+            {
+                "id": post_id,
+                "claim": claim,
+                "ids": json.dumps(ids, default=str),
+                "sent": sent,
+                "lease_seconds": self.lease_seconds,
+            },
+        )
+        if row is None:
+            raise LeaseLost(post_id)
+
+    async def finish_comment(self, post_id: str, claim: str, params: dict[str, Any]) -> bool:
+        """Record what became of a claimed comment; False when the claim is gone."""
+        return (
+            await self._one("finish_comment", {"id": post_id, "claim": claim, **params}) is not None
+        )
+
     # preflight (engine/preflight.py)
 
     async def preflight_candidates(

@@ -527,6 +527,10 @@ def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
         result.stdout
     )
     assert "0 duplicates" in result.stdout
+    comments = sum(any(o.startswith("first_comment=") for o in post.options) for post in demo_posts)
+    assert comments >= 1
+    assert f"{comments} first comments went up once each" in result.stdout
+    assert "), 0 duplicated" in result.stdout
     assert demo_processes() <= before, "the demo left a process running"
     # Its hints are the ones test_the_demos_hints_run_as_printed runs.
     assert "      .venv/bin/studio-publish sandbox --port 8765\n" in result.stdout

@@ -55,6 +55,8 @@ class Platforms:
         if request.url.host == "graph.test":
             if request.method == "POST" and path.endswith("/feed"):
                 return httpx.Response(200, json={"id": f"55_{len(self.requests)}"})
+            if request.method == "POST" and path.endswith("/comments"):  # a first comment
+                return httpx.Response(200, json={"id": f"77_{len(self.requests)}"})
             if request.method == "GET" and "_" in path.rsplit("/", 1)[-1]:
                 post_id = path.rsplit("/", 1)[-1]
                 return httpx.Response(
@@ -619,9 +621,13 @@ ROWS = settings(
     media=JSON_VALUES | MEDIA_ITEMS,
     options=JSON_VALUES
     | st.dictionaries(
-        st.sampled_from(["privacy_level", "post_mode", "link", "title", "x"]),
-        # TikTok's modes as the web app may spell them, beside any JSON at all.
-        JSON_VALUES | st.sampled_from(["inbox", "direct", "INBOX", " inbox", "SELF_ONLY"]),
+        st.sampled_from(["privacy_level", "post_mode", "link", "title", "x", "first_comment"]),
+        # TikTok's modes as the web app may spell them, beside any JSON at all (a first
+        # comment too: text of any length, or anything else).
+        JSON_VALUES
+        | st.sampled_from(["inbox", "direct", "INBOX", " inbox", "SELF_ONLY"])
+        # (PostgreSQL's jsonb holds no NUL: no web app can store one.)
+        | st.text(st.characters(exclude_characters="\x00"), max_size=600),
         max_size=3,
     ),
     platform_state=JSON_VALUES
@@ -700,6 +706,17 @@ def published_as_is(
         assert row["last_publish_error"], row
     assert [r.post_id for r in summary.results] == [post_id]
     assert not {h for h in platforms.hosts()} - {"graph.test", "tiktok.test"}
+    # A first comment exists only under a posted post, and it ends visibly too.
+    comments = conn.execute(
+        "SELECT state, claim_token, error FROM studio_publish_comments WHERE post_id = %s",
+        [post_id],
+    ).fetchall()
+    assert not comments or row["status"] == "posted", (row, comments)
+    for comment in comments:
+        assert (
+            comment["state"] in ("posted", "failed", "pending") and comment["claim_token"] is None
+        )
+        assert comment["state"] == "posted" or comment["error"], comment
     return row
 
 

@@ -20,10 +20,11 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from studio_publish.domain import Account, Media, Post
-from studio_publish.platforms.base import PublishContext
+from studio_publish.platforms.base import CommentContext, PublishContext
 from studio_publish.settings import Settings
 
 T = TypeVar("T")
+C = TypeVar("C", PublishContext, CommentContext)  # a platform call's context
 TOKEN = "EAAB-secret-token-0123456789"
 GRAPH = "https://graph.test/v25.0"
 TIKTOK = "https://tiktok.test"
@@ -190,7 +191,7 @@ def saver(ctx: PublishContext) -> Saver:
     return ctx.ids_store
 
 
-def run(action: Callable[[PublishContext], Awaitable[T]], ctx: PublishContext) -> T:
+def run(action: Callable[[C], Awaitable[T]], ctx: C) -> T:
     """Run one platform call in a fresh event loop with a fresh client (no pytest-asyncio)."""
 
     async def main() -> T:

@@ -279,3 +279,19 @@ def test_jsonl_nul_in_caption_is_refused_by_validation(tmp_path: Path) -> None:
     )
     with pytest.raises(BadInput, match=r"^file line 1: caption: contains a NUL byte"):
         validate_post(raw, platform="facebook", now=NOW, media=MediaPolicy())
+
+
+def test_a_first_comment_column_and_key(tmp_path: Path) -> None:
+    csv_rows = read_post_file(
+        write(tmp_path, "p.csv", f"account,caption,first_comment\n{A1},hi,Below\n{A2},hi,\n")
+    )
+    assert [r.first_comment for r in csv_rows] == ["Below", None]
+    lines = f'{{"account": "{A1}", "first_comment": "Below"}}\n{{"account": "{A2}"}}\n'
+    assert [r.first_comment for r in read_post_file(write(tmp_path, "p.jsonl", lines))] == [
+        "Below",
+        None,
+    ]
+    bad_line = f'{{"account": "{A1}", "first_comment": 5}}\n'
+    assert "must be a string" in bad(
+        write(tmp_path, "b.jsonl", bad_line), "file line 1: first_comment"
+    )

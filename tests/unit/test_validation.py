@@ -581,3 +581,66 @@ def test_a_good_stored_row_comes_back_checked() -> None:
     assert stored.post_type == "video" and stored.caption == ""
     assert stored.media == ((MP4, "video"),)
     assert stored.options == {"privacy_level": "SELF_ONLY", "is_aigc": True}
+
+
+# --- first comments ----------------------------------------------------------------------
+
+
+def test_a_first_comment_is_stored_as_an_option() -> None:
+    valid = ok("instagram", media=[JPG], first_comment="#more #tags")
+    assert valid.options == {"first_comment": "#more #tags"}
+    assert ok("facebook", caption="hi", first_comment="Below").options["first_comment"] == "Below"
+    assert ok("threads", caption="hi", options={"first_comment": "A reply"}).options == {
+        "first_comment": "A reply"
+    }
+
+
+@pytest.mark.parametrize(
+    ("platform", "kw", "problem"),
+    [
+        ("tiktok", {"media": [MP4], "options": TT}, "TikTok posts take no first comment"),
+        ("instagram", {"media": [JPG], "post_type": "story"}, "story posts take no comments"),
+        ("instagram", {"media": [JPG], "comment": "x" * 2201}, "Instagram comment allows 2200"),
+        ("instagram", {"media": [JPG], "comment": "#a " * 31}, "31 hashtags"),
+        ("facebook", {"caption": "hi", "comment": "x" * 8001}, "Facebook comment allows 8000"),
+        ("threads", {"caption": "hi", "comment": "😀" * 126}, "Threads comment allows 500"),
+        ("facebook", {"caption": "hi", "comment": "   "}, "is empty"),
+        ("facebook", {"caption": "hi", "comment": "a\x00b"}, "NUL"),
+    ],
+)
+def test_a_first_comment_breaking_its_platforms_rule_is_refused(
+    platform: str, kw: dict[str, Any], problem: str
+) -> None:
+    comment = kw.pop("comment", "A comment")
+    assert problem in bad(platform, "first_comment", first_comment=comment, **kw)
+
+
+def test_a_first_comment_given_twice_is_refused() -> None:
+    problem = bad(
+        "facebook", "first_comment", caption="hi", first_comment="a", options={"first_comment": "b"}
+    )
+    assert "twice" in problem
+
+
+@pytest.mark.parametrize("value", [5, True, ["a"], {"a": 1}, ""])
+def test_a_stored_rows_first_comment_must_be_text(value: object) -> None:
+    row = {"caption": "hi", "post_type": "text", "options": {"first_comment": value}}
+    with pytest.raises(BadInput) as info:
+        check_stored_post(row, platform="facebook", media=MEDIA)
+    assert info.value.field == "options.first_comment"
+
+
+def test_a_stored_tiktok_row_with_a_first_comment_is_refused() -> None:
+    row = {
+        "caption": "hi",
+        "media": [{"url": MP4, "kind": "video"}],
+        "options": {**TT, "first_comment": "no"},
+    }
+    with pytest.raises(BadInput, match="take no first comment") as info:
+        check_stored_post(row, platform="tiktok", media=MEDIA)
+    assert info.value.field == "options.first_comment"
+
+
+def test_a_stored_rows_null_first_comment_is_none() -> None:
+    row = {"caption": "hi", "post_type": "text", "options": {"first_comment": None}}
+    assert check_stored_post(row, platform="facebook", media=MEDIA).options == {}

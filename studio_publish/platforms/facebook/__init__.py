@@ -20,6 +20,7 @@ from studio_publish.platforms.spec import (
     CountedQuota,
     Demo,
     DemoPost,
+    FirstCommentRule,
     MediaLimit,
     MediaRule,
     PlatformSpec,
@@ -39,6 +40,14 @@ MB = 1024**2
 # ".mp4 (recommended)", within the formats declared below.
 STORY_PHOTO = MediaLimit(max_bytes=10 * MB)
 STORY_VIDEO = MediaLimit(min_seconds=3, max_seconds=60)
+# A comment as the Page under its own post: POST /{object-id}/comments with message
+# (https://developers.facebook.com/docs/graph-api/reference/object/comments). 8,000
+# characters, the longest comment Facebook takes.
+FIRST_COMMENT = FirstCommentRule(
+    TextRule(8000),
+    frozenset({"text", "image", "video", "reel", "carousel"}),
+    "https://developers.facebook.com/docs/graph-api/reference/object/comments",
+)
 
 
 SPEC = PlatformSpec(
@@ -98,6 +107,7 @@ SPEC = PlatformSpec(
         "https://developers.facebook.com/docs/video-api/guides/reels-publishing",
     ),
     quota="30 API-published reels per Page per moving 24 hours (counted by studio-publish)",
+    first_comment=FIRST_COMMENT,
     client="studio_publish.platforms.facebook.client:FacebookPlatform",
     demo=Demo(
         platform_account_id="102000000000001",

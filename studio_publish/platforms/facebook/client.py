@@ -122,6 +122,7 @@ from studio_publish.platforms.facebook.stories import (
     story_media_id,
     usable_id,
 )
+from studio_publish.platforms.graph import comments
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
 from studio_publish.platforms.graph.errors import GraphError
 from studio_publish.platforms.graph.rupload import resume_offset, rupload, upload_file
@@ -299,8 +300,9 @@ def _page_token_hint(error: PlatformError) -> None:
         error.args = (error.message,)
 
 
-class FacebookPlatform(GraphPlatform):
+class FacebookPlatform(comments.GraphComments, GraphPlatform):
     name = "facebook"
+    comment_api = comments.FACEBOOK  # first comments as the Page (graph/comments.py)
 
     async def prepare(self, ctx: PublishContext) -> None:
         """Nothing to read first: the post passed validation.check_stored_post already."""

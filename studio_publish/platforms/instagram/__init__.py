@@ -20,6 +20,7 @@ from studio_publish.platforms.spec import (
     VIDEOS,
     Demo,
     DemoPost,
+    FirstCommentRule,
     Login,
     MediaLimit,
     MediaRule,
@@ -50,6 +51,15 @@ IMAGE = MediaLimit(max_bytes=8 * MB)
 REEL = MediaLimit(max_bytes=300 * MB, min_seconds=3, max_seconds=15 * 60)
 STORY_VIDEO = MediaLimit(max_bytes=100 * MB, max_seconds=60)
 CDN = "https://cdn.example.com/demo"
+# A comment under the account's own media: POST /{ig-media-id}/comments?message=...
+# (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments).
+# The reference gives no length; a comment is held to the caption's rules (2,200 characters,
+# 30 hashtags, 20 @mentions), what Instagram's app allows a comment. Stories take no comments.
+FIRST_COMMENT = FirstCommentRule(
+    TextRule(2200, max_hashtags=30, max_mentions=20),
+    frozenset({"image", "reel", "carousel"}),
+    "https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments",
+)
 
 # A long-lived user token from Facebook Login lasts about 60 days; Meta has no refresh grant,
 # so a person connects the account again
@@ -124,12 +134,17 @@ SPEC = PlatformSpec(
     token_lifetimes=FACEBOOK_LOGIN.token_lifetimes,
     api_base_setting=FACEBOOK_LOGIN.api_base_setting,
     logins=(FACEBOOK_LOGIN, INSTAGRAM_LOGIN),
+    first_comment=FIRST_COMMENT,
     client="studio_publish.platforms.instagram.client:InstagramPlatform",
     demo=Demo(
         platform_account_id="17841400000000001",
         name="Demo Instagram",
         posts=(
-            DemoPost("A single photo", (f"{CDN}/morning.jpg",)),
+            DemoPost(
+                "A single photo",
+                (f"{CDN}/morning.jpg",),
+                ("first_comment=#goodmorning #sandbox",),
+            ),
             DemoPost("A carousel: photo and video", (f"{CDN}/one.jpg", f"{CDN}/two.mp4")),
             DemoPost("A reel, shared to the feed", (f"{CDN}/reel.mp4",), ("share_to_feed=true",)),
             DemoPost("", (f"{CDN}/story.jpg",), post_type="story"),

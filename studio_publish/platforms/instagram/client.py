@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 
 from studio_publish.domain import Account, Post, Published, TokenGrant
-from studio_publish.platforms.base import Decision, PlatformError, PublishContext
+from studio_publish.platforms.base import CommentContext, Decision, PlatformError, PublishContext
+from studio_publish.platforms.graph import comments
 from studio_publish.platforms.graph.client import GraphClient
 from studio_publish.platforms.graph.containers import ContainerApi, ContainerPlatform
 from studio_publish.platforms.graph.rupload import resume_offset, upload_file
@@ -69,9 +70,14 @@ def _uploads(post: Post) -> bool:
     )
 
 
-class InstagramPlatform(ContainerPlatform):
+class InstagramPlatform(comments.GraphComments, ContainerPlatform):
     name = "instagram"
     api = API
+    comment_api = comments.INSTAGRAM  # first comments (graph/comments.py)
+
+    def comment_target(self, ctx: CommentContext) -> str:
+        # The media id (a post whose media could not be found is recorded as its container).
+        return str(ctx.post_ids.get(self.key("media_id")) or ctx.platform_post_id)
 
     async def publish(self, ctx: PublishContext) -> Published:
         login = self.login(ctx.account)

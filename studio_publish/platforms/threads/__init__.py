@@ -18,6 +18,7 @@ from studio_publish.platforms.spec import (
     VIDEOS,
     Demo,
     DemoPost,
+    FirstCommentRule,
     MediaLimit,
     MediaRule,
     OptionValue,
@@ -58,6 +59,13 @@ IMAGE = MediaLimit(max_bytes=8 * 1024**2)
 VIDEO = MediaLimit(max_bytes=1024**3, max_seconds=5 * 60)
 ALL = ("text", "image", "video", "carousel")
 CDN = "https://cdn.example.com/demo"
+# A reply of the account's own under its thread: a TEXT container with reply_to_id, then
+# threads_publish (https://developers.facebook.com/docs/threads/reply-management,
+# https://developers.facebook.com/documentation/threads/retrieve-and-manage-replies/create-replies):
+# a reply is a post, with a post's 500-character text.
+FIRST_COMMENT = FirstCommentRule(
+    TEXT, frozenset(ALL), "https://developers.facebook.com/docs/threads/reply-management"
+)
 
 
 def _topic_tag_has_no_stop(options: Mapping[str, OptionValue], media_count: int) -> str | None:
@@ -107,12 +115,17 @@ SPEC = PlatformSpec(
     ),
     quota="250 posts per account per rolling 24 hours (threads_publishing_limit)",
     api_base_setting="threads_api_base",
+    first_comment=FIRST_COMMENT,
     client="studio_publish.platforms.threads.client:ThreadsPlatform",
     demo=Demo(
         platform_account_id="6000000000000001",
         name="Demo Threads",
         posts=(
-            DemoPost("A text post on Threads", (), ("reply_control=everyone",)),
+            DemoPost(
+                "A text post on Threads",
+                (),
+                ("reply_control=everyone", "first_comment=More in the replies"),
+            ),
             DemoPost("A photo on Threads", (f"{CDN}/thread.png",)),
             DemoPost("A video on Threads", (f"{CDN}/thread.mp4",)),
             DemoPost("A carousel on Threads", (f"{CDN}/t1.jpg", f"{CDN}/t2.mp4")),

@@ -21,7 +21,8 @@ from __future__ import annotations
 import httpx
 
 from studio_publish.domain import Account, Post, TokenGrant
-from studio_publish.platforms.graph.containers import ContainerApi, ContainerPlatform
+from studio_publish.platforms.graph.containers import ContainerApi
+from studio_publish.platforms.threads.comments import ThreadsReplies
 
 API = ContainerApi(
     name="Threads",
@@ -36,7 +37,7 @@ API = ContainerApi(
 )
 
 
-class ThreadsPlatform(ContainerPlatform):
+class ThreadsPlatform(ThreadsReplies):  # a ContainerPlatform that takes replies
     name = "threads"
     api = API
 

@@ -46,6 +46,13 @@ URLs (``url`` is ``http://HOST:PORT``), on the Graph host it shares with Instagr
     GET  {url}/graph/v25.0/{page-id}/posts           graph.posts (also /feed, /published_posts)
     GET  {url}/graph/v25.0/{page-id}/stories         graph.stories
     GET  {url}/graph/v25.0/{post-photo-or-video-id}  graph.object
+    POST {url}/graph/v25.0/{post-photo-or-video-id}/comments  graph.comments (message)
+    GET  {url}/graph/v25.0/{post-photo-or-video-id}/comments  graph.comments_list
+
+Comments follow https://developers.facebook.com/docs/graph-api/reference/object/comments:
+``{"id": ...}`` for a new one (a Page's comment as the Page); the listing's comments carry id,
+message, created_time and from (id and name: the Page's own id for the Page's comments),
+in the ``order`` asked (chronological unless reverse_chronological).
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from studio_publish.sandbox.ledger import LedgerEntry
+from studio_publish.sandbox.standins.comments import Comment, CommentBox, comments_route
 from studio_publish.sandbox.standins.graph_common import (
     GRAPH_VERSION,
     OBJECT,
@@ -66,6 +74,7 @@ from studio_publish.sandbox.standins.graph_common import (
     UPLOAD_PREFIX,
     Edges,
     GraphStandIn,
+    Node,
     Upload,
     answer,
     fields,
@@ -99,6 +108,7 @@ VIDEO_STORIES, STORY_FINISH = "graph.video_stories", "graph.video_stories.finish
 # The upload sessions: a session edge's name -> its finish's call name and its videos' kind.
 SESSIONS = {REELS: (FINISH, "reel"), VIDEO_STORIES: (STORY_FINISH, "story")}
 MESSAGE_MAX = 63206
+COMMENT_MAX = 8000
 _POST_FIELDS = {"id", "message", "created_time", "permalink_url", "is_published", "status_type"}
 
 
@@ -108,6 +118,21 @@ class Dated(Protocol):
 
 
 D = TypeVar("D", bound=Dated)
+_COMMENT_NODE = Node(
+    "Comment",
+    {"id", "message", "created_time", "from", "like_count"},
+    ("id", "message", "created_time", "from"),
+)
+
+
+def _comment_record(c: Comment) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "message": c.text,
+        "created_time": graph_time(c.created),
+        "from": {"id": c.account, "name": "Sandbox Page"},
+        "like_count": 0,
+    }
 
 
 @dataclass
@@ -188,9 +213,12 @@ class FacebookStandIn(GraphStandIn):
         "graph.posts",
         "graph.stories",
         OBJECT,
+        "graph.comments",
+        "graph.comments_list",
     )
     actions = frozenset(
         {
+            "graph.comments",
             "graph.feed",
             "graph.photos",
             "graph.videos",
@@ -210,6 +238,29 @@ class FacebookStandIn(GraphStandIn):
             self._photos: dict[str, Photo] = {}
             self._videos: dict[str, Video] = {}
             self._stories: dict[str, Story] = {}
+            self._comments = CommentBox(PLATFORM, self.ledger)
+
+    def comments_route(self, req: Request, object_id: str) -> Route | None:
+        with self._lock:
+            node = (
+                self._posts.get(object_id)
+                or self._photos.get(object_id)
+                or self._videos.get(object_id)
+            )
+        if node is None:
+            return None
+        return comments_route(
+            req,
+            self._comments,
+            object_id,
+            node.page,
+            max_length=COMMENT_MAX,
+            new_id=lambda: f"{object_id.rsplit('_', 1)[-1]}_{self.ids.next('9')}",
+            node=_COMMENT_NODE,
+            record=_comment_record,
+            # Graph's default order is chronological.
+            newest_first=lambda r: as_str(r.params.get("order")) == "reverse_chronological",
+        )
 
     def edges(self) -> Edges:
         return {

@@ -8,6 +8,8 @@ so they share a URL prefix, tokens (realm "graph"), the error envelope
 ``{url}/graph/v25.0`` (the version segment is optional)::
 
     /{node-id}/{edge}      the stand-in whose ``edges`` has (method, edge)
+    /{object-id}/comments  the stand-in holding the object (``comments_route``; a Threads
+                           thread's replies are /{thread-id}/replies)
     GET /{object-id}       the stand-in holding the object (``node``)
     anything else          Graph's own errors: 100/33 for an unknown object or path
 
@@ -229,8 +231,18 @@ class GraphStandIn(StandIn):
 
     # ---- routing ----------------------------------------------------------------------
 
+    # The edge under a published object that its comments are (Threads: its replies).
+    comment_edge: ClassVar[str] = "comments"
+
+    def comments_route(self, req: Request, object_id: str) -> Route | None:
+        """The route for ``/{object-id}/{comment_edge}`` when it holds that object and the
+        object takes comments, else None."""
+        return None
+
     def route(self, req: Request, parts: list[str]) -> Route | None:
         path = _graph_parts(parts)
+        if len(path) == 2 and path[1] == self.comment_edge:
+            return self.comments_route(req, path[0])
         if len(path) == 2:
             found = self._edges.get((req.method, path[1]))
             return Route(found[0], found[1], account=path[0]) if found else None

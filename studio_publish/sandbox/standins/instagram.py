@@ -21,12 +21,18 @@ https://developers.facebook.com/docs/instagram-platform/content-publishing/)::
     GET  {url}/instagram/refresh_access_token                     instagram.refresh
     POST {url}/rupload/ig-api-upload/v25.0/{container-id}         rupload.ig_api_upload
          -> STUDIO_PUBLISH_FACEBOOK_UPLOAD_BASE = {url}/rupload (shared with Facebook)
+    POST {url}/graph/v25.0/{media-id}/comments?message=...        graph.comments
+    GET  {url}/graph/v25.0/{media-id}/comments                    graph.comments_list
 
 A container made with ``upload_type=resumable`` (a local reel's or story's video) stays
 IN_PROGRESS until its file has all arrived on rupload (``offset``, ``file_size``, the bytes;
 graph_common.receive), its status showing ``video_status.uploading_phase.bytes_transferred``
 (https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads);
 then it is processed as any video container.
+
+Comments follow https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments:
+``{"id": ...}`` for a new one; the listing's comments carry id, text, timestamp, username,
+from (an id scoped to the app, not the IG user id, and the username), like_count, hidden.
 
 The refresh is Instagram Login's: ``?grant_type=ig_refresh_token&access_token=...`` (the one
 call documented with the token in the query) answers ``{access_token, token_type,
@@ -42,6 +48,7 @@ import secrets
 import time
 from typing import Any, ClassVar
 
+from studio_publish.sandbox.standins.comments import Comment, CommentBox, comments_route
 from studio_publish.sandbox.standins.containers import (
     CAROUSEL,
     ERROR,
@@ -65,6 +72,7 @@ from studio_publish.sandbox.standins.graph_common import (
     Refusal,
     cannot_parse,
     graph_error,
+    graph_time,
     receive,
     rupload_error,
 )
@@ -125,9 +133,14 @@ class InstagramStandIn(ContainerStandIn):
         publish="graph.media_publish",
         limit="graph.content_publishing_limit",
     )
-    endpoints = (*flow.endpoints, REFRESH, IG_UPLOAD)
-    actions = frozenset({flow.publish})  # an upload makes nothing visible
+    endpoints = (*flow.endpoints, REFRESH, IG_UPLOAD, "graph.comments", "graph.comments_list")
+    actions = frozenset({flow.publish, "graph.comments"})  # an upload makes nothing visible
     state_field = "status_code"
+    comment_node = Node(
+        "IGComment",
+        {"id", "text", "timestamp", "username", "from", "like_count", "hidden"},
+        ("id", "text", "timestamp"),
+    )
     container_node = Node("IGContainer", {"id", "status_code", "status", "video_status"})
     media_node = Node("IGMedia", {*_MEDIA_FIELDS, "shortcode"})
     listed_node = Node("IGMedia", _MEDIA_FIELDS, ("id", "permalink", "timestamp", "caption"))
@@ -157,6 +170,36 @@ class InstagramStandIn(ContainerStandIn):
         super().reset()
         with self._lock:
             self._issued: dict[str, float] = {}  # refreshed token digest -> when it was issued
+            self._comments = CommentBox(PLATFORM, self.ledger)
+
+    # ---- comments ---------------------------------------------------------------------
+
+    def comments_route(self, req: Request, object_id: str) -> Route | None:
+        with self._lock:
+            media = self._media.get(object_id)
+        if media is None:
+            return None
+        return comments_route(
+            req,
+            self._comments,
+            object_id,
+            media.account,
+            max_length=CAPTION_MAX,
+            new_id=lambda: self.ids.next("179"),
+            node=self.comment_node,
+            record=self._comment_record,
+        )
+
+    def _comment_record(self, c: Comment) -> dict[str, Any]:
+        return {
+            "id": c.id,
+            "text": c.text,
+            "timestamp": graph_time(c.created),
+            "username": "sandbox",
+            "from": {"id": f"9{c.account}", "username": "sandbox"},  # an app-scoped id
+            "like_count": 0,
+            "hidden": False,
+        }
 
     def route(self, req: Request, parts: list[str]) -> Route | None:
         # The token endpoint carries no version, and its token comes in the query.

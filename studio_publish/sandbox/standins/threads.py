@@ -17,6 +17,16 @@ URLs (``url`` is ``http://HOST:PORT``), -> STUDIO_PUBLISH_THREADS_API_BASE =
     GET  {url}/threads/v1.0/{container-id}                       threads.container_status
     GET  {url}/threads/v1.0/{media-id}                           threads.object
     POST {url}/threads/refresh_access_token                      threads.refresh
+    POST {url}/threads/v1.0/{user-id}/threads_publish            threads.reply_publish
+         (creation_id is a reply's container: made with reply_to_id={thread id})
+    GET  {url}/threads/v1.0/{thread-id}/replies                  threads.replies
+
+Replies follow https://developers.facebook.com/docs/threads/reply-management and
+https://developers.facebook.com/documentation/threads/retrieve-and-manage-replies/create-replies:
+a TEXT container with ``reply_to_id``, published by threads_publish; it goes into the
+ledger as a comment, not a post. The replies listing carries id, text, timestamp, username,
+is_reply_owned_by_me. (Replies count against the sandbox's one publishing limit; Meta keeps a
+reply quota of its own.)
 """
 
 from __future__ import annotations
@@ -24,18 +34,21 @@ from __future__ import annotations
 import secrets
 from typing import Any, ClassVar
 
+from studio_publish.sandbox.standins.comments import Comment, CommentBox, list_comments
 from studio_publish.sandbox.standins.containers import (
     CAROUSEL,
     ERROR,
     EXPIRED,
     IN_PROGRESS,
+    PUBLISHED,
     Container,
     ContainerStandIn,
     Draft,
     Flow,
+    Media,
     Refusals,
 )
-from studio_publish.sandbox.standins.graph_common import Node, Refusal, graph_error
+from studio_publish.sandbox.standins.graph_common import Node, Refusal, graph_error, graph_time
 from studio_publish.sandbox.wire import Grant, Request, Response, Route, as_bool, as_str
 
 PLATFORM = "threads"
@@ -55,8 +68,14 @@ class ThreadsStandIn(ContainerStandIn):
     realm: ClassVar[str] = PLATFORM
     usage_type = "threads"
     flow = Flow(PLATFORM, "threads", "threads_publish", "threads_publishing_limit")
-    endpoints = (*flow.endpoints, "threads.refresh")
-    actions = frozenset({flow.publish})
+    endpoints = (*flow.endpoints, "threads.refresh", "threads.reply_publish", "threads.replies")
+    actions = frozenset({flow.publish, "threads.reply_publish"})
+    comment_edge = "replies"
+    reply_node = Node(
+        "ThreadsMedia",
+        {"id", "text", "timestamp", "username", "is_reply_owned_by_me", "permalink"},
+        ("id",),
+    )
     state_field = "status"
     container_node = Node("ThreadsContainer", {"id", "status", "error_message"}, ("id", "status"))
     media_node = Node("ThreadsMedia", _MEDIA_FIELDS)
@@ -77,6 +96,12 @@ class ThreadsStandIn(ContainerStandIn):
     def quota(self) -> tuple[int, int]:
         return QUOTA_TOTAL, QUOTA_DURATION
 
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._replies = CommentBox(PLATFORM, self.ledger)
+            self._reply_to: dict[str, str] = {}  # reply container id -> the thread it answers
+
     def route(self, req: Request, parts: list[str]) -> Route | None:
         # The token endpoints carry no version; the token comes in the body, not a header.
         if parts[1:] == ["refresh_access_token"] and req.method == "POST":
@@ -85,6 +110,67 @@ class ThreadsStandIn(ContainerStandIn):
 
     def bases(self, url: str) -> dict[str, str]:
         return {PLATFORM: f"{url}/{PLATFORM}/{VERSION}"}
+
+    # ---- replies ----------------------------------------------------------------------
+
+    def call_name(self, req: Request, route: Route) -> str:
+        # One URL publishes posts and replies: a test can lose the answer to either alone.
+        if route.endpoint == self.flow.publish:
+            with self._lock:
+                if as_str(req.params.get("creation_id")) in self._reply_to:
+                    return "threads.reply_publish"
+        return route.endpoint
+
+    def create_container(self, req: Request, account: str) -> Response:
+        parent = as_str(req.params.get("reply_to_id"))
+        if parent is not None:
+            with self._lock:
+                thread = self._media.get(parent)
+            if thread is None:
+                raise self.refusals.unknown.error()
+            if (as_str(req.params.get("media_type")) or "").upper() != "TEXT":
+                raise graph_error(100, "(#100) The sandbox takes TEXT replies only")
+        answer = super().create_container(req, account)
+        if parent is not None:
+            with self._lock:
+                self._reply_to[answer.body["id"]] = parent
+        return answer
+
+    def _go_live(self, c: Container, now: float) -> Media:
+        parent = self._reply_to.get(c.id)
+        if parent is None:
+            return super()._go_live(c, now)
+        # A reply: under its thread, in the ledger as a comment, not in the account's posts.
+        reply_id = self.ids.next(self.media_ids)
+        c.status = PUBLISHED
+        self._replies.add(reply_id, parent, c.account, c.caption)
+        return Media(id=reply_id, account=c.account, created=now, fields={"id": reply_id})
+
+    def comments_route(self, req: Request, object_id: str) -> Route | None:
+        if req.method != "GET":
+            return None
+        with self._lock:
+            thread = self._media.get(object_id)
+        if thread is None:
+            return None
+        return Route(
+            "threads.replies",
+            lambda r, who: list_comments(
+                self._replies, r, object_id, self.reply_node, self._reply_record
+            ),
+            account=thread.account,
+        )
+
+    @staticmethod
+    def _reply_record(c: Comment) -> dict[str, Any]:
+        return {
+            "id": c.id,
+            "text": c.text,
+            "timestamp": graph_time(c.created),
+            "username": "sandbox",
+            "is_reply_owned_by_me": True,
+            "permalink": f"https://www.threads.net/@sandbox/post/{c.id}",
+        }
 
     # ---- containers -------------------------------------------------------------------
 

@@ -225,7 +225,14 @@ WITH done AS (
         claim_token = NULL, lease_expires_at = NULL, claimed_by = NULL, updated_at = now()
     WHERE id = %(id)s AND status = ANY(%(from_states)s::text[]) AND claim_token = %(claim)s
       AND %(to_state)s = ANY(%(to_states)s::text[])
-    RETURNING id, attempt_count + CASE WHEN %(give_back)s THEN 1 ELSE 0 END AS attempt
+    RETURNING id, options, attempt_count + CASE WHEN %(give_back)s THEN 1 ELSE 0 END AS attempt
+), first_comment AS (
+    -- A posted post's first comment (options.first_comment, checked at the engine's door),
+    -- due at once: in the same statement, so no posted post loses its comment.
+    INSERT INTO studio_publish_comments (post_id, message)
+    SELECT id, options ->> 'first_comment' FROM done
+    WHERE %(to_state)s = 'posted' AND jsonb_typeof(options -> 'first_comment') = 'string'
+    ON CONFLICT (post_id) DO NOTHING
 ), attempt AS (
     UPDATE studio_publish_attempts t
     SET finished_at = now(), outcome = %(outcome)s, error_class = %(error_class)s,
@@ -348,10 +355,19 @@ SET publishing_quota = %(quota)s::jsonb || jsonb_build_object('checked_at', now(
 WHERE id = %(id)s;
 
 -- name: confirm_live
--- needs_review -> posted: a person found the post live on the platform.
-UPDATE studio_social_posts
-SET status = %(to_state)s, platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
-    published_at = coalesce(published_at, now()), posted_at = coalesce(posted_at, now()),
-    failure_reason = NULL, updated_at = now()
-WHERE id = %(id)s AND status = ANY(%(from_states)s::text[])
-RETURNING id, status, platform_post_id, permalink;
+-- needs_review -> posted: a person found the post live on the platform. Its first comment,
+-- if it has one, is due then, as for a post the engine recorded posted (finish_attempt).
+WITH confirmed AS (
+    UPDATE studio_social_posts
+    SET status = %(to_state)s, platform_post_id = %(platform_post_id)s, permalink = %(permalink)s,
+        published_at = coalesce(published_at, now()), posted_at = coalesce(posted_at, now()),
+        failure_reason = NULL, updated_at = now()
+    WHERE id = %(id)s AND status = ANY(%(from_states)s::text[])
+    RETURNING id, status, platform_post_id, permalink, options
+), first_comment AS (
+    INSERT INTO studio_publish_comments (post_id, message)
+    SELECT id, options ->> 'first_comment' FROM confirmed
+    WHERE jsonb_typeof(options -> 'first_comment') = 'string'
+    ON CONFLICT (post_id) DO NOTHING
+)
+SELECT id, status, platform_post_id, permalink FROM confirmed;
