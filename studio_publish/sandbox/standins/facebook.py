@@ -216,20 +216,8 @@ class FacebookStandIn(GraphStandIn):
         "graph.comments",
         "graph.comments_list",
     )
-    actions = frozenset(
-        {
-            "graph.comments",
-            "graph.feed",
-            "graph.photos",
-            "graph.videos",
-            REELS,
-            FINISH,
-            PHOTO_STORIES,
-            VIDEO_STORIES,
-            STORY_FINISH,
-            "rupload.video_upload",
-        }
-    )
+    # Every endpoint but the reads (see the base class).
+    actions = frozenset(endpoints) - {"graph.posts", "graph.stories", OBJECT, "graph.comments_list"}
     usage_type = "pages"
 
     def reset(self) -> None:
