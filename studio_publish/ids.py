@@ -23,3 +23,11 @@ def platform_id_problem(value: object) -> str | None:
         if isinstance(item, str) and (item == ".." or not _PLATFORM_ID.fullmatch(item)):
             return f"{item[:40]!r} is not an id"
     return None
+
+
+def usable_id(value: object) -> str | None:
+    """An id a platform answered, as text; None when missing or not shaped like an id (an
+    answer is never trusted to be one)."""
+    if value in (None, "", False) or isinstance(value, list):
+        return None
+    return None if platform_id_problem(value) is not None else str(value)

@@ -104,7 +104,7 @@ from pathlib import Path
 from typing import Any
 
 from studio_publish.domain import Media, Post, Published
-from studio_publish.ids import platform_id_problem
+from studio_publish.ids import usable_id
 from studio_publish.platforms.base import (
     Decision,
     PlatformError,
@@ -120,7 +120,6 @@ from studio_publish.platforms.facebook.stories import (
     is_story,
     is_video_story,
     story_media_id,
-    usable_id,
 )
 from studio_publish.platforms.graph import comments
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform, not_found
@@ -271,9 +270,9 @@ def _absolute(link: str | None) -> str | None:
 def page_post_id(page: str, post_id: object) -> str | None:
     """A Page post id as ``{page-id}_{post-id}``, the form /feed and /photos answer, from a
     Video's ``post_id`` (given either way); None when it is missing or not id-shaped."""
-    if post_id in (None, "") or platform_id_problem(post_id) is not None:
+    text = usable_id(post_id)
+    if text is None:
         return None
-    text = str(post_id)
     return text if "_" in text else f"{page}_{text}"
 
 

@@ -30,7 +30,7 @@ import datetime as dt
 from typing import Any
 
 from studio_publish.domain import Post, Published
-from studio_publish.ids import platform_id_problem
+from studio_publish.ids import usable_id
 from studio_publish.platforms.graph.client import GraphClient
 
 DOC = "https://developers.facebook.com/docs/page-stories-api"
@@ -51,13 +51,6 @@ def story_media_id(post: Post, saved: dict[str, Any]) -> str | None:
         return str(video) if video not in (None, "") else None
     photos = saved.get("fb_photo_ids")
     return str(photos[0]) if isinstance(photos, list) and photos else None
-
-
-def usable_id(value: object) -> str | None:
-    """An id Meta answered, as text; None when missing or not shaped like an id."""
-    if value in (None, "", False) or platform_id_problem(value) is not None:
-        return None
-    return str(value)
 
 
 def _story(item: dict[str, Any], media_id: str) -> Published:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from studio_publish.ids import usable_id
 from studio_publish.platforms.base import CommentContext, Decision, PlatformError
 from studio_publish.platforms.clock import parse_time
 from studio_publish.platforms.graph.client import GraphClient, GraphPlatform
@@ -87,10 +88,10 @@ class GraphComments(GraphPlatform):
         target = self.comment_target(ctx)
         await ctx.mark_sent()
         body = await graph.post(f"{target}/comments", {"message": ctx.message}, irreversible=True)
-        comment_id = body.get("id")
-        if not isinstance(comment_id, str | int) or isinstance(comment_id, bool):
+        comment_id = usable_id(body.get("id"))
+        if comment_id is None:
             raise PlatformError(Decision.UNKNOWN, "the comment's answer holds no id")
-        return str(comment_id)
+        return comment_id
 
     async def find_comment(self, ctx: CommentContext) -> str | None:
         api = self.comment_api

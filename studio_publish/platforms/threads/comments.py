@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from studio_publish.ids import usable_id
 from studio_publish.platforms.base import CommentContext, Decision, PlatformError
 from studio_publish.platforms.clock import parse_time
 from studio_publish.platforms.graph.client import GraphClient
@@ -52,13 +53,18 @@ class ThreadsReplies(ContainerPlatform):
                 "reply_to_id": self.comment_target(ctx),
             }
             body = await graph.post(f"{user}/{self.api.create}", params)
-            container = str(body["id"])
+            container = usable_id(body.get("id"))
+            if container is None:  # nothing is published yet: try again
+                raise PlatformError(Decision.RETRY, "the reply container's answer holds no id")
             await ctx.save(**{CONTAINER: container})
         await ctx.mark_sent()
         body = await graph.post(
             f"{user}/{self.api.publish}", {"creation_id": container}, irreversible=True
         )
-        return str(body["id"])
+        reply_id = usable_id(body.get("id"))
+        if reply_id is None:
+            raise PlatformError(Decision.UNKNOWN, "the reply's answer holds no id")
+        return reply_id
 
     async def _usable_container(self, ctx: CommentContext, graph: GraphClient) -> str | None:
         """The saved reply container when it can still be published; None: make a new one."""

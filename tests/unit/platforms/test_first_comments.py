@@ -203,6 +203,17 @@ def test_facebook_finds_only_the_pages_own_comment(api: FakeApi) -> None:
     assert params["order"] == "reverse_chronological"
 
 
+@pytest.mark.parametrize("answered", [{}, {"id": "../me"}, {"id": None}, {"id": ["1", "2"]}])
+def test_a_comment_answer_without_a_usable_id_is_unclear(
+    api: FakeApi, answered: dict[str, object]
+) -> None:
+    # Sent, but its id is missing or not one: never recorded, never sent blindly again.
+    api.on("POST", f"{GRAPH}/18001/comments", ok(answered))
+    with pytest.raises(PlatformError) as caught:
+        run(instagram().send_comment, comment_ctx(api))
+    assert caught.value.decision is Decision.UNKNOWN and "holds no id" in str(caught.value)
+
+
 # --- Threads --------------------------------------------------------------------------------
 
 
@@ -221,6 +232,25 @@ def test_threads_replies_with_a_text_container_then_publishes_it(api: FakeApi) -
         "mark sent",
         "POST /v1.0/1789/threads_publish",
     ]
+
+
+def test_threads_a_reply_container_answer_without_a_usable_id_is_tried_again(
+    api: FakeApi,
+) -> None:
+    api.on("POST", f"{THREADS}/1789/threads", ok({"id": "../c9"}))
+    ctx = comment_ctx(api, post_ids={"th_media_id": "t1"})
+    with pytest.raises(PlatformError) as caught:
+        run(threads().send_comment, ctx)
+    assert caught.value.decision is Decision.RETRY and not ctx.sent  # nothing was published
+
+
+def test_threads_a_reply_answer_without_a_usable_id_is_unclear(api: FakeApi) -> None:
+    api.on("POST", f"{THREADS}/1789/threads", ok({"id": "c9"}))
+    api.on("POST", f"{THREADS}/1789/threads_publish", ok({}))
+    ctx = comment_ctx(api, post_ids={"th_media_id": "t1"})
+    with pytest.raises(PlatformError) as caught:
+        run(threads().send_comment, ctx)
+    assert caught.value.decision is Decision.UNKNOWN and ctx.sent
 
 
 def test_threads_never_publishes_a_published_reply_container_again(api: FakeApi) -> None:
