@@ -206,9 +206,17 @@ class TikTokPlatform:
 
     # -- Platform ---------------------------------------------------------------------------
 
+    async def _checked_creator(self, ctx: PublishContext, api: TikTokApi) -> CreatorInfo | None:
+        """The creator info, the post checked against it; None for an inbox post, which
+        reads none (see above)."""
+        if is_inbox(ctx.post.options):
+            return None
+        creator = await self._creator_for(ctx, api)
+        creator.check(ctx.post)
+        return creator
+
     async def prepare(self, ctx: PublishContext) -> None:
-        if not is_inbox(ctx.post.options):  # the inbox reads no creator_info (see above)
-            (await self._creator_for(ctx, self._api(ctx))).check(ctx.post)
+        await self._checked_creator(ctx, self._api(ctx))
 
     async def publish(self, ctx: PublishContext) -> Published:
         api = self._api(ctx)
@@ -223,9 +231,7 @@ class TikTokPlatform:
                 Decision.UNKNOWN,
                 "an earlier TikTok init got no answer and TikTok offers no way to look it up",
             )
-        creator = None if is_inbox(ctx.post.options) else await self._creator_for(ctx, api)
-        if creator is not None:
-            creator.check(ctx.post)
+        creator = await self._checked_creator(ctx, api)
         upload = None if is_photo_post(ctx.post) else await self._upload_source(ctx)
         path, body = self._init_request(ctx, creator, upload)
         await ctx.save(tiktok_init_sent_at=iso(self.clock()))
