@@ -40,6 +40,7 @@ from typing import Any
 
 from studio_publish.domain import Post, Published, Quota
 from studio_publish.platforms.base import (
+    CommentContext,
     Decision,
     PlatformError,
     ProcessingTimeout,
@@ -105,6 +106,11 @@ class ContainerPlatform(GraphPlatform):
     """
 
     api: ContainerApi
+
+    def published_media_id(self, ctx: CommentContext) -> str:
+        """The live post's media id as publish saved it (a post whose media could not be
+        found was recorded as its container): what a first comment goes under."""
+        return str(ctx.post_ids.get(self.key("media_id")) or ctx.platform_post_id)
 
     def container_params(self, post: Post, children: list[str]) -> dict[str, str]:
         """The parameters of the container that the publish call will publish."""

@@ -66,7 +66,7 @@ def _uploads(post: Post) -> bool:
     return (
         post.post_type in ("reel", "story")
         and post.media[0].kind == "video"
-        and (post.media[0].is_local)
+        and post.media[0].is_local
     )
 
 
@@ -76,8 +76,7 @@ class InstagramPlatform(comments.GraphComments, ContainerPlatform):
     comment_api = comments.INSTAGRAM  # first comments (graph/comments.py)
 
     def comment_target(self, ctx: CommentContext) -> str:
-        # The media id (a post whose media could not be found is recorded as its container).
-        return str(ctx.post_ids.get(self.key("media_id")) or ctx.platform_post_id)
+        return self.published_media_id(ctx)
 
     async def publish(self, ctx: PublishContext) -> Published:
         login = self.login(ctx.account)

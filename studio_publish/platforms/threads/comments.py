@@ -39,8 +39,7 @@ class ThreadsReplies(ContainerPlatform):
     """The Commenting calls of ThreadsPlatform."""
 
     def comment_target(self, ctx: CommentContext) -> str:
-        # The thread's media id (a post whose media could not be found is its container).
-        return str(ctx.post_ids.get(self.key("media_id")) or ctx.platform_post_id)
+        return self.published_media_id(ctx)
 
     async def send_comment(self, ctx: CommentContext) -> str:
         graph = self.client(ctx.http, ctx.account)
