@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         """The platform hosts set to other than the real APIs, by environment variable: what
         `status` shows, so that a sandbox left configured (or forgotten) is plain to see."""
         return {
-            f"STUDIO_PUBLISH_{name.upper()}": getattr(self, name)
+            f"STUDIO_PUBLISH_{name.upper()}": _without_credentials(getattr(self, name))
             for name in API_BASES
             if getattr(self, name) != type(self).model_fields[name].default
         }
@@ -164,6 +164,12 @@ def _media_policy(root: str | None, allow_hosts: str) -> MediaPolicy:
     from studio_publish.media_policy import MediaPolicy
 
     return MediaPolicy.parse(root, allow_hosts)
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` as it may be shown: any ``user:password@`` in it left out."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _check_http_url(value: str) -> str:

@@ -86,6 +86,17 @@ def test_overview_names_the_api_bases_that_are_not_the_real_platforms(cli: Cli) 
     assert f"API base: STUDIO_PUBLISH_GRAPH_API_BASE={sandbox} (not the real" in shown
 
 
+def test_an_api_base_is_shown_without_its_credentials(cli: Cli) -> None:
+    env = {"STUDIO_PUBLISH_THREADS_API_BASE": "https://proxy-user:s3cr3t-pass@127.0.0.1:9/v1.0"}
+
+    document = only_json(cli("status", "--json", env=env))
+    shown = cli("status", env=env)
+
+    base = {"STUDIO_PUBLISH_THREADS_API_BASE": "https://127.0.0.1:9/v1.0"}
+    assert document["api_bases"] == base
+    assert "s3cr3t-pass" not in shown.stdout + shown.stderr and "proxy-user" not in shown.stdout
+
+
 def test_overview_with_the_real_apis_names_no_api_base(cli: Cli) -> None:
     assert only_json(cli("status", "--json"))["api_bases"] == {}
     assert "API base" not in cli("status").stdout
