@@ -1,20 +1,26 @@
-"""A few small HTTP clients for a run, instead of one large one.
+"""The run's HTTP client: one httpx client over the lean pool (engine/http_pool.py).
 
-httpcore's connection pool scans every pooled connection on each request event, so the CPU
-one request costs grows with the pool's size. With one client for 64 posts in flight the
-engine spent about 48 ms of CPU per Instagram post, 80% of it in the pool (bench/README.md).
-Clients of 16 connections, each post bound to one for its whole attempt, keep that flat.
+httpcore's pool scans every pooled connection on each request event and costs about 1 ms of
+CPU a request; the lean pool costs a tenth of that and finds a free connection at once, so
+one client serves all the posts in flight (before it, the run split them over clients of 16
+connections to keep httpcore's scans short). With a proxy configured in the environment
+(``HTTPS_PROXY`` and the like) the run uses httpx's own pool, which speaks to proxies.
 """
 
 from __future__ import annotations
 
-import math
+import functools
+import ssl
+import urllib.request
 from types import TracebackType
 
 import httpx
 
-POSTS_PER_CLIENT = 8
-CONNECTIONS_PER_CLIENT = 16  # a post's calls are sequential; the headroom serves uploads
+from studio_publish.engine.http_pool import LeanTransport
+
+# Room beyond the posts in flight: a post's calls are sequential, but an upload and a first
+# comment may overlap it, and the pool keeps as many idle connections as it may open.
+CONNECTION_HEADROOM = 16
 
 
 class _NoCookies(httpx.Cookies):
@@ -41,25 +47,34 @@ class _Client(httpx.AsyncClient):
 _NO_COOKIES = _NoCookies()
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), made once, when a
+    run first opens an https connection: loading the CA bundle is a measurable share of
+    start-up, and an idle run or a sandbox run never needs it."""
+    return httpx.create_ssl_context()
+
+
+def proxies_configured() -> bool:
+    """Whether the environment names a proxy (httpx would route some requests through it)."""
+    return bool(urllib.request.getproxies())
+
+
 class HttpClients:
-    """``concurrency / POSTS_PER_CLIENT`` clients, each made when a post first needs it: an
-    idle run makes none (each loads the certificate store, a measurable share of start-up)."""
+    """The run's client, made when a post first needs one: an idle run makes none."""
 
     def __init__(self, concurrency: int, timeout: float) -> None:
-        self._limits = httpx.Limits(
-            max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=POSTS_PER_CLIENT
-        )
+        size = concurrency + CONNECTION_HEADROOM
+        self._limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         self._timeout = timeout
-        self._count = max(1, math.ceil(concurrency / POSTS_PER_CLIENT))
-        self._clients: list[httpx.AsyncClient] = []
-        self._turn = 0
+        self._client: httpx.AsyncClient | None = None
 
     def next(self) -> httpx.AsyncClient:
-        """The client for the next post, in turn."""
-        index, self._turn = self._turn % self._count, self._turn + 1
-        if index == len(self._clients):
-            self._clients.append(_Client(timeout=self._timeout, limits=self._limits))
-        return self._clients[index]
+        """The client for the next post (the same one: the pool serves them all)."""
+        if self._client is None:
+            transport = None if proxies_configured() else LeanTransport(self._limits, _ssl_context)
+            self._client = _Client(timeout=self._timeout, limits=self._limits, transport=transport)
+        return self._client
 
     async def __aenter__(self) -> HttpClients:
         return self
@@ -70,5 +85,5 @@ class HttpClients:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        for client in self._clients:
-            await client.aclose()
+        if self._client is not None:
+            await self._client.aclose()

@@ -1,0 +1,468 @@
+"""The engine's lean HTTP/1.1 pool (engine/http_pool.py), against small servers of each test's
+own on 127.0.0.1: every way a server frames a body, keep-alive and its loss, httpx's four
+timeouts, and the line platforms/transport.py draws between a request that never left and
+one that may have reached the platform."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import ssl
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pytest_httpx import HTTPXMock
+
+from studio_publish.engine.http_clients import HttpClients
+from studio_publish.engine.http_pool import LeanTransport
+from studio_publish.platforms.base import Decision, PlatformError
+from studio_publish.platforms.transport import OutcomeUnclear, send
+
+Reader = asyncio.StreamReader
+Writer = asyncio.StreamWriter
+Handler = Callable[[Reader, Writer, "Server"], Awaitable[None]]
+
+
+class Server:
+    """A TCP server running ``handler`` for each connection; counts connections."""
+
+    def __init__(self, handler: Handler, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.requests: list[tuple[bytes, bytes]] = []  # (head, body) as received
+        self._ssl = ssl_context
+
+    async def __aenter__(self) -> Server:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._ssl)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
+
+    async def _serve(self, reader: Reader, writer: Writer) -> None:
+        self.connections += 1
+        try:
+            await self.handler(reader, writer, self)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def read_request(self, reader: Reader) -> tuple[bytes, bytes] | None:
+        """One request's head and body (Content-Length or chunked); None at end of stream."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return None
+        lower = head.lower()
+        body = b""
+        if b"transfer-encoding: chunked" in lower:
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    await reader.readuntil(b"\r\n")
+                    break
+                body += await reader.readexactly(size)
+                await reader.readexactly(2)
+        elif b"content-length:" in lower:
+            length = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
+            body = await reader.readexactly(length)
+        self.requests.append((head, body))
+        return head, body
+
+
+def reply(status: str = "200 OK", body: bytes = b'{"id": "1"}', *headers: str) -> bytes:
+    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def keep_answering(answer: bytes) -> Handler:
+    async def handler(reader: Reader, writer: Writer, server: Server) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(answer)
+            await writer.drain()
+
+    return handler
+
+
+def lean_client(
+    *, max_connections: int = 8, timeout: float = 5.0, ssl_context: ssl.SSLContext | None = None
+) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=8)
+    context = ssl_context or ssl.create_default_context()
+    return httpx.AsyncClient(timeout=timeout, transport=LeanTransport(limits, lambda: context))
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    async def main() -> Any:
+        return await coro
+
+    return asyncio.run(main())
+
+
+# --- bodies and keep-alive ------------------------------------------------------------------
+
+
+def test_requests_share_one_kept_alive_connection() -> None:
+    async def scenario() -> None:
+        async with Server(keep_answering(reply())) as server, lean_client() as client:
+            for _ in range(3):
+                response = await client.get(f"{server.url}/v1/me?fields=id")
+                assert response.json() == {"id": "1"}
+            assert server.connections == 1
+            assert server.requests[0][0].startswith(b"GET /v1/me?fields=id HTTP/1.1\r\n")
+
+    run(scenario())
+
+
+def test_a_form_body_and_a_json_body_arrive_as_sent() -> None:
+    async def scenario() -> None:
+        async with Server(keep_answering(reply())) as server, lean_client() as client:
+            await client.post(f"{server.url}/media", data={"caption": "a é & b", "x": "1"})
+            await client.post(f"{server.url}/media", json={"caption": "ünïcode"})
+        form, sent_json = server.requests
+        assert b"content-type: application/x-www-form-urlencoded" in form[0].lower()
+        assert form[1] == b"caption=a+%C3%A9+%26+b&x=1"
+        assert json.loads(sent_json[1]) == {"caption": "ünïcode"}
+
+    run(scenario())
+
+
+def test_a_streamed_upload_arrives_whole_and_in_order() -> None:
+    pieces = [bytes([n]) * 1_000_003 for n in range(7)]  # 7 MB, odd sizes
+
+    async def body() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    async def scenario() -> None:
+        async with Server(keep_answering(reply())) as server, lean_client() as client:
+            # Without a length httpx sends it chunked; with one, as it is.
+            await client.put(f"{server.url}/upload", content=body())
+            await client.put(
+                f"{server.url}/upload",
+                content=body(),
+                headers={"Content-Length": str(sum(map(len, pieces)))},
+            )
+        assert [received for _, received in server.requests] == [b"".join(pieces)] * 2
+
+    run(scenario())
+
+
+def test_chunked_and_read_until_close_bodies_are_read_whole() -> None:
+    payload = json.dumps({"data": [{"id": str(n)} for n in range(500)]}).encode()
+
+    async def chunked(reader: Reader, writer: Writer, server: Server) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for start in range(0, len(payload), 1000):
+                piece = payload[start : start + 1000]
+                writer.write(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece))
+            writer.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+            await writer.drain()
+
+    async def until_close(reader: Reader, writer: Writer, server: Server) -> None:
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + payload)
+        await writer.drain()
+
+    async def scenario() -> None:
+        async with lean_client() as client:
+            async with Server(chunked) as server:
+                for _ in range(2):
+                    assert (await client.get(server.url)).content == payload
+                assert server.connections == 1  # a chunked body ends; the connection stays
+            async with Server(until_close) as server:
+                for _ in range(2):
+                    assert (await client.get(server.url)).content == payload
+                assert server.connections == 2  # read to its close: never reused
+
+    run(scenario())
+
+
+def test_head_204_and_304_have_no_body_and_keep_the_connection() -> None:
+    async def handler(reader: Reader, writer: Writer, server: Server) -> None:
+        answers = iter(
+            [
+                # HEAD: the length of the body a GET would have; none follows.
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+                b"HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\n\r\n",
+                reply(),
+            ]
+        )
+        while await server.read_request(reader) is not None:
+            writer.write(next(answers))
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with Server(handler) as server, lean_client() as client:
+            head = await client.head(server.url)
+            assert (head.status_code, head.headers["content-length"], head.content) == (
+                200,
+                "5000",
+                b"",
+            )
+            assert (await client.delete(server.url)).status_code == 204
+            assert (await client.get(server.url)).status_code == 304
+            assert (await client.get(server.url)).json() == {"id": "1"}
+            assert server.connections == 1
+
+    run(scenario())
+
+
+def test_an_http_1_0_answer_closes_its_connection() -> None:
+    async def handler(reader: Reader, writer: Writer, server: Server) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with Server(handler) as server, lean_client() as client:
+            assert (await client.get(server.url)).text == "ok"
+            assert (await client.get(server.url)).text == "ok"
+            assert server.connections == 2
+
+    run(scenario())
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    async def one_answer_then_close(reader: Reader, writer: Writer, server: Server) -> None:
+        await server.read_request(reader)
+        writer.write(reply())  # keep-alive by default, then closed anyway
+        await writer.drain()
+
+    async def scenario() -> None:
+        async with Server(one_answer_then_close) as server, lean_client() as client:
+            for _ in range(3):
+                assert (await client.get(server.url)).json() == {"id": "1"}
+                await asyncio.sleep(0.05)  # the close reaches the client meanwhile
+            assert server.connections == 3
+
+    run(scenario())
+
+
+def test_a_stream_left_unread_closes_its_connection() -> None:
+    big = b"x" * 2_000_000
+
+    async def scenario() -> None:
+        async with Server(keep_answering(reply("200 OK", big))) as server, lean_client() as client:
+            async with client.stream("GET", server.url) as response:
+                first = await response.aiter_raw().__anext__()
+                assert 0 < len(first) < len(big)
+            # The rest was never read: the next request takes a new connection.
+            assert (await client.get(server.url)).content == big
+            assert server.connections == 2
+
+    run(scenario())
+
+
+# --- failures: never sent, or may have been sent ----------------------------------------------
+
+
+def test_a_refused_connection_was_never_sent_and_names_the_host() -> None:
+    async def scenario() -> None:
+        async with Server(keep_answering(reply())) as server:
+            url = server.url
+        async with lean_client() as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get(url)
+            with pytest.raises(PlatformError) as caught:
+                await send(client, "POST", url, what="POST media", timeout=2, irreversible=True)
+        assert caught.value.decision is Decision.RETRY  # never sent: safe to send again
+        assert "could not connect to 127.0.0.1" in caught.value.message
+
+    run(scenario())
+
+
+def test_a_connection_closed_without_an_answer_may_have_gone_through() -> None:
+    async def read_then_close(reader: Reader, writer: Writer, server: Server) -> None:
+        await server.read_request(reader)  # the platform got it, and the answer is lost
+
+    async def scenario() -> None:
+        async with Server(read_then_close) as server, lean_client() as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.post(server.url, data={"creation_id": "1"})
+            with pytest.raises(OutcomeUnclear):
+                await send(client, "POST", server.url, what="publish", timeout=2, irreversible=True)
+            with pytest.raises(PlatformError) as read:
+                await send(client, "GET", server.url, what="GET status", timeout=2)
+        assert read.value.decision is Decision.RETRY
+        assert "network error talking to 127.0.0.1" in read.value.message
+
+    run(scenario())
+
+
+def test_a_body_cut_short_is_an_error_not_a_short_answer() -> None:
+    async def cut_short(reader: Reader, writer: Writer, server: Server) -> None:
+        await server.read_request(reader)
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id":')
+        await writer.drain()
+
+    async def scenario() -> None:
+        async with Server(cut_short) as server, lean_client() as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(server.url)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SPDY/3 200 OK\r\n\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+    ],
+    ids=["not-http", "bad-status", "bad-header", "bad-length", "bad-chunk", "huge-head"],
+)
+def test_a_malformed_answer_is_a_protocol_error(answer: bytes) -> None:
+    async def handler(reader: Reader, writer: Writer, server: Server) -> None:
+        await server.read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+        await asyncio.sleep(0.5)
+
+    async def scenario() -> None:
+        async with Server(handler) as server, lean_client() as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(server.url)
+
+    run(scenario())
+
+
+def test_an_answer_slower_than_the_read_timeout_times_out() -> None:
+    async def silent(reader: Reader, writer: Writer, server: Server) -> None:
+        await server.read_request(reader)
+        await asyncio.sleep(5)
+
+    async def scenario() -> None:
+        async with Server(silent) as server, lean_client(timeout=0.2) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get(server.url)
+
+    run(scenario())
+
+
+def test_a_request_waiting_for_a_connection_past_the_pool_timeout_was_never_sent() -> None:
+    async def slow(reader: Reader, writer: Writer, server: Server) -> None:
+        while await server.read_request(reader) is not None:
+            await asyncio.sleep(0.5)
+            writer.write(reply())
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with Server(slow) as server, lean_client(max_connections=1) as client:
+            first = asyncio.create_task(client.get(server.url))
+            await asyncio.sleep(0.05)
+            timeout = httpx.Timeout(5.0, pool=0.1)
+            with pytest.raises(httpx.PoolTimeout):
+                await client.get(server.url, timeout=timeout)
+            assert (await first).status_code == 200
+            # Once free, the one connection serves the next request.
+            assert (await client.get(server.url)).status_code == 200
+            assert len(server.requests) == 2
+
+    run(scenario())
+
+
+def test_a_cancelled_request_gives_its_connection_back_to_the_pool() -> None:
+    async def slow(reader: Reader, writer: Writer, server: Server) -> None:
+        while await server.read_request(reader) is not None:
+            await asyncio.sleep(0.3)
+            writer.write(reply())
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with Server(slow) as server, lean_client(max_connections=1) as client:
+            task = asyncio.create_task(client.get(server.url))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # The one connection's slot is free again (a new connection: the old one may
+            # still get the cancelled request's answer).
+            response = await client.get(server.url, timeout=httpx.Timeout(5.0, pool=1.0))
+            assert response.status_code == 200
+
+    run(scenario())
+
+
+# --- TLS ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+def test_https_is_verified_against_the_context_it_is_given(
+    certificate: tuple[Path, Path],
+) -> None:
+    key, cert = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+
+    async def scenario() -> None:
+        async with Server(keep_answering(reply()), server_context) as server:
+            async with lean_client(ssl_context=trusting) as client:
+                assert (await client.get(server.url)).json() == {"id": "1"}
+                assert (await client.get(server.url)).json() == {"id": "1"}
+            assert server.connections == 1
+            # The default context does not know this certificate: refused, never sent.
+            async with lean_client() as client:
+                with pytest.raises(httpx.ConnectError):
+                    await client.get(server.url)
+
+    run(scenario())
+
+
+# --- the run's client --------------------------------------------------------------------
+
+
+def test_the_runs_client_is_lean_unless_a_proxy_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert isinstance(HttpClients(64, 5).next()._transport, LeanTransport)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    client = HttpClients(64, 5).next()
+    assert not isinstance(client._transport, LeanTransport)  # httpx's pool speaks to proxies
+
+
+def test_pytest_httpx_still_answers_for_the_runs_client(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url="https://graph.example/v1/me", json={"id": "42"})
+
+    async def scenario() -> None:
+        async with HttpClients(4, 5) as clients:
+            response = await clients.next().get("https://graph.example/v1/me")
+            assert response.json() == {"id": "42"}
+
+    run(scenario())
