@@ -88,6 +88,7 @@ class Move(enum.StrEnum):
     """Every change of a post's state, by the engine or by an operator's command."""
 
     CLAIM = "claim"  # run-due takes a due post
+    RELEASE = "release"  # run-due gives back a claim it took ahead and never started
     PUBLISH_NOW = "publish"  # `publish POST_ID`, whatever its time
     POST = "post"  # the platform has it
     RETRY_LATER = "retry_later"  # retry, wait or hold for re-authorisation
@@ -133,6 +134,7 @@ _UNKNOWN = (
 
 MOVES: Mapping[Move, MoveRule] = {
     Move.CLAIM: MoveRule(frozenset({S.SCHEDULED}), frozenset({S.PUBLISHING})),
+    Move.RELEASE: MoveRule(frozenset({S.PUBLISHING}), frozenset({S.SCHEDULED})),
     Move.PUBLISH_NOW: MoveRule(
         frozenset({S.SCHEDULED, S.DRAFT, S.FAILED}),
         frozenset({S.PUBLISHING}),

@@ -22,6 +22,7 @@ import os
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,8 @@ from studio_publish.store.engine_store import Claim, EngineStore
 from studio_publish.store.pool import ConnectionPool
 
 RESCUE_BATCH = 50
+# run-due keeps concurrency // CLAIM_AHEAD_DIVISOR posts claimed ahead of a free slot.
+CLAIM_AHEAD_DIVISOR = 2
 
 
 @dataclass
@@ -258,48 +261,92 @@ class Engine:
         deadline: float,
         only_ids: list[str] | None,
     ) -> None:
+        """Keep ``concurrency`` posts in flight until nothing is due or the budget is spent.
+
+        Claims are taken ahead: up to ``concurrency // CLAIM_AHEAD_DIVISOR`` posts wait,
+        claimed, for the next free slot, and a claim round runs in the background when half of
+        them are gone. A slot is refilled at once, and a claim round (which reads every due
+        post) serves many posts instead of one (bench/README.md, "claims taken ahead"). Posts
+        claimed ahead count as in flight for ACCOUNT_CONCURRENCY, so order and fairness hold;
+        those still waiting when the budget ends are given back unsent (store.release).
+        """
+        concurrency = self.settings.concurrency
+        ahead = concurrency // CLAIM_AHEAD_DIVISOR
         in_flight: dict[asyncio.Task[None], Claim] = {}
+        ready: deque[Claim] = deque()  # claimed, waiting for a slot
+        claiming: asyncio.Task[list[Claim]] | None = None
+        # Whether a claim round may find more: the last one was full, or a post has finished
+        # since (its account may have room again; it may have been handed back for later).
+        may_find_more = True
         # Posts waiting on processing give their slot back (engine/waits.py).
         waits = ProcessingWaits(deadline)
-        heartbeat = asyncio.create_task(self._heartbeat(store, in_flight.values))
+        heartbeat = asyncio.create_task(
+            self._heartbeat(store, lambda: [*in_flight.values(), *ready])
+        )
         try:
             while time.monotonic() < deadline:
-                free = self.settings.concurrency - (len(in_flight) - waits.sleeping)
-                claims = (
-                    await store.claim_due(free, summary.run_id or 0, only_ids) if free > 0 else []
-                )
-                summary.claimed_ids.update(c.post_id for c in claims)
-                for claim in claims:
+                free = concurrency - (len(in_flight) - waits.sleeping)
+                while free > 0 and ready:
+                    claim = ready.popleft()
+                    summary.claimed_ids.add(claim.post_id)
                     task = asyncio.create_task(
                         self._attempt(store, http, claim, summary, wait=waits.wait)
                     )
                     in_flight[task] = claim
-                if not in_flight:
+                    free -= 1
+                wanted = free + ahead - len(ready)
+                if (
+                    claiming is None
+                    and may_find_more
+                    and wanted > 0
+                    and (free > 0 or len(ready) <= ahead // 2)
+                ):
+                    claiming = asyncio.create_task(
+                        store.claim_due(wanted, summary.run_id or 0, only_ids)
+                    )
+                    may_find_more = False
+                if not in_flight and claiming is None:
                     break  # nothing running and nothing left to claim
                 # Wait for a slot to free up (a post done, or one starting to wait on
-                # processing) or the budget to run out, then claim again.
-                waits.slots_full = len(in_flight) - waits.sleeping >= self.settings.concurrency
+                # processing), a claim round, or the budget to run out.
+                waits.slots_full = len(in_flight) - waits.sleeping >= concurrency
                 waits.slot_freed.clear()
                 slot_freed: asyncio.Future[Any] = asyncio.ensure_future(waits.slot_freed.wait())
+                pending: list[asyncio.Future[Any]] = [*in_flight, slot_freed]
+                if claiming is not None:
+                    pending.append(claiming)
                 done, _ = await asyncio.wait(
-                    [*in_flight, slot_freed],
+                    pending,
                     timeout=max(0.0, deadline - time.monotonic()),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 slot_freed.cancel()
+                if claiming is not None and claiming in done:
+                    claims, claiming = claiming.result(), None  # a database error ends the run
+                    ready.extend(claims)
+                    may_find_more = may_find_more or len(claims) == wanted
                 for finished in done:
                     if finished in in_flight:
                         in_flight.pop(finished)
                         finished.result()  # a database error ends the run
-            # The budget is spent: claim nothing more, let what is in flight finish (a post
-            # waiting on processing is handed back at its next look).
+                        may_find_more = True
+            # The budget is spent: claim nothing more, give back what was claimed ahead,
+            # let what is in flight finish (a post waiting on processing is handed back at
+            # its next look).
+            if claiming is not None:
+                ready.extend(await claiming)
+                claiming = None
+            released, ready = list(ready), deque()
+            await store.release(released)
             if in_flight:
                 await asyncio.gather(*in_flight)
         finally:
             heartbeat.cancel()
-            for task in in_flight:
-                task.cancel()
-            await asyncio.gather(heartbeat, *in_flight, return_exceptions=True)
+            pending_tasks: list[asyncio.Future[Any]] = [heartbeat, *in_flight]
+            if claiming is not None:
+                claiming.cancel()
+                pending_tasks.append(claiming)
+            await asyncio.gather(*pending_tasks, return_exceptions=True)
 
     async def _heartbeat(self, store: EngineStore, claims: Callable[[], Iterable[Claim]]) -> None:
         """Renew the leases of posts still in flight, so a slow upload keeps its claim."""

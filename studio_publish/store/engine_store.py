@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio_publish.domain import Account, Media, Post, Quota
 from studio_publish.states import Move, PostState, Transition, guard
+from studio_publish.store.batch import Batcher, PostRow, as_params
 from studio_publish.store.db import Row
 from studio_publish.store.pool import ConnectionPool
 from studio_publish.store.queries import query
@@ -24,27 +25,34 @@ _MOVE_TO = {
 }
 
 
-def finish_params(post_id: str, claim_token: str, transition: Transition) -> dict[str, Any]:
-    """The parameters of the finish_attempt query for ``transition``."""
+def finish_row(post_id: str, claim_token: str, transition: Transition) -> PostRow:
+    """One post's row of the finish_attempt query for ``transition``."""
     state = transition.state
     assert state is not None, f"{transition.outcome} is not recorded on the post"
     published = transition.published
+    move = guard(_MOVE_TO[state])
     return {
-        **guard(_MOVE_TO[state]),
-        "to_state": str(state),
         "id": post_id,
         "claim": claim_token,
+        "from_states": move["from_states"],
+        "to_states": move["to_states"],
+        "to_state": str(state),
         "outcome": str(transition.outcome),
         "reason": str(transition.reason) if transition.reason else None,
         "error": transition.message or None,
         "error_class": transition.error_class,
         "http_status": transition.http_status,
-        "delay_seconds": transition.delay_seconds,
+        "delay_seconds": float(transition.delay_seconds),
         "give_back": transition.give_back_attempt,
         "platform_post_id": published.platform_post_id if published else None,
         "permalink": published.permalink if published else None,
-        "ids": json.dumps({"platform_post_id": published.platform_post_id} if published else {}),
+        "platform_ids": {"platform_post_id": published.platform_post_id} if published else {},
     }
+
+
+def finish_params(post_id: str, claim_token: str, transition: Transition) -> dict[str, Any]:
+    """The parameters of the finish_attempt query for one post's ``transition``."""
+    return as_params([finish_row(post_id, claim_token, transition)])
 
 
 class LeaseLost(Exception):
@@ -141,6 +149,9 @@ class EngineStore:
         self.lease_seconds = lease_seconds
         self.worker = worker
         self.account_concurrency = account_concurrency
+        # The posts in flight save ids and record outcomes together (store/batch.py).
+        self._saves = Batcher(pool, "save_platform_ids", {"lease_seconds": lease_seconds})
+        self._finishes = Batcher(pool, "finish_attempt", {})
 
     async def _all(self, name: str, params: dict[str, Any]) -> list[Row]:
         async with self.pool.connection() as conn:
@@ -199,6 +210,15 @@ class EngineStore:
                 accounts = {str(a["id"]): a for a in await read.fetchall()}
         return [claim_from_row(r, accounts) for r in rows]
 
+    async def release(self, claims: list[Claim]) -> int:
+        """Give back claims taken ahead and never started; how many were still ours."""
+        if not claims:
+            return 0
+        rows = await self._all(
+            "release_claims", {**guard(Move.RELEASE), "claims": [c.token for c in claims]}
+        )
+        return len(rows)
+
     async def claim_now(self, post_id: str, run_id: int) -> Claim | None:
         row = await self._one(
             "claim_post_now",
@@ -229,16 +249,7 @@ class EngineStore:
     # writes fenced by the claim
 
     async def save_ids(self, claim: Claim, ids: dict[str, Any]) -> None:
-        row = await self._one(
-            "save_platform_ids",
-            {
-                "id": claim.post_id,
-                "claim": claim.token,
-                "ids": json.dumps(ids, default=str),
-                "lease_seconds": self.lease_seconds,
-            },
-        )
-        if row is None:
+        if not await self._saves.write({"id": claim.post_id, "claim": claim.token, "doc": ids}):
             raise LeaseLost(claim.post_id)
 
     async def finish(self, claim: Claim, transition: Transition) -> bool:
@@ -246,10 +257,7 @@ class EngineStore:
 
         False when the claim is gone (another run took the post over): nothing changed.
         """
-        row = await self._one(
-            "finish_attempt", finish_params(claim.post_id, claim.token, transition)
-        )
-        return row is not None
+        return await self._finishes.write(finish_row(claim.post_id, claim.token, transition))
 
     async def record_late_outcome(self, claim: Claim, note: str, ids: dict[str, Any]) -> None:
         await self._all(

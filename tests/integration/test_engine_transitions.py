@@ -16,6 +16,7 @@ from test_transitions import STATES, Conn, insert_post, read_post, shared_conn
 from studio_publish.domain import Published
 from studio_publish.engine import outcomes
 from studio_publish.states import MOVES, FailureReason, Move, Outcome, Transition, guard
+from studio_publish.store.batch import as_params
 from studio_publish.store.engine_store import finish_params
 from studio_publish.store.queries import parse_queries, query
 
@@ -61,6 +62,12 @@ GUARDED: dict[str, tuple[frozenset[str], str, Params, dict[str, Any]]] = {
             "orphan_ids": [],
         },
         {"scheduled_for": NOW - dt.timedelta(minutes=1), "next_attempt_at": None},
+    ),
+    "release_claims": (
+        frozenset({"publishing"}),
+        "scheduled",
+        lambda _, claim: {**guard(Move.RELEASE), "claims": [claim]},
+        {},
     ),
     "mark_missed": (
         frozenset({"scheduled"}),
@@ -129,6 +136,7 @@ GUARDED: dict[str, tuple[frozenset[str], str, Params, dict[str, Any]]] = {
 MOVE_OF = {
     "claim_post_now": Move.PUBLISH_NOW,
     "claim_due_posts": Move.CLAIM,
+    "release_claims": Move.RELEASE,
     "mark_missed": Move.MISS,
     "finish_attempt:posted": Move.POST,
     "finish_attempt:retry": Move.RETRY_LATER,
@@ -222,13 +230,18 @@ def test_a_legal_engine_move_changes_that_post(shared_conn: Conn, name: str, sta
 
 
 @pytest.mark.parametrize(
-    "name", [*(label for label in GUARDED if label.startswith("finish_")), "save_platform_ids"]
+    "name",
+    [
+        *(label for label in GUARDED if label.startswith("finish_")),
+        "save_platform_ids",
+        "release_claims",
+    ],
 )
 def test_a_write_with_another_claim_token_changes_nothing(shared_conn: Conn, name: str) -> None:
     post_id = make_post(shared_conn, "publishing", "finish_attempt:posted")
     before = read_post(shared_conn, post_id)
     params: dict[str, Any] = (
-        {"id": post_id, "claim": uuid.uuid4(), "ids": "{}", "lease_seconds": 60}
+        as_params([{"id": post_id, "claim": uuid.uuid4(), "doc": {}}], {"lease_seconds": 60})
         if name == "save_platform_ids"
         else GUARDED[name][2](post_id, uuid.uuid4())
     )

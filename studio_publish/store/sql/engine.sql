@@ -103,12 +103,12 @@ WITH in_flight AS (
       AND (p.social_account_id IS NULL OR p.social_account_id = ANY(%(orphan_ids)s::uuid[]))
       AND (%(only_ids)s::uuid[] IS NULL OR p.id = ANY(%(only_ids)s::uuid[]))
 ), due AS MATERIALIZED (
-    SELECT r.id, r.place, r.due_at
+    SELECT r.id, r.place + coalesce(i.posts, 0) AS turn, r.due_at
     FROM ranked r
     LEFT JOIN in_flight i ON i.social_account_id = r.social_account_id
     WHERE r.social_account_id IS NULL
        OR r.place <= %(account_concurrency)s - coalesce(i.posts, 0)
-    ORDER BY r.place + coalesce(i.posts, 0), r.due_at, r.id
+    ORDER BY turn, r.due_at, r.id
     LIMIT %(limit)s
 ), locked AS MATERIALIZED (
     -- MATERIALIZED, so the planner cannot turn LIMIT + SKIP LOCKED into more rows.
@@ -128,7 +128,26 @@ WITH in_flight AS (
     INSERT INTO studio_publish_attempts (post_id, run_id, attempt_number, started_at)
     SELECT id, %(run_id)s, attempt_count, attempt_started_at FROM claimed
 )
-SELECT * FROM claimed;
+-- In the order they were chosen: the run starts them in this order (some wait for a slot).
+SELECT claimed.* FROM claimed JOIN due USING (id) ORDER BY due.turn, due.due_at, due.id;
+
+-- name: release_claims
+-- publishing -> scheduled: posts a run claimed ahead of a free slot and never started (its
+-- budget ran out first). Nothing was sent for them, so the claim is undone: the attempt is
+-- given back and its attempt row, which never began, is removed. The next run claims them
+-- as if this one never had.
+WITH released AS (
+    UPDATE studio_social_posts
+    SET status = %(to_state)s, attempt_count = attempt_count - 1, claim_token = NULL,
+        lease_expires_at = NULL, claimed_by = NULL, updated_at = now()
+    WHERE status = ANY(%(from_states)s::text[]) AND claim_token = ANY(%(claims)s::uuid[])
+    RETURNING id, attempt_count + 1 AS attempt
+), attempt AS (
+    DELETE FROM studio_publish_attempts t
+    USING released
+    WHERE t.post_id = released.id AND t.attempt_number = released.attempt
+)
+SELECT id FROM released;
 
 -- name: claim_post_now
 -- scheduled, draft or failed -> publishing: `publish POST_ID`, whatever its time.
@@ -174,17 +193,23 @@ FROM studio_social_accounts
 WHERE id = ANY(%(ids)s::uuid[]);
 
 -- name: save_platform_ids
--- Saves platform ids the moment they arrive, and renews the lease.
-WITH saved AS (
-    UPDATE studio_social_posts
+-- Saves platform ids the moment they arrive, and renews the lease. One statement for every
+-- post in flight that saves at the same moment (store/batch.py): `rows` is a JSON array,
+-- an object a post: its id, its claim and the ids to save (doc). Returns the posts whose
+-- claim still held.
+WITH given AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS g(id uuid, claim uuid, doc jsonb)
+), saved AS (
+    UPDATE studio_social_posts p
     -- A null value clears a key (e.g. a spoilt Instagram container).
-    SET platform_state = jsonb_strip_nulls(coalesce(platform_state, '{}'::jsonb) || %(ids)s::jsonb),
+    SET platform_state = jsonb_strip_nulls(coalesce(p.platform_state, '{}'::jsonb) || g.doc),
         lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
-    WHERE id = %(id)s AND status = 'publishing' AND claim_token = %(claim)s
-    RETURNING id, attempt_count
+    FROM given g
+    WHERE p.id = g.id AND p.status = 'publishing' AND p.claim_token = g.claim
+    RETURNING p.id, p.attempt_count, g.doc
 ), attempt AS (
     UPDATE studio_publish_attempts t
-    SET platform_ids = t.platform_ids || %(ids)s::jsonb
+    SET platform_ids = t.platform_ids || saved.doc
     FROM saved
     WHERE t.post_id = saved.id AND t.attempt_number = saved.attempt_count
     RETURNING t.id
@@ -203,46 +228,57 @@ RETURNING id;
 -- publishing -> posted, scheduled (retry later, wait, or hold for re-authorisation), failed
 -- or needs_review: what studio_publish/engine/outcomes.py decided, recorded on the post and its
 -- attempt row in one statement. give_back returns the attempt when the failure was not
--- the post's doing. The guard (from_states, to_states) comes from states.MOVES.
-WITH done AS (
-    UPDATE studio_social_posts
-    SET status = %(to_state)s,
-        platform_post_id = CASE WHEN %(to_state)s = 'posted' THEN %(platform_post_id)s
-                                ELSE platform_post_id END,
-        permalink = CASE WHEN %(to_state)s = 'posted' THEN %(permalink)s ELSE permalink END,
-        published_at = CASE WHEN %(to_state)s = 'posted' THEN now() ELSE published_at END,
-        posted_at = CASE WHEN %(to_state)s = 'posted' THEN coalesce(posted_at, now())
-                         ELSE posted_at END,
-        next_attempt_at = CASE WHEN %(to_state)s = 'scheduled'
-                               THEN now() + make_interval(secs => %(delay_seconds)s) END,
-        attempt_count = attempt_count - CASE WHEN %(give_back)s THEN 1 ELSE 0 END,
-        failure_reason = CASE WHEN %(to_state)s = 'scheduled' THEN failure_reason
-                              ELSE %(reason)s END,
-        last_publish_error = CASE WHEN %(to_state)s = 'posted' THEN last_publish_error
-                                  ELSE %(error)s END,
-        error_message = CASE WHEN %(to_state)s IN ('failed', 'needs_review') THEN %(error)s
-                             ELSE error_message END,
+-- the post's doing. `rows` is a JSON array, an object a post (store/batch.py sends the
+-- outcomes of posts finishing at the same moment together); each carries its move's guard
+-- (from_states, to_states, from states.MOVES). Returns the posts whose claim still held.
+WITH given AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS g(
+        id uuid, claim uuid, from_states text[], to_states text[], to_state text,
+        outcome text, reason text, error text, error_class text, http_status integer,
+        delay_seconds float8, give_back boolean, platform_post_id text, permalink text,
+        platform_ids jsonb)
+), done AS (
+    UPDATE studio_social_posts p
+    SET status = g.to_state,
+        platform_post_id = CASE WHEN g.to_state = 'posted' THEN g.platform_post_id
+                                ELSE p.platform_post_id END,
+        permalink = CASE WHEN g.to_state = 'posted' THEN g.permalink ELSE p.permalink END,
+        published_at = CASE WHEN g.to_state = 'posted' THEN now() ELSE p.published_at END,
+        posted_at = CASE WHEN g.to_state = 'posted' THEN coalesce(p.posted_at, now())
+                         ELSE p.posted_at END,
+        next_attempt_at = CASE WHEN g.to_state = 'scheduled'
+                               THEN now() + make_interval(secs => g.delay_seconds) END,
+        attempt_count = p.attempt_count - CASE WHEN g.give_back THEN 1 ELSE 0 END,
+        failure_reason = CASE WHEN g.to_state = 'scheduled' THEN p.failure_reason
+                              ELSE g.reason END,
+        last_publish_error = CASE WHEN g.to_state = 'posted' THEN p.last_publish_error
+                                  ELSE g.error END,
+        error_message = CASE WHEN g.to_state IN ('failed', 'needs_review') THEN g.error
+                             ELSE p.error_message END,
         claim_token = NULL, lease_expires_at = NULL, claimed_by = NULL, updated_at = now()
-    WHERE id = %(id)s AND status = ANY(%(from_states)s::text[]) AND claim_token = %(claim)s
-      AND %(to_state)s = ANY(%(to_states)s::text[])
-    RETURNING id, options, attempt_count + CASE WHEN %(give_back)s THEN 1 ELSE 0 END AS attempt
+    FROM given g
+    WHERE p.id = g.id AND p.status = ANY(g.from_states) AND p.claim_token = g.claim
+      AND g.to_state = ANY(g.to_states)
+    RETURNING p.id, p.options, g.to_state, g.outcome, g.error, g.error_class, g.http_status,
+              g.platform_ids,
+              p.attempt_count + CASE WHEN g.give_back THEN 1 ELSE 0 END AS attempt
 ), first_comment AS (
     -- A posted post's first comment (options.first_comment, checked at the engine's door),
     -- due at once: in the same statement, so no posted post loses its comment.
     INSERT INTO studio_publish_comments (post_id, message)
     SELECT id, options ->> 'first_comment' FROM done
-    WHERE %(to_state)s = 'posted' AND jsonb_typeof(options -> 'first_comment') = 'string'
+    WHERE to_state = 'posted' AND jsonb_typeof(options -> 'first_comment') = 'string'
     ON CONFLICT (post_id) DO NOTHING
 ), attempt AS (
     UPDATE studio_publish_attempts t
-    SET finished_at = now(), outcome = %(outcome)s, error_class = %(error_class)s,
-        error_message = %(error)s, http_status = %(http_status)s,
-        platform_ids = t.platform_ids || %(ids)s::jsonb
+    SET finished_at = now(), outcome = done.outcome, error_class = done.error_class,
+        error_message = done.error, http_status = done.http_status,
+        platform_ids = t.platform_ids || done.platform_ids
     FROM done
     WHERE t.post_id = done.id AND t.attempt_number = done.attempt
     RETURNING t.id
 )
--- The post's row, whether or not its attempt row still exists (db prune).
+-- The posts' rows, whether or not their attempt rows still exist (db prune).
 SELECT id FROM done;
 
 -- name: record_late_outcome
