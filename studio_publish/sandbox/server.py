@@ -1,4 +1,4 @@
-"""The sandbox HTTP server: one ThreadingHTTPServer serving every platform stand-in.
+"""The sandbox HTTP server: one asyncio server (http11.py) serving every platform stand-in.
 
 URL layout (``url`` is ``http://HOST:PORT``)::
 
@@ -9,18 +9,22 @@ URL layout (``url`` is ``http://HOST:PORT``)::
 ``env()`` gathers the settings that point studio-publish at them: each stand-in's
 ``env(url)``, STUDIO_PUBLISH_{NAME}_API_BASE for each of its ``bases``.
 
-Every platform call goes through the same pipeline: count it, sleep the latency, refuse
+Every platform call goes through the same pipeline: count it, wait the latency, refuse
 a token in the URL, apply a queued fault or the random error rate, check the token, run
 the handler, then maybe drop the response ("lost") after the work is done. What differs
 by platform (routes, token checks, error shapes, usage headers) is the stand-in's.
+
+Handlers run on the server's event loop: they are quick, pure bookkeeping. A route that
+reads its body as a stream (an upload of up to gigabytes) runs in a worker thread of its
+own, reading the socket a megabyte at a time through the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import fnmatch
 import signal
-import socket
 import sys
 import threading
 import time
@@ -28,11 +32,19 @@ import traceback
 import urllib.parse
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType, TracebackType
 from typing import Any, ClassVar, TextIO
 
 from studio_publish.sandbox import control
+from studio_publish.sandbox.http11 import (
+    BadRequest,
+    Head,
+    ThreadedServer,
+    encode_response,
+    read_chunked,
+    read_head,
+)
 from studio_publish.sandbox.knobs import Dice, Fault, FaultBook, Knobs
 from studio_publish.sandbox.ledger import Ledger
 from studio_publish.sandbox.standins import STANDINS, StandIn
@@ -157,8 +169,9 @@ class Sandbox:
         self._stats = _Stats()
         self._knob_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
+        # Streamed uploads run here, one thread each, as each had its own connection thread.
+        self._uploads: ThreadPoolExecutor | None = None
         self.log_requests = log_requests
         self._log_to = log_to
         self._load_initial()
@@ -175,27 +188,21 @@ class Sandbox:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = _Server((self._host, self._port), _Handler)
-        server.sandbox = self
+        self._uploads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="sandbox-upload")
+        server = ThreadedServer(self._host, self._port, self._connection)
+        server.start()
         self._server = server
-        # A short poll interval makes stop() quick (shutdown waits for the next poll).
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
-            name="studio-publish-sandbox",
-        )  # fmt: skip
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
-        self._stopping.set()  # wakes latency sleeps and hung responses
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._stopping.set()  # wakes the latency waits and hung answers of uploads
+        server.stop()  # closes every connection, a hung answer's included
+        if self._uploads is not None:
+            self._uploads.shutdown(wait=False, cancel_futures=True)
+            self._uploads = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -212,7 +219,7 @@ class Sandbox:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("the sandbox is not running")
-        return int(self._server.server_address[1])
+        return int(self._server.address[1])
 
     @property
     def url(self) -> str:
@@ -337,14 +344,18 @@ class Sandbox:
                 return standin, route
         return None
 
-    def _process(self, req: Request, standin: StandIn, route: Route) -> Response:
-        """Everything after the body is read. Raises _Lost to drop the response."""
+    def _call_started(self, req: Request, standin: StandIn, route: Route) -> _Call:
+        """A platform call arrived (its body read, or about to be streamed): count it and
+        draw its latency. The caller waits the latency, then calls _answer."""
         endpoint = standin.call_name(req, route)
         recent = self._stats.call(endpoint)
         knobs = self.knobs
         delay = knobs.latency + self.dice.uniform(knobs.latency_jitter)
-        if delay > 0:
-            self._stopping.wait(delay)
+        return _Call(endpoint, recent, delay)
+
+    def _answer(self, req: Request, standin: StandIn, route: Route, call: _Call) -> Response:
+        """Everything after the latency. Raises _Lost to drop the response."""
+        endpoint, recent, knobs = call.endpoint, call.recent, self.knobs
         fault: Fault | None = None
         rate_limited = False
         try:
@@ -412,169 +423,193 @@ class Sandbox:
             out = self._log_to or sys.stderr
             print(line, file=out, flush=True)
 
+    # ---- connections (http11.py) ------------------------------------------------------
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # hung or slow requests never block shutdown
-    allow_reuse_address = True
-    request_queue_size = 1024  # 64+ clients connecting at once must not be refused
-    sandbox: Sandbox
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One client's connection: its requests in turn, until either side closes it."""
+        while True:
+            try:
+                head = await read_head(reader)
+            except BadRequest as exc:
+                self._write(writer, Response(400, {"error": str(exc)}), close=True)
+                return
+            if head is None:
+                return
+            try:
+                keep_open = await self._exchange(head, reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                return  # the client went away mid-request
+            if not keep_open:
+                return
+            await writer.drain()
 
-
-class _Handler(BaseHTTPRequestHandler):
-    # Keep-alive: benchmark clients reuse connections instead of reconnecting per call.
-    protocol_version = "HTTP/1.1"
-    server: _Server
-    server_version = "studio-publish-sandbox"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus the
-        # client's delayed ACK adds ~40 ms to every keep-alive response.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The default logs the request line, query string included; a leaked token would
-        # land in the log. The sandbox logs method and path only, and only when asked.
-        pass
-
-    def _handle(self) -> None:
-        sandbox = self.server.sandbox
-        self._body_left = self._content_length()
-        split = urllib.parse.urlsplit(self.path)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        host = headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
+    async def _exchange(
+        self, head: Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """One request and its answer; whether the connection stays open."""
+        if head.headers.get("expect", "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        split = urllib.parse.urlsplit(head.target)
+        assert self._server is not None
+        host = head.headers.get("host") or "{}:{}".format(*self._server.address)
         req = Request(
-            method=self.command,
+            method=head.method,
             path=split.path,
             query=parse_query(split.query),
-            headers=headers,
+            headers=head.headers,
             host=host,
             raw_query=split.query,
         )
+        body = _Body(0 if head.chunked else head.content_length, head.chunked)
         started = time.monotonic()
         try:
-            response = self._respond(sandbox, req)
+            if head.method not in _METHODS:
+                body.close = True
+                response = Response(501, {"error": f"the sandbox does not serve {req.method}"})
+            else:
+                response = await self._respond(req, reader, body)
         except _Lost as lost:
             if lost.hang > 0:
-                sandbox._stopping.wait(lost.hang)
-            self.close_connection = True
-            sandbox._log(f"{req.method} {req.path} -> (response lost)")
-            return
+                await asyncio.sleep(lost.hang)
+            self._log(f"{req.method} {req.path} -> (response lost)")
+            return False
+        except (ConnectionError, asyncio.IncompleteReadError):
+            raise
         except Exception as exc:  # a sandbox bug must not look like a platform answer
             text = f"{type(exc).__name__}: {exc}"
-            sandbox._stats.server_error(text)
+            self._stats.server_error(text)
             traceback.print_exc()
             response = Response(500, {"error": {"message": f"sandbox bug: {text}", "code": 1}})
-        self._send(response)
-        sandbox._log(
+        if 0 < body.left <= _DRAIN_LIMIT:
+            # Answered without reading the body (a refused upload chunk). Read and drop it:
+            # closing on a client still sending gets it a reset instead of our answer.
+            await body.drain(reader)
+        close = body.close or body.left > 0 or not head.keep_alive
+        self._write(writer, response, close=close)
+        self._log(
             f"{req.method} {req.path} -> {response.status} ({time.monotonic() - started:.3f}s)"
         )
+        return not close
 
-    def _respond(self, sandbox: Sandbox, req: Request) -> Response:
+    async def _respond(self, req: Request, reader: asyncio.StreamReader, body: _Body) -> Response:
         control_api = req.path.startswith("/_sandbox")
-        found = None if control_api else sandbox._route(req)
+        found = None if control_api else self._route(req)
         standin, route = found if found is not None else (None, None)
-        if route is not None and route.stream:
-            req.stream_body = self._stream_body
-        else:
-            try:
-                self._load_body(req, standin)
-            except ApiError as exc:
-                return exc.response
+        if standin is not None and route is not None and route.stream:
+            return await self._streamed(req, standin, route, reader, body)
+        try:
+            await self._load_body(req, reader, body, standin)
+        except ApiError as exc:
+            return exc.response
         if control_api:
-            return control.handle(sandbox, req, req.path[len("/_sandbox") :])
+            return control.handle(self, req, req.path[len("/_sandbox") :])
         if standin is None or route is None:
             return Response(404, {"error": f"the sandbox does not serve {req.method} {req.path}"})
-        return sandbox._process(req, standin, route)
+        call = self._call_started(req, standin, route)
+        if call.delay > 0:
+            await asyncio.sleep(call.delay)
+        return self._answer(req, standin, route, call)
 
-    # ---- bodies -----------------------------------------------------------------------
+    async def _streamed(
+        self,
+        req: Request,
+        standin: StandIn,
+        route: Route,
+        reader: asyncio.StreamReader,
+        body: _Body,
+    ) -> Response:
+        """A route that reads its own body (an upload): run in a worker thread, which
+        reads the socket through the loop a piece at a time, never holding the body."""
+        loop = asyncio.get_running_loop()
 
-    def _content_length(self) -> int:
-        try:
-            return max(0, int(self.headers.get("Content-Length", "0")))
-        except ValueError:
-            return 0
+        def stream_body() -> Iterator[bytes]:
+            while body.left > 0:
+                read = reader.read(min(_PIECE, body.left))
+                piece = asyncio.run_coroutine_threadsafe(read, loop).result()
+                if not piece:
+                    body.close = True  # the client went away mid-chunk
+                    return
+                body.left -= len(piece)
+                yield piece
 
-    def _load_body(self, req: Request, standin: StandIn | None) -> None:
+        def answer() -> Response:
+            call = self._call_started(req, standin, route)
+            if call.delay > 0:
+                self._stopping.wait(call.delay)
+            return self._answer(req, standin, route, call)
+
+        req.stream_body = stream_body
+        return await loop.run_in_executor(self._uploads, answer)
+
+    async def _load_body(
+        self, req: Request, reader: asyncio.StreamReader, body: _Body, standin: StandIn | None
+    ) -> None:
         """Read the whole body into req.params/json_body; a body too large or unparseable
         is answered in the stand-in's error shape (the control API's without one)."""
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        if not chunked and self._body_left > MAX_BODY_BYTES:
-            self.close_connection = True
+        if body.chunked:
+            try:
+                data = await read_chunked(reader, MAX_BODY_BYTES)
+            except BadRequest as exc:
+                body.close = True
+                status = 413 if "too large" in str(exc) else 400
+                raise _body_error(standin, status, str(exc)) from None
+        elif body.left > MAX_BODY_BYTES:
+            body.close = True
             raise _body_error(standin, 413, "The request body is too large for the sandbox.")
-        body = self._read_chunked() if chunked else self.rfile.read(self._body_left)
-        self._body_left = 0
-        req.body_size = len(body)
+        else:
+            data = await reader.readexactly(body.left)
+        body.left = 0
+        req.body_size = len(data)
         try:
-            params, json_body = parse_body(self.headers.get("Content-Type", ""), body)
+            params, json_body = parse_body(req.headers.get("content-type", ""), data)
         except ValueError as exc:
             raise _body_error(standin, 400, str(exc)) from None
         req.params = {**req.query, **params}
         req.json_body = json_body
 
-    def _read_chunked(self) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            line = self.rfile.readline(1024)
-            length = int(line.split(b";", 1)[0].strip() or b"0", 16)
-            if length == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            size += length
-            if size > MAX_BODY_BYTES:
-                self.close_connection = True
-                raise ValueError("chunked body too large")
-            parts.append(self.rfile.read(length))
-            self.rfile.readline(1024)
+    @staticmethod
+    def _write(writer: asyncio.StreamWriter, response: Response, *, close: bool) -> None:
+        headers = {}
+        if response.body is not None and not isinstance(response.body, bytes):
+            headers["Content-Type"] = "application/json; charset=UTF-8"
+        headers.update(response.headers)
+        writer.write(
+            encode_response(
+                response.status, headers, response.encode(), close=close, server=_SERVER_NAME
+            )
+        )
 
-    def _stream_body(self) -> Iterator[bytes]:
-        while self._body_left > 0:
-            piece = self.rfile.read(min(_PIECE, self._body_left))
+
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+_SERVER_NAME = "studio-publish-sandbox"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Call:
+    """A platform call under way: its endpoint name, the calls in the last minute (for
+    the usage headers), and the latency drawn for it."""
+
+    endpoint: str
+    recent: int
+    delay: float
+
+
+@dataclasses.dataclass
+class _Body:
+    """What is left of a request's body on the connection, and whether the connection must
+    close after the answer (the body was cut short or too large to read)."""
+
+    left: int
+    chunked: bool
+    close: bool = False
+
+    async def drain(self, reader: asyncio.StreamReader) -> None:
+        while self.left > 0:
+            piece = await reader.read(min(_PIECE, self.left))
             if not piece:
-                self.close_connection = True  # the client went away mid-chunk
+                self.close = True
                 return
-            self._body_left -= len(piece)
-            yield piece
-
-    def _send(self, response: Response) -> None:
-        data = response.encode()
-        if 0 < self._body_left <= _DRAIN_LIMIT:
-            # Answered without reading the body (a refused upload chunk). Read and drop it:
-            # closing on a client still sending gets it a reset instead of our answer.
-            for _ in self._stream_body():
-                pass
-        if self._body_left > 0:
-            self.close_connection = True  # the unread bytes would pass for the next request
-        try:
-            self.send_response(response.status)
-            if response.body is not None and not isinstance(response.body, bytes):
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # _handle logs (without the query string) when log_requests is on
+            self.left -= len(piece)
 
 
 def _body_error(standin: StandIn | None, status: int, message: str) -> ApiError:
