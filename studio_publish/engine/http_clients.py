@@ -13,6 +13,7 @@ import functools
 import ssl
 import urllib.request
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -33,7 +34,12 @@ class _NoCookies(httpx.Cookies):
 
 
 class _Client(httpx.AsyncClient):
-    """An httpx client that keeps no cookies (see _NoCookies)."""
+    """An httpx client that keeps no cookies (see _NoCookies) and, over the lean pool,
+    sends a request straight to its transport (see ``request``)."""
+
+    def __init__(self, *, lean: bool, **options: Any) -> None:
+        super().__init__(**options)
+        self._lean = lean
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -42,6 +48,44 @@ class _Client(httpx.AsyncClient):
     @cookies.setter
     def cookies(self, cookies: object) -> None:
         pass  # nothing is ever kept
+
+    async def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        timeout: Any = httpx.USE_CLIENT_DEFAULT,  # seconds, an httpx.Timeout, or the client's
+        headers: dict[str, str] | None = None,
+        **content: Any,
+    ) -> httpx.Response:
+        """httpx's request without what no platform call uses: cookies, auth, redirects,
+        event hooks, a base URL, the client's default headers. Going through
+        ``AsyncClient.send`` for them cost about as much CPU as the pool itself
+        (bench/README.md). The transport is the same one (what pytest-httpx answers for),
+        and so is the Response. ``content`` is httpx's params, data, files, json or content;
+        anything else, or a client with a proxy, goes httpx's own way."""
+        if not self._lean or not content.keys() <= _CONTENT:
+            return await super().request(method, url, timeout=timeout, headers=headers, **content)
+        limits = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
+        request = httpx.Request(
+            method,
+            url,
+            headers=_DEFAULT_HEADERS if headers is None else {**_DEFAULT_HEADERS, **headers},
+            extensions={"timeout": limits.as_dict()},
+            **content,
+        )
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+
+# What _Client.request passes on to httpx.Request (anything else: httpx's own way).
+_CONTENT = frozenset({"params", "data", "files", "json", "content"})
+_DEFAULT_HEADERS = {"Accept": "*/*", "User-Agent": "studio-publish"}
 
 
 _NO_COOKIES = _NoCookies()
@@ -73,7 +117,12 @@ class HttpClients:
         """The client for the next post (the same one: the pool serves them all)."""
         if self._client is None:
             transport = None if proxies_configured() else LeanTransport(self._limits, _ssl_context)
-            self._client = _Client(timeout=self._timeout, limits=self._limits, transport=transport)
+            self._client = _Client(
+                lean=transport is not None,
+                timeout=self._timeout,
+                limits=self._limits,
+                transport=transport,
+            )
         return self._client
 
     async def __aenter__(self) -> HttpClients:

@@ -7,22 +7,28 @@ result or a :class:`PlatformError` whose :class:`Decision` says what to do next.
 
 The ids a post's attempts saved are its *saved ids* (``ctx.saved_ids``; the post's
 ``platform_state`` column). Every platform id a client receives must be passed to
-``ctx.save(...)`` *before*
-the client makes its next call: a process can die at any line, and the next run
-can only settle the post from what was saved.
+``ctx.save(...)`` *before* the client makes its next call: a process can die at any line,
+and the next run can only settle the post from what was saved. A read that needs none of
+the new ids' saving (a permalink) may go side by side with the save
+(``ctx.save_while``): it changes nothing on the platform.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import enum
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
 
 from studio_publish.domain import Account, Post, Published, Quota, TokenGrant
 from studio_publish.platforms.polling import ProcessingWait
+
+T = TypeVar("T")
 
 
 class Decision(enum.StrEnum):
@@ -123,6 +129,23 @@ class PublishContext:
         answered something else) is never saved or used: a person looks at the post.
         """
         await _save_checked(self.ids_store, self.saved_ids, ids)
+
+    async def save_while(self, read: Awaitable[T], **ids: Any) -> T:
+        """Save ``ids`` and make ``read`` side by side; its result once both are done.
+
+        One round trip less a post: the save's commit and the read overlap. Only for a
+        read (a permalink), which changes nothing on the platform: the ids are saved before
+        this returns, so before any call that could.
+        """
+        reading = asyncio.ensure_future(read)
+        try:
+            await self.save(**ids)
+        except BaseException:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+            raise
+        return await reading
 
 
 async def _save_checked(store: SavedIdsStore, saved: dict[str, Any], ids: dict[str, Any]) -> None:

@@ -487,8 +487,7 @@ class FacebookPlatform(comments.GraphComments, GraphPlatform):
             return await self._story_post(ctx, graph, story_post_id)
         # /photos answers {id: photo, post_id: page post}: the post is what was published.
         post_id = str(body.get("post_id") or body["id"])
-        await ctx.save(fb_post_id=post_id)
-        return await self._with_permalink(graph, post_id)
+        return await ctx.save_while(self._with_permalink(graph, post_id), fb_post_id=post_id)
 
     async def _live(self, ctx: PublishContext, graph: GraphClient, post_id: str) -> Published:
         """A post known live by its saved id, with its permalink."""

@@ -434,8 +434,9 @@ class ContainerPlatform(GraphPlatform):
             raise
         media_id = str(body["id"])
         self._count_published(ctx)
-        await self._save(ctx, media_id=media_id)
-        return await self._with_permalink(graph, media_id)
+        return await ctx.save_while(
+            self._with_permalink(graph, media_id), **{self.key("media_id"): media_id}
+        )
 
     async def _after_unclear_publish(
         self, ctx: PublishContext, graph: GraphClient, container: str, unclear: OutcomeUnclear

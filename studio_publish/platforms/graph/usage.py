@@ -11,6 +11,7 @@ the account's platform id; another process learns the same from its own first re
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -39,7 +40,10 @@ def _numbers(entry: Mapping[str, Any]) -> Iterable[float]:
             yield float(value)
 
 
+@functools.lru_cache(maxsize=512)
 def _load(text: str | None) -> Any:
+    """A usage header's JSON (read, never changed). Cached: every Graph response carries
+    two or three, and a run sees the same few values again and again."""
     if not text:
         return None
     try:
