@@ -64,8 +64,11 @@ class _Client(httpx.AsyncClient):
         (bench/README.md). The transport is the same one (what pytest-httpx answers for),
         and so is the Response. ``content`` is httpx's params, data, files, json or content;
         anything else, or a client with a proxy, goes httpx's own way."""
-        if not self._lean or not content.keys() <= _CONTENT:
+        defaults = {k: v for k, v in content.items() if _UNSET.get(k, _NOT_DEFAULT) is v}
+        wanted = {k: v for k, v in content.items() if k not in defaults}
+        if not self._lean or not wanted.keys() <= _CONTENT:
             return await super().request(method, url, timeout=timeout, headers=headers, **content)
+        content = wanted
         limits = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
         request = httpx.Request(
             method,
@@ -83,8 +86,17 @@ class _Client(httpx.AsyncClient):
         return response
 
 
-# What _Client.request passes on to httpx.Request (anything else: httpx's own way).
+# What _Client.request passes on to httpx.Request (anything else: httpx's own way), and the
+# arguments AsyncClient.get, .post and the like pass on at their defaults (nothing asked).
 _CONTENT = frozenset({"params", "data", "files", "json", "content"})
+_UNSET: dict[str, Any] = {
+    "cookies": None,
+    "extensions": None,
+    "auth": httpx.USE_CLIENT_DEFAULT,
+    "follow_redirects": httpx.USE_CLIENT_DEFAULT,
+    **dict.fromkeys(_CONTENT),
+}
+_NOT_DEFAULT = object()
 _DEFAULT_HEADERS = {"Accept": "*/*", "User-Agent": "studio-publish"}
 
 

@@ -567,3 +567,27 @@ def test_a_runs_attempts_of_one_account_share_its_facts(
     seen.clear()
     run(db_url, fake)
     assert seen == [(first, 0)]  # a new run starts afresh
+
+
+def test_a_run_collects_garbage_less_often_and_restores_the_threshold(
+    db_url: str, conn: Conn, fake: FakePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from studio_publish.engine import run as engine_run
+
+    seen: list[tuple[int, ...]] = []
+    publish = fake.publish
+
+    async def noting(ctx: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return await publish(ctx)
+
+    monkeypatch.setattr(fake, "publish", noting)
+    add_post(conn, add_account(conn))
+    before = gc.get_threshold()
+
+    run(db_url, fake)
+
+    assert seen and seen[0][0] == engine_run.RUN_GC_THRESHOLD
+    assert gc.get_threshold() == before

@@ -466,3 +466,42 @@ def test_pytest_httpx_still_answers_for_the_runs_client(httpx_mock: HTTPXMock) -
             assert response.json() == {"id": "42"}
 
     run(scenario())
+
+
+def test_the_runs_client_sends_straight_to_its_transport_with_httpxs_semantics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def handler(reader: Reader, writer: Writer, server: Server) -> None:
+        while (request := await server.read_request(reader)) is not None:
+            if request[0].startswith(b"GET /slow"):
+                await asyncio.sleep(1)
+            if request[0].startswith(b"GET /moved"):
+                writer.write(reply("302 Found", b"", "Location: /v1/me"))
+            else:
+                writer.write(reply())
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with Server(handler) as server, HttpClients(4, 5) as clients:
+            client = clients.next()
+            response = await client.post(
+                f"{server.url}/v1/media", params={"a": "b c"}, data={"x": "1"}, headers={"X-T": "1"}
+            )
+            assert response.json() == {"id": "1"} and response.request.url.params["a"] == "b c"
+            head = server.requests[-1][0].lower()
+            assert head.startswith(b"post /v1/media?a=b+c http/1.1")
+            for line in (b"x-t: 1", b"user-agent: studio-publish", b"accept: */*", b"host: 127"):
+                assert line in head
+            assert server.requests[-1][1] == b"x=1"
+            # A call's own timeout, then the client's, are the read timeouts that apply.
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get(f"{server.url}/slow", timeout=0.2)
+            # Anything the short path does not take goes httpx's own way (here: redirects).
+            followed = await client.get(f"{server.url}/moved", follow_redirects=True)
+            assert followed.status_code == 200 and followed.url.path == "/v1/me"
+            assert server.connections == 2  # the timed-out connection was not reused
+
+    run(scenario())
