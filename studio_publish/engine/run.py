@@ -289,6 +289,15 @@ class Engine:
         may_find_more = True
         # Posts waiting on processing give their slot back (engine/waits.py).
         waits = ProcessingWaits(deadline)
+        # Posts and claim rounds that ended since the loop last looked: each says so itself
+        # and wakes the loop (one event, not an asyncio.wait over every task in flight).
+        ended: list[asyncio.Task[Any]] = []
+        asked = 0  # how many posts the claim round under way asked for
+
+        def on_end(task: asyncio.Task[Any]) -> None:
+            ended.append(task)
+            waits.slot_freed.set()
+
         heartbeat = asyncio.create_task(
             self._heartbeat(store, lambda: [*in_flight.values(), *ready])
         )
@@ -301,6 +310,7 @@ class Engine:
                     task = asyncio.create_task(
                         self._attempt(store, http, claim, summary, wait=waits.wait)
                     )
+                    task.add_done_callback(on_end)
                     in_flight[task] = claim
                     free -= 1
                 wanted = free + ahead - len(ready)
@@ -313,31 +323,28 @@ class Engine:
                     claiming = asyncio.create_task(
                         store.claim_due(wanted, summary.run_id or 0, only_ids)
                     )
-                    may_find_more = False
+                    claiming.add_done_callback(on_end)
+                    may_find_more, asked = False, wanted
                 if not in_flight and claiming is None:
                     break  # nothing running and nothing left to claim
                 # Wait for a slot to free up (a post done, or one starting to wait on
                 # processing), a claim round, or the budget to run out.
                 waits.slots_full = len(in_flight) - waits.sleeping >= concurrency
-                waits.slot_freed.clear()
-                slot_freed: asyncio.Future[Any] = asyncio.ensure_future(waits.slot_freed.wait())
-                pending: list[asyncio.Future[Any]] = [*in_flight, slot_freed]
-                if claiming is not None:
-                    pending.append(claiming)
-                done, _ = await asyncio.wait(
-                    pending,
-                    timeout=max(0.0, deadline - time.monotonic()),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                slot_freed.cancel()
-                if claiming is not None and claiming in done:
-                    claims, claiming = claiming.result(), None  # a database error ends the run
-                    ready.extend(claims)
-                    may_find_more = may_find_more or len(claims) == wanted
-                for finished in done:
-                    if finished in in_flight:
-                        in_flight.pop(finished)
-                        finished.result()  # a database error ends the run
+                if not ended:
+                    waits.slot_freed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                            await waits.slot_freed.wait()
+                finished: list[asyncio.Task[Any]] = ended[:]
+                ended.clear()
+                for done in finished:
+                    if claiming is not None and done is claiming:
+                        claims, claiming = claiming.result(), None  # a database error ends the run
+                        ready.extend(claims)
+                        may_find_more = may_find_more or len(claims) == asked
+                    elif done in in_flight:
+                        in_flight.pop(done)
+                        done.result()  # a database error ends the run
                         may_find_more = True
             # The budget is spent: claim nothing more, give back what was claimed ahead,
             # let what is in flight finish (a post waiting on processing is handed back at
