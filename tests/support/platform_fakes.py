@@ -92,6 +92,12 @@ class FakeApi:
         self.requests.append(request)
         self.log.append(f"{request.method} {request.url.path}")
         key = (request.method, request.url.path)
+        if key not in self.routes and self._quota_read(request):
+            # The publishing quota, read beside a post's first container (graph/containers.py):
+            # a test that is not about it gets an account with room, in the documented shape
+            # (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/
+            # reference/ig-user/content_publishing_limit).
+            return ok({"data": [{"quota_usage": 0, "config": {"quota_total": 100}}]})
         if key not in self.routes:
             raise AssertionError(f"unexpected request {request.method} {request.url.path}")
         queue = self.routes[key]
@@ -101,6 +107,10 @@ class FakeApi:
         if isinstance(reply, httpx.Response):
             return reply
         return reply(request)
+
+    @staticmethod
+    def _quota_read(request: httpx.Request) -> bool:
+        return request.method == "GET" and request.url.path.endswith("_publishing_limit")
 
     def calls(self, method: str, url: str) -> list[httpx.Request]:
         path = httpx.URL(url).path

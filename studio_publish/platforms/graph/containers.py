@@ -34,6 +34,8 @@ budget ends, the post is handed back (WAIT) with its container kept, for the nex
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -145,10 +147,17 @@ class ContainerPlatform(GraphPlatform):
     # -- Platform ---------------------------------------------------------------------------
 
     async def prepare(self, ctx: PublishContext) -> None:
-        # Read once per account per run; this run's publishes are counted on it (below).
+        # The publishing quota is read once per account per run, and this run's publishes
+        # are counted on it (_count_published). Known already: checked here, before anything
+        # is sent. Not read yet: publish() reads it beside the post's container, which uses
+        # none of it ("the limit is enforced on the media_publish endpoint"), so the first
+        # post of an account waits one round trip less.
         quota = ctx.account_facts.get(self.key("quota"), UNREAD)
-        if quota is UNREAD:
-            quota = ctx.account_facts[self.key("quota")] = await self._read_quota(ctx)
+        if quota is not UNREAD:
+            self._check_quota(ctx, quota)
+
+    def _check_quota(self, ctx: PublishContext, quota: Quota | None) -> None:
+        """Decision.WAIT when the account's quota (None: unknown) is used up."""
         if quota is None:
             return
         ctx.quota = quota
@@ -161,6 +170,35 @@ class ContainerPlatform(GraphPlatform):
                 code=self.api.quota_code,
                 retry_after=QUOTA_WAIT,
             )
+
+    async def _quota_room(self, ctx: PublishContext) -> None:
+        """Before a publish: the account's quota has room (read now if this run has not)."""
+        quota = ctx.account_facts.get(self.key("quota"), UNREAD)
+        if quota is UNREAD:
+            quota = ctx.account_facts[self.key("quota")] = await self._read_quota(ctx)
+        self._check_quota(ctx, quota)
+
+    async def _create_reading_quota(
+        self, ctx: PublishContext, graph: GraphClient, params: dict[str, str]
+    ) -> str:
+        """The post's container; the first time this run, the account's quota is read beside
+        it. Should the read fail, the container is kept for the next attempt."""
+        if self.key("quota") in ctx.account_facts:
+            return await self._create(ctx, graph, params)
+        reading = asyncio.ensure_future(self._read_quota(ctx))
+        try:
+            container = await self._create(ctx, graph, params)
+        except BaseException:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+            raise
+        try:
+            ctx.account_facts.setdefault(self.key("quota"), await reading)
+        except PlatformError:
+            await self._save(ctx, container_id=container, container_created_at=iso(self.clock()))
+            raise
+        return container
 
     async def _read_quota(self, ctx: PublishContext) -> Quota | None:
         """The account's publishing limit, or None when the answer does not hold one:
@@ -202,7 +240,8 @@ class ContainerPlatform(GraphPlatform):
             await self._wait_until_ready(ctx, graph, container, state)
             return await self._publish_container(ctx, graph, container)
         children = await self._children(ctx, graph)
-        container = await self._create(ctx, graph, self.container_params(ctx.post, children))
+        params = self.container_params(ctx.post, children)
+        container = await self._create_reading_quota(ctx, graph, params)
         made = {"container_id": container, "container_created_at": iso(self.clock())}
         if not self.ready_at_once(ctx.post):
             await self._save(ctx, **made)
@@ -420,6 +459,12 @@ class ContainerPlatform(GraphPlatform):
         *,
         also_save: dict[str, Any] | None = None,
     ) -> Published:
+        try:
+            await self._quota_room(ctx)
+        except PlatformError:
+            if also_save:  # the container, kept for the next attempt: it used no quota
+                await self._save(ctx, **also_save)
+            raise
         await self._save(ctx, **(also_save or {}), publish_sent_at=iso(self.clock()))
         try:
             body = await graph.post(

@@ -24,7 +24,7 @@ from support.platform_fakes import (
 )
 from support.platform_fakes import api_fixture as api_fixture  # the `api` fixture
 
-from studio_publish.domain import Published
+from studio_publish.domain import Published, Quota
 from studio_publish.platforms.base import (
     Decision,
     PlatformError,
@@ -62,9 +62,10 @@ def test_single_image(api: FakeApi) -> None:
     assert result == Published("m1", "https://www.instagram.com/p/abc/")
     assert form(api.calls("POST", MEDIA)[0]) == {"image_url": IMAGE[0], "caption": "Hello world"}
     assert form(api.calls("POST", PUBLISH)[0]) == {"creation_id": "c1"}
-    # An image container is published at once: three calls, no status read (issue 10).
+    # An image container is published at once: three calls, no status read (issue 10), and
+    # the account's quota, read once a run beside its first post's container.
     assert api.count("GET", f"{GRAPH}/c1") == 0
-    assert len(api.requests) == 3
+    assert len(api.requests) == 4 and api.count("GET", LIMIT) == 1
     assert api.calls("GET", f"{GRAPH}/m1")[0].url.params["fields"] == "permalink"
     log = api.log
     assert before(log, "save ig_container_id='c1'", "save ig_publish_sent_at")
@@ -419,19 +420,53 @@ def test_publish_errors(
     assert ("ig_container_id" not in ctx.saved_ids) is dropped
 
 
-def test_prepare_checks_quota(api: FakeApi) -> None:
+def test_the_quota_is_read_beside_the_first_container_and_a_full_one_keeps_it(
+    api: FakeApi,
+) -> None:
+    # "This limit is enforced on the POST /{ig-user-id}/media_publish endpoint"
+    # (https://developers.facebook.com/docs/instagram-platform/content-publishing): making a
+    # container uses none of it, so both go at once; a full quota stops the publish.
     body = {"data": [{"quota_usage": 50, "config": {"quota_total": 50, "quota_duration": 86400}}]}
     api.on("GET", LIMIT, ok(body))
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    ctx = make_ctx(make_post("image", [IMAGE]), api=api)
+    run(platform().prepare, ctx)  # not read yet: nothing to check, no call
+    assert api.requests == []
     with pytest.raises(PlatformError) as caught:
-        run(platform().prepare, make_ctx(make_post(), api=api))
+        run(platform().publish, ctx)
     assert caught.value.decision is Decision.WAIT
     assert caught.value.retry_after == 3600
     assert api.calls("GET", LIMIT)[0].url.params["fields"] == "quota_usage,config"
+    assert api.count("POST", PUBLISH) == 0
+    # The container is kept for the next attempt, with no publish marker: nothing was sent.
+    assert ctx.saved_ids["ig_container_id"] == "c1" and "ig_publish_sent_at" not in ctx.saved_ids
+
+
+def test_a_known_full_quota_is_refused_before_any_call(api: FakeApi) -> None:
+    ctx = make_ctx(make_post(), api=api)
+    ctx.account_facts["ig_quota"] = Quota(used=50, total=50)
+    with pytest.raises(PlatformError) as caught:
+        run(platform().prepare, ctx)
+    assert caught.value.decision is Decision.WAIT and api.requests == []
+
+
+def test_a_quota_that_cannot_be_read_keeps_the_container_for_the_next_attempt(
+    api: FakeApi,
+) -> None:
+    api.on("GET", LIMIT, graph_error(2, status=500))
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    ctx = make_ctx(make_post("image", [IMAGE]), api=api)
+    with pytest.raises(PlatformError):
+        run(platform().publish, ctx)
+    assert api.count("POST", PUBLISH) == 0
+    assert ctx.saved_ids["ig_container_id"] == "c1" and "ig_publish_sent_at" not in ctx.saved_ids
 
 
 def test_prepare_passes_under_quota(api: FakeApi) -> None:
-    api.on("GET", LIMIT, ok({"data": [{"quota_usage": 2, "config": {"quota_total": 50}}]}))
-    run(platform().prepare, make_ctx(make_post(), api=api))
+    ctx = make_ctx(make_post(), api=api)
+    ctx.account_facts["ig_quota"] = Quota(used=2, total=50)
+    run(platform().prepare, ctx)
+    assert api.requests == [] and ctx.quota == Quota(used=2, total=50)
 
 
 @pytest.mark.parametrize(
@@ -565,13 +600,15 @@ def test_the_quota_is_read_once_per_account_per_run_and_counts_this_runs_posts(
 
 def test_a_new_run_reads_the_quota_again(api: FakeApi) -> None:
     api.on("GET", LIMIT, quota(3), quota(7))
+    api.on("POST", MEDIA, ok({"id": "c1"}))
+    happy_publish(api)
     ig = platform()
     first, second = (make_ctx(make_post("image", [IMAGE]), api=api) for _ in range(2))
-    run(ig.prepare, first)
-    run(ig.prepare, second)  # its own facts: another run
+    run(ig.publish, first)
+    run(ig.publish, second)  # its own facts: another run
     assert api.count("GET", LIMIT) == 2
     assert first.quota is not None and second.quota is not None
-    assert (first.quota.used, second.quota.used) == (3, 7)
+    assert (first.quota.used, second.quota.used) == (4, 8)  # each counts its own publish
 
 
 # --- the processing bound: a container lives 24 hours ---------------------------------------

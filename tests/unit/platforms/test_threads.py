@@ -118,13 +118,16 @@ def test_carousel_of_an_image_and_a_video(api: FakeApi) -> None:
 def test_the_publishing_limit_is_read_and_waited_on(api: FakeApi) -> None:
     used = {"data": [{"quota_usage": 250, "config": {"quota_total": 250, "quota_duration": 86400}}]}
     api.on("GET", LIMIT, ok(used))
+    api.on("POST", CREATE, ok({"id": "c1"}))
+    api.on("GET", f"{BASE}/c1", status("FINISHED"))
     ctx = ctx_for("text", [], api)
     with pytest.raises(PlatformError) as caught:
-        run(platform().prepare, ctx)
+        run(platform().publish, ctx)  # read beside the container; nothing is published
     assert caught.value.decision is Decision.WAIT
     assert "Threads publishing quota used up (250/250" in caught.value.message
     assert ctx.quota == Quota(used=250, total=250)
     assert api.calls("GET", LIMIT)[0].url.params["fields"] == "quota_usage,config"
+    assert api.count("POST", PUBLISH) == 0 and ctx.saved_ids["th_container_id"] == "c1"
 
 
 def test_a_container_in_error_fails_with_its_error_message(api: FakeApi) -> None:
