@@ -246,8 +246,7 @@ class Engine:
     async def _save_quotas(self, store: EngineStore) -> None:
         """Each account's publishing quota as the run's attempts left it, once an account."""
         quotas, self._quotas = self._quotas, {}
-        for account_id, quota in quotas.items():
-            await store.save_publishing_quota(account_id, quota)
+        await store.save_publishing_quotas(quotas)
 
     async def _preflight(
         self, store: EngineStore, http: HttpClients, deadline: float, only_ids: list[str] | None

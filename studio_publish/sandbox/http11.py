@@ -210,6 +210,8 @@ class ThreadedServer:
         self._tasks.add(task)
         try:
             await self._connection(reader, writer)
+        except asyncio.CancelledError:
+            pass  # stop() ends every connection: this one ends quietly, not as an error
         finally:
             self._tasks.discard(task)
             writer.close()

@@ -336,6 +336,11 @@ class EngineStore:
         frees_in = rows[0]["frees_in"]
         return rows[0]["used"], None if frees_in is None else float(frees_in)
 
-    async def save_publishing_quota(self, account_id: str, quota: Quota) -> None:
-        document = {"used": quota.used, "total": quota.total}
-        await self._all("save_publishing_quota", {"id": account_id, "quota": json.dumps(document)})
+    async def save_publishing_quotas(self, quotas: dict[str, Quota]) -> None:
+        """Each account's quota, by account id: one statement for the run's accounts."""
+        if quotas:
+            rows = [
+                {"id": account_id, "quota": {"used": quota.used, "total": quota.total}}
+                for account_id, quota in quotas.items()
+            ]
+            await self._all("save_publishing_quotas", as_params(rows))

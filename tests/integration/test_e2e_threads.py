@@ -60,7 +60,7 @@ def test_every_threads_post_type_goes_live_once(tool: Tool, sandbox: Sandbox, db
     assert all(post_status(db_url, post_id) == "posted" for post_id in posts)
     assert sandbox.ledger.count("threads") == 4 and sandbox.ledger.duplicate_count() == 0
     assert sandbox.stats()["lost_responses"] == 1
-    (quota,) = tool.json("status")["publishing_quota"]  # read before each post, in parallel
+    (quota,) = tool.json("status")["publishing_quota"]  # read once, counted by the run
     assert (quota["platform"], quota["total"]) == ("threads", 250) and quota["used"] <= 4
 
 

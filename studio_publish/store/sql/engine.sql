@@ -385,10 +385,13 @@ WHERE social_account_id = %(account_id)s
         AND published_at > now() - make_interval(secs => %(window_seconds)s))
        OR status = 'publishing');
 
--- name: save_publishing_quota
-UPDATE studio_social_accounts
-SET publishing_quota = %(quota)s::jsonb || jsonb_build_object('checked_at', now())
-WHERE id = %(id)s;
+-- name: save_publishing_quotas
+-- Each account's publishing quota as a run's last attempt left it, for `status`: `rows` is a
+-- JSON array of {id, quota: {used, total}}, every account of the run in one statement.
+UPDATE studio_social_accounts a
+SET publishing_quota = g.quota || jsonb_build_object('checked_at', now())
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS g(id uuid, quota jsonb)
+WHERE a.id = g.id;
 
 -- name: confirm_live
 -- needs_review -> posted: a person found the post live on the platform. Its first comment,
