@@ -17,8 +17,6 @@ from typing import Any
 
 import httpx
 
-from studio_publish.engine.http_pool import LeanTransport
-
 # Room beyond the posts in flight: a post's calls are sequential, but an upload and a first
 # comment may overlap it, and the pool keeps as many idle connections as it may open.
 CONNECTION_HEADROOM = 16
@@ -128,6 +126,10 @@ class HttpClients:
     def next(self) -> httpx.AsyncClient:
         """The client for the next post (the same one: the pool serves them all)."""
         if self._client is None:
+            # Imported here: the pool imports httpcore (its errors), which an idle run never
+            # needs (bench/startup.py).
+            from studio_publish.engine.http_pool import LeanTransport
+
             transport = None if proxies_configured() else LeanTransport(self._limits, _ssl_context)
             self._client = _Client(
                 lean=transport is not None,

@@ -85,6 +85,8 @@ def test_run_due_loads_no_post_file_reader() -> None:
     modules = loaded_by("import studio_publish.operations, studio_publish.cli.render")
     assert "studio_publish.scheduling.posts" not in modules
     assert "studio_publish.scheduling.postfile" not in modules
+    # The engine's HTTP pool (and httpcore, for its errors) load when a post needs a client.
+    assert "studio_publish.engine.http_pool" not in modules and "httpcore" not in modules
 
 
 @pytest.fixture
