@@ -1330,7 +1330,20 @@ def _punctual_throughput(b: Bench, url: str, sandbox: SandboxProcess) -> None:
             run_budget_seconds=600,
         )
         ideal = n * 3 * latency / 64
-        rows.append([int(latency * 1000), n, r.calls_per_post, ideal, r.wall, ideal / r.wall])
+        rows.append(
+            [
+                int(latency * 1000),
+                n,
+                r.calls_per_post,
+                ideal,
+                r.wall,
+                r.engine_s,
+                ideal / r.wall,
+                r.cpu_engine_s,
+                r.cpu_sandbox_s,
+                r.cpu_postgres_s,
+            ]
+        )
         rows[-1] = [round(v, 3) if isinstance(v, float) else v for v in rows[-1]]
         b.verdict(
             f"Instagram images N={n}, 100 accounts, L={int(latency * 1000)} ms, C=64: "
@@ -1345,14 +1358,28 @@ def _punctual_throughput(b: Bench, url: str, sandbox: SandboxProcess) -> None:
                 "n": n,
                 "wall_s": r.wall,
                 "ideal_s": ideal,
+                "engine_s": r.engine_s,
                 "cpu_s": r.cpu_engine_s,
+                "cpu_sandbox_s": r.cpu_sandbox_s,
+                "cpu_postgres_s": r.cpu_postgres_s,
                 "calls": r.calls_by_endpoint,
                 "ok": r.ok,
             }
         )
     table(
         "7a. Instagram images over 100 accounts, C=64, one run-due (3-call ideal)",
-        ["L ms", "N", "calls/post", "ideal s", "wall s", "ideal/wall"],
+        [
+            "L ms",
+            "N",
+            "calls/post",
+            "ideal s",
+            "wall s",
+            "engine s",
+            "ideal/wall",
+            "CPU eng s",
+            "CPU sb s",
+            "CPU pg s",
+        ],
         rows,
     )
 
