@@ -2,22 +2,27 @@
 
 Every command imports the library inside its function, not here: `--help` needs typer and
 the platform registry only, and each command loads what it uses (bench/startup.py times it).
+Nor does typer make every command's click parameters at each start: a group makes only the
+command it runs or shows the help of (`_LazyCommands`).
 
-No ``from __future__ import annotations`` here: typer reads every command's annotations at
-each start, and as strings it would compile and evaluate each of them again (about 7 ms a
-start). The names imported for type checking only are quoted instead.
+No ``from __future__ import annotations`` here: typer reads the annotations of each command
+it makes, and as strings it would compile and evaluate each of them again, four times over.
+The names imported for type checking only are quoted instead.
 """
 
 import gc
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar, cast
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from typer.main import get_command_from_info, get_command_name
+from typer.models import CommandInfo
 
 from studio_publish.errors import BadInput, StudioPublishError
 from studio_publish.platforms.registry import PLATFORMS
@@ -136,11 +141,119 @@ class _Command(_PlainHelp, TyperCommand):
     """Every command: its help in the README's terms (`_PlainHelp`)."""
 
 
-class _Group(_PlainHelp, TyperGroup):
+class _LazyCommands(MutableMapping[str, Any]):
+    """A group's commands by name, each made into a click command the first time it is
+    looked up (to be run, or to show its own help), not all of them at every start.
+
+    typer makes every command of an app before it reads an argument: each function's
+    signature and type hints, then an option object per parameter. That was about half of
+    what `--help` cost beyond importing typer (bench/startup.py), for commands it only names,
+    and `status` or `run-due` paid it for every other command too. The names are all here
+    from the start, so "No such command ... Did you mean" still offers every one.
+    """
+
+    def __init__(self, commands: dict[str, Any]) -> None:
+        self._commands = commands  # a click command, or typer's CommandInfo until looked up
+
+    def __getitem__(self, name: str) -> Any:
+        command = self._commands[name]
+        if isinstance(command, CommandInfo):
+            # What typer.main.get_group does for every command. (typer's pretty exceptions,
+            # which this setting trims, are off.)
+            command = get_command_from_info(
+                command, pretty_exceptions_short=True, rich_markup_mode=None
+            )
+            self._commands[name] = command
+        return command
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._commands[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._commands[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._commands)
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    def summary(self, name: str) -> str | None:
+        """What the group's list says of the command (its whole first sentence, see
+        _PlainHelp), or None when it is hidden. A command not made yet is not made for it:
+        its own class, given its docstring and no parameters, says the same."""
+        command = self._commands[name]
+        if isinstance(command, CommandInfo):
+            help_text = command.help
+            command = (command.cls or TyperCommand)(
+                name=name,
+                help=inspect.getdoc(command.callback) if help_text is None else help_text,
+                short_help=command.short_help,
+                hidden=command.hidden,
+                deprecated=command.deprecated,
+            )
+        return None if command.hidden else str(command.get_short_help_str())
+
+
+class _LazyGroup(_PlainHelp, TyperGroup):
+    """A group whose commands are made when used (`_LazyCommands`), listed in its help from
+    their docstrings. They are registered on its `_Typer`, where typer does not look: the
+    group class `_Typer` makes for each app brings them here."""
+
+    registered: ClassVar[dict[str, CommandInfo]] = {}
+
+    def __init__(self, *, commands: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        # typer lists an app's commands, then its subgroups (`db`, `accounts`), made already.
+        every = _LazyCommands({**self.registered, **(commands or {})})
+        super().__init__(commands=every, **kwargs)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names only: typer's reads every command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The list of commands, laid out as typer's, from their summaries."""
+        commands = cast(_LazyCommands, self.commands)
+        rows = [
+            (name, summary)
+            for name in self.list_commands(ctx)
+            if (summary := commands.summary(name)) is not None
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Typer(typer.Typer):
+    """A typer app whose commands typer does not make at start-up: its group makes each one
+    when it is used (`_LazyGroup`). Commands are declared as on any typer app."""
+
+    def __init__(self, *, cls: type[_LazyGroup], **kwargs: Any) -> None:
+        self.lazy: dict[str, CommandInfo] = {}
+        # typer makes the group itself, from a class and arguments of its own: a subclass
+        # for this app is how the group finds the commands registered here.
+        group = type(cls.__name__, (cls,), {"registered": self.lazy, "__doc__": cls.__doc__})
+        super().__init__(cls=cast(type[_LazyGroup], group), **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        register = super().command(*args, **kwargs)
+
+        def lazily(function: F) -> F:
+            register(function)  # typer's record of the command (a CommandInfo), taken back
+            info = self.registered_commands.pop()  # from typer's list, which it would make
+            self.lazy[info.name or get_command_name(function.__name__)] = info
+            return function
+
+        return lazily
+
+
+class _Group(_LazyGroup):
     """`db` and `accounts`: their help in the README's terms (`_PlainHelp`)."""
 
 
-class _Commands(_PlainHelp, TyperGroup):
+class _Commands(_LazyGroup):
     """Turns our errors into one line on stderr and the spec's exit code, for every command:
     ``error: ...`` on a terminal, a JSON log line under cron (logs.report_failure).
 
@@ -188,7 +301,7 @@ LOGINS = "; ".join(
 # columns wide (click stops at 80).
 HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 120}
 
-app = typer.Typer(
+app = _Typer(
     cls=_Commands,
     help=ABOUT,
     no_args_is_help=True,
@@ -218,8 +331,8 @@ def _root(
     return None  # the app's help is ABOUT, which names the platforms from the registry
 
 
-db_app = typer.Typer(cls=_Group, help="Database schema and housekeeping.", no_args_is_help=True)
-accounts_app = typer.Typer(cls=_Group, help="Social accounts.", no_args_is_help=True)
+db_app = _Typer(cls=_Group, help="Database schema and housekeeping.", no_args_is_help=True)
+accounts_app = _Typer(cls=_Group, help="Social accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 

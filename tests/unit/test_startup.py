@@ -12,8 +12,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import typer.main
+from support.cli import make_runner
 
 from studio_publish.cli import app as cli_app
 
@@ -65,6 +68,37 @@ def test_help_is_click_plain_layout_for_every_level() -> None:
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.startswith("Usage: studio-publish")
         assert "╭" not in shown.stdout and "Options:\n" in shown.stdout
+
+
+def test_only_the_command_used_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """typer would make every command's click parameters at each start; the groups make a
+    command only to run it or show its own help, and list the others from their docstrings."""
+    made: list[str] = []
+    make = cli_app.get_command_from_info
+
+    def recording(info: Any, **kwargs: Any) -> Any:
+        made.append(info.callback.__name__)
+        return make(info, **kwargs)
+
+    monkeypatch.setattr(cli_app, "get_command_from_info", recording)
+    for command in ([], ["db"], ["accounts"]):
+        assert make_runner()(*command, "--help").exit_code == 0
+    assert made == []
+    assert make_runner()("accounts", "add", "--help").exit_code == 0
+    assert make_runner()("statu").exit_code == 2  # "Did you mean 'status'?" makes nothing
+    assert made == ["accounts_add"]
+
+
+def test_the_command_list_says_what_each_command_says_of_itself() -> None:
+    """Each summary in a group's list, read from a docstring, is the one the command made
+    from it gives: its whole first sentence."""
+    root = typer.main.get_command(cli_app.app)
+    for group in (root, root.commands["db"], root.commands["accounts"]):
+        ctx = group.make_context(group.name, ["--help"], resilient_parsing=True)
+        names = group.list_commands(ctx)
+        listed = [group.commands.summary(name) for name in names]
+        made = [group.get_command(ctx, name).get_short_help_str() for name in names]
+        assert listed == made and all(s.endswith(".") for s in listed), listed
 
 
 def test_status_loads_no_scheduling_engine_or_platform_client() -> None:
