@@ -19,13 +19,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar, cast
 
-import typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
-from typer.main import get_command_from_info, get_command_name
-from typer.models import CommandInfo
+# The process starts with the garbage collector off (see started()) from here on: importing
+# typer is most of what `--help` costs, and the collector would walk the objects it makes,
+# which live as long as the process, again and again. It is on again at the end of this
+# module, for whoever imports it in-process (the tests, the hook); main() keeps it off.
+_collecting = gc.isenabled()
+gc.disable()
 
-from studio_publish.errors import BadInput, StudioPublishError
-from studio_publish.platforms.registry import PLATFORMS
+import typer  # noqa: E402 (imported with the collector off, see above)
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption  # noqa: E402
+from typer.main import get_command_from_info, get_command_name  # noqa: E402
+from typer.models import CommandInfo  # noqa: E402
+
+from studio_publish.errors import BadInput, StudioPublishError  # noqa: E402
+from studio_publish.platforms.registry import PLATFORMS  # noqa: E402
 
 if TYPE_CHECKING:
     from studio_publish.accounts import NewTokens
@@ -375,13 +382,15 @@ _starting = False
 def started() -> None:
     """Start-up is over: the command's modules are loaded and its work begins.
 
-    main() turns the garbage collector off while the process starts. Loading the modules
+    The garbage collector is off while the process starts (from this module's import on,
+    then main()). Loading the modules
     makes some 80,000 objects that live as long as the process, and next to no garbage, yet
     the collector walked them over and over: that was about a quarter of `status` and of an
     idle `run-due` (bench/startup.py). Here they are frozen (gc.freeze: never walked again, in
     a run of any length; merely turned on again, it would walk them all at once) and the
     collector is on again for the command's work. Every command that does work calls this,
-    through settings() or itself (sandbox, demo); `--help` and a usage error end before it.
+    through settings() or itself (sandbox, demo); `--help` and a usage error end before it
+    (see main()).
     """
     global _starting
     if _starting:
@@ -974,5 +983,16 @@ def demo() -> None:
 def main() -> None:
     global _starting
     _starting = True
-    gc.disable()  # until started()
-    app()
+    gc.disable()  # until started(), as while this module loaded
+    try:
+        app()
+    finally:
+        if _starting:
+            # No work began (--help, --version, a usage error): there is nothing but what
+            # start-up made, and the interpreter's exit would walk it all once more, some
+            # 5 % of `--help` (bench/startup.py). Frozen, it is left alone.
+            gc.freeze()
+
+
+if _collecting:
+    gc.enable()  # this module is loaded: see its imports

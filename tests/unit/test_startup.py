@@ -157,6 +157,24 @@ def test_started_without_main_changes_nothing() -> None:
     assert gc.get_freeze_count() == frozen
 
 
+@pytest.mark.parametrize("collecting", [True, False])
+def test_importing_the_cli_leaves_the_collector_as_it_was(collecting: bool) -> None:
+    """The module loads with the collector off (typer's import is most of `--help`), then
+    gives an in-process importer its collector back as it had it."""
+    before = "" if collecting else "gc.disable()"
+    code = f"import gc\n{before}\nimport studio_publish.cli.app\nprint(gc.isenabled())"
+    done = fresh(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(collecting)
+
+
+def test_help_ends_with_start_up_frozen() -> None:
+    """No work began, so the interpreter's exit need not walk start-up's objects again."""
+    done = fresh(f"{HELP}\nimport gc\nprint(gc.get_freeze_count() > 0, gc.isenabled())")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "True False"
+
+
 def test_every_command_that_works_ends_start_up() -> None:
     """A command that works long with the collector off would grow without bound: each one
     calls settings() (which calls started()) or started() itself."""
