@@ -126,6 +126,15 @@ class _PlainHelp:
                 param.display_type_rich = _no_type  # type: ignore[method-assign]
         return params
 
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            # Not given, click leaves -h/--help at None, which typer turns into a bool through
+            # a pydantic type adapter (it skips a value that is one): importing pydantic for
+            # that was most of a command's `--help` (`schedule --help`, bench/startup.py).
+            option.default = False
+        return option
+
     def get_short_help_str(self, limit: int = 45) -> str:
         return str(super().get_short_help_str(limit=1000))  # type: ignore[misc]
 
