@@ -8,7 +8,7 @@ command it runs or shows the help of (`_LazyCommands`).
 The annotations are strings (``from __future__ import annotations``): typer evaluates those
 of the command it makes (several times over), and the other commands' parameters, each an
 ``Annotated`` type with its typer option, are never built. That is almost half of this
-module's import, about 1.5 % of `--help`; making a command costs a little more (`schedule
+module's import, about 1.7 % of `--help`; making a command costs a little more (`schedule
 --help` about 4 %, counted in instructions).
 """
 
