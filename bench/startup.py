@@ -4,6 +4,7 @@ Each CLI command is timed as a fresh process against a baseline, a bare `python 
 imports only the libraries the command cannot do without:
 
   studio-publish --help        vs  python -c "import typer, rich"                target <= 1.2
+  studio-publish schedule --help vs the same                                      (reported)
   studio-publish status        vs  python -c "import psycopg, httpx, ..."        target <= 1.2
   studio-publish status --check vs the same                                       (reported)
   studio-publish run-due (idle) vs the same                                       target <= 1.2
@@ -60,6 +61,7 @@ NO_GC = "import gc; gc.disable(); "
 # (label, CLI arguments, its baseline, the target ratio or None to report only)
 COMMANDS: list[tuple[str, list[str], str, float | None]] = [
     ("--help", ["--help"], "A", TARGET),
+    ("schedule --help", ["schedule", "--help"], "A", None),  # a command's own help
     ("status", ["status"], "B", TARGET),
     ("status --check", ["status", "--check"], "B", None),
     ("run-due (idle)", ["run-due"], "B", TARGET),

@@ -2,25 +2,41 @@
 
 Every command imports the library inside its function, not here: `--help` needs typer and
 the platform registry only, and each command loads what it uses (bench/startup.py times it).
+Nor does typer make every command's click parameters at each start: a group makes only the
+command it runs or shows the help of (`_LazyCommands`).
 
-No ``from __future__ import annotations`` here: typer reads every command's annotations at
-each start, and as strings it would compile and evaluate each of them again (about 7 ms a
-start). The names imported for type checking only are quoted instead.
+The annotations are strings (``from __future__ import annotations``): typer evaluates those
+of the command it makes (several times over), and the other commands' parameters, each an
+``Annotated`` type with its typer option, are never built. That is almost half of this
+module's import, about 1.7 % of `--help`; making a command costs a little more (`schedule
+--help` about 4 %, counted in instructions).
 """
 
+from __future__ import annotations
+
 import gc
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar, cast
 
-import typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+# The process starts with the garbage collector off (see started()) from here on: importing
+# typer is most of what `--help` costs, and the collector would walk the objects it makes,
+# which live as long as the process, again and again. It is on again at the end of this
+# module, for whoever imports it in-process (the tests, the hook); main() keeps it off.
+_collecting = gc.isenabled()
+gc.disable()
 
-from studio_publish.errors import BadInput, StudioPublishError
-from studio_publish.platforms.registry import PLATFORMS
+import typer  # noqa: E402 (imported with the collector off, see above)
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption  # noqa: E402
+from typer.main import get_command_from_info, get_command_name  # noqa: E402
+from typer.models import CommandInfo  # noqa: E402
+
+from studio_publish.errors import BadInput, StudioPublishError  # noqa: E402
+from studio_publish.platforms.registry import PLATFORMS  # noqa: E402
 
 if TYPE_CHECKING:
     from studio_publish.accounts import NewTokens
@@ -114,6 +130,15 @@ class _PlainHelp:
                 param.display_type_rich = _no_type  # type: ignore[method-assign]
         return params
 
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            # Not given, click leaves -h/--help at None, which typer turns into a bool through
+            # a pydantic type adapter (it skips a value that is one): importing pydantic for
+            # that was most of a command's `--help` (`schedule --help`, bench/startup.py).
+            option.default = False
+        return option
+
     def get_short_help_str(self, limit: int = 45) -> str:
         return str(super().get_short_help_str(limit=1000))  # type: ignore[misc]
 
@@ -136,11 +161,119 @@ class _Command(_PlainHelp, TyperCommand):
     """Every command: its help in the README's terms (`_PlainHelp`)."""
 
 
-class _Group(_PlainHelp, TyperGroup):
+class _LazyCommands(MutableMapping[str, Any]):
+    """A group's commands by name, each made into a click command the first time it is
+    looked up (to be run, or to show its own help), not all of them at every start.
+
+    typer makes every command of an app before it reads an argument: each function's
+    signature and type hints, then an option object per parameter. That was some 6 ms, about
+    40 % of what `--help` cost beyond importing typer (bench/startup.py), for commands it only
+    names, and `status` or `run-due` paid it for every other command too. The names are all here
+    from the start, so "No such command ... Did you mean" still offers every one.
+    """
+
+    def __init__(self, commands: dict[str, Any]) -> None:
+        self._commands = commands  # a click command, or typer's CommandInfo until looked up
+
+    def __getitem__(self, name: str) -> Any:
+        command = self._commands[name]
+        if isinstance(command, CommandInfo):
+            # What typer.main.get_group does for every command. (typer's pretty exceptions,
+            # which this setting trims, are off.)
+            command = get_command_from_info(
+                command, pretty_exceptions_short=True, rich_markup_mode=None
+            )
+            self._commands[name] = command
+        return command
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._commands[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._commands[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._commands)
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    def summary(self, name: str) -> str | None:
+        """What the group's list says of the command (its whole first sentence, see
+        _PlainHelp), or None when it is hidden. A command not made yet is not made for it:
+        its own class, given its docstring and no parameters, says the same."""
+        command = self._commands[name]
+        if isinstance(command, CommandInfo):
+            help_text = command.help
+            command = (command.cls or TyperCommand)(
+                name=name,
+                help=inspect.getdoc(command.callback) if help_text is None else help_text,
+                short_help=command.short_help,
+                hidden=command.hidden,
+                deprecated=command.deprecated,
+            )
+        return None if command.hidden else str(command.get_short_help_str())
+
+
+class _LazyGroup(_PlainHelp, TyperGroup):
+    """A group whose commands are made when used (`_LazyCommands`), listed in its help from
+    their docstrings. They are registered on its `_Typer`, where typer does not look: the
+    group class `_Typer` makes for each app brings them here."""
+
+    registered: ClassVar[dict[str, CommandInfo]] = {}
+
+    def __init__(self, *, commands: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        # typer lists an app's commands, then its subgroups (`db`, `accounts`), made already.
+        every = _LazyCommands({**self.registered, **(commands or {})})
+        super().__init__(commands=every, **kwargs)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names only: typer's reads every command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The list of commands, laid out as typer's, from their summaries."""
+        commands = cast(_LazyCommands, self.commands)
+        rows = [
+            (name, summary)
+            for name in self.list_commands(ctx)
+            if (summary := commands.summary(name)) is not None
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Typer(typer.Typer):
+    """A typer app whose commands typer does not make at start-up: its group makes each one
+    when it is used (`_LazyGroup`). Commands are declared as on any typer app."""
+
+    def __init__(self, *, cls: type[_LazyGroup], **kwargs: Any) -> None:
+        self.lazy: dict[str, CommandInfo] = {}
+        # typer makes the group itself, from a class and arguments of its own: a subclass
+        # for this app is how the group finds the commands registered here.
+        group = type(cls.__name__, (cls,), {"registered": self.lazy, "__doc__": cls.__doc__})
+        super().__init__(cls=cast(type[_LazyGroup], group), **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        register = super().command(*args, **kwargs)
+
+        def lazily(function: F) -> F:
+            register(function)  # typer records the command (a CommandInfo) in its list...
+            info = self.registered_commands.pop()  # ...which it makes at start-up: kept here
+            self.lazy[info.name or get_command_name(function.__name__)] = info
+            return function
+
+        return lazily
+
+
+class _Group(_LazyGroup):
     """`db` and `accounts`: their help in the README's terms (`_PlainHelp`)."""
 
 
-class _Commands(_PlainHelp, TyperGroup):
+class _Commands(_LazyGroup):
     """Turns our errors into one line on stderr and the spec's exit code, for every command:
     ``error: ...`` on a terminal, a JSON log line under cron (logs.report_failure).
 
@@ -188,7 +321,7 @@ LOGINS = "; ".join(
 # columns wide (click stops at 80).
 HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 120}
 
-app = typer.Typer(
+app = _Typer(
     cls=_Commands,
     help=ABOUT,
     no_args_is_help=True,
@@ -218,8 +351,8 @@ def _root(
     return None  # the app's help is ABOUT, which names the platforms from the registry
 
 
-db_app = typer.Typer(cls=_Group, help="Database schema and housekeeping.", no_args_is_help=True)
-accounts_app = typer.Typer(cls=_Group, help="Social accounts.", no_args_is_help=True)
+db_app = _Typer(cls=_Group, help="Database schema and housekeeping.", no_args_is_help=True)
+accounts_app = _Typer(cls=_Group, help="Social accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 
@@ -245,7 +378,7 @@ RefreshTokenExpiresAt = Annotated[
 ]
 
 
-def settings() -> "Settings":
+def settings() -> Settings:
     from studio_publish.logs import configure_logging
     from studio_publish.settings import load_settings
 
@@ -262,13 +395,14 @@ _starting = False
 def started() -> None:
     """Start-up is over: the command's modules are loaded and its work begins.
 
-    main() turns the garbage collector off while the process starts. Loading the modules
-    makes some 80,000 objects that live as long as the process, and next to no garbage, yet
-    the collector walked them over and over: that was about a quarter of `status` and of an
-    idle `run-due` (bench/startup.py). Here they are frozen (gc.freeze: never walked again, in
-    a run of any length; merely turned on again, it would walk them all at once) and the
-    collector is on again for the command's work. Every command that does work calls this,
-    through settings() or itself (sandbox, demo); `--help` and a usage error end before it.
+    The garbage collector is off while the process starts, from this module's import on
+    (main() keeps it off). Loading the modules makes some 80,000 objects that live as long
+    as the process, and next to no garbage, yet the collector walked them over and over:
+    that was about a quarter of `status` and of an idle `run-due` (bench/startup.py). Here
+    they are frozen (gc.freeze: never walked again, in a run of any length; merely turned on
+    again, it would walk them all at once) and the collector is on again for the command's
+    work. Every command that does work calls this, through settings() or itself (sandbox,
+    demo); `--help` and a usage error end before it (see main()).
     """
     global _starting
     if _starting:
@@ -278,7 +412,7 @@ def started() -> None:
 
 
 @contextmanager
-def database(*, migrated: bool = True) -> "Iterator[tuple[Connection, DatabaseTarget]]":
+def database(*, migrated: bool = True) -> Iterator[tuple[Connection, DatabaseTarget]]:
     """Connect to the configured (or embedded) database; exit 3 if unreachable or unmigrated."""
     from studio_publish.store import db
     from studio_publish.store.migrations import require_migrated
@@ -375,11 +509,11 @@ def read_secret(env_var: str | None, field: str, *, required: bool) -> str | Non
 
 
 def tokens_from_input(
-    conn: "Connection",
+    conn: Connection,
     env_vars: tuple[str | None, str | None],
     expires_at: tuple[str | None, str | None],
     tz: str | None,
-) -> "NewTokens":
+) -> NewTokens:
     """The tokens given to `accounts add` or `accounts reauth` (access, refresh), read from
     their environment variables or stdin, with their expiry times."""
     from studio_publish.accounts import new_tokens
@@ -861,5 +995,16 @@ def demo() -> None:
 def main() -> None:
     global _starting
     _starting = True
-    gc.disable()  # until started()
-    app()
+    gc.disable()  # until started(), as while this module loaded
+    try:
+        app()
+    finally:
+        if _starting:
+            # No work began (--help, --version, a usage error): there is nothing but what
+            # start-up made, and the interpreter's exit would walk it all once more, about a
+            # tenth of `--help` (bench/startup.py). Frozen, it is left alone.
+            gc.freeze()
+
+
+if _collecting:
+    gc.enable()  # this module is loaded: see its imports

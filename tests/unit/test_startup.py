@@ -12,8 +12,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import typer.main
+from support.cli import make_runner
 
 from studio_publish.cli import app as cli_app
 
@@ -47,8 +50,10 @@ except SystemExit:
 """
 
 
-def test_help_loads_neither_the_database_nor_http_nor_settings() -> None:
-    modules = loaded_by(HELP)
+@pytest.mark.parametrize("command", [[], ["schedule"], ["accounts", "add"]])
+def test_help_loads_neither_the_database_nor_http_nor_settings(command: list[str]) -> None:
+    # pydantic included: typer would convert an -h/--help not given through a type adapter.
+    modules = loaded_by(HELP.replace('"--help"', ", ".join(f'"{a}"' for a in [*command, "--help"])))
     for heavy in ("psycopg", "httpx", "pydantic", "structlog", "studio_publish.settings"):
         assert heavy not in modules
 
@@ -65,6 +70,37 @@ def test_help_is_click_plain_layout_for_every_level() -> None:
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.startswith("Usage: studio-publish")
         assert "╭" not in shown.stdout and "Options:\n" in shown.stdout
+
+
+def test_only_the_command_used_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """typer would make every command's click parameters at each start; the groups make a
+    command only to run it or show its own help, and list the others from their docstrings."""
+    made: list[str] = []
+    make = cli_app.get_command_from_info
+
+    def recording(info: Any, **kwargs: Any) -> Any:
+        made.append(info.callback.__name__)
+        return make(info, **kwargs)
+
+    monkeypatch.setattr(cli_app, "get_command_from_info", recording)
+    for command in ([], ["db"], ["accounts"]):
+        assert make_runner()(*command, "--help").exit_code == 0
+    assert made == []
+    assert make_runner()("accounts", "add", "--help").exit_code == 0
+    assert make_runner()("statu").exit_code == 2  # "Did you mean 'status'?" makes nothing
+    assert made == ["accounts_add"]
+
+
+def test_the_command_list_says_what_each_command_says_of_itself() -> None:
+    """Each summary in a group's list, read from a docstring, is the one the command made
+    from it gives: its whole first sentence."""
+    root = typer.main.get_command(cli_app.app)
+    for group in (root, root.commands["db"], root.commands["accounts"]):
+        ctx = group.make_context(group.name, ["--help"], resilient_parsing=True)
+        names = group.list_commands(ctx)
+        listed = [group.commands.summary(name) for name in names]
+        made = [group.get_command(ctx, name).get_short_help_str() for name in names]
+        assert listed == made and all(s.endswith(".") for s in listed), listed
 
 
 def test_status_loads_no_scheduling_engine_or_platform_client() -> None:
@@ -121,6 +157,24 @@ def test_started_without_main_changes_nothing() -> None:
     cli_app.started()
     assert gc.isenabled() == enabled
     assert gc.get_freeze_count() == frozen
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_importing_the_cli_leaves_the_collector_as_it_was(collecting: bool) -> None:
+    """The module loads with the collector off (typer's import is most of `--help`), then
+    gives an in-process importer its collector back as it had it."""
+    before = "" if collecting else "gc.disable()"
+    code = f"import gc\n{before}\nimport studio_publish.cli.app\nprint(gc.isenabled())"
+    done = fresh(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(collecting)
+
+
+def test_help_ends_with_start_up_frozen() -> None:
+    """No work began, so the interpreter's exit need not walk start-up's objects again."""
+    done = fresh(f"{HELP}\nimport gc\nprint(gc.get_freeze_count() > 0, gc.isenabled())")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "True False"
 
 
 def test_every_command_that_works_ends_start_up() -> None:
