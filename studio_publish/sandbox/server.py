@@ -461,13 +461,13 @@ class Sandbox:
             raw_query=split.query,
         )
         body = _Body(0 if head.chunked else head.content_length, head.chunked)
-        started = time.monotonic()
+        started = time.monotonic()  # the request is here: its latency counts from now
         try:
             if head.method not in _METHODS:
                 body.close = True
                 response = Response(501, {"error": f"the sandbox does not serve {req.method}"})
             else:
-                response = await self._respond(req, reader, body)
+                response = await self._respond(req, reader, body, started)
         except _Lost as lost:
             if lost.hang > 0:
                 await asyncio.sleep(lost.hang)
@@ -491,7 +491,9 @@ class Sandbox:
         )
         return not close
 
-    async def _respond(self, req: Request, reader: asyncio.StreamReader, body: _Body) -> Response:
+    async def _respond(
+        self, req: Request, reader: asyncio.StreamReader, body: _Body, arrived: float
+    ) -> Response:
         control_api = req.path.startswith("/_sandbox")
         found = None if control_api else self._route(req)
         standin, route = found if found is not None else (None, None)
@@ -506,8 +508,8 @@ class Sandbox:
         if standin is None or route is None:
             return Response(404, {"error": f"the sandbox does not serve {req.method} {req.path}"})
         call = self._call_started(req, standin, route)
-        if call.delay > 0:
-            await asyncio.sleep(call.delay)
+        if call.delay > 0:  # the knob's latency from the request's arrival, body read included
+            await asyncio.sleep(max(0.0, arrived + call.delay - time.monotonic()))
         return self._answer(req, standin, route, call)
 
     async def _streamed(
