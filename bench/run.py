@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from studio_publish.states import Move, guard  # noqa: E402
 from studio_publish.store import db as sp_db  # noqa: E402
+from studio_publish.store.engine_store import claim_accounts  # noqa: E402
 from studio_publish.store.migrations import migrate  # noqa: E402
 from studio_publish.store.queries import query  # noqa: E402
 
@@ -812,14 +813,21 @@ FROM generate_series(1, %(n)s) g
 PLANNED = [
     ("due_posts_preview", {"max_lateness": 43200, "limit": 500}, False),
     (
+        "lock_due_accounts",
+        {**guard(Move.CLAIM), "limit": 96, "only_ids": None, "account_concurrency": 1},
+        True,
+    ),
+    (
+        # With the accounts lock_due_accounts finds (claim_params adds them), as a run does.
         "claim_due_posts",
         {
             **guard(Move.CLAIM),
-            "limit": 64,
+            "limit": 96,
             "worker": "bench",
             "lease_seconds": 300,
             "run_id": None,
             "only_ids": None,
+            "account_concurrency": 1,
         },
         True,
     ),
@@ -880,6 +888,9 @@ def explain_all(url: str) -> tuple[str, list[str]]:
         for name, params, writes in PLANNED:
             sql = query(name)
             with contextlib.suppress(_Rollback), conn.transaction():
+                if name == "claim_due_posts":
+                    found = conn.execute(query("lock_due_accounts"), params).fetchall()
+                    params = {**params, **claim_accounts(found)}
                 rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params).fetchall()
                 if writes:
                     raise _Rollback
