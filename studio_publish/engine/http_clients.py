@@ -59,7 +59,7 @@ class _Client(httpx.AsyncClient):
         """httpx's request without what no platform call uses: cookies, auth, redirects,
         event hooks, a base URL, the client's default headers. Going through
         ``AsyncClient.send`` for them cost about as much CPU as the pool itself
-        (bench/README.md). The transport is the same one (what pytest-httpx answers for),
+        (README.md, Performance). The transport is the same one (what pytest-httpx answers for),
         and so is the Response. ``content`` is httpx's params, data, files, json or content;
         anything else, or a client with a proxy, goes httpx's own way."""
         defaults = {k: v for k, v in content.items() if _UNSET.get(k, _NOT_DEFAULT) is v}

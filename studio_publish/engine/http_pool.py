@@ -2,7 +2,7 @@
 
 Why: httpx's default pool (httpcore, over anyio and h11) costs about 1 ms of CPU per request
 on this project's machine, ten times what httpx's own request and response models cost
-(bench/README.md, "CPU per call"). At the platforms' documented latencies that CPU, not the
+(README.md, Performance, "CPU per call"). At the platforms' documented latencies that CPU, not the
 network, bounds how many posts one ``run-due`` publishes a minute. The pool here speaks
 the same small part of HTTP/1.1 the platform APIs use, on asyncio's transports directly:
 one request at a time per connection, keep-alive, ``Content-Length``, chunked and
@@ -32,7 +32,6 @@ import httpcore
 import httpx
 
 _MAX_HEAD_BYTES = 64 * 1024  # a status line and headers larger than this are refused
-_READ_PIECE = 64 * 1024
 _SMALL_BODY = 64 * 1024  # a body up to this size goes out in the same write as its head
 _Origin = tuple[bytes, bytes, int]  # scheme, host, port
 

@@ -161,7 +161,7 @@ class Engine:
         collecting = gc.get_threshold()
         # A run makes objects by the hundred thousand, next to none of them in cycles (freed
         # as soon as they are done with); with the default threshold of 700 the collector ran
-        # some 250 times a 2,000-post run, about a tenth of its CPU (bench/README.md).
+        # some 250 times a 2,000-post run, about a tenth of its CPU (README.md, Performance).
         gc.set_threshold(RUN_GC_THRESHOLD, *collecting[1:])
         try:
             await pool.open()
@@ -274,7 +274,7 @@ class Engine:
         Claims are taken ahead: up to ``concurrency // CLAIM_AHEAD_DIVISOR`` posts wait,
         claimed, for the next free slot, and a claim round runs in the background when half of
         them are gone. A slot is refilled at once, and a claim round (which reads every due
-        post) serves many posts instead of one (bench/README.md, "claims taken ahead"). Posts
+        post) serves many posts instead of one (README.md, Performance, "CPU per call"). Posts
         claimed ahead count as in flight for ACCOUNT_CONCURRENCY, so order and fairness hold;
         those still waiting when the budget ends are given back unsent (store.release).
         """

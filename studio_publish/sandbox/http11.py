@@ -5,7 +5,7 @@ bodies, ``Expect: 100-continue``). server.py builds the platforms' pipeline on i
 Why asyncio and not http.server's ThreadingHTTPServer: a thread per connection, each
 sleeping the latency knob and taking the GIL in turn, cost about 0.5 ms of CPU a call and
 added several milliseconds of scheduling to each answer's latency once 64 clients called
-at once (bench/README.md, "the sandbox"). Here a call's latency is a timer, and the work of
+at once (README.md, Performance, "CPU per call"). Here a call's latency is a timer, and the work of
 a call is a few dictionary lookups in one thread.
 """
 

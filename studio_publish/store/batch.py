@@ -2,8 +2,8 @@
 
 Every post in flight saves its platform ids as they arrive and records its outcome at the
 end. Sent one by one, each write is a round trip and a commit: with 64 posts in flight that
-was half of the engine's CPU and most of PostgreSQL's (bench/README.md, "writes sent
-together"). A Batcher sends whatever queued up while its previous statement ran as one
+was half of the engine's CPU and most of PostgreSQL's (README.md, Performance,
+"CPU per call"). A Batcher sends whatever queued up while its previous statement ran as one
 statement (its query reads its rows from one JSON array, an object a post), and wakes each
 waiting post with its own answer. Nothing waits to fill a batch: a write that finds none in
 progress goes at once, so a lone post pays nothing, and each post still waits for its write
