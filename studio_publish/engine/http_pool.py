@@ -6,7 +6,8 @@ on this project's machine, ten times what httpx's own request and response model
 network, bounds how many posts one ``run-due`` publishes a minute. The pool here speaks
 the same small part of HTTP/1.1 the platform APIs use, on asyncio's transports directly:
 one request at a time per connection, keep-alive, ``Content-Length``, chunked and
-read-until-close bodies, TLS, and httpx's four timeouts.
+read-until-close bodies read no further ahead than the reader, TLS (with httpcore's
+``sni_hostname`` extension), and httpx's four timeouts.
 
 It plugs in under httpx where httpcore's pool sits (``LeanTransport._pool``), so
 everything above it, the clients and the tests' pytest-httpx mocks included, is
@@ -33,7 +34,12 @@ import httpx
 
 _MAX_HEAD_BYTES = 64 * 1024  # a status line and headers larger than this are refused
 _SMALL_BODY = 64 * 1024  # a body up to this size goes out in the same write as its head
-_Origin = tuple[bytes, bytes, int]  # scheme, host, port
+# Read no further ahead of the reader than this: the socket is read as the body is, as
+# httpcore does (a server that ignores Range must not pour a whole video into memory).
+_READ_AHEAD = 1024 * 1024
+# scheme, host, port, and the name TLS checks the certificate against when it is not the
+# host's (the media policy connects to a checked address: its "sni_hostname" extension).
+_Origin = tuple[bytes, bytes, int, str | None]
 
 
 class _Connection(asyncio.Protocol):
@@ -47,6 +53,7 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
+        self._reading_paused = False
 
     # asyncio.Protocol
 
@@ -56,6 +63,9 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if len(self.buffer) > _READ_AHEAD and not self._reading_paused and self.transport:
+            self.transport.pause_reading()
+            self._reading_paused = True
         self._wake()
 
     def eof_received(self) -> bool:
@@ -83,6 +93,15 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
     # used by the pool
+
+    def take(self, size: int) -> bytes:
+        """Up to ``size`` bytes from the buffer; reading resumes once it is low again."""
+        piece = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        if self._reading_paused and len(self.buffer) <= _READ_AHEAD // 4 and self.transport:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return piece
 
     def close(self) -> None:
         self.closed = True
@@ -212,8 +231,7 @@ class _Body:
                 raise httpcore.RemoteProtocolError(
                     f"the server closed the connection with {self._left} bytes of the body unsent"
                 )
-            piece = bytes(conn.buffer[: self._left])
-            del conn.buffer[: len(piece)]
+            piece = conn.take(self._left)
             self._left -= len(piece)
             yield piece
 
@@ -221,9 +239,7 @@ class _Body:
         conn = self._conn
         while True:
             if conn.buffer:
-                piece = bytes(conn.buffer)
-                conn.buffer.clear()
-                yield piece
+                yield conn.take(len(conn.buffer))
             elif not await conn.wait_for_data(self._timeout):
                 return
 
@@ -234,9 +250,7 @@ class _Body:
                 raise httpcore.RemoteProtocolError("a chunk's size line is too long")
             if not await conn.wait_for_data(self._timeout):
                 raise httpcore.RemoteProtocolError("the server closed the connection mid-body")
-        line = bytes(conn.buffer[:end])
-        del conn.buffer[: end + 2]
-        return line
+        return conn.take(end + 2)[:-2]
 
     async def _chunked(self) -> AsyncIterator[bytes]:
         while True:
@@ -287,7 +301,8 @@ class LeanPool:
         if url.scheme not in (b"http", b"https"):
             raise httpcore.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         port = url.port or (443 if url.scheme == b"https" else 80)
-        origin: _Origin = (url.scheme, url.host, port)
+        sni = request.extensions.get("sni_hostname") if url.scheme == b"https" else None
+        origin: _Origin = (url.scheme, url.host, port, sni)
         timeouts = _timeouts(request)
         conn = await self._connection(origin, timeouts)
         try:
@@ -334,7 +349,7 @@ class LeanPool:
             raise
 
     async def _connect(self, origin: _Origin, timeout: float | None) -> _Connection:
-        scheme, host, port = origin
+        scheme, host, port, sni = origin
         loop = asyncio.get_running_loop()
         hostname = host.decode("ascii")
         context = self._ssl_context() if scheme == b"https" else None
@@ -345,7 +360,7 @@ class LeanPool:
                     hostname,
                     port,
                     ssl=context,
-                    server_hostname=hostname if context is not None else None,
+                    server_hostname=(sni or hostname) if context is not None else None,
                 ),
                 timeout,
             )
@@ -471,8 +486,7 @@ class LeanPool:
                 )
         if end < 0 or end > _MAX_HEAD_BYTES:
             raise httpcore.RemoteProtocolError("the response's headers are too large")
-        lines = bytes(conn.buffer[:end]).split(b"\r\n")
-        del conn.buffer[: end + 4]
+        lines = conn.take(end + 4)[:-4].split(b"\r\n")
         version, _, rest = lines[0].partition(b" ")
         code, _, reason = rest.partition(b" ")
         if not version.startswith(b"HTTP/1.") or not code.isdigit() or len(code) != 3:

@@ -404,21 +404,27 @@ def test_a_cancelled_request_gives_its_connection_back_to_the_pool() -> None:
 # --- TLS ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
+def make_certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` (an address or a host name), with its key."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key, cert = folder / f"{name}.key", folder / f"{name}.pem"
+    kind = "IP" if name[0].isdigit() else "DNS"
     subprocess.run(
         [
             *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-subj", f"/CN={name}", "-addext", f"subjectAltName={kind}:{name}"),
             *("-keyout", str(key), "-out", str(cert)),
         ],
         check=True,
         capture_output=True,
     )
     return key, cert
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    return make_certificate(tmp_path, "127.0.0.1")
 
 
 def test_https_is_verified_against_the_context_it_is_given(
@@ -439,6 +445,56 @@ def test_https_is_verified_against_the_context_it_is_given(
             async with lean_client() as client:
                 with pytest.raises(httpx.ConnectError):
                     await client.get(server.url)
+
+    run(scenario())
+
+
+def test_a_pinned_address_is_verified_against_the_name_the_request_gives(tmp_path: Path) -> None:
+    # The media policy connects to the address it checked and asks TLS to check the
+    # certificate against the URL's host name (httpcore's "sni_hostname" extension).
+    key, cert = make_certificate(tmp_path, "media.example")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+
+    async def scenario() -> None:
+        server = Server(keep_answering(reply()), server_context)
+        async with server, lean_client(ssl_context=trusting) as client:
+            pinned = await client.get(
+                server.url,
+                headers={"Host": "media.example"},
+                extensions={"sni_hostname": "media.example"},
+            )
+            assert pinned.json() == {"id": "1"}
+            with pytest.raises(httpx.ConnectError):  # the address is not the certificate's
+                await client.get(server.url)
+
+    run(scenario())
+
+
+def test_a_body_is_read_from_the_socket_no_faster_than_it_is_consumed() -> None:
+    size = 64 * 1024 * 1024
+    sent = [0]
+
+    async def firehose(reader: Reader, writer: Writer, server: Server) -> None:
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        piece = b"x" * 65536
+        while sent[0] < size:
+            writer.write(piece)
+            await writer.drain()  # blocks while the client's socket buffers are full
+            sent[0] += len(piece)
+
+    async def scenario() -> None:
+        server = Server(firehose)
+        async with server, lean_client() as client, client.stream("GET", server.url) as response:
+            chunks = response.aiter_raw()  # held: a dropped iterator would close the stream
+            await chunks.__anext__()
+            await asyncio.sleep(0.5)  # a slow reader (an upload of the chunk read)
+            # The kernel's buffers and the pool's read-ahead hold a few megabytes; the
+            # server could not send the other tens of megabytes nobody read.
+            assert sent[0] < size // 2
+            await chunks.aclose()
 
     run(scenario())
 
