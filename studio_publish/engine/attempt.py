@@ -142,7 +142,11 @@ class PostAttempt:
         account_facts: dict[str, Any] | None = None,
         processing_wait: ProcessingWait | None = None,
         quotas: dict[str, Quota] | None = None,
+        on_platform_done: Callable[[], None] | None = None,
     ) -> None:
+        # Called once the post's platform calls are over, before its outcome is recorded:
+        # the claim loop gives its slot to the next post (engine/run.py).
+        self.on_platform_done = on_platform_done
         # The run's last known publishing quota of each account, saved at its end.
         self.quotas = {} if quotas is None else quotas
         self.settings = settings
@@ -170,7 +174,10 @@ class PostAttempt:
         Whatever the row holds, the post ends in a recorded state: only the loss of the
         database ends the run (the next run takes the post up again).
         """
-        return await self.record(await self._decide(rescue=rescue))
+        transition = await self._decide(rescue=rescue)
+        if self.on_platform_done is not None:
+            self.on_platform_done()
+        return await self.record(transition)
 
     async def _decide(self, *, rescue: bool) -> Transition:
         row = self.claim.account_row or await self.store.account(self.claim.account_id)

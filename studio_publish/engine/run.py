@@ -53,6 +53,9 @@ RESCUE_BATCH = 50
 CLAIM_AHEAD_DIVISOR = 2
 # Objects made between two collections of the youngest generation, during a run.
 RUN_GC_THRESHOLD = 20_000
+# Once a claim round finds less than it asked, the next waits for a post whose account has
+# more due to end, or this long: posts that fell due since are found within it.
+RECLAIM_SECONDS = 1.0
 
 
 @dataclass
@@ -283,31 +286,55 @@ class Engine:
         in_flight: dict[asyncio.Task[None], Claim] = {}
         ready: deque[Claim] = deque()  # claimed, waiting for a slot
         claiming: asyncio.Task[list[Claim]] | None = None
-        # Whether a claim round may find more: the last one was full, or a post has finished
-        # since (its account may have room again; it may have been handed back for later).
+        # Whether a claim round may find more: the last one was full, or a post has ended
+        # since whose account has more due (ACCOUNT_CONCURRENCY held them back), or
+        # RECLAIM_SECONDS have passed (posts fall due; other runs give claims back). Not at
+        # every post's end: in a run's last rounds that was a round a post, each finding
+        # nothing, beside the writes of the posts still in flight.
         may_find_more = True
+        # When a claim round last found less than it asked (at first: the loop's start).
+        short_round_at = time.monotonic()
         # Posts waiting on processing give their slot back (engine/waits.py).
         waits = ProcessingWaits(deadline)
         # Posts and claim rounds that ended since the loop last looked: each says so itself
         # and wakes the loop (one event, not an asyncio.wait over every task in flight).
         ended: list[asyncio.Task[Any]] = []
         asked = 0  # how many posts the claim round under way asked for
+        # Posts whose platform calls are over, recording their outcome: they hold no slot
+        # (the write takes a few milliseconds a post, which the next post's first call
+        # overlaps). Their accounts still count them in flight until it is recorded.
+        recording: set[asyncio.Task[Any]] = set()
 
         def on_end(task: asyncio.Task[Any]) -> None:
             ended.append(task)
             waits.slot_freed.set()
+
+        def on_platform_done() -> None:
+            task = asyncio.current_task()
+            if task in in_flight:
+                recording.add(task)
+                if waits.slots_full:
+                    waits.slot_freed.set()
 
         heartbeat = asyncio.create_task(
             self._heartbeat(store, lambda: [*in_flight.values(), *ready])
         )
         try:
             while time.monotonic() < deadline:
-                free = concurrency - (len(in_flight) - waits.sleeping)
+                busy = len(in_flight) - waits.sleeping - len(recording)
+                free = concurrency - busy
                 while free > 0 and ready:
                     claim = ready.popleft()
                     summary.claimed_ids.add(claim.post_id)
                     task = asyncio.create_task(
-                        self._attempt(store, http, claim, summary, wait=waits.wait)
+                        self._attempt(
+                            store,
+                            http,
+                            claim,
+                            summary,
+                            wait=waits.wait,
+                            on_platform_done=on_platform_done,
+                        )
                     )
                     task.add_done_callback(on_end)
                     in_flight[task] = claim
@@ -328,7 +355,7 @@ class Engine:
                     break  # nothing running and nothing left to claim
                 # Wait for a slot to free up (a post done, or one starting to wait on
                 # processing), a claim round, or the budget to run out.
-                waits.slots_full = len(in_flight) - waits.sleeping >= concurrency
+                waits.slots_full = len(in_flight) - waits.sleeping - len(recording) >= concurrency
                 if not ended:
                     waits.slot_freed.clear()
                     with contextlib.suppress(TimeoutError):
@@ -340,11 +367,18 @@ class Engine:
                     if claiming is not None and done is claiming:
                         claims, claiming = claiming.result(), None  # a database error ends the run
                         ready.extend(claims)
+                        if len(claims) < asked:
+                            short_round_at = time.monotonic()
                         may_find_more = may_find_more or len(claims) == asked
                     elif done in in_flight:
-                        in_flight.pop(done)
+                        ended_claim = in_flight.pop(done)
+                        recording.discard(done)
                         done.result()  # a database error ends the run
-                        may_find_more = True
+                        may_find_more = (
+                            may_find_more
+                            or ended_claim.more_due
+                            or time.monotonic() - short_round_at >= RECLAIM_SECONDS
+                        )
             # The budget is spent: claim nothing more, give back what was claimed ahead,
             # let what is in flight finish (a post waiting on processing is handed back at
             # its next look).
@@ -404,11 +438,14 @@ class Engine:
         *,
         wait: ProcessingWait | None,
         rescue: bool = False,
+        on_platform_done: Callable[[], None] | None = None,
     ) -> None:
         """One attempt at one claimed post; what it came to joins the run's summary.
 
         ``wait`` is how its client waits on media still processing (None: up to
-        POLL_TIMEOUT_SECONDS).
+        POLL_TIMEOUT_SECONDS). ``on_platform_done`` is called when its platform calls are
+        over and only its outcome is left to record (not for a post whose first comment
+        follows it: that is a call too).
         """
         try:
             platform = self.platform(claim.row["platform"])
@@ -429,6 +466,7 @@ class Engine:
             account_facts=self._account_facts.setdefault(claim.account_id, {}),
             processing_wait=wait,
             quotas=self._quotas,
+            on_platform_done=None if _has_first_comment(claim) else on_platform_done,
         )
         try:
             result = await attempt.run(rescue=rescue)
@@ -446,12 +484,7 @@ class Engine:
             )
             result = await self._record_unattempted(store, claim, transition)
         self._collect(summary, result)
-        options = claim.row.get("options")
-        if (
-            result.outcome is Outcome.POSTED
-            and isinstance(options, dict)
-            and FIRST_COMMENT in options
-        ):
+        if result.outcome is Outcome.POSTED and _has_first_comment(claim):
             # Its first comment, now that it is live: in this run, right after the post.
             await self._first_comments(store, http, summary, [claim.post_id])
 
@@ -485,3 +518,8 @@ class Engine:
         while claims := await store.claim_abandoned(RESCUE_BATCH):
             summary.rescued += len(claims)
             await asyncio.gather(*(take_up(c) for c in claims))
+
+
+def _has_first_comment(claim: Claim) -> bool:
+    options = claim.row.get("options")
+    return isinstance(options, dict) and FIRST_COMMENT in options

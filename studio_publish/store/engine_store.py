@@ -70,6 +70,9 @@ class Claim:
     row: Row
     # The post's account as read with the claim (None: not read yet, or there is none).
     account_row: Row | None = None
+    # Whether its account had due posts the claim left for later (account_concurrency):
+    # its end makes room for one of them. Unknown (True) for a claim of one post.
+    more_due: bool = True
 
     @property
     def db_now(self) -> Any:
@@ -92,6 +95,7 @@ class Claim:
 
 def claim_from_row(row: Row, accounts: dict[str, Row] | None = None) -> Claim:
     account_id = str(row["social_account_id"])
+    more_due = bool(row.pop("more_due", True))  # a fact of the claim, not of the post
     return Claim(
         post_id=str(row["id"]),
         token=str(row["claim_token"]),
@@ -99,6 +103,7 @@ def claim_from_row(row: Row, accounts: dict[str, Row] | None = None) -> Claim:
         account_id=account_id,
         row=row,
         account_row=(accounts or {}).get(account_id),
+        more_due=more_due,
     )
 
 

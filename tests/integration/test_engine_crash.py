@@ -57,11 +57,14 @@ def expire_leases(conn: Conn) -> None:
 def test_four_overlapping_runs_publish_each_post_once(
     db_url: str, conn: Conn, tmp_path: Path
 ) -> None:
-    accounts = [add_account(conn) for _ in range(10)]
-    ids = [pid for a in accounts for pid in add_posts(conn, a, 40)]  # 400 due posts
+    accounts = [add_account(conn) for _ in range(40)]
+    ids = [pid for a in accounts for pid in add_posts(conn, a, 10)]  # 400 due posts
     ledger = tmp_path / "ledger"
 
-    runs = [start_run(db_url, ledger, FAKE_DELAY="0.01") for _ in range(4)]
+    # Four posts in flight a run (and two claimed ahead) of 40 accounts: a run up first
+    # leaves accounts to the others. (With 10 accounts, 8 slots and 4 ahead it held every account,
+    # and the runs starting a moment later found nothing to do: the sharing went untested.)
+    runs = [start_run(db_url, ledger, FAKE_DELAY="0.02", FAKE_CONCURRENCY="4") for _ in range(4)]
     results = [finish(r) for r in runs]
 
     assert all(code == 0 for code, _ in results), results

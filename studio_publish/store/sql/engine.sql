@@ -87,7 +87,8 @@ WITH in_flight AS (
 ), ranked AS (
     SELECT p.id, p.social_account_id, greatest(p.scheduled_for, p.next_attempt_at) AS due_at,
            row_number() OVER (PARTITION BY p.social_account_id
-                              ORDER BY p.scheduled_for, p.created_at, p.id) AS place
+                              ORDER BY p.scheduled_for, p.created_at, p.id) AS place,
+           count(*) OVER (PARTITION BY p.social_account_id) AS due_posts
     FROM studio_social_posts p
     WHERE p.status = ANY(%(from_states)s::text[])
       AND greatest(p.scheduled_for, p.next_attempt_at) <= now()
@@ -95,7 +96,7 @@ WITH in_flight AS (
       AND (%(only_ids)s::uuid[] IS NULL OR p.id = ANY(%(only_ids)s::uuid[]))
     UNION ALL
     -- Posts naming no account: only looked for when lock_due_accounts found some.
-    SELECT p.id, NULL, greatest(p.scheduled_for, p.next_attempt_at), 1
+    SELECT p.id, NULL, greatest(p.scheduled_for, p.next_attempt_at), 1, 1
     FROM studio_social_posts p
     WHERE %(orphans)s::boolean
       AND p.status = ANY(%(from_states)s::text[])
@@ -103,7 +104,8 @@ WITH in_flight AS (
       AND (p.social_account_id IS NULL OR p.social_account_id = ANY(%(orphan_ids)s::uuid[]))
       AND (%(only_ids)s::uuid[] IS NULL OR p.id = ANY(%(only_ids)s::uuid[]))
 ), due AS MATERIALIZED (
-    SELECT r.id, r.place + coalesce(i.posts, 0) AS turn, r.due_at
+    SELECT r.id, r.place + coalesce(i.posts, 0) AS turn, r.due_at, r.social_account_id,
+           r.due_posts
     FROM ranked r
     LEFT JOIN in_flight i ON i.social_account_id = r.social_account_id
     WHERE r.social_account_id IS NULL
@@ -129,7 +131,12 @@ WITH in_flight AS (
     SELECT id, %(run_id)s, attempt_count, attempt_started_at FROM claimed
 )
 -- In the order they were chosen: the run starts them in this order (some wait for a slot).
-SELECT claimed.* FROM claimed JOIN due USING (id) ORDER BY due.turn, due.due_at, due.id;
+-- more_due: the post's account has due posts this claim left (held back by
+-- account_concurrency), so the post's end makes room for another (engine/run.py).
+SELECT claimed.*,
+       due.social_account_id IS NOT NULL
+       AND due.due_posts > count(*) OVER (PARTITION BY due.social_account_id) AS more_due
+FROM claimed JOIN due USING (id) ORDER BY due.turn, due.due_at, due.id;
 
 -- name: release_claims
 -- publishing -> scheduled: posts a run claimed ahead of a free slot and never started (its
