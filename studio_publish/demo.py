@@ -206,7 +206,7 @@ What to try next: publish a post yourself, in the folder where you installed stu
           --media {served}/_sandbox/media/photo.jpg
       .venv/bin/studio-publish run-due
       .venv/bin/studio-publish status
-  run-due is what cron runs every minute (crontab.example); status counts it under posted_24h.
+  run-due is what cron runs every minute (crontab.example); status counts it under "posted 24h".
   .venv/bin/studio-publish db stop stops the embedded PostgreSQL when you are done.
 
 Everything this demo started has been stopped and removed (but for an empty lock file:

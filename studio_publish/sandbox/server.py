@@ -31,8 +31,9 @@ import time
 import traceback
 import urllib.parse
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Coroutine, Iterable, Iterator
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from types import FrameType, TracebackType
 from typing import Any, ClassVar, TextIO
 
@@ -61,6 +62,7 @@ from studio_publish.sandbox.wire import (
 
 DEFAULT_PORT = 8765
 _PIECE = 1024 * 1024  # upload bodies are read (and dropped) a megabyte at a time
+_STOP_CHECK = 0.2  # how often a worker waiting on an upload's body looks whether we stop
 _DRAIN_LIMIT = 256 * 1024 * 1024  # the largest legal chunk is 128 MB
 
 # Credentials that must never be in a URL query string (the form body is fine).
@@ -526,8 +528,7 @@ class Sandbox:
 
         def stream_body() -> Iterator[bytes]:
             while body.left > 0:
-                read = reader.read(min(_PIECE, body.left))
-                piece = asyncio.run_coroutine_threadsafe(read, loop).result()
+                piece = self._read_from_loop(reader.read(min(_PIECE, body.left)), loop)
                 if not piece:
                     body.close = True  # the client went away mid-chunk
                     return
@@ -542,6 +543,28 @@ class Sandbox:
 
         req.stream_body = stream_body
         return await loop.run_in_executor(self._uploads, answer)
+
+    def _read_from_loop(
+        self, read: Coroutine[Any, Any, bytes], loop: asyncio.AbstractEventLoop
+    ) -> bytes:
+        """A piece of an upload's body, read by the server's loop for a worker thread; b""
+        once the sandbox stops. The worker looks every _STOP_CHECK seconds: a read the
+        stopping loop never ran would leave it waiting for ever, and the process, which
+        waits for its worker threads, would never exit."""
+        try:
+            future = asyncio.run_coroutine_threadsafe(read, loop)
+        except RuntimeError:  # the loop is closed
+            read.close()
+            return b""
+        while True:
+            try:
+                return future.result(timeout=_STOP_CHECK)
+            except FutureTimeout:
+                if self._stopping.is_set():
+                    future.cancel()
+                    return b""
+            except CancelledError:  # the loop cancelled it on its way down
+                return b""
 
     async def _load_body(
         self, req: Request, reader: asyncio.StreamReader, body: _Body, standin: StandIn | None

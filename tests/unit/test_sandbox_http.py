@@ -4,10 +4,15 @@ request it serves."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from studio_publish.sandbox import Sandbox
@@ -124,4 +129,62 @@ def test_stopping_closes_a_connection_waiting_on_a_hung_answer(sandbox: Sandbox)
     sandbox.stop()
     assert sock.recv(10) == b""  # closed at once, not after 30 s
     assert time.monotonic() - started < 5
+    sock.close()
+
+
+def test_stopping_ends_an_upload_whose_body_stopped_coming(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TikTok chunk whose sender went quiet mid-body: its worker thread waits for the
+    socket, read by the server's loop. Stopping must end it, or the process hangs at exit:
+    it did, at the end of a test run, its worker waiting on a read that the loop, stopping,
+    never ran. Here every read after the first is such a read."""
+    run_threadsafe = asyncio.run_coroutine_threadsafe
+    reads = 0
+
+    def never_run_after_the_first(coro: Any, loop: Any) -> Any:
+        nonlocal reads
+        if getattr(coro, "__qualname__", "") != "StreamReader.read":
+            return run_threadsafe(coro, loop)
+        reads += 1
+        if reads == 1:
+            return run_threadsafe(coro, loop)
+        coro.close()
+        return concurrent.futures.Future()  # the loop never runs it
+
+    monkeypatch.setattr(asyncio, "run_coroutine_threadsafe", never_run_after_the_first)
+    init = httpx.post(
+        f"{sandbox.tiktok_base}/v2/post/publish/inbox/video/init/",
+        headers={"Authorization": "Bearer sample-token-abc123"},
+        json={
+            "source_info": {
+                "source": "FILE_UPLOAD",
+                "video_size": 1000,
+                "chunk_size": 1000,
+                "total_chunk_count": 1,
+            }
+        },
+        timeout=5,
+    )
+    assert init.status_code == 200, init.text
+    upload = httpx.URL(init.json()["data"]["upload_url"])
+    sock = connect(sandbox)
+    sock.sendall(
+        f"PUT {upload.raw_path.decode()} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: video/mp4\r\nContent-Range: bytes 0-999/1000\r\n"
+        "Content-Length: 1000\r\n\r\n".encode()
+        + b"\0" * 10  # and then nothing more
+    )
+
+    def uploads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("sandbox-upload")]
+
+    deadline = time.monotonic() + 5
+    while reads < 2:  # the worker waits on the read never run
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    sandbox.stop()
+    for thread in uploads():
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "an upload worker outlived the sandbox"
     sock.close()
