@@ -74,14 +74,19 @@ def validate_tokens(access_token: str, refresh_token: str | None) -> None:
 
 
 def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
+    """Register the account; BadInput when the workspace already has it (a new token goes
+    in with reauth instead, which keeps its posts, quota and history)."""
     validate_account(account)
+    same = {
+        "workspace_id": account.workspace_id,
+        "platform": account.platform,
+        "platform_account_id": account.platform_account_id.strip(),
+    }
     row = db.fetch_one(
         conn,
         "insert_account",
         {
-            "workspace_id": account.workspace_id,
-            "platform": account.platform,
-            "platform_account_id": account.platform_account_id.strip(),
+            **same,
             "name": account.name,
             "access_token": account.access_token.strip(),
             "refresh_token": (account.refresh_token or "").strip() or None,
@@ -94,7 +99,18 @@ def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
             ),
         },
     )
-    assert row is not None
+    if row is None:
+        existing = db.fetch_one(conn, "find_account", same)
+        name = spec_for(account.platform).display_name
+        raise BadInput(
+            "platform_account_id",
+            f"this workspace already has {name} account {same['platform_account_id']}"
+            + (
+                f" as {existing['id']}: give it a new token with accounts reauth"
+                if existing
+                else ""
+            ),
+        )
     return row
 
 

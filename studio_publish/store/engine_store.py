@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,12 @@ if TYPE_CHECKING:  # the checked content of a row; the store only carries it
     from studio_publish.scheduling.validation import StoredPost
 
 # Which move records a claimed post's next state.
+# A claim that found accounts held by another run's claim asks again, after a pause that
+# grows, this many times: those locks last a claim transaction, a few milliseconds, and a
+# run that took the answer "nothing" would end with posts left that it could have taken.
+CONTENDED_RETRIES = 3
+CONTENDED_PAUSE_SECONDS = 0.02
+
 _MOVE_TO = {
     PostState.POSTED: Move.POST,
     PostState.SCHEDULED: Move.RETRY_LATER,
@@ -112,7 +119,7 @@ def claim_accounts(found: list[Row]) -> dict[str, Any]:
     for this claim, and the account ids of due posts that name no account."""
     orphans = [r["account_id"] for r in found if r["orphan"]]
     return {
-        "accounts": [r["account_id"] for r in found if not r["orphan"]],
+        "accounts": [r["account_id"] for r in found if r["orphan"] is False],
         "orphans": bool(orphans),
         "orphan_ids": [i for i in orphans if i is not None],
     }
@@ -192,7 +199,9 @@ class EngineStore:
 
         Two statements in one transaction: the first locks the accounts (so a concurrent run
         skips them), the second, with a snapshot taken after the locks are held, counts what
-        is in flight and claims. The transaction holds no HTTP call: it ends here.
+        is in flight and claims. The transaction holds no HTTP call: it ends here. When
+        another run's claim held accounts this one wanted, it asks again a moment later
+        (CONTENDED_RETRIES).
         """
         params = {
             **guard(Move.CLAIM),
@@ -203,8 +212,21 @@ class EngineStore:
             "only_ids": only_ids,
             "account_concurrency": self.account_concurrency,
         }
+        claims: list[Claim] = []
+        for retry in range(CONTENDED_RETRIES + 1):
+            if retry:
+                await asyncio.sleep(CONTENDED_PAUSE_SECONDS * retry)
+            taken, contended = await self._claim_once({**params, "limit": limit - len(claims)})
+            claims += taken
+            if not contended or len(claims) >= limit:
+                break
+        return claims
+
+    async def _claim_once(self, params: dict[str, Any]) -> tuple[list[Claim], bool]:
+        """One claim transaction; and whether another claim held accounts it wanted."""
         async with self.pool.connection() as conn, conn.transaction():
             found = await (await conn.execute(query("lock_due_accounts"), params)).fetchall()
+            contended = any(r["orphan"] is None for r in found)
             params.update(claim_accounts(found))
             cursor = await conn.execute(query("claim_due_posts"), params)
             rows = await cursor.fetchall()
@@ -213,7 +235,7 @@ class EngineStore:
                 ids = sorted({str(r["social_account_id"]) for r in rows if r["social_account_id"]})
                 read = await conn.execute(query("get_accounts_for_publish"), {"ids": ids})
                 accounts = {str(a["id"]): a for a in await read.fetchall()}
-        return [claim_from_row(r, accounts) for r in rows]
+        return [claim_from_row(r, accounts) for r in rows], contended
 
     async def release(self, claims: list[Claim]) -> int:
         """Give back claims taken ahead and never started; how many were still ours."""

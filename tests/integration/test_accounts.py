@@ -77,6 +77,31 @@ def test_add_reads_the_token_from_stdin_and_prints_only_the_id(cli: Cli, db_url:
     assert row["state"] == "active"
 
 
+def test_adding_an_account_the_workspace_has_is_refused_naming_it(cli: Cli, db_url: str) -> None:
+    first = cli(*add_args("instagram", "17841400000000001"), input=TOKEN + "\n")
+    assert first.exit_code == 0, first.stderr
+    account_id = first.stdout.strip()
+
+    again = cli(*add_args("instagram", "17841400000000001"), input=TOKEN + "x\n")
+
+    assert again.exit_code == 2, again.stdout
+    [line] = again.stderr.strip().splitlines()
+    assert "platform-account-id" in line and account_id in line and "reauth" in line
+    assert_no_secret(again.stdout, again.stderr)
+    assert [str(r["id"]) for r in accounts(db_url)] == [account_id]  # nothing written
+    assert accounts(db_url)[0]["access_token"] == TOKEN
+    # The same id on another platform, or in another workspace, is another account.
+    other = cli(*add_args("facebook", "17841400000000001"), input=TOKEN + "\n")
+    elsewhere = cli(
+        *add_args("instagram", "17841400000000001"),
+        "--workspace",
+        str(uuid.uuid4()),
+        input=TOKEN + "\n",
+    )
+    assert other.exit_code == 0 and elsewhere.exit_code == 0, (other.stderr, elsewhere.stderr)
+    assert len(accounts(db_url)) == 3
+
+
 def test_add_reads_tokens_from_the_named_environment_variables(cli: Cli, db_url: str) -> None:
     workspace = str(uuid.uuid4())
     result = cli(

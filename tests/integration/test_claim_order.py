@@ -213,3 +213,42 @@ def test_a_claim_skips_the_accounts_another_claim_holds(db_url: str, conn: Conn)
         [first],
     )
     assert claim(conn) == [second]
+
+
+def test_a_claim_that_meets_another_claim_asks_again_instead_of_finding_nothing(
+    db_url: str, conn: Conn
+) -> None:
+    """Runs starting together collide on the same accounts: the one that met the other's
+    account locks took "nothing due" for an answer and ended, leaving the other all the
+    work. It asks again once those locks are gone (they last a claim transaction)."""
+    import asyncio
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from studio_publish.store.engine_store import EngineStore
+    from studio_publish.store.pool import ConnectionPool
+
+    account = add_account(conn)
+    (post_id,) = add_due(conn, account, [1])
+
+    async def claim_while_another_holds_the_account() -> list[str]:
+        other = await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row)
+        pool = ConnectionPool(target(db_url), size=2)
+        await pool.open()
+        try:
+            # Another run in the middle of its claim, holding the account (and, for this
+            # test, giving up without claiming, 50 ms later).
+            await other.execute(query("lock_due_accounts"), claim_params())
+            asyncio.get_running_loop().call_later(
+                0.05, lambda: asyncio.ensure_future(other.rollback())
+            )
+            store = EngineStore(pool, lease_seconds=60, worker="t", account_concurrency=1)
+            run_id = await store.start_run(host="test", pid=1, command="run-due")
+            return [c.post_id for c in await store.claim_due(10, run_id, None)]
+        finally:
+            await pool.close()
+            await other.close()
+
+    assert asyncio.run(claim_while_another_holds_the_account()) == [post_id]
+    assert statuses(conn) == {"publishing": 1}

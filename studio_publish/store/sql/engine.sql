@@ -66,10 +66,20 @@ WITH first_due AS (
 )
 -- The locked accounts, then the posts' account ids that name no account at all (NULL
 -- among them): such posts are claimed too, so that they fail visibly instead of waiting.
+-- Last, a row with orphan NULL when another claim held accounts this one wanted (an active
+-- candidate left unlocked with the limit not reached): their locks last that claim's
+-- transaction, a few milliseconds, so the run asks again (EngineStore.claim_due).
 SELECT id AS account_id, false AS orphan FROM locked
 UNION ALL
 SELECT c.account_id, true FROM candidates c
-WHERE NOT EXISTS (SELECT 1 FROM studio_social_accounts a WHERE a.id = c.account_id);
+WHERE NOT EXISTS (SELECT 1 FROM studio_social_accounts a WHERE a.id = c.account_id)
+UNION ALL
+SELECT NULL, NULL
+WHERE (SELECT count(*) FROM locked) < %(limit)s
+  AND EXISTS (
+      SELECT 1 FROM candidates c JOIN studio_social_accounts a ON a.id = c.account_id
+      WHERE a.state = 'active' AND c.account_id NOT IN (SELECT id FROM locked)
+  );
 
 -- name: claim_due_posts
 -- scheduled -> publishing, counting the attempt, for the accounts lock_due_accounts locked
