@@ -670,7 +670,15 @@ def serve(
     with sandbox:
         for name, value in sandbox.env().items():
             print(f"{name}={value}", file=out)
-        print(f"# control API: {sandbox.url}/_sandbox/  (Ctrl-C to stop)", file=out, flush=True)
+        print(f"# control API: {sandbox.url}/_sandbox/  (Ctrl-C to stop)", file=out)
+        # Its sample media is on this host, which the media policy refuses unless allowed.
+        media_host = urllib.parse.urlsplit(sandbox.url).hostname
+        print(
+            f"# to schedule its media ({sandbox.url}/_sandbox/media/photo.jpg), also "
+            f"STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS={media_host}",
+            file=out,
+            flush=True,
+        )
         try:
             while not stop.wait(0.5):
                 pass

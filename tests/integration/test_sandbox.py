@@ -859,8 +859,12 @@ def test_serve_prints_base_urls_and_stops() -> None:
     thread.start()
     try:
         deadline = time.monotonic() + 5
-        while "control API" not in out.getvalue() and time.monotonic() < deadline:
+        while "MEDIA_ALLOW_HOSTS" not in out.getvalue() and time.monotonic() < deadline:
             time.sleep(0.02)
+        # The last line: what else to export to schedule the media it serves (loopback).
+        assert (
+            out.getvalue().splitlines()[-1].endswith("STUDIO_PUBLISH_MEDIA_ALLOW_HOSTS=127.0.0.1")
+        )
         lines = dict(
             line.split("=", 1) for line in out.getvalue().splitlines() if not line.startswith("#")
         )
