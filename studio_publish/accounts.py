@@ -82,6 +82,13 @@ def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
         "platform": account.platform,
         "platform_account_id": account.platform_account_id.strip(),
     }
+    if (existing := db.fetch_one(conn, "find_account", same)) is not None:
+        raise BadInput(
+            "platform_account_id",
+            f"this workspace already has {spec_for(account.platform).display_name} account "
+            f"{same['platform_account_id']} as {existing['id']}: give it a new token with "
+            "accounts reauth",
+        )
     row = db.fetch_one(
         conn,
         "insert_account",
@@ -99,18 +106,7 @@ def add_account(conn: db.Connection, account: NewAccount) -> db.Row:
             ),
         },
     )
-    if row is None:
-        existing = db.fetch_one(conn, "find_account", same)
-        name = spec_for(account.platform).display_name
-        raise BadInput(
-            "platform_account_id",
-            f"this workspace already has {name} account {same['platform_account_id']}"
-            + (
-                f" as {existing['id']}: give it a new token with accounts reauth"
-                if existing
-                else ""
-            ),
-        )
+    assert row is not None
     return row
 
 

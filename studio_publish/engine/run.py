@@ -316,13 +316,16 @@ class Engine:
                 if waits.slots_full:
                     waits.slot_freed.set()
 
+        def holding_slots() -> int:
+            """Posts in flight that hold a slot: not sleeping, not recording."""
+            return len(in_flight) - waits.sleeping - len(recording)
+
         heartbeat = asyncio.create_task(
             self._heartbeat(store, lambda: [*in_flight.values(), *ready])
         )
         try:
             while time.monotonic() < deadline:
-                busy = len(in_flight) - waits.sleeping - len(recording)
-                free = concurrency - busy
+                free = concurrency - holding_slots()
                 while free > 0 and ready:
                     claim = ready.popleft()
                     summary.claimed_ids.add(claim.post_id)
@@ -355,7 +358,7 @@ class Engine:
                     break  # nothing running and nothing left to claim
                 # Wait for a slot to free up (a post done, or one starting to wait on
                 # processing), a claim round, or the budget to run out.
-                waits.slots_full = len(in_flight) - waits.sleeping - len(recording) >= concurrency
+                waits.slots_full = holding_slots() >= concurrency
                 if not ended:
                     waits.slot_freed.clear()
                     with contextlib.suppress(TimeoutError):

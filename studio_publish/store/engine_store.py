@@ -17,13 +17,13 @@ from studio_publish.store.queries import query
 if TYPE_CHECKING:  # the checked content of a row; the store only carries it
     from studio_publish.scheduling.validation import StoredPost
 
-# Which move records a claimed post's next state.
 # A claim that found accounts held by another run's claim asks again, after a pause that
 # grows, this many times: those locks last a claim transaction, a few milliseconds, and a
 # run that took the answer "nothing" would end with posts left that it could have taken.
 CONTENDED_RETRIES = 3
 CONTENDED_PAUSE_SECONDS = 0.02
 
+# Which move records a claimed post's next state.
 _MOVE_TO = {
     PostState.POSTED: Move.POST,
     PostState.SCHEDULED: Move.RETRY_LATER,

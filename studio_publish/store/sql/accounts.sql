@@ -1,17 +1,11 @@
 -- name: insert_account
--- Nothing when the workspace already has this platform account (accounts.add_account says
--- which): two rows for one account would each count its quota and its posts in flight.
+-- accounts.add_account looks first (find_account): a workspace has each platform account once.
 INSERT INTO studio_social_accounts
     (workspace_id, platform, platform_account_id, name, access_token, refresh_token,
      token_expires_at, refresh_token_expires_at, options)
-SELECT %(workspace_id)s::uuid, %(platform)s, %(platform_account_id)s, %(name)s,
-       %(access_token)s, %(refresh_token)s, %(token_expires_at)s::timestamptz,
-       %(refresh_token_expires_at)s::timestamptz, %(options)s::jsonb
-WHERE NOT EXISTS (
-    SELECT 1 FROM studio_social_accounts
-    WHERE workspace_id = %(workspace_id)s::uuid AND platform = %(platform)s
-      AND platform_account_id = %(platform_account_id)s
-)
+VALUES
+    (%(workspace_id)s, %(platform)s, %(platform_account_id)s, %(name)s, %(access_token)s,
+     %(refresh_token)s, %(token_expires_at)s, %(refresh_token_expires_at)s, %(options)s)
 RETURNING id, workspace_id, platform, platform_account_id, name, options ->> 'login' AS login,
           token_expires_at, state;
 
@@ -48,7 +42,8 @@ WHERE id = %(id)s AND state IN ('active', 'needs_reauth')
 RETURNING id, platform, platform_account_id, name, token_expires_at, state;
 
 -- name: find_account
--- The workspace's account for a platform account id, if it has one.
+-- The workspace's account for a platform account id, if it has one: two rows for one
+-- account would each count its quota and its posts in flight.
 SELECT id FROM studio_social_accounts
 WHERE workspace_id = %(workspace_id)s AND platform = %(platform)s
   AND platform_account_id = %(platform_account_id)s
