@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fnmatch
+import inspect
 import signal
 import sys
 import threading
@@ -562,6 +563,8 @@ class Sandbox:
             except FutureTimeout:
                 if self._stopping.is_set():
                     future.cancel()
+                    if inspect.getcoroutinestate(read) == inspect.CORO_CREATED:
+                        read.close()  # never started: no "never awaited" warning at exit
                     return b""
             except CancelledError:  # the loop cancelled it on its way down
                 return b""
