@@ -13,9 +13,14 @@ import functools
 import ssl
 import urllib.request
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from studio_publish.engine.http_short import ShortRequest, ShortResponse, short_request, timeouts
+
+if TYPE_CHECKING:
+    from studio_publish.engine.http_pool import LeanPool
 
 # Room beyond the posts in flight: a post's calls are sequential, but an upload and a first
 # comment may overlap it, and the pool keeps as many idle connections as it may open.
@@ -59,21 +64,23 @@ class _Client(httpx.AsyncClient):
         """httpx's request without what no platform call uses: cookies, auth, redirects,
         event hooks, a base URL, the client's default headers. Going through
         ``AsyncClient.send`` for them cost about as much CPU as the pool itself
-        (README.md, Performance). The transport is the same one (what pytest-httpx answers for),
-        and so is the Response. ``content`` is httpx's params, data, files, json or content;
-        anything else, or a client with a proxy, goes httpx's own way."""
+        (README.md, Performance). A plain call goes the short path (engine/http_short.py)
+        straight to the lean pool; any other goes to the same transport as an httpx request
+        (what pytest-httpx answers for). ``content`` is httpx's params, data, files, json or
+        content; anything else, or a client with a proxy, goes httpx's own way."""
         defaults = {k: v for k, v in content.items() if _UNSET.get(k, _NOT_DEFAULT) is v}
         wanted = {k: v for k, v in content.items() if k not in defaults}
         if not self._lean or not wanted.keys() <= _CONTENT:
             return await super().request(method, url, timeout=timeout, headers=headers, **content)
         content = wanted
+        headers = _DEFAULT_HEADERS if headers is None else {**_DEFAULT_HEADERS, **headers}
+        if _transport_is_httpxs(self._transport):
+            short = short_request(method, url, headers, content)
+            if short is not None:
+                return await self._send_short(short, timeout)
         limits = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
         request = httpx.Request(
-            method,
-            url,
-            headers=_DEFAULT_HEADERS if headers is None else {**_DEFAULT_HEADERS, **headers},
-            extensions={"timeout": limits.as_dict()},
-            **content,
+            method, url, headers=headers, extensions={"timeout": limits.as_dict()}, **content
         )
         response = await self._transport.handle_async_request(request)
         response.request = request
@@ -82,6 +89,35 @@ class _Client(httpx.AsyncClient):
         finally:
             await response.aclose()
         return response
+
+    async def _send_short(self, short: ShortRequest, timeout: Any) -> httpx.Response:
+        if isinstance(timeout, int | float):
+            limits = timeouts(float(timeout))
+        else:
+            given = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
+            limits = given.as_dict()
+        pool: LeanPool = self._transport._pool  # type: ignore[attr-defined]
+        status, headers, body = await pool.exchange(
+            short.method.encode("ascii"),
+            short.origin,
+            short.target,
+            short.headers,
+            short.content,
+            limits,
+        )
+        return ShortResponse(short, status, headers, body)
+
+
+def _transport_is_httpxs(transport: httpx.AsyncBaseTransport) -> bool:
+    """Whether requests to ``transport`` would reach its pool as httpx sends them: not when
+    pytest-httpx has replaced ``AsyncHTTPTransport.handle_async_request`` (it answers for
+    the platforms in tests), which the short path would otherwise go around."""
+    handler = type(transport).handle_async_request
+    return handler.__module__ == _HTTPX_TRANSPORTS
+
+
+# Named, not read from the class at import: pytest-httpx may have patched it by then.
+_HTTPX_TRANSPORTS = "httpx._transports.default"
 
 
 # What _Client.request passes on to httpx.Request (anything else: httpx's own way), and the

@@ -1,4 +1,4 @@
-"""A lean HTTP/1.1 connection pool for the engine's httpx clients.
+"""A lean HTTP/1.1 connection pool for the engine's platform calls.
 
 Why: httpx's default pool (httpcore, over anyio and h11) costs about 1 ms of CPU per request
 on this project's machine, ten times what httpx's own request and response models cost
@@ -9,12 +9,18 @@ one request at a time per connection, keep-alive, ``Content-Length``, chunked an
 read-until-close bodies read no further ahead than the reader, TLS (with httpcore's
 ``sni_hostname`` extension), and httpx's four timeouts.
 
-It plugs in under httpx where httpcore's pool sits (``LeanTransport._pool``), so
-everything above it, the clients and the tests' pytest-httpx mocks included, is
-unchanged. It raises httpcore's exceptions, which httpx maps to its own; in particular a
-request that never left this machine raises ``ConnectError``/``ConnectTimeout``/
-``PoolTimeout``, and one that may have reached the platform raises anything else
-(platforms/transport.py tells the two apart).
+It is reached two ways:
+- ``handle_async_request``: httpcore's pool interface. It plugs in under httpx where
+  httpcore's pool sits (``LeanTransport._pool``), so everything above it, the tests'
+  pytest-httpx mocks included, is unchanged.
+- ``exchange``: a request whose body is in hand, answered with its whole body. The run's
+  client sends its plain platform calls this way (engine/http_short.py), without httpx's
+  request model or the conversion to httpcore's.
+
+Either way it raises httpx's transport errors. A request that never left this machine
+raises ``ConnectError``/``ConnectTimeout``/``PoolTimeout``/``UnsupportedProtocol``, or
+``LocalProtocolError`` for a header no HTTP message may carry; one that may have reached
+the platform raises anything else (platforms/transport.py tells the two apart).
 
 Not handled here, left to httpx's own pool: proxies (engine/http_clients.py keeps the
 stock client when a proxy is configured), HTTP/2, ``Expect: 100-continue`` and upgrades.
@@ -110,12 +116,12 @@ class _Connection(asyncio.Protocol):
 
     async def write(self, data: bytes, timeout: float | None) -> None:
         if self.closed or self.transport is None:
-            raise httpcore.WriteError("the connection closed before the request was written")
+            raise httpx.WriteError("the connection closed before the request was written")
         self.transport.write(data)
         if self._drain is not None:
-            await _within(self._drain, timeout, httpcore.WriteTimeout)
+            await _within(self._drain, timeout, httpx.WriteTimeout)
             if self.closed:
-                raise httpcore.WriteError("the connection closed while the request was written")
+                raise httpx.WriteError("the connection closed while the request was written")
 
     async def wait_for_data(self, timeout: float | None) -> bool:
         """Wait until more bytes arrive (True) or the peer closes (False)."""
@@ -123,7 +129,7 @@ class _Connection(asyncio.Protocol):
             return False
         waiter = self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await _within(waiter, timeout, httpcore.ReadTimeout)
+            await _within(waiter, timeout, httpx.ReadTimeout)
         finally:
             self._waiter = None
         return bool(self.buffer) or not self.closed
@@ -163,11 +169,16 @@ def _timeouts(request: httpcore.Request) -> dict[str, float | None]:
     return timeouts
 
 
-def _head_bytes(request: httpcore.Request) -> bytes:
-    lines = [b"%s %s HTTP/1.1" % (request.method, request.url.target)]
-    lines.extend(b"%s: %s" % (name, value) for name, value in request.headers)
-    lines.append(b"\r\n")
-    return b"\r\n".join(lines)
+def head_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A request's line and headers, refused (never sent) when a name or value holds a line
+    break or NUL: a token read from a row must not add headers of its own (h11, under
+    httpx's pool, refuses them too)."""
+    lines = [b"%s %s HTTP/1.1" % (method, target)]
+    lines.extend(b"%s: %s" % (name, value) for name, value in headers)
+    head = b"\r\n".join(lines)
+    if head.count(b"\n") != len(headers) or head.count(b"\r") != len(headers) or b"\0" in head:
+        raise httpx.LocalProtocolError("a request header holds a line break or NUL: not sent")
+    return head + b"\r\n\r\n"
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
@@ -228,7 +239,7 @@ class _Body:
         conn = self._conn
         while self._left > 0:
             if not conn.buffer and not await conn.wait_for_data(self._timeout):
-                raise httpcore.RemoteProtocolError(
+                raise httpx.RemoteProtocolError(
                     f"the server closed the connection with {self._left} bytes of the body unsent"
                 )
             piece = conn.take(self._left)
@@ -247,9 +258,9 @@ class _Body:
         conn = self._conn
         while (end := conn.buffer.find(b"\r\n")) < 0:
             if len(conn.buffer) > _MAX_HEAD_BYTES:
-                raise httpcore.RemoteProtocolError("a chunk's size line is too long")
+                raise httpx.RemoteProtocolError("a chunk's size line is too long")
             if not await conn.wait_for_data(self._timeout):
-                raise httpcore.RemoteProtocolError("the server closed the connection mid-body")
+                raise httpx.RemoteProtocolError("the server closed the connection mid-body")
         return conn.take(end + 2)[:-2]
 
     async def _chunked(self) -> AsyncIterator[bytes]:
@@ -258,9 +269,9 @@ class _Body:
             try:
                 self._left = int(size_text, 16)
             except ValueError:
-                raise httpcore.RemoteProtocolError("a chunk's size is not a number") from None
+                raise httpx.RemoteProtocolError("a chunk's size is not a number") from None
             if self._left < 0:
-                raise httpcore.RemoteProtocolError("a chunk's size is negative")
+                raise httpx.RemoteProtocolError("a chunk's size is negative")
             if self._left == 0:
                 while await self._line():  # trailers, up to the empty line
                     pass
@@ -268,7 +279,7 @@ class _Body:
             async for piece in self._by_length():
                 yield piece
             if await self._line():
-                raise httpcore.RemoteProtocolError("a chunk is longer than its size")
+                raise httpx.RemoteProtocolError("a chunk is longer than its size")
 
 
 class LeanPool:
@@ -298,19 +309,47 @@ class LeanPool:
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         url = request.url
-        if url.scheme not in (b"http", b"https"):
-            raise httpcore.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
-        port = url.port or (443 if url.scheme == b"https" else 80)
-        sni = request.extensions.get("sni_hostname") if url.scheme == b"https" else None
-        origin: _Origin = (url.scheme, url.host, port, sni)
+        origin = _origin(url.scheme, url.host, url.port, request.extensions.get("sni_hostname"))
         timeouts = _timeouts(request)
+        chunked = (_header(request.headers, b"transfer-encoding") or b"").lower() == b"chunked"
+        head = head_bytes(request.method, url.target, request.headers)
         conn = await self._connection(origin, timeouts)
         try:
-            await self._send(conn, request, timeouts.get("write"))
-            return await self._response(conn, request, timeouts.get("read"))
+            stream = request.stream
+            assert isinstance(stream, AsyncIterable)
+            await self._send(conn, head, stream, chunked, timeouts.get("write"))
+            status, reason, headers = await self._final_head(conn, timeouts.get("read"))
         except BaseException:
             self._release(conn, False)
             raise
+        body = self._body(conn, request.method, status, headers, timeouts.get("read"))
+        return httpcore.Response(
+            status,
+            headers=headers,
+            content=body,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+
+    async def exchange(
+        self,
+        method: bytes,
+        origin: _Origin,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        content: bytes,
+        timeouts: dict[str, float | None],
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One request whose body is in hand: its status, headers and whole body."""
+        message = head_bytes(method, target, headers) + content
+        conn = await self._connection(origin, timeouts)
+        try:
+            await conn.write(message, timeouts.get("write"))
+            status, _, answer_headers = await self._final_head(conn, timeouts.get("read"))
+        except BaseException:
+            self._release(conn, False)
+            raise
+        body = self._body(conn, method, status, answer_headers, timeouts.get("read"))
+        return status, answer_headers, b"".join([piece async for piece in body])
 
     async def aclose(self) -> None:
         self._closed = True
@@ -365,9 +404,9 @@ class LeanPool:
                 timeout,
             )
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"connecting took over {timeout:g} s") from None
+            raise httpx.ConnectTimeout(f"connecting took over {timeout:g} s") from None
         except (OSError, ssl.SSLError) as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from None
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from None
         return conn
 
     async def _wait_for_slot(self, timeout: float | None) -> None:
@@ -377,7 +416,7 @@ class LeanPool:
             waiter = asyncio.get_running_loop().create_future()
             self._slot_waiters.append(waiter)
             try:
-                await _within(waiter, timeout, httpcore.PoolTimeout)
+                await _within(waiter, timeout, httpx.PoolTimeout)
             finally:
                 if waiter in self._slot_waiters:
                     self._slot_waiters.remove(waiter)
@@ -421,13 +460,15 @@ class LeanPool:
     # one exchange
 
     async def _send(
-        self, conn: _Connection, request: httpcore.Request, timeout: float | None
+        self,
+        conn: _Connection,
+        head: bytes,
+        stream: AsyncIterable[bytes],
+        chunked: bool,
+        timeout: float | None,
     ) -> None:
-        """The head and body; a small body goes out in one write with its head."""
-        chunked = (_header(request.headers, b"transfer-encoding") or b"").lower() == b"chunked"
-        pending, size = [_head_bytes(request)], 0
-        stream = request.stream
-        assert isinstance(stream, AsyncIterable)
+        """The head and a streamed body; a small body goes out in one write with its head."""
+        pending, size = [head], 0
         async for piece in stream:
             if not piece:
                 continue
@@ -445,14 +486,24 @@ class LeanPool:
         if pending:
             await conn.write(b"".join(pending), timeout)
 
-    async def _response(
-        self, conn: _Connection, request: httpcore.Request, timeout: float | None
-    ) -> httpcore.Response:
+    async def _final_head(
+        self, conn: _Connection, timeout: float | None
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         while True:
             status, reason, headers = await self._head(conn, timeout)
-            if status >= 200:
-                break  # 1xx answers (none asked for) come before the real one
-        framing, length = _framing(request.method, status, headers)
+            if status >= 200:  # 1xx answers (none asked for) come before the real one
+                return status, reason, headers
+
+    def _body(
+        self,
+        conn: _Connection,
+        method: bytes,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        timeout: float | None,
+    ) -> _Body:
+        """The answer's body, to be read; the connection goes back once it is."""
+        framing, length = _framing(method, status, headers)
         connection = (_header(headers, b"connection") or b"").lower()
         body = _Body(
             conn,
@@ -462,15 +513,9 @@ class LeanPool:
             read_timeout=timeout,
             release=self._release,
         )
-        response = httpcore.Response(
-            status,
-            headers=headers,
-            content=body,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
-        )
         if framing == "none":
             body.release_now()  # nothing to read: the connection is free at once
-        return response
+        return body
 
     async def _head(
         self, conn: _Connection, timeout: float | None
@@ -481,26 +526,34 @@ class LeanPool:
                 break
             start = max(0, len(conn.buffer) - 3)
             if not await conn.wait_for_data(timeout):
-                raise httpcore.RemoteProtocolError(
+                raise httpx.RemoteProtocolError(
                     "the server closed the connection without sending a response"
                 )
         if end < 0 or end > _MAX_HEAD_BYTES:
-            raise httpcore.RemoteProtocolError("the response's headers are too large")
+            raise httpx.RemoteProtocolError("the response's headers are too large")
         lines = conn.take(end + 4)[:-4].split(b"\r\n")
         version, _, rest = lines[0].partition(b" ")
         code, _, reason = rest.partition(b" ")
         if not version.startswith(b"HTTP/1.") or not code.isdigit() or len(code) != 3:
-            raise httpcore.RemoteProtocolError("the response's status line is not HTTP/1.x")
+            raise httpx.RemoteProtocolError("the response's status line is not HTTP/1.x")
         headers = []
         for line in lines[1:]:
             name, colon, value = line.partition(b":")
             if not colon or not name or name != name.strip():
-                raise httpcore.RemoteProtocolError("a response header is malformed")
+                raise httpx.RemoteProtocolError("a response header is malformed")
             headers.append((name, value.strip()))
         connection = (_header(headers, b"connection") or b"").lower()
         if version == b"HTTP/1.0" and connection != b"keep-alive":
             headers.append((b"Connection", b"close"))  # 1.0 closes unless it said otherwise
         return int(code), reason, headers
+
+
+def _origin(scheme: bytes, host: bytes, port: int | None, sni: str | None) -> _Origin:
+    """Where a request goes; ``sni`` (the name TLS checks) only counts for https."""
+    if scheme not in (b"http", b"https"):
+        raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
+    https = scheme == b"https"
+    return (scheme, host, port or (443 if https else 80), sni if https else None)
 
 
 def _framing(method: bytes, status: int, headers: list[tuple[bytes, bytes]]) -> tuple[str, int]:
@@ -516,7 +569,7 @@ def _framing(method: bytes, status: int, headers: list[tuple[bytes, bytes]]) -> 
     if length is None:
         return "close", 0
     if not length.strip().isdigit():
-        raise httpcore.RemoteProtocolError("the response's Content-Length is not a number")
+        raise httpx.RemoteProtocolError("the response's Content-Length is not a number")
     size = int(length)
     return ("length", size) if size else ("none", 0)
 
@@ -525,7 +578,7 @@ class LeanTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with LeanPool in place of httpcore's pool.
 
     It inherits ``handle_async_request`` unchanged, which turns an httpx request into an
-    httpcore one, maps httpcore's errors to httpx's, and is what pytest-httpx mocks.
+    httpcore one and is what pytest-httpx mocks.
     """
 
     def __init__(self, limits: httpx.Limits, ssl_context: Callable[[], ssl.SSLContext]) -> None:

@@ -59,6 +59,14 @@ async def send(
     """
     try:
         return await http.request(method, url, timeout=timeout, **kwargs)
+    except httpx.LocalProtocolError as exc:
+        # Refused before sending (engine/http_pool.py, or h11 under httpx's pool): sending
+        # it again would be refused again. Its own message may quote the header: not shown.
+        raise PlatformError(
+            Decision.FAIL,
+            f"{what}: not sent: a request header held a line break or another character "
+            f"HTTP forbids ({type(exc).__name__})",
+        ) from exc
     except _NOT_SENT as exc:
         host = _host(url)
         raise PlatformError(
