@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from studio_publish.errors import BadInput, Refused
-from studio_publish.ids import platform_id_problem
+from studio_publish.ids import platform_id_problem, token_problem
 from studio_publish.platforms.registry import spec_for
 from studio_publish.platforms.spec import LOGIN_OPTION
 from studio_publish.reporting.status import held_posts_by_account
@@ -71,6 +71,10 @@ def validate_tokens(access_token: str, refresh_token: str | None) -> None:
         raise BadInput("access_token", "is empty")
     check_text(access_token, "access_token")
     check_text(refresh_token, "refresh_token")
+    # Stored stripped (below); what is left goes into a header as it is.
+    for name, token in (("access_token", access_token), ("refresh_token", refresh_token)):
+        if (problem := token_problem((token or "").strip() or None)) is not None:
+            raise BadInput(name, problem)
 
 
 def add_account(conn: db.Connection, account: NewAccount) -> db.Row:

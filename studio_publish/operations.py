@@ -84,14 +84,15 @@ def _would(row: db.Row, settings: Settings) -> str:
         "platform": row["account_platform"],
         "workspace_id": row["account_workspace_id"],
         "platform_account_id": row["platform_account_id"],
+        "access_token": row["access_token"],
+        "refresh_token": row["refresh_token"],
     }
     from studio_publish.engine.attempt import admit
 
     refused = admit(row, account, platform=row["platform"], media=settings.media_policy())
     if isinstance(refused, Transition):  # the engine's own door, so the preview cannot drift
-        return f"{refused.outcome} as {refused.reason}: {refused.message}"
-    if not row["has_token"]:
-        return "wait: the account has no access token"
+        reason = f" as {refused.reason}" if refused.reason else ""
+        return f"{refused.outcome}{reason}: {refused.message}"
     if row["token_expired"]:
         if row["platform"] in registry.refreshing() and row["has_refresh_token"]:
             return "refresh the expired token, then publish"

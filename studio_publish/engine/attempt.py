@@ -21,7 +21,7 @@ from studio_publish.domain import Quota
 from studio_publish.engine import outcomes
 from studio_publish.engine.tokens import needs_refresh, refresh_account_token
 from studio_publish.errors import BadInput
-from studio_publish.ids import platform_id_problem
+from studio_publish.ids import platform_id_problem, token_problem
 from studio_publish.media_policy import MediaPolicy
 from studio_publish.platforms.base import (
     Decision,
@@ -109,6 +109,13 @@ def admit(
             FailureReason.INVALID,
             f"the account's platform_account_id: {problem}; nothing was sent",
         )
+    for field in ("access_token", "refresh_token"):
+        if (problem := token_problem(account_row[field])) is not None:
+            # It goes into a header: a line break in it would add headers of its own.
+            return outcomes.reauth(
+                f"the account's {field} {problem}; nothing was sent: give the account a new "
+                "token (accounts reauth)"
+            )
     try:
         saved_ids = check_saved_ids(post_row.get("platform_state"))
         content = check_stored_post(post_row, platform=platform, media=media)

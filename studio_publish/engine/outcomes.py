@@ -45,6 +45,18 @@ def needs_review(
     )
 
 
+def reauth(message: str) -> Transition:
+    """The account must be re-authorised by a person: the post waits, held by its account's
+    state, without using an attempt (see after_error)."""
+    return Transition(
+        Outcome.REAUTH,
+        message,
+        give_back_attempt=True,
+        error_class=Decision.REAUTH.value,
+        mark_reauth=True,
+    )
+
+
 def start_over(message: str) -> Transition:
     """An earlier attempt certainly did not go live: try again now, as a retry."""
     return Transition(Outcome.RETRY, message, error_class="abandoned")
@@ -86,7 +98,7 @@ def after_error(
         # A refresh that did not help is a re-authorisation: a person must act. The post
         # waits (held by its account's state) without using its attempts, due again the
         # moment the account is re-authorised.
-        outcome, give_back = Outcome.REAUTH, True
+        return replace(reauth(message), http_status=error.http_status, error_class=decision.value)
     elif decision is Decision.FAIL:
         outcome, reason = Outcome.FAILED, FailureReason.PLATFORM
     elif decision is Decision.INVALID:

@@ -16,6 +16,7 @@ import datetime as dt
 import httpx
 
 from studio_publish.domain import Account
+from studio_publish.ids import token_problem
 from studio_publish.platforms.base import Decision, Platform, PlatformError
 from studio_publish.platforms.registry import spec_for
 from studio_publish.store.engine_store import account_from_row
@@ -63,6 +64,14 @@ async def refresh_account_token(
         # Whether a refresh token is needed is the platform's to say: some refresh the
         # access token itself.
         grant = await platform.refresh_token(current, http)
+        for name, token in (("access", grant.access_token), ("refresh", grant.refresh_token)):
+            if (problem := token_problem(token)) is not None:
+                # An answer is never trusted: this token would go into a header as it is.
+                raise PlatformError(
+                    Decision.RETRY,
+                    f"the token refresh answered a new {name} token that {problem}; "
+                    "the stored tokens are kept",
+                )
         await conn.execute(
             query("save_refreshed_tokens"),
             {

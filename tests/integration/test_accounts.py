@@ -257,6 +257,24 @@ BAD_ADDS = [
     pytest.param(
         add_args("instagram", "1"), TOKEN + "\x00junk\n", {}, "access token", id="nul-in-token"
     ),
+    # A token goes into a header as it is: a line break would add headers of its own.
+    pytest.param(
+        add_args("instagram", "1"), TOKEN + " second half\n", {}, "access token", id="space"
+    ),
+    pytest.param(
+        add_args("instagram", "1", "--access-token-env", "IG_TOKEN"),
+        "",
+        {"IG_TOKEN": TOKEN + "\r\nX-Injected: 1"},
+        "access token",
+        id="line-break-in-token",
+    ),
+    pytest.param(
+        add_args("instagram", "1", "--refresh-token-env", "IG_REFRESH"),
+        TOKEN + "\n",
+        {"IG_REFRESH": "rft.1\u200b"},  # a zero-width space pasted from a web page
+        "refresh token",
+        id="invisible-in-refresh-token",
+    ),
 ]
 
 

@@ -227,6 +227,31 @@ def test_refresh_that_fails_asks_for_reauth(db_url: str, conn: Conn, tmp_path: P
     assert post(conn, post_id)["attempt_count"] == 0
 
 
+def test_a_refreshed_token_no_header_can_carry_is_not_kept(
+    db_url: str, conn: Conn, tmp_path: Path
+) -> None:
+    """An answer is never trusted: a new token with a line break would add headers of its own
+    to every call. The stored tokens stay, and the post is tried again later."""
+    fake = FakePlatform("tiktok", tmp_path / "ledger", refreshable=True)
+    fake.refreshed_token = "act.{n}\r\nX-Injected: 1"
+    account = add_account(
+        conn, "tiktok", token="old-token-abcd", refresh_token="old-refresh", expires_in="1 minute"
+    )
+    post_id = add_post(conn, account, platform="tiktok")
+
+    run(db_url, fake)
+
+    row = post(conn, post_id)
+    assert row["status"] == "scheduled" and row["next_attempt_at"] is not None
+    assert "new access token that holds a space, a line break" in row["last_publish_error"]
+    assert fake.calls["refresh"] == 1 and fake.calls["publish"] == 0
+    acct = conn.execute("SELECT * FROM studio_social_accounts WHERE id = %s", [account]).fetchone()
+    assert acct and (acct["access_token"], acct["refresh_token"]) == (
+        "old-token-abcd",
+        "old-refresh",
+    )
+
+
 def test_two_runs_refreshing_one_account_refresh_once(
     db_url: str, conn: Conn, tmp_path: Path
 ) -> None:

@@ -126,8 +126,9 @@ def test_an_active_account_takes_a_new_token_too(cli: Cli, conn: Conn) -> None:
         ("not-an-id", NEW_TOKEN, "ACCOUNT_ID"),
         (None, "", "access token"),
         (None, "   ", "access token"),
+        (None, NEW_TOKEN + " and more", "access token"),
     ],
-    ids=["unknown", "malformed", "empty-token", "blank-token"],
+    ids=["unknown", "malformed", "empty-token", "blank-token", "space-in-token"],
 )
 def test_bad_input_is_exit_2_and_changes_nothing(
     cli: Cli, conn: Conn, account: str | None, token: str, field: str

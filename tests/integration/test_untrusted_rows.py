@@ -850,6 +850,27 @@ def test_an_account_id_that_is_not_an_id_is_never_put_in_a_path(
     assert platforms.requests == []
 
 
+@pytest.mark.parametrize("token", ["tok\r\nX-Injected: 1", "tok en", "tök", ""])
+def test_a_stored_token_no_header_can_carry_is_never_sent(
+    db_url: str, conn: Conn, platforms: Platforms, token: str
+) -> None:
+    """A token written into the table by hand (or by another tool): its posts wait for a new
+    token, visibly, and nothing is sent; the account's other work is not affected."""
+    facebook = add_account(conn, "facebook")
+    conn.execute(
+        "UPDATE studio_social_accounts SET access_token = %s WHERE id = %s", [token, facebook]
+    )
+    text = insert(conn, facebook, "facebook", post_type="text")
+    summary = run(db_url)
+    row = post(conn, text)
+    assert row["status"] == "scheduled" and row["attempt_count"] == 0
+    assert "access_token" in row["last_publish_error"]
+    assert "accounts reauth" in row["last_publish_error"]
+    state = conn.execute("SELECT state FROM studio_social_accounts WHERE id = %s", [facebook])
+    assert state.fetchone()["state"] == "needs_reauth"
+    assert platforms.requests == [] and summary.counts()["retried"] == 1
+
+
 def test_run_due_dry_run_says_which_rows_would_fail_and_why(
     db_url: str, conn: Conn, platforms: Platforms
 ) -> None:
@@ -857,9 +878,17 @@ def test_run_due_dry_run_says_which_rows_would_fail_and_why(
     facebook = add_account(conn, "facebook")
     hostile = tiktok_video(conn, tiktok, "/etc/passwd")
     good = good_text_post(conn, facebook)
+    injecting = add_account(conn, "facebook")
+    conn.execute(
+        "UPDATE studio_social_accounts SET access_token = %s WHERE id = %s",
+        ["tok-SECRET-42\r\nX-Injected: 1", injecting],
+    )
+    held = good_text_post(conn, injecting)
     preview = operations.preview_due(conn, engine_settings())
     would = {p["id"]: p["would"] for p in preview["due"]}
     assert would[good] == "publish"
     assert would[hostile].startswith("failed as invalid: media[0].url: ")
+    assert would[held].startswith("reauth: the account's access_token holds a space, a line")
+    assert "SECRET-42" not in json.dumps(preview, default=str)  # the token is never shown
     assert post(conn, hostile)["status"] == "scheduled"  # nothing written
     assert platforms.requests == []

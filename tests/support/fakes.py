@@ -52,6 +52,8 @@ class FakePlatform:
     crash: str | None = None
     refreshable: bool = False
     refresh_error: PlatformError | None = None
+    # What a refresh answers as the new access token ("{n}": the refresh's number).
+    refreshed_token: str = "refreshed-{n}"
     reconcile_override: ReconcileStatus | None = None
     calls: Counter[str] = field(default_factory=Counter)
     tokens_seen: list[str] = field(default_factory=list)
@@ -110,7 +112,7 @@ class FakePlatform:
         import datetime as dt
 
         return TokenGrant(
-            access_token=f"refreshed-{self.calls['refresh']}",
+            access_token=self.refreshed_token.format(n=self.calls["refresh"]),
             refresh_token=f"rotated-{self.calls['refresh']}",
             expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2),
         )
