@@ -172,7 +172,11 @@ class ShortResponse(httpx.Response):
             stream=httpx.ByteStream(content),
             extensions={"http_version": b"HTTP/1.1"},
         )
-        self.read()  # decodes a Content-Encoding, as httpx's aread() would
+        if "content-encoding" in self.headers:
+            self.read()  # decoded, as httpx's aread() would
+        else:  # what read() would make of it, without walking the stream's decoders
+            self._content = content
+            self.is_stream_consumed = self.is_closed = True
         self._short = request
 
     @property

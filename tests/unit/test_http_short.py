@@ -5,6 +5,7 @@ another one in."""
 from __future__ import annotations
 
 import gzip
+import json
 import string
 
 import httpx
@@ -166,6 +167,38 @@ def test_the_runs_client_sends_plain_calls_the_short_way_with_httpxs_bytes(
             assert short_head.split(b"\r\n") == httpx_lines
 
     run(scenario())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    status=st.integers(100, 599),
+    body=st.binary(max_size=64) | json_value.map(lambda j: json.dumps(j).encode()),
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(["Content-Type", "X-App-Usage", "Content-Length", "Connection"]),
+            st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20),
+        ),
+        max_size=4,
+    ),
+)
+def test_a_short_response_reads_as_httpxs_own_would(
+    status: int, body: bytes, headers: list[tuple[str, str]]
+) -> None:
+    raw = [(name.encode(), value.encode()) for name, value in headers]
+    short = ShortResponse(short_request("GET", "http://h/x", {}, {}), status, raw, body)  # type: ignore[arg-type]
+    own = httpx.Response(status, headers=raw, stream=httpx.ByteStream(body))
+    own.read()
+    assert (short.status_code, short.headers, short.content) == (
+        own.status_code,
+        own.headers,
+        own.content,
+    )
+    assert (short.text, short.is_success, short.encoding) == (
+        own.text,
+        own.is_success,
+        own.encoding,
+    )
+    assert short.is_closed and short.is_stream_consumed
 
 
 def test_a_compressed_answer_is_read_decompressed() -> None:
