@@ -1,84 +1,63 @@
-"""structlog setup: JSON lines when not on a terminal (cron), readable lines on one.
+"""Log lines: JSON lines when not on a terminal (cron), readable lines on one.
 
 Logs go to standard error so that `--json` output on standard output stays one document.
 Every line about a post is bound with its post_id, platform and attempt by the engine.
 Values often carry a platform's message or a caption: on a terminal their control characters
-are shown escaped (`_escape_controls`); JSON lines escape everything outside ASCII.
+are shown escaped (terminal_text.printable); JSON lines escape everything outside ASCII.
+
+A logger of our own, not a logging library's: the engine logs a line or two a post, and
+structlog, which did this before, cost more start-up than any other import a run does not
+need (it imports rich for its console renderer) and about 3 % of the engine's CPU a post
+(README.md, Performance). What it did for us is here: bound values, levels, the two
+formats, exceptions and the secret-named keys dropped.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import sys
-from collections.abc import MutableMapping
+import traceback
+from dataclasses import dataclass
 from typing import Any
-
-import structlog
 
 from studio_publish.terminal_text import printable
 
 _SECRET_KEYS = ("token", "secret", "password", "authorization")
-
-
-def _drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Belt and braces: a key that names a secret is never logged, whoever passed it."""
-    for key in list(event):
-        if any(word in key.lower() for word in _SECRET_KEYS):
-            event[key] = "[redacted]"
-    return event
-
-
-# Text of ours that spans lines on purpose (the renderer writes it as is): newlines stay.
+# Text of ours that spans lines on purpose (a traceback): newlines stay, on a terminal.
 _MULTILINE_KEYS = ("exception", "stack")
+# A console value with any of these is shown through repr(), so it reads as one value.
+_QUOTED = frozenset(" \t=\r\n\"'")
+_LEVEL_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
 
 
-class _Escaped(str):
-    """A log value shown escaped, whether the renderer writes it as is or through repr()."""
-
-    def __new__(cls, shown: str, shown_repr: str) -> _Escaped:
-        value = super().__new__(cls, shown)
-        value._repr = shown_repr
-        return value
-
-    _repr: str
-
-    def __repr__(self) -> str:
-        return self._repr
+@dataclass(frozen=True)
+class _Format:
+    json: bool
+    level: int
+    colors: bool
 
 
-def _escape_controls(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """For the console: no escape sequence or bidi override in a value reaches the terminal.
-
-    The console renderer writes a plain string as is and one with spaces or quotes through
-    repr(), other values through repr(); each way, what it writes is escaped.
-    """
-    for key, value in event.items():
-        if key in _MULTILINE_KEYS and isinstance(value, str):
-            event[key] = printable(value, keep_newlines=True)
-        elif isinstance(value, str):
-            event[key] = _Escaped(printable(value), printable(repr(value)))
-        elif key != "exc_info" and printable(shown := repr(value)) != shown:
-            event[key] = _Escaped(printable(shown), printable(shown))
-    return event
-
-
-class _StderrLogger:
-    """Writes each line to whatever sys.stderr is *now* (tests and runners swap it)."""
-
-    def msg(self, message: str) -> None:
-        sys.stderr.write(message + "\n")
-        sys.stderr.flush()
-
-    log = debug = info = warning = warn = error = critical = exception = fatal = msg
-
-
-def _stderr_logger(*_: Any) -> _StderrLogger:
-    return _StderrLogger()
+_format = _Format(json=True, level=logging.INFO, colors=False)  # until configure_logging
 
 
 def json_lines(log_format: str) -> bool:
     """Whether logs are JSON lines: ``json``, or ``auto`` when stderr is not a terminal (cron)."""
     return log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+
+
+def configure_logging(log_format: str = "auto", *, level: int = logging.INFO) -> None:
+    """Where every logger's lines go from now on: their format and the lowest level shown."""
+    global _format
+    use_json = json_lines(log_format)
+    _format = _Format(json=use_json, level=level, colors=not use_json and sys.stderr.isatty())
 
 
 def report_failure(message: str, *, exit_code: int, field: str | None) -> None:
@@ -98,31 +77,79 @@ def report_failure(message: str, *, exit_code: int, field: str | None) -> None:
     get_logger().error("command_failed", error=message, exit_code=exit_code, field=field)
 
 
-def configure_logging(log_format: str = "auto", *, level: int = logging.INFO) -> None:
-    use_json = json_lines(log_format)
-    renderer: Any
-    escaping: list[Any] = []
-    if use_json:
-        # ensure_ascii: DEL, C1 and bidi controls are written as \u escapes, never raw.
-        renderer = structlog.processors.JSONRenderer(ensure_ascii=True)
-    else:
-        escaping = [_escape_controls]
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _drop_secrets,
-            structlog.processors.format_exc_info,
-            *escaping,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=_stderr_logger,
-        cache_logger_on_first_use=False,
+class Logger:
+    """Lines about one thing: the values it was bound with, then each line's own."""
+
+    __slots__ = ("_bound",)
+
+    def __init__(self, bound: dict[str, Any]) -> None:
+        self._bound = bound
+
+    def bind(self, **values: Any) -> Logger:
+        return Logger({**self._bound, **values})
+
+    def debug(self, event: str, **values: Any) -> None:
+        self._line(logging.DEBUG, event, values)
+
+    def info(self, event: str, **values: Any) -> None:
+        self._line(logging.INFO, event, values)
+
+    def warning(self, event: str, **values: Any) -> None:
+        self._line(logging.WARNING, event, values)
+
+    def error(self, event: str, **values: Any) -> None:
+        self._line(logging.ERROR, event, values)
+
+    def exception(self, event: str, **values: Any) -> None:
+        """An error line with the exception being handled, as its ``exception`` value."""
+        self._line(logging.ERROR, event, {**values, "exception": traceback.format_exc().rstrip()})
+
+    def _line(self, level: int, event: str, values: dict[str, Any]) -> None:
+        shown = _format
+        if level < shown.level:
+            return
+        entry = {**self._bound, **values}
+        for key in entry:
+            if any(word in key.lower() for word in _SECRET_KEYS):
+                entry[key] = "[redacted]"  # belt and braces: whoever passed it, never logged
+        entry["event"] = event
+        entry["level"] = _LEVEL_NAMES[level]
+        entry["timestamp"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        line = _json(entry) if shown.json else _console(entry, colors=shown.colors)
+        sys.stderr.write(line + "\n")  # whatever sys.stderr is now: tests and runners swap it
+        sys.stderr.flush()
+
+
+def _json(entry: dict[str, Any]) -> str:
+    # ensure_ascii: DEL, C1 and bidi controls are written as \u escapes, never raw.
+    return json.dumps(entry, ensure_ascii=True, default=repr)
+
+
+_COLORS = {"debug": "\x1b[34m", "info": "\x1b[32m", "warning": "\x1b[33m", "error": "\x1b[31m"}
+
+
+def _console(entry: dict[str, Any], *, colors: bool) -> str:
+    """``timestamp [level    ] event   key=value ...``, every value escaped for a terminal; a
+    traceback last, on lines of its own."""
+    timestamp, level, event = entry.pop("timestamp"), entry.pop("level"), entry.pop("event")
+    tail = [entry.pop(key) for key in _MULTILINE_KEYS if key in entry]
+    shown_level = f"[{level:<9}]"
+    if colors:
+        shown_level = f"{_COLORS.get(level, '')}{shown_level}\x1b[0m"
+    parts = [timestamp, shown_level, f"{printable(event):<30}"]
+    parts.extend(
+        f"{printable(key)}={_console_value(value)}" for key, value in sorted(entry.items())
     )
+    lines = [" ".join(parts).rstrip()]
+    lines.extend(printable(str(text), keep_newlines=True) for text in tail)
+    return "\n".join(lines)
 
 
-def get_logger(**bound: Any) -> Any:
-    return structlog.get_logger("studio_publish").bind(**bound)
+def _console_value(value: Any) -> str:
+    if isinstance(value, str) and not _QUOTED.intersection(value):
+        return printable(value)
+    return printable(repr(value))
+
+
+def get_logger(**bound: Any) -> Logger:
+    return Logger(bound)

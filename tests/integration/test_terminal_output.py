@@ -17,12 +17,12 @@ from typing import Any
 
 import psycopg
 import pytest
-import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 from support.cli import Cli
 from test_status import WIDE, ago, ahead, insert_post
 
+from studio_publish import logs
 from studio_publish.cli.output import print_line, print_table
 from studio_publish.errors import BadInput
 from studio_publish.formatting import to_json
@@ -328,10 +328,9 @@ def test_a_problem_line_is_one_escaped_line(cli: Cli, conn: Conn) -> None:
 
 
 @pytest.fixture
-def restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
+def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(logs, "_format", logs._format)  # put back when the test ends
     yield
-    structlog.configure(**saved)
 
 
 def test_a_console_log_line_shows_escapes_escaped(
