@@ -340,10 +340,14 @@ class LeanPool:
         timeouts: dict[str, float | None],
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """One request whose body is in hand: its status, headers and whole body."""
-        message = head_bytes(method, target, headers) + content
+        head = head_bytes(method, target, headers)
         conn = await self._connection(origin, timeouts)
         try:
-            await conn.write(message, timeouts.get("write"))
+            if len(content) > _SMALL_BODY:  # not copied into one buffer with its head
+                await conn.write(head, timeouts.get("write"))
+                await conn.write(content, timeouts.get("write"))
+            else:
+                await conn.write(head + content, timeouts.get("write"))
             status, _, answer_headers = await self._final_head(conn, timeouts.get("read"))
         except BaseException:
             self._release(conn, False)

@@ -21,6 +21,14 @@ from studio_publish.engine.http_short import ShortResponse, short_request
 from studio_publish.platforms.base import Decision, PlatformError
 from studio_publish.platforms.transport import send
 
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's client is lean (and takes the short path) only without a proxy."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
 HEADERS = {"Accept": "*/*", "User-Agent": "studio-publish", "Authorization": "Bearer t0k3n"}
 
 # What a platform call is made of: ids and API versions in the path, any text in fields.
@@ -28,10 +36,14 @@ segment = st.text(string.ascii_letters + string.digits + "_.:~-", min_size=1, ma
 path = st.lists(segment, max_size=4).map(lambda parts: "/" + "/".join(parts))
 field_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 fields = st.dictionaries(field_text, field_text | st.integers(-(10**12), 10**12), max_size=5)
+
+
+def _nested(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(inner, max_size=3) | st.dictionaries(field_text, inner, max_size=3)
+
+
 json_value = st.recursive(
-    st.none() | st.booleans() | st.integers() | field_text,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(field_text, inner, max_size=3),
-    max_leaves=8,
+    st.none() | st.booleans() | st.integers() | field_text, _nested, max_leaves=8
 )
 # Any of them, or several: httpx takes content, then non-empty data, then json.
 body = st.fixed_dictionaries(
@@ -122,12 +134,7 @@ def test_what_is_not_plain_goes_httpxs_way(
     assert short_request("GET", url, {**HEADERS, **headers}, content) is None
 
 
-def test_the_runs_client_sends_plain_calls_the_short_way_with_httpxs_bytes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
+def test_the_runs_client_sends_plain_calls_the_short_way_with_httpxs_bytes() -> None:
     async def scenario() -> None:
         async with Server(keep_answering(reply())) as server, HttpClients(4, 5) as clients:
             short = await clients.next().post(
@@ -199,6 +206,19 @@ def test_a_short_response_reads_as_httpxs_own_would(
         own.encoding,
     )
     assert short.is_closed and short.is_stream_consumed
+
+
+def test_a_large_body_arrives_whole_the_short_way() -> None:
+    body = bytes(range(256)) * 4099  # over a megabyte, odd-sized: written apart from its head
+
+    async def scenario() -> None:
+        async with Server(keep_answering(reply())) as server, HttpClients(4, 5) as clients:
+            response = await clients.next().post(f"{server.url}/v1/upload", content=body)
+            assert isinstance(response, ShortResponse) and response.json() == {"id": "1"}
+        ((head, received),) = server.requests
+        assert received == body and f"content-length: {len(body)}".encode() in head.lower()
+
+    run(scenario())
 
 
 def test_a_compressed_answer_is_read_decompressed() -> None:
