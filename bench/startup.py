@@ -52,7 +52,9 @@ TARGET = 1.2
 # The baselines: a bare interpreter importing what a command cannot do without.
 FLOORS = {
     "A": "import typer, rich",  # what renders the help
-    "B": "import psycopg, httpx, pydantic_settings, structlog",  # settings, database, logs
+    # Settings, the database, HTTP. The baseline also imported structlog, which the
+    # project no longer uses (logs.py is its own): left out, this floor is the stricter one.
+    "B": "import psycopg, httpx, pydantic_settings",
 }
 # The CLI turns the garbage collector off while it starts (cli/app.py, started()), which
 # speeds up its imports of these same libraries too. Each baseline also runs that way, as
