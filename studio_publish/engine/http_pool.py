@@ -169,7 +169,7 @@ def _timeouts(request: httpcore.Request) -> dict[str, float | None]:
     return timeouts
 
 
-def head_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+def _head_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
     """A request's line and headers, refused (never sent) when a name or value holds a line
     break or NUL: a token read from a row must not add headers of its own (h11, under
     httpx's pool, refuses them too)."""
@@ -312,7 +312,7 @@ class LeanPool:
         origin = _origin(url.scheme, url.host, url.port, request.extensions.get("sni_hostname"))
         timeouts = _timeouts(request)
         chunked = (_header(request.headers, b"transfer-encoding") or b"").lower() == b"chunked"
-        head = head_bytes(request.method, url.target, request.headers)
+        head = _head_bytes(request.method, url.target, request.headers)
         conn = await self._connection(origin, timeouts)
         try:
             stream = request.stream
@@ -340,7 +340,7 @@ class LeanPool:
         timeouts: dict[str, float | None],
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """One request whose body is in hand: its status, headers and whole body."""
-        head = head_bytes(method, target, headers)
+        head = _head_bytes(method, target, headers)
         conn = await self._connection(origin, timeouts)
         try:
             if len(content) > _SMALL_BODY:  # not copied into one buffer with its head

@@ -76,8 +76,8 @@ def short_request(
     params = content.get("params")
     if params is not None:
         fields = _fields(params)
-        if fields is None or (query is not None and fields):
-            return None  # httpx would merge the two queries: its own way
+        if fields is None or query is not None:
+            return None  # httpx merges the URL's query with them (or drops it): its own way
         if fields:
             query = urlencode(fields)
     body = _body(content)
@@ -94,7 +94,7 @@ def short_request(
         encoded = [(name.encode("ascii"), value.encode("ascii")) for name, value in head]
     except (UnicodeEncodeError, AttributeError):
         return None  # httpx raises its own error for these
-    target = f"{path}?{query}" if query else path
+    target = path if query is None else f"{path}?{query}"  # "?" kept, as httpx keeps it
     return ShortRequest(
         method=method,
         url=url,
