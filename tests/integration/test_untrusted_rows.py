@@ -871,6 +871,46 @@ def test_a_stored_token_no_header_can_carry_is_never_sent(
     assert platforms.requests == [] and summary.counts()["retried"] == 1
 
 
+@settings(ROWS, max_examples=40)
+@given(
+    platform=PLATFORMS,
+    token=st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)))
+    | st.sampled_from(["tok\r\nX-Injected: 1", "tok\n", "\rtok", "tok\u2028x", " tok "]),
+)
+def test_any_stored_token_ends_its_post_visibly_and_no_header_carries_a_line_break(
+    db_url: str,
+    conn: Conn,
+    platforms: Platforms,
+    accounts: dict[str, str],
+    platform: str,
+    token: str,
+) -> None:
+    conn.execute(
+        "UPDATE studio_social_accounts SET access_token = %s, state = 'active' WHERE id = %s",
+        [token, accounts[platform]],
+    )
+    sent_before = len(platforms.requests)
+    row = published_as_is(
+        db_url,
+        conn,
+        platforms,
+        accounts[platform],
+        platform,
+        post_type="text" if platform == "facebook" else None,
+        media=[]
+        if platform == "facebook"
+        else [{"url": "https://cdn.example/a.jpg", "kind": "image"}],
+        options={},
+        platform_state=None,
+    )
+    for request in platforms.requests[sent_before:]:
+        for _, value in request.headers.raw:
+            assert b"\r" not in value and b"\n" not in value
+    if any(c in token for c in "\r\n"):
+        assert row["status"] == "scheduled" and "access_token" in row["last_publish_error"]
+        assert len(platforms.requests) == sent_before  # nothing sent
+
+
 def test_run_due_dry_run_says_which_rows_would_fail_and_why(
     db_url: str, conn: Conn, platforms: Platforms
 ) -> None:
