@@ -493,7 +493,8 @@ def db_prune(
 
 def read_secret(env_var: str | None, field: str, *, required: bool) -> str | None:
     """A token (``field``) from the named environment variable, or else from standard input:
-    its first line, as given (the library strips and checks it)."""
+    all of it, as given (the library strips it and refuses one with a line break inside:
+    reading only the first line stored what came before a stray line break, silently)."""
     if env_var:
         value = os.environ.get(env_var)
         if not value:
@@ -505,7 +506,7 @@ def read_secret(env_var: str | None, field: str, *, required: bool) -> str | Non
         import getpass
 
         return getpass.getpass(f"{FLAGS[field]}: ")
-    return sys.stdin.readline()
+    return sys.stdin.read()
 
 
 def tokens_from_input(

@@ -261,6 +261,9 @@ BAD_ADDS = [
     pytest.param(
         add_args("instagram", "1"), TOKEN + " second half\n", {}, "access token", id="space"
     ),
+    pytest.param(  # not cut at the line break: refused whole
+        add_args("instagram", "1"), TOKEN + "\nsecond line\n", {}, "access token", id="two-lines"
+    ),
     pytest.param(
         add_args("instagram", "1", "--access-token-env", "IG_TOKEN"),
         "",

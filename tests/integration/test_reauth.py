@@ -127,8 +127,9 @@ def test_an_active_account_takes_a_new_token_too(cli: Cli, conn: Conn) -> None:
         (None, "", "access token"),
         (None, "   ", "access token"),
         (None, NEW_TOKEN + " and more", "access token"),
+        (None, NEW_TOKEN + "\nmore", "access token"),
     ],
-    ids=["unknown", "malformed", "empty-token", "blank-token", "space-in-token"],
+    ids=["unknown", "malformed", "empty-token", "blank-token", "space-in-token", "two-lines"],
 )
 def test_bad_input_is_exit_2_and_changes_nothing(
     cli: Cli, conn: Conn, account: str | None, token: str, field: str
