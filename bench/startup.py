@@ -6,6 +6,8 @@ imports only the libraries the command cannot do without:
   studio-publish --help        vs  python -c "import typer, rich"                target <= 1.2
   studio-publish schedule --help vs the same                                      (reported)
   studio-publish status        vs  python -c "import psycopg, httpx, ..."        target <= 1.2
+                                   (the issue's floor, with '.[bench]' installed; and,
+                                   reported, "import psycopg, httpx" alone)
   studio-publish status --check vs the same                                       (reported)
   studio-publish run-due (idle) vs the same                                       target <= 1.2
 
@@ -52,9 +54,13 @@ TARGET = 1.2
 # The baselines: a bare interpreter importing what a command cannot do without.
 FLOORS = {
     "A": "import typer, rich",  # what renders the help
-    # Settings, the database, HTTP. The issue's baseline also imported structlog, which the
-    # project no longer uses (logs.py is its own): left out, this floor is the stricter one.
-    "B": "import psycopg, httpx, pydantic_settings",
+    # The issue's floor for the commands that read settings, the database and the platforms:
+    # the libraries that did it then. The project has since dropped two of them (logs.py and
+    # settings.py are its own): `pip install -c constraints.txt '.[bench]'` installs them for
+    # this baseline alone.
+    "B": "import psycopg, httpx, pydantic_settings, structlog",
+    # What those commands import of others' now: a lower floor, reported beside.
+    "C": "import psycopg, httpx",
 }
 # The CLI turns the garbage collector off while it starts (cli/app.py, started()), which
 # speeds up its imports of these same libraries too. Each baseline also runs that way, as
@@ -200,6 +206,20 @@ def report(
             else:
                 status = "MISS"
                 met = met and tree != ""  # only this tree's figures have a target
+            if key == "B" and not tree:  # the same run against the lower floor, reported
+                rows.append(
+                    [
+                        f"{label} (vs C)",
+                        f"{timed.median_ms:.0f}",
+                        "C",
+                        f"{timed.median_ms / floors['C'].median_ms:.2f}x",
+                        "-",
+                        "info",
+                        f"{timed.cpu_ms:.0f}",
+                        f"{timed.cpu_ms / floors['C'].cpu_ms:.2f}x",
+                        f"{timed.median_ms / floors['C0'].median_ms:.2f}x",
+                    ]
+                )
             rows.append(
                 [
                     f"[{tree}] {label}" if tree else label,
@@ -257,6 +277,12 @@ def main() -> int:
         compare.append((label, str(Path(path).resolve())))
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    missing = subprocess.run([PYTHON, "-c", FLOORS["B"]], capture_output=True).returncode
+    if missing:
+        parser.error(
+            "baseline B imports pydantic_settings and structlog, which the project no longer "
+            "uses: pip install -c constraints.txt '.[bench]'"
+        )
     name, url = create_database(args.database_url)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-startup-") as workdir:

@@ -76,7 +76,7 @@ def _demo(
         pointed.update(spec.demo.settings)
     settings = Settings(
         database_url=target.url,
-        **pointed,  # type: ignore[arg-type]
+        **pointed,
         poll_interval_seconds=0.2,
         concurrency=8,
         log_format="console",

@@ -94,11 +94,9 @@ def respond(
 def hook_settings(settings: Settings) -> Settings:
     """The settings of a run that fits in the hook's time limit (see the module doc)."""
     half = settings.hook_time_limit_seconds / 2
-    return settings.model_copy(
-        update={
-            # Waits on processing end with the budget (engine/waits.py): nothing else to fit.
-            "run_budget_seconds": min(settings.run_budget_seconds, half),
-        }
+    return settings.copy_with(
+        # Waits on processing end with the budget (engine/waits.py): nothing else to fit.
+        run_budget_seconds=min(settings.run_budget_seconds, half),
     )
 
 

@@ -46,7 +46,7 @@ def make_settings(**overrides: Any) -> Settings:
         "media_root": tempfile.gettempdir(),
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def ok(
