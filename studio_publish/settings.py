@@ -70,12 +70,14 @@ def _setting(
     gt: float | None = None,
     le: float | None = None,
     names: tuple[str, ...] = (),
+    shown: bool = True,
 ) -> Any:
     """A setting's declaration: its default, what its text is read as ("text", "int",
     "float", "secret", or "choice" of LOG_FORMATS), its bounds, and the environment
-    variables it is read from when not STUDIO_PUBLISH_<NAME> (the first one set wins)."""
+    variables it is read from when not STUDIO_PUBLISH_<NAME> (the first one set wins); not
+    ``shown`` in the settings' repr when it may carry a password or a token."""
     bounds = {"ge": ge, "gt": gt, "le": le}
-    return field(default=default, metadata={"kind": kind, "names": names, **bounds})
+    return field(default=default, repr=shown, metadata={"kind": kind, "names": names, **bounds})
 
 
 @dataclass(frozen=True, init=False)
@@ -88,7 +90,9 @@ class Settings:
     an idle run-due's start-up (README.md, Performance), for what these few lines do.
     """
 
-    database_url: str | None = _setting(None, names=("DATABASE_URL", "STUDIO_PUBLISH_DATABASE_URL"))
+    database_url: str | None = _setting(
+        None, names=("DATABASE_URL", "STUDIO_PUBLISH_DATABASE_URL"), shown=False
+    )
     graph_api_base: str = _setting("https://graph.facebook.com/v25.0")
     tiktok_api_base: str = _setting("https://open.tiktokapis.com")
     threads_api_base: str = _setting("https://graph.threads.net/v1.0")
@@ -116,7 +120,7 @@ class Settings:
     preflight_hours: float = _setting(24, "float", ge=0, le=24 * 30)
     http_timeout_seconds: float = _setting(30, "float", gt=0)
     log_format: Literal["auto", "json", "console"] = _setting("auto", "choice")
-    alert_webhook_url: str | None = _setting(None)
+    alert_webhook_url: str | None = _setting(None, shown=False)  # may hold a token
     # One webhook call may take this long; alerts never hold up a run for longer.
     alert_timeout_seconds: float = _setting(5, "float", gt=0, le=30)
     # The cron hook (studio_publish.hook): the shared secret Vercel sends as a bearer

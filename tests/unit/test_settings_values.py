@@ -116,12 +116,15 @@ def test_bad_text_names_its_variable(
 
 def test_a_secret_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRON_SECRET", "hook-secret-123")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:Pa55word@db/x")
+    monkeypatch.setenv("STUDIO_PUBLISH_ALERT_WEBHOOK_URL", "https://hooks.example/T0K3N")
     monkeypatch.setenv("STUDIO_PUBLISH_TIKTOK_CLIENT_SECRET", "")
     loaded = Settings()
     assert loaded.cron_secret == Secret("hook-secret-123")
     assert loaded.cron_secret is not None
     assert loaded.cron_secret.get_secret_value() == "hook-secret-123"
-    assert "hook-secret-123" not in repr(loaded) + str(loaded)
+    for secret in ("hook-secret-123", "Pa55word", "T0K3N"):
+        assert secret not in repr(loaded) + str(loaded)
     assert loaded.tiktok_client_secret is None  # blank: unset
 
 
