@@ -190,10 +190,13 @@ class _Sources:
         self._dotenv: dict[str, str] | None = None
 
     def find(self, names: tuple[str, ...]) -> tuple[str, str] | None:
-        for source in (self._environment, self._file):
-            for name in names:
-                if name in source:
-                    return name, source[name]
+        """The first of ``names`` set in the environment, else the first in the file."""
+        for name in names:
+            if name in self._environment:
+                return name, self._environment[name]
+        for name in names:
+            if name in self._file:
+                return name, self._file[name]
         return None
 
     @property
