@@ -78,9 +78,8 @@ class _Client(httpx.AsyncClient):
             short = short_request(method, url, headers, content)
             if short is not None:
                 return await self._send_short(short, timeout)
-        limits = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
         request = httpx.Request(
-            method, url, headers=headers, extensions={"timeout": limits.as_dict()}, **content
+            method, url, headers=headers, extensions={"timeout": self._timeouts(timeout)}, **content
         )
         response = await self._transport.handle_async_request(request)
         response.request = request
@@ -91,11 +90,6 @@ class _Client(httpx.AsyncClient):
         return response
 
     async def _send_short(self, short: ShortRequest, timeout: Any) -> httpx.Response:
-        if isinstance(timeout, int | float):
-            limits = timeouts(float(timeout))
-        else:
-            given = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
-            limits = given.as_dict()
         pool: LeanPool = self._transport._pool  # type: ignore[attr-defined]
         status, headers, body = await pool.exchange(
             short.method.encode("ascii"),
@@ -103,9 +97,18 @@ class _Client(httpx.AsyncClient):
             short.target,
             short.headers,
             short.content,
-            limits,
+            self._timeouts(timeout),
         )
         return ShortResponse(short, status, headers, body)
+
+    def _timeouts(self, timeout: Any) -> dict[str, float | None]:
+        """httpx's four timeouts for a call's ``timeout`` (seconds, an httpx.Timeout, or the
+        client's), as the transport takes them; seconds, what every platform call gives,
+        from a cache."""
+        if isinstance(timeout, int | float):
+            return timeouts(float(timeout))
+        given = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
+        return given.as_dict()
 
 
 def _transport_is_httpxs(transport: httpx.AsyncBaseTransport) -> bool:
