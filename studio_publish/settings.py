@@ -244,8 +244,6 @@ def _checked(spec: dataclasses.Field[Any], variable: str, value: Any) -> Any:
     try:
         return _CHECKS.get(spec.name, _same)(_bounded(spec, value))
     except ValueError as exc:
-        if isinstance(exc, SettingError):
-            raise
         raise SettingError(variable, str(exc)) from None
 
 
