@@ -94,7 +94,7 @@ def _would(row: db.Row, settings: Settings) -> str:
         reason = f" as {refused.reason}" if refused.reason else ""
         return f"{refused.outcome}{reason}: {refused.message}"
     if row["token_expired"]:
-        if row["platform"] in registry.refreshing() and row["has_refresh_token"]:
+        if row["platform"] in registry.refreshing() and row["refresh_token"]:
             return "refresh the expired token, then publish"
         return "wait: the access token has expired (re-authorise the account)"
     if row["platform_state"]:

@@ -371,7 +371,6 @@ SELECT p.id, p.platform, p.post_type, p.scheduled_for, p.next_attempt_at, p.atte
        a.id AS account_id, a.state AS account_state, a.platform AS account_platform,
        a.workspace_id AS account_workspace_id, a.platform_account_id,
        a.access_token, a.refresh_token,  -- for the engine's own check (attempt.admit), never shown
-       a.refresh_token IS NOT NULL AND a.refresh_token <> '' AS has_refresh_token,
        a.token_expires_at, a.token_expires_at IS NOT NULL AND a.token_expires_at <= now()
            AS token_expired
 FROM studio_social_posts p
