@@ -22,8 +22,13 @@ from studio_publish.engine.http_short import ShortRequest, ShortResponse, short_
 if TYPE_CHECKING:
     from studio_publish.engine.http_pool import LeanPool
 
-# Room beyond the posts in flight: a post's calls are sequential, but an upload and a first
-# comment may overlap it, and the pool keeps as many idle connections as it may open.
+# Connections a post in flight may use at once: its calls are sequential, but its first
+# call may have a once-per-account read beside it (Instagram's quota, read while the
+# container is made). With one a post, the first round's reads waited for a connection
+# behind the posts' own calls, a whole call's latency (bench/README.md).
+CONNECTIONS_PER_POST = 2
+# Room beyond them: an upload and a first comment may overlap a post. The pool keeps as
+# many idle connections as it may open.
 CONNECTION_HEADROOM = 16
 
 
@@ -157,7 +162,7 @@ class HttpClients:
     """The run's client, made when a post first needs one: an idle run makes none."""
 
     def __init__(self, concurrency: int, timeout: float) -> None:
-        size = concurrency + CONNECTION_HEADROOM
+        size = CONNECTIONS_PER_POST * concurrency + CONNECTION_HEADROOM
         self._limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None

@@ -33,10 +33,15 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpcore
 import httpx
+
+if TYPE_CHECKING:
+    # Imported where httpx's own request path needs it (handle_async_request): the short
+    # path never does, and importing httpcore was about 11 ms of a busy run's first post,
+    # every post of the first round waiting on it (README.md, Performance).
+    import httpcore
 
 _MAX_HEAD_BYTES = 64 * 1024  # a status line and headers larger than this are refused
 _SMALL_BODY = 64 * 1024  # a body up to this size goes out in the same write as its head
@@ -323,6 +328,8 @@ class LeanPool:
             self._release(conn, False)
             raise
         body = self._body(conn, request.method, status, headers, timeouts.get("read"))
+        import httpcore  # see the module's imports
+
         return httpcore.Response(
             status,
             headers=headers,

@@ -6,6 +6,7 @@ one that may have reached the platform."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import ssl
@@ -483,3 +484,37 @@ def test_the_runs_client_sends_straight_to_its_transport_with_httpxs_semantics(
             assert server.connections == 2  # the timed-out connection was not reused
 
     run(scenario())
+
+
+def test_the_runs_client_lets_each_post_in_flight_have_a_second_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A post's first call may have a once-per-account read beside it (Instagram's quota):
+    with every post in flight doing so, none of those calls waits for a connection."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    concurrency = 40
+    calls = 2 * concurrency
+    in_flight, most = 0, 0
+    everyone_here = asyncio.Event()
+
+    async def handler(reader: Reader, writer: Writer, server: Server) -> None:
+        nonlocal in_flight, most
+        while await server.read_request(reader) is not None:
+            in_flight += 1
+            most = max(most, in_flight)
+            if in_flight == calls:
+                everyone_here.set()
+            with contextlib.suppress(TimeoutError):  # a call short of a connection: no hang
+                await asyncio.wait_for(everyone_here.wait(), 2)
+            in_flight -= 1
+            writer.write(reply())
+            await writer.drain()
+
+    async def scenario() -> None:
+        async with Server(handler) as server, HttpClients(concurrency, 10) as clients:
+            client = clients.next()
+            await asyncio.gather(*(client.get(f"{server.url}/v1/{i}") for i in range(calls)))
+
+    run(scenario())
+    assert most == calls

@@ -121,8 +121,19 @@ def test_run_due_loads_no_post_file_reader() -> None:
     modules = loaded_by("import studio_publish.operations, studio_publish.cli.render")
     assert "studio_publish.scheduling.posts" not in modules
     assert "studio_publish.scheduling.postfile" not in modules
-    # The engine's HTTP pool (and httpcore, for its errors) load when a post needs a client.
+    # The engine's HTTP pool loads when a post needs a client.
     assert "studio_publish.engine.http_pool" not in modules and "httpcore" not in modules
+
+
+def test_the_lean_pool_loads_no_httpcore() -> None:
+    """httpcore is for httpx's own request path; a run's plain calls go the short one, so
+    the first post of a busy run (which every post of the first round waits on) does not
+    import it."""
+    modules = loaded_by(
+        "import studio_publish.operations, studio_publish.engine.http_pool, "
+        "studio_publish.engine.http_clients"
+    )
+    assert "httpcore" not in modules
 
 
 @pytest.fixture
