@@ -183,10 +183,10 @@ def claim_params(**extra: Any) -> dict[str, Any]:
     }
 
 
-def claim(conn: Conn) -> list[str]:
+def claim(conn: Conn, **extra: Any) -> list[str]:
     """Both statements of a claim, in one transaction, as EngineStore.claim_due runs them."""
     with conn.transaction():
-        params = claim_params()
+        params = claim_params(**extra)
         params.update(claim_accounts(conn.execute(query("lock_due_accounts"), params).fetchall()))
         return [str(r["id"]) for r in conn.execute(query("claim_due_posts"), params)]
 
@@ -252,3 +252,47 @@ def test_a_claim_that_meets_another_claim_asks_again_instead_of_finding_nothing(
 
     assert asyncio.run(claim_while_another_holds_the_account()) == [post_id]
     assert statuses(conn) == {"publishing": 1}
+
+
+def test_a_claim_that_locked_accounts_another_claim_just_took_asks_again(
+    db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run's claim commits while this one's first statement runs: the accounts it
+    took looked free in that statement's snapshot and were locked here, and the second
+    statement found no room in them. Two runs order accounts alike, so they meet on the
+    same ones: the one that took "nothing" for an answer ended with posts left that it
+    could have taken. It asks again, and a new snapshot sees the other claim."""
+    import asyncio
+
+    from studio_publish.store import engine_store
+    from studio_publish.store.engine_store import EngineStore
+    from studio_publish.store.pool import ConnectionPool
+
+    taken = add_account(conn)
+    (in_flight,) = add_due(conn, taken, [3])
+    add_due(conn, taken, [2])
+    free = add_account(conn)
+    (waiting,) = add_due(conn, free, [1])
+    # The other run's claim of the first account (the longest waiting), committed.
+    assert claim(conn, limit=1) == [in_flight]
+    # This claim's first statement as its snapshot saw it: the first account still free.
+    stale = iter([f"SELECT '{taken}'::uuid AS account_id, false AS orphan"])
+    real = engine_store.query
+    monkeypatch.setattr(
+        engine_store,
+        "query",
+        lambda name: next(stale, real(name)) if name == "lock_due_accounts" else real(name),
+    )
+
+    async def claim_due() -> list[str]:
+        pool = ConnectionPool(target(db_url), size=2)
+        await pool.open()
+        try:
+            store = EngineStore(pool, lease_seconds=60, worker="t", account_concurrency=1)
+            run_id = await store.start_run(host="test", pid=1, command="run-due")
+            return [c.post_id for c in await store.claim_due(10, run_id, None)]
+        finally:
+            await pool.close()
+
+    assert asyncio.run(claim_due()) == [waiting]
+    assert statuses(conn) == {"publishing": 2, "scheduled": 1}
