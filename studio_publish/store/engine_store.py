@@ -231,7 +231,7 @@ class EngineStore:
         its locks. The accounts it had just claimed then looked free and were locked here,
         and claim_due_posts, which sees that claim, found no room in them. Both runs order
         the accounts alike, so the two meet on the same ones: in a 10,000-post run of two
-        processes, one of them found nothing this way in about one run in six, and ended
+        processes, one of them found nothing this way in about one run in five, and ended
         after ten seconds with the other left all the work (bench/README.md, "punctual").
         Asked again, a new snapshot sees that claim and takes other accounts.
         """
