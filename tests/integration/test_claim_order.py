@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.engine import Conn, add_account, add_post, engine_settings, statuses, target
+from support.engine import (
+    Conn,
+    add_account,
+    add_post,
+    claim_as_a_run,
+    engine_settings,
+    statuses,
+    target,
+)
 from support.fakes import FakePlatform
 
 from studio_publish import operations
@@ -226,16 +234,11 @@ def test_a_claim_that_meets_another_claim_asks_again_instead_of_finding_nothing(
     import psycopg
     from psycopg.rows import dict_row
 
-    from studio_publish.store.engine_store import EngineStore
-    from studio_publish.store.pool import ConnectionPool
-
     account = add_account(conn)
     (post_id,) = add_due(conn, account, [1])
 
     async def claim_while_another_holds_the_account() -> list[str]:
         other = await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row)
-        pool = ConnectionPool(target(db_url), size=2)
-        await pool.open()
         try:
             # Another run in the middle of its claim, holding the account (and, for this
             # test, giving up without claiming, 50 ms later).
@@ -243,11 +246,8 @@ def test_a_claim_that_meets_another_claim_asks_again_instead_of_finding_nothing(
             asyncio.get_running_loop().call_later(
                 0.05, lambda: asyncio.ensure_future(other.rollback())
             )
-            store = EngineStore(pool, lease_seconds=60, worker="t", account_concurrency=1)
-            run_id = await store.start_run(host="test", pid=1, command="run-due")
-            return [c.post_id for c in await store.claim_due(10, run_id, None)]
+            return [c.post_id for c in await claim_as_a_run(db_url, 10)]
         finally:
-            await pool.close()
             await other.close()
 
     assert asyncio.run(claim_while_another_holds_the_account()) == [post_id]
@@ -265,8 +265,6 @@ def test_a_claim_that_locked_accounts_another_claim_just_took_asks_again(
     import asyncio
 
     from studio_publish.store import engine_store
-    from studio_publish.store.engine_store import EngineStore
-    from studio_publish.store.pool import ConnectionPool
 
     taken = add_account(conn)
     (in_flight,) = add_due(conn, taken, [3])
@@ -284,15 +282,5 @@ def test_a_claim_that_locked_accounts_another_claim_just_took_asks_again(
         lambda name: next(stale, real(name)) if name == "lock_due_accounts" else real(name),
     )
 
-    async def claim_due() -> list[str]:
-        pool = ConnectionPool(target(db_url), size=2)
-        await pool.open()
-        try:
-            store = EngineStore(pool, lease_seconds=60, worker="t", account_concurrency=1)
-            run_id = await store.start_run(host="test", pid=1, command="run-due")
-            return [c.post_id for c in await store.claim_due(10, run_id, None)]
-        finally:
-            await pool.close()
-
-    assert asyncio.run(claim_due()) == [waiting]
+    assert [c.post_id for c in asyncio.run(claim_as_a_run(db_url, 10))] == [waiting]
     assert statuses(conn) == {"publishing": 2, "scheduled": 1}

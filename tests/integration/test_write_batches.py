@@ -12,7 +12,16 @@ from typing import Any
 
 import psycopg
 import pytest
-from support.engine import Conn, add_account, add_post, attempts, engine_settings, post, target
+from support.engine import (
+    Conn,
+    add_account,
+    add_post,
+    attempts,
+    claim_as_a_run,
+    engine_settings,
+    post,
+    target,
+)
 from support.fakes import FakePlatform
 
 from studio_publish import operations
@@ -42,17 +51,7 @@ def claim_all(conn: Conn, db_url: str, count: int) -> tuple[list[str], list[Any]
     """``count`` posts of as many accounts, claimed as a run claims them."""
     ids = [add_post(conn, add_account(conn), caption=f"post {n}") for n in range(count)]
 
-    async def claim() -> list[Any]:
-        pool = ConnectionPool(target(db_url), size=4)
-        await pool.open()
-        try:
-            store = EngineStore(pool, lease_seconds=60, worker="t", account_concurrency=1)
-            run_id = await store.start_run(host="test", pid=1, command="run-due")
-            return await store.claim_due(count, run_id, None)
-        finally:
-            await pool.close()
-
-    return ids, asyncio.run(claim())
+    return ids, asyncio.run(claim_as_a_run(db_url, count))
 
 
 async def with_store(db_url: str, work: Any) -> Any:

@@ -10,6 +10,8 @@ import psycopg
 
 from studio_publish.settings import Settings
 from studio_publish.store.db import DatabaseTarget
+from studio_publish.store.engine_store import Claim, EngineStore
+from studio_publish.store.pool import ConnectionPool
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -35,6 +37,19 @@ def engine_settings(**overrides: Any) -> Settings:
 
 def target(url: str) -> DatabaseTarget:
     return DatabaseTarget(url, False, "test database")
+
+
+async def claim_as_a_run(url: str, limit: int) -> list[Claim]:
+    """Up to ``limit`` due posts, claimed as a run claims them: its store over a pool of its
+    own, in a run of its own (ACCOUNT_CONCURRENCY 1)."""
+    pool = ConnectionPool(target(url), size=2)
+    await pool.open()
+    try:
+        store = EngineStore(pool, lease_seconds=60, worker="t", account_concurrency=1)
+        run_id = await store.start_run(host="test", pid=1, command="run-due")
+        return await store.claim_due(limit, run_id, None)
+    finally:
+        await pool.close()
 
 
 def add_account(
