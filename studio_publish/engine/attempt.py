@@ -109,8 +109,14 @@ def admit(
             FailureReason.INVALID,
             f"the account's platform_account_id: {problem}; nothing was sent",
         )
-    for field in ("access_token", "refresh_token"):
-        if (problem := token_problem(account_row[field])) is not None:
+    # The access token is required: a missing one (NULL) is as empty (no call goes without
+    # it). A refresh token is optional.
+    tokens = {
+        "access_token": account_row["access_token"] or "",
+        "refresh_token": account_row["refresh_token"],
+    }
+    for field, token in tokens.items():
+        if (problem := token_problem(token)) is not None:
             # It goes into a header: a line break in it would add headers of its own.
             return outcomes.reauth(
                 f"the account's {field} {problem}; nothing was sent: give the account a new "

@@ -850,9 +850,9 @@ def test_an_account_id_that_is_not_an_id_is_never_put_in_a_path(
     assert platforms.requests == []
 
 
-@pytest.mark.parametrize("token", ["tok\r\nX-Injected: 1", "tok en", "tök", ""])
+@pytest.mark.parametrize("token", ["tok\r\nX-Injected: 1", "tok en", "tök", "", None])
 def test_a_stored_token_no_header_can_carry_is_never_sent(
-    db_url: str, conn: Conn, platforms: Platforms, token: str
+    db_url: str, conn: Conn, platforms: Platforms, token: str | None
 ) -> None:
     """A token written into the table by hand (or by another tool): its posts wait for a new
     token, visibly, and nothing is sent; the account's other work is not affected."""
@@ -924,11 +924,15 @@ def test_run_due_dry_run_says_which_rows_would_fail_and_why(
         ["tok-SECRET-42\r\nX-Injected: 1", injecting],
     )
     held = good_text_post(conn, injecting)
+    tokenless = add_account(conn, "facebook")
+    conn.execute("UPDATE studio_social_accounts SET access_token = NULL WHERE id = %s", [tokenless])
+    unsendable = good_text_post(conn, tokenless)
     preview = operations.preview_due(conn, engine_settings())
     would = {p["id"]: p["would"] for p in preview["due"]}
     assert would[good] == "publish"
     assert would[hostile].startswith("failed as invalid: media[0].url: ")
     assert would[held].startswith("reauth: the account's access_token holds a space, a line")
+    assert would[unsendable].startswith("reauth: the account's access_token is empty")
     assert "SECRET-42" not in json.dumps(preview, default=str)  # the token is never shown
     assert post(conn, hostile)["status"] == "scheduled"  # nothing written
     assert platforms.requests == []
