@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pytest_httpx import HTTPXMock
 from support.http_server import Reader, Server, Writer, keep_answering, reply, run
 
 from studio_publish.engine.http_clients import HttpClients
@@ -425,33 +424,18 @@ def test_a_body_is_read_from_the_socket_no_faster_than_it_is_consumed() -> None:
 # --- the run's client --------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_proxy")
 def test_the_runs_client_is_lean_unless_a_proxy_is_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
     assert isinstance(HttpClients(64, 5).next()._transport, LeanTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     client = HttpClients(64, 5).next()
     assert not isinstance(client._transport, LeanTransport)  # httpx's pool speaks to proxies
 
 
-def test_pytest_httpx_still_answers_for_the_runs_client(httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(url="https://graph.example/v1/me", json={"id": "42"})
-
-    async def scenario() -> None:
-        async with HttpClients(4, 5) as clients:
-            response = await clients.next().get("https://graph.example/v1/me")
-            assert response.json() == {"id": "42"}
-
-    run(scenario())
-
-
-def test_the_runs_client_sends_straight_to_its_transport_with_httpxs_semantics(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.mark.usefixtures("no_proxy")
+def test_the_runs_client_sends_straight_to_its_transport_with_httpxs_semantics() -> None:
 
     async def handler(reader: Reader, writer: Writer, server: Server) -> None:
         while (request := await server.read_request(reader)) is not None:
@@ -486,13 +470,10 @@ def test_the_runs_client_sends_straight_to_its_transport_with_httpxs_semantics(
     run(scenario())
 
 
-def test_the_runs_client_lets_each_post_in_flight_have_a_second_call(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.mark.usefixtures("no_proxy")
+def test_the_runs_client_lets_each_post_in_flight_have_a_second_call() -> None:
     """A post's first call may have a once-per-account read beside it (Instagram's quota):
     with every post in flight doing so, none of those calls waits for a connection."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
     concurrency = 40
     calls = 2 * concurrency
     in_flight, most = 0, 0

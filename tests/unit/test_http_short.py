@@ -21,12 +21,7 @@ from studio_publish.engine.http_short import ShortResponse, short_request
 from studio_publish.platforms.base import Decision, PlatformError
 from studio_publish.platforms.transport import send
 
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The run's client is lean (and takes the short path) only without a proxy."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_proxy")  # the short path is the lean client's
 
 
 HEADERS = {"Accept": "*/*", "User-Agent": "studio-publish", "Authorization": "Bearer t0k3n"}
